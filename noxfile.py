@@ -1,0 +1,75 @@
+"""nox sessions. Each session gets its own venv, filled from uv.lock (`uv sync --frozen`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "uv"
+nox.options.reuse_venv = "yes"
+# What CI runs (`nox` with no arguments); bench is on demand.
+nox.options.sessions = ["lint", "typecheck", "tests"]
+
+ROOT = Path(__file__).parent
+TEST_PATHS = [
+    "packages/acgs-metrics/tests",
+    "packages/acgs-rules/tests",
+    "packages/acgs-dashboards/tests",
+    "packages/acgs-deploy/tests",
+    "exporters/acgs-sim/tests",
+    "tests",
+]
+
+
+def sync(session: nox.Session) -> None:
+    """Install every workspace package and the dev tools, exactly as locked."""
+    session.run_install(
+        "uv",
+        "sync",
+        "--frozen",
+        "--all-packages",
+        env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
+    )
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Unit and integration tests (real promtool, Prometheus, Alertmanager); not the stack."""
+    sync(session)
+    session.run("pytest", "-m", "not stack", *TEST_PATHS, *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff: lint and formatting."""
+    sync(session)
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the packages and acgs-sim."""
+    sync(session)
+    session.run(
+        "mypy",
+        "packages/acgs-metrics/src",
+        "packages/acgs-rules/src",
+        "packages/acgs-dashboards/src",
+        "packages/acgs-deploy/src",
+        "exporters/acgs-sim/src",
+    )
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks: each prints its figures (ratios against the baseline it names)."""
+    sync(session)
+    scripts = sorted(ROOT.glob("packages/*/benchmarks/bench_*.py"))
+    scripts += sorted(ROOT.glob("exporters/*/benchmarks/bench_*.py"))
+    scripts += sorted(ROOT.glob("tests/benchmarks/bench_*.py"))
+    wanted = set(session.posargs)
+    for script in scripts:
+        if not wanted or script.stem in wanted:
+            session.run("python", str(script.relative_to(ROOT)))

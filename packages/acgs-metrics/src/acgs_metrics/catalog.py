@@ -1,0 +1,489 @@
+"""The metric catalog: the single truth about every ACGS metric.
+
+A :class:`MetricSpec` says a metric's name, type, help, unit, labels and buckets. The
+instruments, the simulator, the rule and dashboard linters and the dashboards all read
+:data:`CATALOG`; nothing else repeats a metric's definition.
+
+Specs are validated when they are built, so a bad entry fails at import time with a message
+that names the metric and the field:
+
+- names are snake_case and start with ``acgs_``;
+- a unit, when set, is the name's suffix (before ``_total`` for counters); a unitless metric
+  must not end in a unit word it does not declare;
+- counters end in ``_total``, other types must not;
+- label names are valid Prometheus label names and not reserved (``le``, ``quantile``,
+  ``__*``, ``job``, ``instance``);
+- each label has allowed values or a cardinality bound; histogram buckets are sorted.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Iterator
+from enum import StrEnum
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from acgs_metrics.services import SERVICE_NAMES
+
+__all__ = [
+    "CATALOG",
+    "Catalog",
+    "LabelSpec",
+    "MetricSpec",
+    "MetricType",
+    "Unit",
+]
+
+_METRIC_NAME = re.compile(r"^acgs_[a-z][a-z0-9]*(_[a-z0-9]+)*$")
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+# Labels Prometheus or the exposition format give a meaning of their own.
+RESERVED_LABELS = frozenset({"le", "quantile", "job", "instance"})
+
+
+class MetricType(StrEnum):
+    COUNTER = "counter"
+    GAUGE = "gauge"
+    HISTOGRAM = "histogram"
+
+
+class Unit(StrEnum):
+    """Base units, following Prometheus naming: the unit is the name's suffix."""
+
+    NONE = ""
+    SECONDS = "seconds"
+    BYTES = "bytes"
+    RATIO = "ratio"
+    SOL = "sol"  # cost of a governance action, in SOL
+
+    @property
+    def grafana_unit(self) -> str:
+        """The Grafana panel unit that fits values of this unit."""
+        return _GRAFANA_UNITS[self]
+
+
+_GRAFANA_UNITS = {
+    Unit.NONE: "short",
+    Unit.SECONDS: "s",
+    Unit.BYTES: "bytes",
+    Unit.RATIO: "percentunit",
+    Unit.SOL: "short",
+}
+# Suffixes that imply a unit: a metric ending in one must declare that unit.
+_UNIT_WORDS = {
+    "seconds": Unit.SECONDS,
+    "milliseconds": None,
+    "bytes": Unit.BYTES,
+    "ratio": Unit.RATIO,
+    "percent": None,
+    "sol": Unit.SOL,
+}
+
+
+class LabelSpec(BaseModel):
+    """One label: either a closed set of allowed values, or a pattern and a cardinality bound."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    description: str
+    values: tuple[str, ...] | None = None
+    pattern: str | None = None
+    max_values: int | None = Field(default=None, ge=1)
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, name: str) -> str:
+        if not _LABEL_NAME.match(name):
+            raise ValueError(f"label name {name!r} is not a valid Prometheus label name")
+        if name.startswith("__") or name in RESERVED_LABELS:
+            raise ValueError(f"label name {name!r} is reserved; choose another name")
+        return name
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Self:
+        if self.values is None and self.max_values is None:
+            raise ValueError(
+                f"label {self.name!r} needs allowed values or max_values (a cardinality bound)"
+            )
+        if self.values is not None:
+            if not self.values:
+                raise ValueError(f"label {self.name!r}: values must not be empty")
+            if len(set(self.values)) != len(self.values):
+                raise ValueError(f"label {self.name!r}: values repeat")
+        if self.pattern is not None:
+            re.compile(self.pattern)
+        return self
+
+    @property
+    def cardinality(self) -> int:
+        """The most distinct values this label can take."""
+        if self.values is not None:
+            return len(self.values)
+        assert self.max_values is not None
+        return self.max_values
+
+    def allows(self, value: str) -> bool:
+        """True when ``value`` is one of the allowed values or matches the pattern."""
+        if self.values is not None:
+            return value in self.values
+        if self.pattern is not None:
+            return re.fullmatch(self.pattern, value) is not None
+        return True
+
+
+class MetricSpec(BaseModel):
+    """One metric as the ACGS services expose it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    type: MetricType
+    help: str = Field(min_length=1)
+    unit: Unit = Unit.NONE
+    labels: tuple[LabelSpec, ...] = ()
+    buckets: tuple[float, ...] | None = None
+    value_range: tuple[float, float] | None = None
+    max_series: int | None = Field(default=None, ge=1)
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, name: str) -> str:
+        if not _METRIC_NAME.match(name):
+            raise ValueError(f"metric name {name!r} must be snake_case and start with 'acgs_'")
+        return name
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        name = self.name
+        if self.type is MetricType.COUNTER and not name.endswith("_total"):
+            raise ValueError(f"{name}: counter names end in '_total'")
+        if self.type is not MetricType.COUNTER and name.endswith("_total"):
+            raise ValueError(f"{name}: only counters end in '_total'")
+        stem = name.removesuffix("_total")
+        last_word = stem.rsplit("_", 1)[-1]
+        if self.unit is not Unit.NONE and not stem.endswith(f"_{self.unit.value}"):
+            raise ValueError(
+                f"{name}: unit is {self.unit.value!r}, so the name must end in "
+                f"'_{self.unit.value}'{' before _total' if self.type is MetricType.COUNTER else ''}"
+            )
+        if self.unit is Unit.NONE and last_word in _UNIT_WORDS:
+            implied = _UNIT_WORDS[last_word]
+            hint = f"set unit={implied.value!r}" if implied else "use a base unit instead"
+            raise ValueError(f"{name}: ends in '_{last_word}' but declares no unit; {hint}")
+        names = [label.name for label in self.labels]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{name}: label names repeat: {names}")
+        if self.type is MetricType.HISTOGRAM:
+            if not self.buckets:
+                raise ValueError(f"{name}: a histogram needs buckets")
+            if list(self.buckets) != sorted(set(self.buckets)):
+                raise ValueError(f"{name}: buckets must be strictly increasing")
+            if any(math.isinf(b) or math.isnan(b) for b in self.buckets):
+                raise ValueError(f"{name}: list finite buckets only; +Inf is always added")
+        elif self.buckets is not None:
+            raise ValueError(f"{name}: only histograms have buckets")
+        if self.value_range is not None:
+            low, high = self.value_range
+            if not low < high:
+                raise ValueError(f"{name}: value_range must be (low, high) with low < high")
+        return self
+
+    @property
+    def label_names(self) -> tuple[str, ...]:
+        return tuple(label.name for label in self.labels)
+
+    @property
+    def series_bound(self) -> int:
+        """Most distinct label sets kept before new ones fold into the overflow series."""
+        if self.max_series is not None:
+            return self.max_series
+        product = 1
+        for label in self.labels:
+            product *= label.cardinality
+        return product
+
+    def label(self, name: str) -> LabelSpec:
+        for label in self.labels:
+            if label.name == name:
+                return label
+        raise KeyError(f"{self.name} has no label {name!r}; labels: {', '.join(self.label_names)}")
+
+    @property
+    def series_names(self) -> tuple[str, ...]:
+        """The sample names this metric produces in the text exposition format."""
+        if self.type is MetricType.HISTOGRAM:
+            return (f"{self.name}_bucket", f"{self.name}_sum", f"{self.name}_count")
+        if self.type is MetricType.COUNTER:
+            return (self.name, self.name.removesuffix("_total") + "_created")
+        return (self.name,)
+
+
+class Catalog(BaseModel):
+    """An ordered, name-unique set of metric specs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    metrics: tuple[MetricSpec, ...]
+
+    @model_validator(mode="after")
+    def _unique(self) -> Self:
+        seen: set[str] = set()
+        for spec in self.metrics:
+            if spec.name in seen:
+                raise ValueError(f"metric {spec.name} is defined twice")
+            seen.add(spec.name)
+        return self
+
+    def __iter__(self) -> Iterator[MetricSpec]:  # type: ignore[override]
+        return iter(self.metrics)
+
+    def __len__(self) -> int:
+        return len(self.metrics)
+
+    def __contains__(self, name: object) -> bool:
+        return any(spec.name == name for spec in self.metrics)
+
+    def __getitem__(self, name: str) -> MetricSpec:
+        for spec in self.metrics:
+            if spec.name == name:
+                return spec
+        raise KeyError(f"{name} is not in the ACGS metric catalog")
+
+    def extended(self, extra: Iterable[MetricSpec]) -> Catalog:
+        """A new catalog with ``extra`` specs added (a service's own metrics, say)."""
+        return Catalog(metrics=(*self.metrics, *extra))
+
+    def by_series_name(self) -> dict[str, MetricSpec]:
+        """Map each exposed sample name (``_bucket``, ``_sum``, ...) to its metric."""
+        return {series: spec for spec in self.metrics for series in spec.series_names}
+
+
+# --- the ACGS catalog -------------------------------------------------------------------
+
+# Durations of HTTP handling: the guide's targets sit at 100 ms and 500 ms.
+HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# Policy synthesis and formal verification take seconds to minutes.
+SYNTHESIS_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+# Validations and hash checks are fast.
+FAST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+
+_service = LabelSpec(name="service", description="ACGS service", values=SERVICE_NAMES)
+_principle = LabelSpec(
+    name="principle_id",
+    description="constitutional principle identifier",
+    pattern=r"[A-Za-z0-9_.:-]{1,64}",
+    max_values=64,
+)
+_synthesis_type = LabelSpec(
+    name="synthesis_type",
+    description="kind of policy synthesis",
+    values=("constitutional", "regulatory", "operational", "emergency"),
+)
+_result = LabelSpec(
+    name="result", description="how the operation ended", values=("success", "failure", "timeout")
+)
+_endpoint = LabelSpec(
+    name="endpoint",
+    description="route template of the request (never the raw path)",
+    pattern=r"/[A-Za-z0-9_./{}:-]{0,127}",
+    max_values=100,
+)
+_method = LabelSpec(
+    name="method",
+    description="HTTP method",
+    values=("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"),
+)
+_status_code = LabelSpec(
+    name="status_code", description="HTTP status code", pattern=r"[1-5][0-9]{2}", max_values=60
+)
+_action_type = LabelSpec(
+    name="action_type",
+    description="kind of governance action",
+    values=("proposal", "vote", "amendment", "enforcement", "appeal", "audit"),
+)
+_decision_type = LabelSpec(
+    name="decision_type",
+    description="kind of governance decision",
+    values=("policy_approval", "amendment", "enforcement", "appeal"),
+)
+_outcome = LabelSpec(
+    name="outcome",
+    description="decision outcome",
+    values=("approved", "rejected", "escalated"),
+)
+
+CATALOG = Catalog(
+    metrics=(
+        # Constitutional governance: the metrics the guide names.
+        MetricSpec(
+            name="acgs_constitutional_compliance_score",
+            type=MetricType.GAUGE,
+            help="Constitutional compliance score per principle, from 0 (none) to 1 (full).",
+            labels=(_service, _principle),
+            value_range=(0.0, 1.0),
+        ),
+        MetricSpec(
+            name="acgs_policy_synthesis_duration_seconds",
+            type=MetricType.HISTOGRAM,
+            help="Time to synthesise a policy.",
+            unit=Unit.SECONDS,
+            labels=(_service, _synthesis_type),
+            buckets=SYNTHESIS_BUCKETS,
+        ),
+        MetricSpec(
+            name="acgs_policy_synthesis_operations_total",
+            type=MetricType.COUNTER,
+            help="Policy synthesis operations, by how they ended.",
+            labels=(_service, _synthesis_type, _result),
+        ),
+        MetricSpec(
+            name="acgs_governance_action_cost_sol",
+            type=MetricType.GAUGE,
+            help="Cost of the latest governance action of each type, in SOL.",
+            unit=Unit.SOL,
+            labels=(_action_type, _service),
+            value_range=(0.0, 1000.0),
+        ),
+        MetricSpec(
+            name="acgs_governance_actions_total",
+            type=MetricType.COUNTER,
+            help="Governance actions submitted.",
+            labels=(_action_type, _service),
+        ),
+        MetricSpec(
+            name="acgs_constitutional_validations_total",
+            type=MetricType.COUNTER,
+            help="Constitutional validations of proposals and policies, by result.",
+            labels=(_service, _result),
+        ),
+        MetricSpec(
+            name="acgs_constitutional_validation_duration_seconds",
+            type=MetricType.HISTOGRAM,
+            help="Time to validate a proposal or policy against the constitution.",
+            unit=Unit.SECONDS,
+            labels=(_service,),
+            buckets=FAST_BUCKETS,
+        ),
+        MetricSpec(
+            name="acgs_governance_decisions_total",
+            type=MetricType.COUNTER,
+            help="Governance decisions taken, by type and outcome.",
+            labels=(_service, _decision_type, _outcome),
+        ),
+        MetricSpec(
+            name="acgs_governance_decision_duration_seconds",
+            type=MetricType.HISTOGRAM,
+            help="Time from submission to governance decision.",
+            unit=Unit.SECONDS,
+            labels=(_service, _decision_type),
+            buckets=SYNTHESIS_BUCKETS,
+        ),
+        # Integrity service.
+        MetricSpec(
+            name="acgs_hash_validations_total",
+            type=MetricType.COUNTER,
+            help="Cryptographic hash validations of governance records, by result.",
+            labels=(
+                _service,
+                LabelSpec(
+                    name="algorithm",
+                    description="hash algorithm",
+                    values=("sha256", "sha3_256", "blake2b"),
+                ),
+                LabelSpec(
+                    name="result", description="validation result", values=("valid", "invalid")
+                ),
+            ),
+        ),
+        # Formal verification service.
+        MetricSpec(
+            name="acgs_formal_verifications_total",
+            type=MetricType.COUNTER,
+            help="Formal verifications of policies, by result.",
+            labels=(_service, _result),
+        ),
+        MetricSpec(
+            name="acgs_formal_verification_duration_seconds",
+            type=MetricType.HISTOGRAM,
+            help="Time to formally verify a policy.",
+            unit=Unit.SECONDS,
+            labels=(_service,),
+            buckets=SYNTHESIS_BUCKETS,
+        ),
+        # Authentication service.
+        MetricSpec(
+            name="acgs_auth_attempts_total",
+            type=MetricType.COUNTER,
+            help="Authentication attempts, by method and result.",
+            labels=(
+                _service,
+                LabelSpec(
+                    name="auth_method",
+                    description="authentication method",
+                    values=("password", "token", "api_key", "wallet"),
+                ),
+                LabelSpec(
+                    name="result", description="attempt result", values=("success", "failure")
+                ),
+            ),
+        ),
+        MetricSpec(
+            name="acgs_active_sessions",
+            type=MetricType.GAUGE,
+            help="Authenticated sessions currently open.",
+            labels=(_service,),
+        ),
+        # Evolutionary computation service.
+        MetricSpec(
+            name="acgs_evolution_cycles_total",
+            type=MetricType.COUNTER,
+            help="Evolutionary optimisation cycles of governance policies, by result.",
+            labels=(_service, _result),
+        ),
+        MetricSpec(
+            name="acgs_evolution_fitness_ratio",
+            type=MetricType.GAUGE,
+            help="Fitness of the best policy candidate, as a ratio of the ideal.",
+            unit=Unit.RATIO,
+            labels=(_service,),
+            value_range=(0.0, 1.0),
+        ),
+        # HTTP RED metrics, recorded by the ASGI and WSGI middleware.
+        MetricSpec(
+            name="acgs_http_requests_total",
+            type=MetricType.COUNTER,
+            help="HTTP requests served, by route template, method and status code.",
+            labels=(_service, _endpoint, _method, _status_code),
+            max_series=2000,
+        ),
+        MetricSpec(
+            name="acgs_http_request_duration_seconds",
+            type=MetricType.HISTOGRAM,
+            help="Time to serve an HTTP request.",
+            unit=Unit.SECONDS,
+            labels=(_service, _endpoint, _method),
+            buckets=HTTP_BUCKETS,
+            max_series=700,
+        ),
+        MetricSpec(
+            name="acgs_http_requests_in_flight",
+            type=MetricType.GAUGE,
+            help="HTTP requests being served right now.",
+            labels=(_service,),
+        ),
+        # The library's own health.
+        MetricSpec(
+            name="acgs_metrics_cardinality_overflow_total",
+            type=MetricType.COUNTER,
+            help="Label sets folded into the overflow series because a bound was reached.",
+            labels=(
+                LabelSpec(
+                    name="metric", description="metric whose bound was reached", max_values=64
+                ),
+            ),
+        ),
+    )
+)

@@ -1,0 +1,222 @@
+"""Typed instruments built from the catalog, with cached label children and a cardinality guard.
+
+``family.labels(...)`` returns the plain prometheus_client child, cached by its label values,
+so the hot path (``child.inc()``, ``child.observe()``) is exactly prometheus_client's.
+
+The guard keeps memory bounded and never raises on a service's request path:
+
+- each metric keeps at most ``spec.series_bound`` label sets; a new label set past that
+  bound is recorded in one overflow series (every label ``_overflow``) and counted in
+  ``acgs_metrics_cardinality_overflow_total{metric}``, with one warning log per metric;
+- a label value the catalog does not allow is, in production mode (the default), folded the
+  same way; in strict mode it raises :class:`LabelValueError`.
+
+Production mode is the default because a metrics library must not turn a surprising label
+value into a failed request; strict mode (``strict=True`` or ``ACGS_METRICS_STRICT=1``) is
+for tests and development, where a surprise should fail loudly.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any, Generic, TypeVar
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
+
+from acgs_metrics.catalog import CATALOG, Catalog, MetricSpec, MetricType
+
+__all__ = [
+    "OVERFLOW_VALUE",
+    "CounterFamily",
+    "Family",
+    "GaugeFamily",
+    "HistogramFamily",
+    "Instruments",
+    "LabelValueError",
+]
+
+log = logging.getLogger("acgs_metrics")
+
+OVERFLOW_VALUE = "_overflow"
+OVERFLOW_METRIC = "acgs_metrics_cardinality_overflow_total"
+
+Child = TypeVar("Child", bound=MetricWrapperBase)
+
+
+class LabelValueError(ValueError):
+    """A label value the catalog does not allow, raised in strict mode only."""
+
+
+def strict_from_env() -> bool:
+    return os.environ.get("ACGS_METRICS_STRICT", "").lower() in {"1", "true", "yes"}
+
+
+class Family(Generic[Child]):
+    """One catalog metric: the prometheus_client parent and its cached, bounded children."""
+
+    def __init__(self, spec: MetricSpec, parent: Child, instruments: Instruments) -> None:
+        self.spec = spec
+        self.parent: Child = parent
+        self._instruments = instruments
+        self._children: dict[tuple[str, ...], Child] = {}
+        self._lock = threading.Lock()
+        self._warned = False
+        self._arity = len(spec.labels)
+
+    def labels(self, *values: str) -> Child:
+        """The child for these label values, in catalog order; cached after the first call."""
+        try:
+            return self._children[values]
+        except KeyError:
+            return self._new_child(values)
+
+    def labels_dict(self, **values: str) -> Child:
+        """Like :meth:`labels`, by label name (slower: builds the tuple every call)."""
+        try:
+            key = tuple(values[name] for name in self.spec.label_names)
+        except KeyError as missing:
+            raise LabelValueError(
+                f"{self.spec.name}: missing label {missing}; labels: {self.spec.label_names}"
+            ) from None
+        if len(values) != self._arity:
+            extra = sorted(set(values) - set(self.spec.label_names))
+            raise LabelValueError(f"{self.spec.name}: unknown labels {extra}")
+        return self.labels(*key)
+
+    def _new_child(self, values: tuple[str, ...]) -> Child:
+        if len(values) != self._arity:
+            # A programming error, not data: fail in every mode.
+            raise LabelValueError(
+                f"{self.spec.name} takes {self._arity} label values "
+                f"({', '.join(self.spec.label_names)}), got {len(values)}"
+            )
+        values = tuple(str(v) for v in values)
+        bad = [
+            (label.name, value)
+            for label, value in zip(self.spec.labels, values, strict=True)
+            if not label.allows(value)
+        ]
+        if bad and self._instruments.strict:
+            name, value = bad[0]
+            raise LabelValueError(
+                f"{self.spec.name}: value {value!r} is not allowed for label {name!r} "
+                f"({_describe(self.spec, name)})"
+            )
+        with self._lock:
+            child = self._children.get(values)
+            if child is not None:
+                return child
+            if not bad and len(self._children) < self.spec.series_bound:
+                child = self.parent.labels(*values)
+                self._children[values] = child
+                return child
+        return self._overflow(reason="disallowed label value" if bad else "series bound reached")
+
+    def _overflow(self, reason: str) -> Child:
+        self._instruments.count_overflow(self.spec.name)
+        if not self._warned:
+            self._warned = True
+            log.warning(
+                "%s: %s (bound %d); further new label sets fold into the %s series",
+                self.spec.name,
+                reason,
+                self.spec.series_bound,
+                OVERFLOW_VALUE,
+            )
+        # The overflow child is not counted against the bound and is not cached under the
+        # offending values, so memory stays bounded whatever the caller sends.
+        return self.parent.labels(*([OVERFLOW_VALUE] * self._arity))
+
+    @property
+    def series_count(self) -> int:
+        return len(self._children)
+
+
+class CounterFamily(Family[Counter]):
+    pass
+
+
+class GaugeFamily(Family[Gauge]):
+    pass
+
+
+class HistogramFamily(Family[Histogram]):
+    pass
+
+
+def _describe(spec: MetricSpec, label_name: str) -> str:
+    label = spec.label(label_name)
+    if label.values is not None:
+        return "allowed: " + ", ".join(label.values)
+    return f"must match {label.pattern}"
+
+
+class Instruments:
+    """All catalog metrics registered in one registry, created on first use."""
+
+    def __init__(
+        self,
+        catalog: Catalog = CATALOG,
+        registry: CollectorRegistry | None = REGISTRY,
+        *,
+        strict: bool | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.registry = registry
+        self.strict = strict_from_env() if strict is None else strict
+        self._families: dict[str, Family[Any]] = {}
+        self._lock = threading.Lock()
+
+    def counter(self, name: str) -> CounterFamily:
+        family = self._family(name, MetricType.COUNTER)
+        assert isinstance(family, CounterFamily)
+        return family
+
+    def gauge(self, name: str) -> GaugeFamily:
+        family = self._family(name, MetricType.GAUGE)
+        assert isinstance(family, GaugeFamily)
+        return family
+
+    def histogram(self, name: str) -> HistogramFamily:
+        family = self._family(name, MetricType.HISTOGRAM)
+        assert isinstance(family, HistogramFamily)
+        return family
+
+    def register_all(self) -> None:
+        """Create every catalog metric now, so all appear in the exposition from the start."""
+        for spec in self.catalog:
+            self._family(spec.name, spec.type)
+
+    def count_overflow(self, metric: str) -> None:
+        # Straight to the parent: one series per catalog metric is bounded by the catalog,
+        # and going through the guard again could recurse.
+        self.counter(OVERFLOW_METRIC).parent.labels(metric).inc()
+
+    def _family(self, name: str, expected: MetricType) -> Family[Any]:
+        family = self._families.get(name)
+        if family is None:
+            with self._lock:
+                family = self._families.get(name) or self._create(self.catalog[name])
+                self._families[name] = family
+        if family.spec.type is not expected:
+            raise TypeError(f"{name} is a {family.spec.type}, not a {expected}")
+        return family
+
+    def _create(self, spec: MetricSpec) -> Family[Any]:
+        # prometheus_client adds _total itself and wants the bare counter name.
+        common: dict[str, Any] = {
+            "documentation": spec.help,
+            "labelnames": spec.label_names,
+            "registry": self.registry,
+        }
+        if spec.type is MetricType.COUNTER:
+            return CounterFamily(spec, Counter(spec.name.removesuffix("_total"), **common), self)
+        if spec.type is MetricType.GAUGE:
+            # In multiprocess mode, report the latest value any live worker set.
+            gauge = Gauge(spec.name, multiprocess_mode="mostrecent", **common)
+            return GaugeFamily(spec, gauge, self)
+        assert spec.buckets is not None
+        return HistogramFamily(spec, Histogram(spec.name, buckets=spec.buckets, **common), self)

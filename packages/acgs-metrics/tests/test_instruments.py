@@ -1,0 +1,193 @@
+"""Instruments: cached children, the cardinality guard, strict and production modes."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from acgs_metrics import GovernanceMetrics, Instruments, LabelValueError
+from acgs_metrics.catalog import CATALOG, Catalog, LabelSpec, MetricSpec, MetricType
+from acgs_metrics.instruments import OVERFLOW_VALUE
+
+
+def sample(registry: CollectorRegistry, name: str, **labels: str) -> float | None:
+    return registry.get_sample_value(name, labels)
+
+
+def overflow_count(registry: CollectorRegistry, metric: str) -> float:
+    return sample(registry, "acgs_metrics_cardinality_overflow_total", metric=metric) or 0.0
+
+
+@pytest.fixture
+def registry() -> CollectorRegistry:
+    return CollectorRegistry()
+
+
+def test_labels_returns_the_same_child(registry: CollectorRegistry) -> None:
+    family = Instruments(registry=registry).counter("acgs_constitutional_validations_total")
+    child = family.labels("gs", "success")
+    assert family.labels("gs", "success") is child
+    child.inc(3)
+    assert (
+        sample(registry, "acgs_constitutional_validations_total", service="gs", result="success")
+        == 3
+    )
+
+
+def test_labels_dict_matches_positional(registry: CollectorRegistry) -> None:
+    family = Instruments(registry=registry).counter("acgs_constitutional_validations_total")
+    assert family.labels_dict(result="failure", service="ac") is family.labels("ac", "failure")
+    with pytest.raises(LabelValueError, match="missing label"):
+        family.labels_dict(service="ac")
+
+
+def test_wrong_arity_raises_in_every_mode(registry: CollectorRegistry) -> None:
+    family = Instruments(registry=registry, strict=False).counter(
+        "acgs_constitutional_validations_total"
+    )
+    with pytest.raises(LabelValueError, match="takes 2 label values"):
+        family.labels("gs")
+
+
+def test_strict_mode_raises_on_disallowed_value(registry: CollectorRegistry) -> None:
+    family = Instruments(registry=registry, strict=True).counter(
+        "acgs_constitutional_validations_total"
+    )
+    with pytest.raises(LabelValueError, match="'maybe' is not allowed for label 'result'"):
+        family.labels("gs", "maybe")
+
+
+def test_production_mode_folds_disallowed_values_and_warns_once(
+    registry: CollectorRegistry, caplog: pytest.LogCaptureFixture
+) -> None:
+    family = Instruments(registry=registry, strict=False).counter(
+        "acgs_constitutional_validations_total"
+    )
+    with caplog.at_level(logging.WARNING, logger="acgs_metrics"):
+        for value in ("maybe", "perhaps", "maybe"):
+            family.labels("gs", value).inc()
+    folded = sample(
+        registry,
+        "acgs_constitutional_validations_total",
+        service=OVERFLOW_VALUE,
+        result=OVERFLOW_VALUE,
+    )
+    assert folded == 3
+    assert overflow_count(registry, "acgs_constitutional_validations_total") == 3
+    assert (
+        sample(registry, "acgs_constitutional_validations_total", service="gs", result="maybe")
+        is None
+    )
+    assert len([r for r in caplog.records if "fold into" in r.getMessage()]) == 1
+    assert family.series_count == 0
+
+
+def test_series_bound_folds_new_label_sets(registry: CollectorRegistry) -> None:
+    bounded = MetricSpec(
+        name="acgs_demo_events_total",
+        type=MetricType.COUNTER,
+        help="Demo.",
+        labels=(LabelSpec(name="key", description="k", max_values=1000),),
+        max_series=5,
+    )
+    catalog = Catalog(metrics=(*CATALOG.metrics, bounded))
+    family = Instruments(catalog, registry=registry).counter("acgs_demo_events_total")
+    for i in range(50):
+        family.labels(f"k{i}").inc()
+    assert family.series_count == 5
+    assert sample(registry, "acgs_demo_events_total", key=OVERFLOW_VALUE) == 45
+    assert overflow_count(registry, "acgs_demo_events_total") == 45
+    # Known label sets keep working after the bound is reached.
+    family.labels("k0").inc()
+    assert sample(registry, "acgs_demo_events_total", key="k0") == 2
+
+
+def test_type_mismatch_is_an_error(registry: CollectorRegistry) -> None:
+    with pytest.raises(TypeError, match="is a counter, not a gauge"):
+        Instruments(registry=registry).gauge("acgs_http_requests_total")
+
+
+def test_unknown_metric_is_an_error(registry: CollectorRegistry) -> None:
+    with pytest.raises(KeyError, match="not in the ACGS metric catalog"):
+        Instruments(registry=registry).counter("acgs_nope_total")
+
+
+def test_register_all_exposes_every_metric(registry: CollectorRegistry) -> None:
+    Instruments(registry=registry).register_all()
+    names = {metric.name for metric in registry.collect()}
+    assert {spec.name.removesuffix("_total") for spec in CATALOG} <= names
+
+
+class TestGovernanceMetrics:
+    def test_time_synthesis_counts_results(self, registry: CollectorRegistry) -> None:
+        metrics = GovernanceMetrics("gs", Instruments(registry=registry, strict=True))
+        with metrics.time_synthesis("constitutional"):
+            pass
+        with pytest.raises(RuntimeError), metrics.time_synthesis("constitutional"):
+            raise RuntimeError("boom")
+        with pytest.raises(TimeoutError), metrics.time_synthesis("constitutional"):
+            raise TimeoutError
+
+        def ops(result: str) -> float | None:
+            return sample(
+                registry,
+                "acgs_policy_synthesis_operations_total",
+                service="gs",
+                synthesis_type="constitutional",
+                result=result,
+            )
+
+        assert (ops("success"), ops("failure"), ops("timeout")) == (1, 1, 1)
+        count = sample(
+            registry,
+            "acgs_policy_synthesis_duration_seconds_count",
+            service="gs",
+            synthesis_type="constitutional",
+        )
+        assert count == 3
+
+    def test_decorator(self, registry: CollectorRegistry) -> None:
+        metrics = GovernanceMetrics("gs", Instruments(registry=registry))
+
+        @metrics.timed_synthesis("regulatory")
+        def synthesise(x: int) -> int:
+            return x * 2
+
+        assert synthesise(21) == 42
+        assert (
+            sample(
+                registry,
+                "acgs_policy_synthesis_duration_seconds_count",
+                service="gs",
+                synthesis_type="regulatory",
+            )
+            == 1
+        )
+
+    def test_compliance_score_is_clamped_in_production_and_refused_in_strict(
+        self, registry: CollectorRegistry
+    ) -> None:
+        GovernanceMetrics("ac", Instruments(registry=registry)).set_compliance_score("P1", 1.7)
+        assert (
+            sample(
+                registry, "acgs_constitutional_compliance_score", service="ac", principle_id="P1"
+            )
+            == 1.0
+        )
+        strict = GovernanceMetrics("ac", Instruments(registry=CollectorRegistry(), strict=True))
+        with pytest.raises(ValueError, match=r"outside 0\.0\.\.1\.0"):
+            strict.set_compliance_score("P1", -0.1)
+
+    def test_action_cost_sets_gauge_and_counts(self, registry: CollectorRegistry) -> None:
+        metrics = GovernanceMetrics("gs", Instruments(registry=registry))
+        metrics.record_action_cost("proposal", 0.25)
+        metrics.record_action_cost("proposal", 0.5)
+        labels = {"action_type": "proposal", "service": "gs"}
+        assert sample(registry, "acgs_governance_action_cost_sol", **labels) == 0.5
+        assert sample(registry, "acgs_governance_actions_total", **labels) == 2
+
+    def test_unknown_service_is_refused(self) -> None:
+        with pytest.raises(ValueError, match="unknown ACGS service 'billing'"):
+            GovernanceMetrics("billing", Instruments(registry=CollectorRegistry()))

@@ -1,0 +1,31 @@
+"""invoke tasks: thin wrappers that parse flags and call package functions.
+
+Run `invoke --list` to see them, `invoke --help TASK` for a task's flags.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from invoke import Context, task
+
+from acgs_deploy.binaries import MissingBinaries, ensure_binaries
+
+
+@task(help={"quiet": "hide apt-get's output"})
+def install_deps(c: Context, quiet: bool = False) -> None:
+    """Install the Debian binaries the stack and tests run (apt-get as root, else print how)."""
+    try:
+        ensure_binaries(quiet=quiet)
+    except MissingBinaries as error:
+        sys.exit(str(error))
+
+
+@task(
+    pre=[install_deps],
+    help={"sessions": "comma-separated nox sessions (default: nox's defaults, what CI runs)"},
+)
+def test(c: Context, sessions: str = "") -> None:
+    """The full test suite: installs what it needs, then runs nox."""
+    chosen = ["-s", *sessions.split(",")] if sessions else []
+    c.run(" ".join(["nox", *chosen]), pty=False)
