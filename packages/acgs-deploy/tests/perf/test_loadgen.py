@@ -1,0 +1,62 @@
+"""The load generator against a real Prometheus with TLS and basic auth."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from acgs_deploy.perf.endpoint import Endpoint, NotLoopback
+from acgs_deploy.perf.loadgen import run_load
+from acgs_deploy.perf.querymix import QueryRequest, query_mix
+from acgs_deploy.perf.stats import summarize
+
+from .conftest import Stack
+
+DASHBOARD = {
+    "title": "Test",
+    "time": {"from": "now-5m", "to": "now"},
+    "templating": {"list": [{"name": "job", "current": {"value": "$__all"}}]},
+    "panels": [
+        {"title": "Up", "targets": [{"expr": 'up{job=~"$job"}', "instant": True}]},
+        {"title": "Rate", "targets": [{"expr": "rate(prometheus_http_requests_total[$__rate_interval])"}]},
+    ],
+}  # fmt: skip
+
+
+def test_users_get_answers_through_tls_and_auth(stack: Stack) -> None:
+    mix = query_mix([DASHBOARD])
+    progress_calls: list[tuple[float, int]] = []
+    result = run_load(
+        stack.prometheus, mix, users=50, duration_s=2.0, think_s=0.1,
+        progress=lambda elapsed, done: progress_calls.append((elapsed, done)),
+    )  # fmt: skip
+    summary = summarize(result.samples)
+    assert summary.count > 50
+    assert summary.success_rate == 1.0
+    assert {s.kind for s in result.samples} == {"instant", "range"}
+    assert 0 < summary.p50_ms <= summary.p95_ms <= summary.p99_ms <= summary.max_ms
+    assert 1.5 < result.duration_s < 5.0
+    assert result.cpu_s > 0
+    assert progress_calls[-1][1] == len(result.samples)
+
+
+def test_wrong_password_counts_as_failure(stack: Stack) -> None:
+    wrong = dataclasses.replace(stack.prometheus, password="wrong")
+    mix = [QueryRequest("instant", "up")]
+    result = run_load(wrong, mix, users=5, duration_s=1.0, think_s=0.05)
+    assert result.samples
+    assert summarize(result.samples).success_rate == 0.0
+
+
+def test_request_budget_bounds_the_run(stack: Stack) -> None:
+    mix = [QueryRequest("instant", "up")]
+    result = run_load(stack.prometheus, mix, users=10, duration_s=30.0, think_s=0.01,
+                      max_requests=40)  # fmt: skip
+    assert len(result.samples) == 40
+    assert result.duration_s < 10
+
+
+def test_refuses_targets_off_loopback() -> None:
+    with pytest.raises(NotLoopback, match="only sent to loopback"):
+        run_load(Endpoint("http://192.0.2.10:9090"), [QueryRequest("instant", "up")], 1, 1.0)
