@@ -90,7 +90,9 @@ class ProcessManager:
         if _is_zombie_or_gone(record.pid):
             _reap(record.pid)
             return None
-        if _cmdline(record.pid) != record.argv or _start_time(record.pid) != record.start:
+        if not _same_command(_cmdline(record.pid), record.argv):
+            return None
+        if _start_time(record.pid) != record.start:
             return None
         return record.pid
 
@@ -131,6 +133,11 @@ class ProcessManager:
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None
+
+
+def _same_command(cmdline: list[str] | None, argv: list[str]) -> bool:
+    # A script started through its shebang shows the interpreter first.
+    return cmdline is not None and (cmdline == argv or cmdline[1:] == argv)
 
 
 def _signal(pid: int, signum: signal.Signals) -> None:

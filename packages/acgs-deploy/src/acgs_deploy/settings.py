@@ -119,10 +119,14 @@ class StackSettings(BaseSettings):
     tls_key_file: Path | None = None
     tls_ca_file: Path | None = None
 
-    # Optional exporters: a job is rendered only when its target is given.
+    # Optional exporters already running (local target): a job is rendered only when set.
     haproxy_exporter_target: str | None = None
     redis_exporter_target: str | None = None
     postgres_exporter_target: str | None = None
+    # Compose target: run the exporter containers against these (each only when set).
+    haproxy_scrape_uri: str | None = None
+    redis_address: str | None = None
+    postgres_address: str | None = None
 
     # Alert receivers (kept in monitoring.env once given).
     alert_email_to: str | None = None

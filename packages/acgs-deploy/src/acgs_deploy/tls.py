@@ -32,6 +32,7 @@ __all__ = ["CertificateInfo", "TLSError", "certificate_expiry", "ensure_certific
 CA_DAYS = 3650
 SERVER_DAYS = 365
 RENEW_BEFORE = dt.timedelta(days=30)
+COMPOSE_SERVICE_NAMES = ("prometheus", "alertmanager", "node-exporter", "grafana")
 
 
 class TLSError(RuntimeError):
@@ -55,7 +56,8 @@ def certificate_expiry(path: Path) -> dt.datetime:
 
 def server_names(settings: StackSettings) -> tuple[list[str], list[str]]:
     """(DNS names, IP addresses) the server certificate must cover."""
-    dns = {"localhost", socket.gethostname()}
+    # The compose services reach each other by service name.
+    dns = {"localhost", socket.gethostname(), *COMPOSE_SERVICE_NAMES}
     ips = {"127.0.0.1", "::1"}
     for host in (settings.host, settings.connect_host):
         try:
