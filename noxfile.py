@@ -9,7 +9,7 @@ import nox
 nox.options.default_venv_backend = "uv"
 nox.options.reuse_venv = "yes"
 # What CI runs (`nox` with no arguments); bench is on demand.
-nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.sessions = ["lint", "typecheck", "tests", "stack"]
 
 ROOT = Path(__file__).parent
 TEST_PATHS = [
@@ -38,6 +38,13 @@ def tests(session: nox.Session) -> None:
     """Unit and integration tests (real promtool, Prometheus, Alertmanager); not the stack."""
     sync(session)
     session.run("pytest", "-m", "not stack", *TEST_PATHS, *session.posargs)
+
+
+@nox.session
+def stack(session: nox.Session) -> None:
+    """The whole local stack in a temporary state dir on free ports; always torn down."""
+    sync(session)
+    session.run("pytest", "-m", "stack", "tests", *session.posargs)
 
 
 @nox.session
