@@ -425,10 +425,11 @@ def _log_tail(path: Path, lines: int = 8) -> str:
 
 def _wait_healthy(
     settings: StackSettings, wanted: Sequence[Component], console: Console
-) -> list[str]:
-    """Poll until every component is healthy; returns the names that never became healthy."""
+) -> dict[str, str]:
+    """Poll until every component is healthy; returns {name: why} for those that are not."""
     manager = _manager(settings)
     pending = {c.name: c for c in wanted}
+    failed: dict[str, str] = {}
     deadline = time.monotonic() + settings.startup_timeout_s
     with Progress(
         SpinnerColumn(),
@@ -444,14 +445,14 @@ def _wait_healthy(
                     progress.update(tasks[name], completed=1, description=f"{name}: healthy")
                     del pending[name]
                 elif manager.running(name) is None:
-                    progress.update(tasks[name], description=f"{name}: exited")
-                    break
-            else:
-                if pending:
-                    time.sleep(0.1)
-                continue
-            break
-    return sorted(pending)
+                    progress.update(tasks[name], completed=1, description=f"{name}: exited")
+                    failed[name] = "exited"
+                    del pending[name]
+            if pending:
+                time.sleep(0.1)
+    for name in pending:
+        failed[name] = f"not healthy after {settings.startup_timeout_s:.0f}s"
+    return failed
 
 
 def deploy(
@@ -509,9 +510,9 @@ def deploy(
             state.state = "unhealthy" if state.name in failed else "healthy"
     if failed:
         details = "\n".join(
-            f"  {name}: not healthy after {settings.startup_timeout_s:.0f}s; last log lines "
-            f"({manager.log_file(name)}):\n    {_log_tail(manager.log_file(name))}"
-            for name in failed
+            f"  {name}: {why}; last log lines ({manager.log_file(name)}):\n"
+            f"    {_log_tail(manager.log_file(name))}"
+            for name, why in sorted(failed.items())
         )
         raise DeployError(f"components did not become healthy:\n{details}")
     return report
