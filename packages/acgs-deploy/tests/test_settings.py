@@ -72,3 +72,19 @@ def test_wildcard_listen_connects_on_loopback(tmp_path: Path) -> None:
     ports = StackSettings.load(tmp_path, sim_base_port=18000).ports()
     assert ports["acgs-auth"] == 18000
     assert ports["acgs-ec"] == 18006
+
+
+def test_example_stack_file_loads(tmp_path: Path) -> None:
+    """configs/stack.example.yml documents real settings: uncommented, it loads."""
+    from acgs_deploy.settings import REPO_ROOT
+
+    text = (REPO_ROOT / "configs" / "stack.example.yml").read_text()
+    lines = [line[2:] for line in text.splitlines() if line.startswith("# ") and ": " in line]
+    settings_lines = [line for line in lines if line.split(":")[0].isidentifier()]
+    stack_file = tmp_path / "stack.yml"
+    stack_file.write_text("\n".join(settings_lines) + "\n")
+    settings = StackSettings.load(stack_file=stack_file)
+    assert settings.state_dir == Path("/var/lib/acgs-monitoring")
+    assert settings.redis_exporter_target == "127.0.0.1:9121"
+    assert settings.external_labels["cluster"] == "acgs-1-production"
+    assert len(settings_lines) > 20

@@ -112,7 +112,6 @@ class StackSettings(BaseSettings):
     )
 
     rules_dir: Path = Field(default=REPO_ROOT / "rules", description="rule files (*.yml)")
-    dashboards_dir: Path = Field(default=REPO_ROOT / "dashboards")
 
     # User-supplied CA-signed certificate instead of the local CA (all three or none).
     tls_cert_file: Path | None = None
@@ -141,7 +140,7 @@ class StackSettings(BaseSettings):
     min_free_disk_mb: int = Field(default=512, ge=0)
     startup_timeout_s: float = Field(default=60.0, gt=0)
 
-    @field_validator("state_dir", "rules_dir", "dashboards_dir", mode="after")
+    @field_validator("state_dir", "rules_dir", mode="after")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().absolute()
