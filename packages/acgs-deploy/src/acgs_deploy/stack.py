@@ -476,6 +476,16 @@ def deploy(
         if leftover not in names:
             manager.stop(leftover)
 
+    # Running with another command line (a port, path or retention changed): restart.
+    outdated = {
+        c.name
+        for c in wanted
+        if c.spec is not None
+        and manager.running(c.name) is not None
+        and manager.recorded_argv(c.name) != list(c.spec.argv)
+    }
+    for name in outdated:
+        manager.stop(name)
     starting = [c for c in wanted if c.spec is not None and manager.running(c.name) is None]
     _check_ports_free(settings, starting)
     for component in wanted:
@@ -488,7 +498,7 @@ def deploy(
         pid = manager.running(component.name)
         if pid is None:
             state.pid = manager.start(component.spec)
-            state.action = "started"
+            state.action = "restarted" if component.name in outdated else "started"
         elif component.name == "grafana" and (reloads["grafana"] or certs.changed):
             manager.stop(component.name)
             state.pid = manager.start(component.spec)
