@@ -8,9 +8,7 @@ both targets: a :class:`Topology` says where each component is as seen from the 
 
 from __future__ import annotations
 
-import json
 import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,16 +22,15 @@ from acgs_metrics.services import SERVICES
 
 __all__ = [
     "CONFIGS_DIR",
-    "DATASOURCE_UID",
     "RenderError",
     "Topology",
     "compose_topology",
+    "grafana_environment",
     "local_topology",
     "render",
 ]
 
 CONFIGS_DIR = REPO_ROOT / "configs"
-DATASOURCE_UID = "prometheus"
 
 
 class RenderError(RuntimeError):
@@ -154,8 +151,6 @@ def render(
     secrets: Secrets,
     topology: Topology,
     out_dir: Path,
-    *,
-    ca_pem: str,
 ) -> list[Path]:
     """Write every config file of the stack into ``out_dir``; returns the files written.
 
@@ -183,23 +178,19 @@ def render(
         "receivers": receivers,
         "auth": {"username": secrets.prometheus_username, "password": secrets.prometheus_password},
         "tls": {"ca_file": topology.ca_cert},
-        "ca_pem": ca_pem,
-        "datasource_uid": DATASOURCE_UID,
     }
     outputs = {
         "prometheus.yml": "prometheus.yml.j2",
         "web.yml": "web.yml.j2",
         "alertmanager.yml": "alertmanager.yml.j2",
         "grafana/grafana.ini": "grafana/grafana.ini.j2",
-        "grafana/provisioning/datasources/acgs.yml": "grafana/datasource.yml.j2",
-        "grafana/provisioning/dashboards/acgs.yml": "grafana/dashboards.yml.j2",
     }
     written = [
         _write(out_dir / target, render_template(template, **context))
         for target, template in outputs.items()
     ]
     written += _copy_rules(settings.rules_dir, out_dir / "rules")
-    written += _build_dashboards(out_dir / "grafana" / "dashboards")
+    written += _build_dashboards(out_dir / "grafana", topology.grafana_dashboards)
     _make_private(out_dir)
     return written
 
@@ -223,28 +214,31 @@ def _copy_rules(rules_dir: Path, target: Path) -> list[Path]:
     return copied
 
 
-def _build_dashboards(target: Path) -> list[Path]:
-    """Dashboard JSON from ``acgs_dashboards`` when that package provides its builder."""
-    target.mkdir(parents=True, exist_ok=True)
+def _build_dashboards(grafana_dir: Path, dashboards_path: str) -> list[Path]:
+    """Dashboards and Grafana provisioning from ``acgs_dashboards`` (``dashboards/*.py``).
+
+    The datasource file names environment variables, not secrets: see
+    :func:`grafana_environment`. Without the package, Grafana gets no dashboards.
+    """
     try:
-        from acgs_dashboards.build import build_all  # type: ignore[import-not-found,unused-ignore]
+        from acgs_dashboards.build import BuildError, build_all
     except ImportError:
         return []
-    with tempfile.TemporaryDirectory() as scratch:
-        try:
-            build_all(Path(scratch))
-        except Exception as error:
-            raise RenderError(f"dashboards/: building the dashboards failed: {error}") from error
-        copied = []
-        for source in sorted((Path(scratch) / "dashboards").glob("*.json")):
-            try:
-                json.loads(source.read_text())
-            except ValueError as error:
-                raise RenderError(f"dashboard {source.name}: not valid JSON: {error}") from None
-            destination = target / source.name
-            shutil.copyfile(source, destination)
-            copied.append(destination)
-    return copied
+    try:
+        result = build_all(grafana_dir, dashboards_path=dashboards_path)
+    except BuildError as error:
+        raise RenderError(f"dashboards: {error}") from None
+    return list(result.files)
+
+
+def grafana_environment(secrets: Secrets, prometheus_url: str, ca_pem: str) -> dict[str, str]:
+    """What Grafana's datasource provisioning expands (kept out of files and argv)."""
+    return {
+        "ACGS_PROMETHEUS_URL": prometheus_url,
+        "PROMETHEUS_USERNAME": secrets.prometheus_username,
+        "PROMETHEUS_PASSWORD": secrets.prometheus_password,
+        "ACGS_PROMETHEUS_CA_CERT": ca_pem,
+    }
 
 
 def _make_private(root: Path) -> None:
