@@ -177,3 +177,28 @@ def test_grafana_provisioning_and_dashboards_without_secrets(
     ):
         assert hardening in ini
     assert stat.S_IMODE((grafana / "grafana.ini").stat().st_mode) == 0o600
+
+
+def test_unchanged_dashboards_are_reused_and_changes_rebuild(
+    settings: StackSettings, prepared: Prepared, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from acgs_deploy.settings import REPO_ROOT
+
+    source = tmp_path / "dashboards"
+    source.mkdir()
+    for path in (REPO_ROOT / "dashboards").glob("*.py"):
+        source.joinpath(path.name).write_text(path.read_text())
+    monkeypatch.setenv("ACGS_DASHBOARDS_DIR", str(source))
+    first = _render(settings, prepared)
+    configstore.apply(first, settings.layout)
+    live = settings.layout.config_dir / "grafana"
+    built = sorted(p.name for p in (live / "dashboards").glob("*.json"))
+    assert built
+    # Same sources: the live output is reused, byte for byte, and nothing changes.
+    assert configstore.apply(_render(settings, prepared), settings.layout) == set()
+    # One definition removed: the build runs again and its dashboard disappears.
+    victim = sorted(source.glob("*.py"))[0]
+    victim.unlink()
+    changed = configstore.apply(_render(settings, prepared), settings.layout)
+    assert any(name.startswith("grafana/dashboards/") for name in changed)
+    assert len(list((live / "dashboards").glob("*.json"))) == len(built) - 1

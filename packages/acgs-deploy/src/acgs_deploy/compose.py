@@ -67,7 +67,7 @@ def render_compose(settings: StackSettings, *, demo: bool) -> Path:
     ca_pem = certs.ca_cert.read_text()
     with tempfile.TemporaryDirectory(dir=target, prefix=".staging-") as scratch:
         staged = Path(scratch) / "compose"
-        render(settings, secrets, topology, staged / "config")
+        render(settings, secrets, topology, staged / "config", target / "config")
         # The checks open the certificate files, so check a copy that names the host's paths.
         checkable = dataclasses.replace(
             topology,
@@ -76,7 +76,7 @@ def render_compose(settings: StackSettings, *, demo: bool) -> Path:
             server_key=str(certs.server_key),
         )
         check_dir = Path(scratch) / "check"
-        render(settings, secrets, checkable, check_dir)
+        render(settings, secrets, checkable, check_dir, staged / "config")
         configstore.validate(check_dir, settings.rules_dir)
         certs_dir = staged / "certs"
         certs_dir.mkdir()

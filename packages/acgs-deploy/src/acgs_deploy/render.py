@@ -8,6 +8,9 @@ both targets: a :class:`Topology` says where each component is as seen from the 
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,6 +34,7 @@ __all__ = [
 ]
 
 CONFIGS_DIR = REPO_ROOT / "configs"
+FINGERPRINT_FILE = ".dashboards-fingerprint"
 
 
 class RenderError(RuntimeError):
@@ -151,11 +155,15 @@ def render(
     secrets: Secrets,
     topology: Topology,
     out_dir: Path,
+    live_dir: Path | None = None,
 ) -> list[Path]:
     """Write every config file of the stack into ``out_dir``; returns the files written.
 
+    ``live_dir`` is the configuration in use (default: the state's ``config``), from which
+    an unchanged dashboard build is reused.
     Files are 0600 (several hold passwords) in 0700 directories.
     """
+    live_dir = settings.layout.config_dir if live_dir is None else live_dir
     receivers = {
         "email_to": secrets.receiver("alert_email_to"),
         "smtp_smarthost": secrets.receiver("smtp_smarthost"),
@@ -190,7 +198,9 @@ def render(
         for target, template in outputs.items()
     ]
     written += _copy_rules(settings.rules_dir, out_dir / "rules")
-    written += _build_dashboards(out_dir / "grafana", topology.grafana_dashboards)
+    written += _build_dashboards(
+        out_dir / "grafana", topology.grafana_dashboards, live_dir / "grafana"
+    )
     _make_private(out_dir)
     return written
 
@@ -214,21 +224,42 @@ def _copy_rules(rules_dir: Path, target: Path) -> list[Path]:
     return copied
 
 
-def _build_dashboards(grafana_dir: Path, dashboards_path: str) -> list[Path]:
+def _build_dashboards(grafana_dir: Path, dashboards_path: str, live_grafana: Path) -> list[Path]:
     """Dashboards and Grafana provisioning from ``acgs_dashboards`` (``dashboards/*.py``).
 
     The datasource file names environment variables, not secrets: see
-    :func:`grafana_environment`. Without the package, Grafana gets no dashboards.
+    :func:`grafana_environment`. Without the package, Grafana gets no dashboards. When the
+    sources are unchanged since the live build (same fingerprint), the live output is copied:
+    importing the Grafana SDK costs more than the rest of a redeploy.
     """
-    try:
-        from acgs_dashboards.build import BuildError, build_all
-    except ImportError:
+    spec = importlib.util.find_spec("acgs_dashboards")
+    if spec is None or spec.origin is None:
         return []
-    try:
-        result = build_all(grafana_dir, dashboards_path=dashboards_path)
-    except BuildError as error:
-        raise RenderError(f"dashboards: {error}") from None
-    return list(result.files)
+    fingerprint = _dashboards_fingerprint(Path(spec.origin).parent, dashboards_path)
+    marker = live_grafana / FINGERPRINT_FILE
+    if marker.is_file() and marker.read_text() == fingerprint:
+        for part in ("dashboards", "provisioning"):
+            if (live_grafana / part).is_dir():
+                shutil.copytree(live_grafana / part, grafana_dir / part, dirs_exist_ok=True)
+        files = [p for p in grafana_dir.rglob("*") if p.is_file() and p.suffix != ".ini"]
+    else:
+        from acgs_dashboards.build import BuildError, build_all
+
+        try:
+            files = list(build_all(grafana_dir, dashboards_path=dashboards_path).files)
+        except BuildError as error:
+            raise RenderError(f"dashboards: {error}") from None
+    _write(grafana_dir / FINGERPRINT_FILE, fingerprint)
+    return files
+
+
+def _dashboards_fingerprint(package_dir: Path, dashboards_path: str) -> str:
+    """Hash of everything the dashboard build reads: definitions, builder code, output path."""
+    source = Path(os.environ.get("ACGS_DASHBOARDS_DIR") or REPO_ROOT / "dashboards")
+    digest = hashlib.sha256(dashboards_path.encode())
+    for path in sorted([*source.glob("*.py"), *package_dir.rglob("*.py")]):
+        digest.update(str(path).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def grafana_environment(secrets: Secrets, prometheus_url: str, ca_pem: str) -> dict[str, str]:
