@@ -1,0 +1,278 @@
+"""Render the stack's configuration from ``configs/*.j2``, the rules and the dashboards.
+
+``render(settings, secrets, topology, out_dir, demo=...)`` writes a complete configuration
+directory; :mod:`acgs_deploy.configstore` validates it and swaps it in. The same templates serve
+both targets: a :class:`Topology` says where each component is as seen from the servers
+(loopback ports for the local target, service names and container paths for compose).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from acgs_deploy.secrets import Secrets
+from acgs_deploy.settings import REPO_ROOT, StackSettings
+from acgs_metrics.services import SERVICES
+
+__all__ = [
+    "CONFIGS_DIR",
+    "RenderError",
+    "Topology",
+    "compose_topology",
+    "grafana_environment",
+    "local_topology",
+    "render",
+]
+
+CONFIGS_DIR = REPO_ROOT / "configs"
+FINGERPRINT_FILE = ".dashboards-fingerprint"
+
+
+class RenderError(RuntimeError):
+    """A template, rule file or dashboard could not be rendered; names the file."""
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Addresses (host:port) and paths as the servers of one target see them."""
+
+    prometheus: str
+    alertmanager: str
+    node_exporter: str
+    acgs_targets: Sequence[tuple[str, str]]
+    optional_exporters: Sequence[tuple[str, str]]
+    webhook_url: str | None
+    ca_cert: str
+    server_cert: str
+    server_key: str
+    grafana_listen: str
+    grafana_data: str
+    grafana_logs: str
+    grafana_provisioning: str
+    grafana_dashboards: str
+
+
+def _hostport(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def local_topology(settings: StackSettings, *, demo: bool) -> Topology:
+    layout = settings.layout
+    host = settings.connect_host
+    optional = [
+        ("haproxy", settings.haproxy_exporter_target),
+        ("redis", settings.redis_exporter_target),
+        ("postgres", settings.postgres_exporter_target),
+    ]
+    live = layout.config_dir
+    return Topology(
+        prometheus=_hostport(host, settings.prometheus_port),
+        alertmanager=_hostport(host, settings.alertmanager_port),
+        node_exporter=_hostport(host, settings.node_exporter_port),
+        acgs_targets=[
+            (spec.name, _hostport(settings.sim_host, settings.sim_base_port + index))
+            for index, spec in enumerate(SERVICES)
+        ],
+        optional_exporters=[(job, target) for job, target in optional if target],
+        webhook_url=f"http://{_hostport('127.0.0.1', settings.webhook_port)}/alerts"
+        if demo
+        else None,
+        ca_cert=str(layout.ca_cert),
+        server_cert=str(layout.server_cert),
+        server_key=str(layout.server_key),
+        grafana_listen=settings.host,
+        grafana_data=str(layout.grafana_data),
+        grafana_logs=str(layout.logs_dir / "grafana"),
+        grafana_provisioning=str(live / "grafana" / "provisioning"),
+        grafana_dashboards=str(live / "grafana" / "dashboards"),
+    )
+
+
+def compose_topology(settings: StackSettings, *, demo: bool) -> Topology:
+    # The ACGS services and the demo receiver run on the host, outside the compose network.
+    sim_host = (
+        "host.docker.internal"
+        if settings.sim_host in ("127.0.0.1", "localhost", "::1")
+        else settings.sim_host
+    )
+    optional = [
+        ("haproxy", "haproxy-exporter:9101", settings.haproxy_scrape_uri),
+        ("redis", "redis-exporter:9121", settings.redis_address),
+        ("postgres", "postgres-exporter:9187", settings.postgres_address),
+    ]
+    return Topology(
+        prometheus="prometheus:9090",
+        alertmanager="alertmanager:9093",
+        node_exporter="node-exporter:9100",
+        acgs_targets=[
+            (spec.name, _hostport(sim_host, settings.sim_base_port + index))
+            for index, spec in enumerate(SERVICES)
+        ],
+        optional_exporters=[(job, target) for job, target, enabled in optional if enabled],
+        webhook_url=f"http://host.docker.internal:{settings.webhook_port}/alerts" if demo else None,
+        ca_cert="/etc/acgs-certs/ca.crt",
+        server_cert="/etc/acgs-certs/server.crt",
+        server_key="/etc/acgs-certs/server.key",
+        grafana_listen="0.0.0.0",  # noqa: S104 (inside the container; published per settings)
+        grafana_data="/var/lib/grafana",
+        grafana_logs="/var/lib/grafana/logs",
+        grafana_provisioning="/etc/acgs/grafana/provisioning",
+        grafana_dashboards="/etc/acgs/grafana/dashboards",
+    )
+
+
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(CONFIGS_DIR),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,  # noqa: S701 (YAML and ini, not HTML)
+    )
+
+
+def render_template(name: str, **context: Any) -> str:
+    try:
+        return environment().get_template(name).render(**context)
+    except jinja2.TemplateSyntaxError as error:
+        raise RenderError(f"configs/{error.name}:{error.lineno}: {error.message}") from None
+    except jinja2.TemplateError as error:
+        raise RenderError(f"configs/{name}: {error}") from None
+
+
+def render(
+    settings: StackSettings,
+    secrets: Secrets,
+    topology: Topology,
+    out_dir: Path,
+    live_dir: Path | None = None,
+) -> list[Path]:
+    """Write every config file of the stack into ``out_dir``; returns the files written.
+
+    ``live_dir`` is the configuration in use (default: the state's ``config``), from which
+    an unchanged dashboard build is reused.
+    Files are 0600 (several hold passwords) in 0700 directories.
+    """
+    live_dir = settings.layout.config_dir if live_dir is None else live_dir
+    receivers = {
+        "email_to": secrets.receiver("alert_email_to"),
+        "smtp_smarthost": secrets.receiver("smtp_smarthost"),
+        "smtp_from": secrets.receiver("smtp_from"),
+        "smtp_username": secrets.receiver("smtp_username"),
+        "smtp_password": secrets.receiver("smtp_password"),
+        "slack_webhook_url": secrets.receiver("slack_webhook_url"),
+        "slack_channel": secrets.receiver("slack_channel"),
+        "pagerduty_routing_key": secrets.receiver("pagerduty_routing_key"),
+    }
+    if receivers["email_to"] and not (receivers["smtp_smarthost"] and receivers["smtp_from"]):
+        raise RenderError(
+            "alert_email_to is set but smtp_smarthost or smtp_from is not: set both "
+            "(ACGS_SMTP_SMARTHOST, ACGS_SMTP_FROM) or unset ACGS_ALERT_EMAIL_TO"
+        )
+    context: dict[str, Any] = {
+        "settings": settings,
+        "secrets": secrets,
+        "topology": topology,
+        "receivers": receivers,
+        "auth": {"username": secrets.prometheus_username, "password": secrets.prometheus_password},
+        "tls": {"ca_file": topology.ca_cert},
+    }
+    outputs = {
+        "prometheus.yml": "prometheus.yml.j2",
+        "web.yml": "web.yml.j2",
+        "alertmanager.yml": "alertmanager.yml.j2",
+        "grafana/grafana.ini": "grafana/grafana.ini.j2",
+    }
+    written = [
+        _write(out_dir / target, render_template(template, **context))
+        for target, template in outputs.items()
+    ]
+    written += _copy_rules(settings.rules_dir, out_dir / "rules")
+    written += _build_dashboards(
+        out_dir / "grafana", topology.grafana_dashboards, live_dir / "grafana"
+    )
+    _make_private(out_dir)
+    return written
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _copy_rules(rules_dir: Path, target: Path) -> list[Path]:
+    """The rule files (``rules/*.yml``); none is fine, Prometheus then has no rules."""
+    target.mkdir(parents=True, exist_ok=True)
+    if not rules_dir.is_dir():
+        return []
+    copied = []
+    for source in sorted(rules_dir.glob("*.yml")):
+        destination = target / source.name
+        shutil.copyfile(source, destination)
+        copied.append(destination)
+    return copied
+
+
+def _build_dashboards(grafana_dir: Path, dashboards_path: str, live_grafana: Path) -> list[Path]:
+    """Dashboards and Grafana provisioning from ``acgs_dashboards`` (``dashboards/*.py``).
+
+    The datasource file names environment variables, not secrets: see
+    :func:`grafana_environment`. Without the package, Grafana gets no dashboards. When the
+    sources are unchanged since the live build (same fingerprint), the live output is copied:
+    importing the Grafana SDK costs more than the rest of a redeploy.
+    """
+    spec = importlib.util.find_spec("acgs_dashboards")
+    if spec is None or spec.origin is None:
+        return []
+    fingerprint = _dashboards_fingerprint(Path(spec.origin).parent, dashboards_path)
+    marker = live_grafana / FINGERPRINT_FILE
+    if marker.is_file() and marker.read_text() == fingerprint:
+        for part in ("dashboards", "provisioning"):
+            if (live_grafana / part).is_dir():
+                shutil.copytree(live_grafana / part, grafana_dir / part, dirs_exist_ok=True)
+        files = [p for p in grafana_dir.rglob("*") if p.is_file() and p.suffix != ".ini"]
+    else:
+        from acgs_dashboards.build import BuildError, build_all
+
+        try:
+            files = list(build_all(grafana_dir, dashboards_path=dashboards_path).files)
+        except BuildError as error:
+            raise RenderError(f"dashboards: {error}") from None
+    _write(grafana_dir / FINGERPRINT_FILE, fingerprint)
+    return files
+
+
+def _dashboards_fingerprint(package_dir: Path, dashboards_path: str) -> str:
+    """Hash of everything the dashboard build reads: definitions, builder code, output path."""
+    source = Path(os.environ.get("ACGS_DASHBOARDS_DIR") or REPO_ROOT / "dashboards")
+    digest = hashlib.sha256(dashboards_path.encode())
+    for path in sorted([*source.glob("*.py"), *package_dir.rglob("*.py")]):
+        digest.update(str(path).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def grafana_environment(secrets: Secrets, prometheus_url: str, ca_pem: str) -> dict[str, str]:
+    """What Grafana's datasource provisioning expands (kept out of files and argv)."""
+    return {
+        "ACGS_PROMETHEUS_URL": prometheus_url,
+        "PROMETHEUS_USERNAME": secrets.prometheus_username,
+        "PROMETHEUS_PASSWORD": secrets.prometheus_password,
+        "ACGS_PROMETHEUS_CA_CERT": ca_pem,
+    }
+
+
+def _make_private(root: Path) -> None:
+    root.chmod(0o700)
+    for path in root.rglob("*"):
+        path.chmod(0o700 if path.is_dir() else 0o600)
