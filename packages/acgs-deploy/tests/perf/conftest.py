@@ -15,7 +15,7 @@ import subprocess
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -25,6 +25,7 @@ import prometheus_client
 import pytest
 
 from acgs_deploy.perf.endpoint import Endpoint
+from acgs_deploy.perf.promapi import query
 
 USERNAME = "prom-test"
 PASSWORD = "s3cret-for-tests"
@@ -205,13 +206,17 @@ def stack(
         prometheus = subprocess.Popen(
             ["/usr/bin/prometheus", f"--config.file={base / 'prometheus.yml'}",
              f"--storage.tsdb.path={base / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
-             f"--web.config.file={base / 'web.yml'}", "--web.enable-lifecycle"],
+             f"--web.config.file={base / 'web.yml'}", "--web.enable-lifecycle",
+             # Alerts fired before Alertmanager is discovered are resent after this.
+             "--rules.alert.resend-delay=1s"],
             stdout=prom_log.open("wb"), stderr=subprocess.STDOUT,
         )  # fmt: skip
         processes.append(prometheus)
         endpoint = Endpoint(f"https://127.0.0.1:{port}", cert, USERNAME, PASSWORD)
         with endpoint.client() as client:
             wait_ready(client, "/-/ready", prometheus, prom_log)
+            # Tests look at scraped series: wait for the first scrape of every job.
+            wait_for(lambda: len(query(client, "up")) == 3)
         yield Stack(
             prometheus=endpoint,
             prometheus_pid=prometheus.pid,
@@ -229,9 +234,8 @@ def stack(
         exporter_thread.join(timeout=5)
 
 
-def wait_for(predicate: object, timeout_s: float = 20.0) -> None:
+def wait_for(predicate: Callable[[], object], timeout_s: float = 20.0) -> None:
     """Poll a zero-argument callable until it returns truthy."""
-    assert callable(predicate)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if predicate():

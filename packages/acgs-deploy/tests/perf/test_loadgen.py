@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 
+from acgs_deploy.perf.dashload import measure_dashboards
 from acgs_deploy.perf.endpoint import Endpoint, NotLoopback
 from acgs_deploy.perf.loadgen import run_load
 from acgs_deploy.perf.querymix import QueryRequest, query_mix
@@ -16,16 +17,40 @@ from .conftest import Stack
 DASHBOARD = {
     "title": "Test",
     "time": {"from": "now-5m", "to": "now"},
-    "templating": {"list": [{"name": "job", "current": {"value": "$__all"}}]},
+    "templating": {"list": [{"name": "job", "type": "query", "query": "label_values(up, job)",
+                             "includeAll": True, "multi": True,
+                             "current": {"value": ["$__all"]}}]},
     "panels": [
-        {"title": "Up", "targets": [{"expr": 'up{job=~"$job"}', "instant": True}]},
-        {"title": "Rate", "targets": [{"expr": "rate(prometheus_http_requests_total[$__rate_interval])"}]},
+        {"id": 1, "title": "Up", "type": "stat",
+         "targets": [{"refId": "A", "expr": 'up{job=~"$job"}', "instant": True}]},
+        {"id": 2, "title": "Rate", "type": "timeseries",
+         "targets": [{"refId": "A", "expr": "rate(prometheus_http_requests_total[$__rate_interval])"}]},
     ],
 }  # fmt: skip
 
 
+def test_mix_follows_the_dashboard(stack: Stack) -> None:
+    with stack.prometheus.client() as client:
+        timings, loads = measure_dashboards([DASHBOARD], client, runs=3, scrape_interval_s=1)
+    mix = query_mix([DASHBOARD], loads)
+    assert [(q.kind, q.path) for q in mix] == [
+        ("instant", "/api/v1/query"),
+        ("range", "/api/v1/query_range"),
+    ]
+    # Variables expanded as Grafana does: "All" lists every job that Prometheus knows.
+    assert "$" not in mix[0].expr + mix[1].expr
+    assert "acgs-test" in mix[0].expr
+    assert mix[1].range_s == 300
+    assert len(timings[0].totals_ms) == 3
+    assert timings[0].queries == 2
+    assert timings[0].errors == []
+    assert timings[0].passed
+
+
 def test_users_get_answers_through_tls_and_auth(stack: Stack) -> None:
-    mix = query_mix([DASHBOARD])
+    with stack.prometheus.client() as client:
+        _, loads = measure_dashboards([DASHBOARD], client, runs=1, scrape_interval_s=1)
+    mix = query_mix([DASHBOARD], loads)
     progress_calls: list[tuple[float, int]] = []
     result = run_load(
         stack.prometheus, mix, users=50, duration_s=2.0, think_s=0.1,
@@ -33,7 +58,7 @@ def test_users_get_answers_through_tls_and_auth(stack: Stack) -> None:
     )  # fmt: skip
     summary = summarize(result.samples)
     assert summary.count > 50
-    assert summary.success_rate == 1.0
+    assert summary.success_rate == 1.0, {s.error for s in result.samples}
     assert {s.kind for s in result.samples} == {"instant", "range"}
     assert 0 < summary.p50_ms <= summary.p95_ms <= summary.p99_ms <= summary.max_ms
     assert 1.5 < result.duration_s < 5.0

@@ -87,7 +87,7 @@ class Endpoint:
             infos = socket.getaddrinfo(host, None)
         except socket.gaierror as error:
             raise NotLoopback(f"cannot resolve {host!r}: {error}") from error
-        addresses = {info[4][0] for info in infos}
+        addresses = {str(info[4][0]) for info in infos}
         foreign = sorted(a for a in addresses if not ipaddress.ip_address(a).is_loopback)
         if foreign:
             raise NotLoopback(

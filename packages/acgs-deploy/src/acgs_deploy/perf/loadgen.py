@@ -15,6 +15,7 @@ latency. A connection per user with h11 framing costs a fraction of that.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -75,7 +76,8 @@ class _Connection:
         """Send GET `target`, read the whole response, return its status code."""
         if self._writer is None or self._http.our_state is not h11.IDLE:
             await self._open()
-        assert self._reader is not None and self._writer is not None
+        assert self._reader is not None
+        assert self._writer is not None
         request = h11.Request(method="GET", target=target, headers=self._headers)
         self._writer.write(self._http.send(request) + self._http.send(h11.EndOfMessage()))
         status = 0
@@ -110,10 +112,8 @@ class _Connection:
         writer, self._writer, self._reader = self._writer, None, None
         if writer is not None:
             writer.close()
-            try:
+            with contextlib.suppress(OSError, asyncio.IncompleteReadError):
                 await writer.wait_closed()
-            except (OSError, asyncio.IncompleteReadError):
-                pass
 
 
 @dataclass
@@ -192,7 +192,7 @@ async def run_load_async(
         deadline=origin + duration_s,
         remaining=max_requests if max_requests is not None else int(users * duration_s * 10),
         samples=[],
-        rng=random.Random(seed),
+        rng=random.Random(seed),  # noqa: S311 (think times, not secrets)
     )
     waiter = asyncio.gather(*(_user(run, i) for i in range(users)))
     while not waiter.done():
