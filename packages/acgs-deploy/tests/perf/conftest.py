@@ -14,12 +14,12 @@ import socket
 import subprocess
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import bcrypt
 import httpx
 import prometheus_client
 import pytest
@@ -175,11 +175,7 @@ def stack(
         with am_endpoint.client() as client:
             wait_ready(client, "/-/ready", alertmanager, am_log)
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            import crypt  # bcrypt for the web config; stdlib until 3.13, tests only
-
-            password_hash = crypt.crypt(PASSWORD, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16))
+        password_hash = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
         (base / "web.yml").write_text(
             f"tls_server_config:\n  cert_file: {cert}\n  key_file: {key}\n"
             f"basic_auth_users:\n  {USERNAME}: '{password_hash}'\n"

@@ -24,7 +24,8 @@ DASHBOARD = {
         {"id": 1, "title": "Up", "type": "stat",
          "targets": [{"refId": "A", "expr": 'up{job=~"$job"}', "instant": True}]},
         {"id": 2, "title": "Rate", "type": "timeseries",
-         "targets": [{"refId": "A", "expr": "rate(prometheus_http_requests_total[$__rate_interval])"}]},
+         "targets": [{"refId": "A",
+                      "expr": "rate(prometheus_http_requests_total[$__rate_interval])"}]},
     ],
 }  # fmt: skip
 
