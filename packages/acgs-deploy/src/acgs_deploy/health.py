@@ -1,0 +1,271 @@
+"""`invoke health`: the guide's deployment validation and daily check in one.
+
+Each check returns a `HealthCheck` (name, status ok/warn/fail, a one-line detail, and data
+for machines). Components healthy and ready through TLS and auth; targets up against the
+jobs in the loaded configuration; rules loaded and evaluating without errors; Alertmanager
+reachable with its receivers (API v2); firing alerts summarised; days until the TLS
+certificates expire; TSDB disk use against retention; age of the last backup.
+`run_health` exits 1 when any check fails (warnings alone do not fail).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from acgs_deploy.perf.promapi import PrometheusError, api_get, query
+from acgs_deploy.settings import StackSettings
+
+Status = Literal["ok", "warn", "fail"]
+
+CERT_FAIL_DAYS = 7
+CERT_WARN_DAYS = 30
+BACKUP_WARN_HOURS = 26.0
+BACKUP_FAIL_HOURS = 72.0
+_UNITS_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    name: str
+    status: Status
+    detail: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def _guard(name: str, check: Callable[[], HealthCheck]) -> HealthCheck:
+    """A check that cannot reach its server fails with the reason, not a traceback."""
+    try:
+        return check()
+    except (httpx.HTTPError, PrometheusError, OSError, ValueError) as error:
+        return HealthCheck(name, "fail", f"{type(error).__name__}: {error}")
+
+
+def check_ready(name: str, client: httpx.Client) -> HealthCheck:
+    """`/-/healthy` and `/-/ready` answer 200 through TLS and basic auth."""
+    codes = {path: client.get(path).status_code for path in ("/-/healthy", "/-/ready")}
+    bad = {path: code for path, code in codes.items() if code != 200}
+    if bad:
+        return HealthCheck(f"{name} ready", "fail", f"answered {bad}", {"codes": codes})
+    return HealthCheck(f"{name} ready", "ok", "healthy and ready (TLS, auth)", {"codes": codes})
+
+
+def check_targets(prometheus: httpx.Client) -> HealthCheck:
+    """Every job of the loaded configuration has targets, all of them up."""
+    loaded = yaml.safe_load(api_get(prometheus, "/api/v1/status/config")["yaml"])
+    expected = sorted(job["job_name"] for job in loaded.get("scrape_configs") or [])
+    active = api_get(prometheus, "/api/v1/targets", {"state": "active"})["activeTargets"]
+    health: dict[str, list[str]] = {}
+    for target in active:
+        health.setdefault(target["labels"].get("job", ""), []).append(target["health"])
+    missing = [job for job in expected if job not in health]
+    down = sorted(job for job, states in health.items() if any(s != "up" for s in states))
+    up = sum(states.count("up") for states in health.values())
+    total = sum(len(states) for states in health.values())
+    data = {"expected_jobs": expected, "missing_jobs": missing, "down_jobs": down,
+            "targets_up": up, "targets_total": total}  # fmt: skip
+    if missing or down:
+        problems = [f"no targets for {', '.join(missing)}"] if missing else []
+        problems += [f"down: {', '.join(down)}"] if down else []
+        return HealthCheck("targets", "fail", f"{up}/{total} up; " + "; ".join(problems), data)
+    return HealthCheck("targets", "ok", f"{up}/{total} up in {len(expected)} jobs", data)
+
+
+def check_rules(prometheus: httpx.Client) -> HealthCheck:
+    """Rule groups loaded, and every rule's last evaluation without error."""
+    groups = api_get(prometheus, "/api/v1/rules")["groups"]
+    rules = [rule for group in groups for rule in group["rules"]]
+    broken = [f"{rule['name']}: {rule.get('lastError', '')}" for rule in rules
+              if rule.get("health") not in ("ok", "unknown")]  # fmt: skip
+    data = {"groups": len(groups), "rules": len(rules), "errors": broken}
+    if not rules:
+        return HealthCheck("rules", "fail", "no rules loaded", data)
+    if broken:
+        return HealthCheck("rules", "fail", f"{len(broken)} rule(s) failing: {broken[0]}", data)
+    return HealthCheck("rules", "ok", f"{len(rules)} rules in {len(groups)} groups evaluate", data)
+
+
+def check_alertmanager(alertmanager: httpx.Client) -> HealthCheck:
+    """Alertmanager's API v2 answers, with its receivers and cluster state."""
+    status = alertmanager.get("/api/v2/status")
+    status.raise_for_status()
+    receivers = alertmanager.get("/api/v2/receivers")
+    receivers.raise_for_status()
+    names = sorted(r["name"] for r in receivers.json())
+    body = status.json()
+    data = {"version": body.get("versionInfo", {}).get("version"), "receivers": names,
+            "cluster": body.get("cluster", {}).get("status")}  # fmt: skip
+    if not names:
+        return HealthCheck("alertmanager", "fail", "no receivers configured", data)
+    return HealthCheck("alertmanager", "ok", f"receivers: {', '.join(names)}", data)
+
+
+def check_firing(alertmanager: httpx.Client) -> HealthCheck:
+    """The alerts firing now, by severity; a critical one is a warning for the daily check."""
+    response = alertmanager.get("/api/v2/alerts", params={"active": "true", "silenced": "false",
+                                                          "inhibited": "false"})  # fmt: skip
+    response.raise_for_status()
+    alerts = response.json()
+    severities = Counter(a["labels"].get("severity", "none") for a in alerts)
+    names = sorted({a["labels"].get("alertname", "") for a in alerts})
+    data = {"firing": len(alerts), "by_severity": dict(severities), "alertnames": names}
+    if not alerts:
+        return HealthCheck("firing alerts", "ok", "none", data)
+    summary = ", ".join(f"{n} {s}" for s, n in severities.most_common())
+    status: Status = "warn" if severities.get("critical") else "ok"
+    return HealthCheck("firing alerts", status, f"{summary}: {', '.join(names)}", data)
+
+
+def check_certificates(paths: Sequence[Path], now: dt.datetime | None = None) -> HealthCheck:
+    """Days until the soonest of the stack's certificates expires."""
+    from acgs_deploy.tls import certificate_expiry
+
+    now = now or dt.datetime.now(dt.UTC)
+    days = {str(path): (certificate_expiry(path) - now).total_seconds() / 86400 for path in paths}
+    soonest_path, soonest = min(days.items(), key=lambda item: item[1])
+    data = {"days_left": {p: round(d, 1) for p, d in days.items()}}
+    detail = f"{soonest:.0f} days left ({Path(soonest_path).name})"
+    if soonest < CERT_FAIL_DAYS:
+        return HealthCheck("certificates", "fail", detail + ": renew now", data)
+    if soonest < CERT_WARN_DAYS:
+        return HealthCheck("certificates", "warn", detail + ": renew soon", data)
+    return HealthCheck("certificates", "ok", detail, data)
+
+
+def _seconds(duration: str) -> float:
+    """A Prometheus duration ('15d', '1h30m') in seconds."""
+    total, number = 0.0, ""
+    index = 0
+    while index < len(duration):
+        char = duration[index]
+        if char.isdigit():
+            number += char
+            index += 1
+            continue
+        unit = "ms" if duration.startswith("ms", index) else char
+        if unit not in _UNITS_S or not number:
+            raise ValueError(f"not a Prometheus duration: {duration!r}")
+        total += int(number) * _UNITS_S[unit]
+        number = ""
+        index += len(unit)
+    if number:
+        raise ValueError(f"not a Prometheus duration: {duration!r}")
+    return total
+
+
+def _directory_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def check_tsdb(prometheus: httpx.Client, data_dir: Path) -> HealthCheck:
+    """TSDB size now, projected to the full retention at the current rate, against free disk."""
+    flags = api_get(prometheus, "/api/v1/status/flags")
+    # "0s" means unset: Prometheus then keeps 15 days (unless a size limit is set).
+    retention_s = _seconds(flags.get("storage.tsdb.retention.time", "0s")) or 15 * 86400.0
+    used = _directory_bytes(data_dir)
+    free = shutil.disk_usage(data_dir).free
+    lowest = query(prometheus, "prometheus_tsdb_lowest_timestamp_seconds")
+    covered_s = time.time() - float(lowest[0]["value"][1]) if lowest else 0.0
+    # Young stores grow fast at first (WAL before compaction): project from an hour at least.
+    projected = used * retention_s / max(covered_s, 3600.0)
+    data = {"bytes": used, "free_bytes": free, "retention_s": retention_s,
+            "covered_s": round(covered_s), "projected_bytes": round(projected)}  # fmt: skip
+    detail = (
+        f"{used / 2**20:.0f} MiB for {covered_s / 3600:.1f} h of {retention_s / 86400:.0f} d "
+        f"retention; projected {projected / 2**30:.1f} GiB, {free / 2**30:.1f} GiB free"
+    )
+    if projected > free + used:
+        return HealthCheck("tsdb disk", "fail", detail + ": will not fit", data)
+    if projected > (free + used) * 0.8:
+        return HealthCheck("tsdb disk", "warn", detail + ": tight", data)
+    return HealthCheck("tsdb disk", "ok", detail, data)
+
+
+def check_backups(backups_dir: Path, now: float | None = None) -> HealthCheck:
+    """Age of the newest file in the backups directory."""
+    files = [p for p in backups_dir.glob("*") if p.is_file()] if backups_dir.is_dir() else []
+    if not files:
+        return HealthCheck("last backup", "warn", f"no backup in {backups_dir}: run invoke backup")
+    newest = max(files, key=lambda p: p.stat().st_mtime)
+    age_h = ((now or time.time()) - newest.stat().st_mtime) / 3600
+    data = {"file": str(newest), "age_hours": round(age_h, 2)}
+    detail = f"{newest.name}, {age_h:.1f} h old"
+    if age_h > BACKUP_FAIL_HOURS:
+        return HealthCheck("last backup", "fail", detail, data)
+    if age_h > BACKUP_WARN_HOURS:
+        return HealthCheck("last backup", "warn", detail, data)
+    return HealthCheck("last backup", "ok", detail, data)
+
+
+def stack_health(settings: StackSettings) -> list[HealthCheck]:
+    """Every check against the stack that `settings` describes."""
+    from acgs_deploy import stack
+    from acgs_deploy.client import stack_client
+
+    checks = []
+    for state in stack.status(settings):
+        if state.state == "not installed":
+            checks.append(HealthCheck(state.name, "warn", f"not installed: {state.hint}"))
+        else:
+            status: Status = "ok" if state.state == "healthy" else "fail"
+            checks.append(HealthCheck(state.name, status, f"{state.state} at {state.url}"))
+    with stack_client(settings, "prometheus") as prom, stack_client(settings, "alertmanager") as am:
+        checks += [
+            _guard("prometheus ready", lambda: check_ready("prometheus", prom)),
+            _guard("alertmanager ready", lambda: check_ready("alertmanager", am)),
+            _guard("targets", lambda: check_targets(prom)),
+            _guard("rules", lambda: check_rules(prom)),
+            _guard("alertmanager", lambda: check_alertmanager(am)),
+            _guard("firing alerts", lambda: check_firing(am)),
+            _guard("tsdb disk", lambda: check_tsdb(prom, settings.layout.prometheus_data)),
+        ]
+    layout = settings.layout
+    checks.append(
+        _guard("certificates", lambda: check_certificates([layout.ca_cert, layout.server_cert]))
+    )
+    checks.append(check_backups(layout.backups_dir))
+    return checks
+
+
+def render_health(checks: Sequence[HealthCheck], console: Console) -> None:
+    table = Table(title="ACGS monitoring stack health")
+    table.add_column("check")
+    table.add_column("status")
+    table.add_column("detail")
+    colours = {"ok": "green", "warn": "yellow", "fail": "red"}
+    for check in checks:
+        colour = colours[check.status]
+        table.add_row(check.name, f"[{colour}]{check.status}[/{colour}]", check.detail)
+    console.print(table)
+
+
+def healthy(checks: Sequence[HealthCheck]) -> bool:
+    return all(check.status != "fail" for check in checks)
+
+
+def run_health(
+    settings: StackSettings, output_format: str = "text", console: Console | None = None
+) -> int:
+    """Print the checks as a table (text) or JSON; 0 when nothing failed, else 1."""
+    if output_format not in ("text", "json"):
+        raise ValueError(f"--format must be text or json, not {output_format!r}")
+    checks = stack_health(settings)
+    console = console or Console()
+    if output_format == "json":
+        body = {"healthy": healthy(checks), "checks": [asdict(c) for c in checks]}
+        console.print_json(json.dumps(body))
+    else:
+        render_health(checks, console)
+    return 0 if healthy(checks) else 1
