@@ -78,3 +78,105 @@ def reload(c: Context, state_dir: str | None = None, stack_file: str | None = No
 def down(c: Context, state_dir: str | None = None, stack_file: str | None = None) -> None:
     """Stop the processes this state directory started, and nothing else."""
     sys.exit(cli.run("down", state_dir=state_dir, stack_file=stack_file))
+
+
+@task(
+    help={
+        "format": "text (a table, the default) or json",
+        "state_dir": STATE_DIR_HELP,
+        "stack_file": STACK_FILE_HELP,
+    }
+)
+def health(
+    c: Context, format: str = "text", state_dir: str | None = None, stack_file: str | None = None
+) -> None:
+    """Deployment validation and daily check; exits 1 when anything is unhealthy."""
+    from acgs_deploy.perf.run import run_command
+
+    sys.exit(run_command("health", state_dir=state_dir, stack_file=stack_file,
+                         output_format=format))  # fmt: skip
+
+
+@task(
+    help={
+        "users": "concurrent virtual users (default 1000, the guide's)",
+        "duration": "seconds of load (default 600, the guide's)",
+        "report": "directory for report.json and the pictures (default reports/perf-<time>)",
+        "think": "mean seconds a virtual user waits between requests (default 1)",
+        "detection_trials": "fault injections to time (default 3; 0 skips)",
+        "state_dir": STATE_DIR_HELP,
+        "stack_file": STACK_FILE_HELP,
+    }
+)
+def perf(
+    c: Context,
+    users: int = 1000,
+    duration: float = 600.0,
+    report: str | None = None,
+    think: float = 1.0,
+    detection_trials: int = 3,
+    state_dir: str | None = None,
+    stack_file: str | None = None,
+) -> None:
+    """Measure every performance target on the live stack; exits 1 when one is missed."""
+    from pathlib import Path
+
+    from acgs_deploy.perf.run import run_command
+
+    sys.exit(
+        run_command(
+            "perf",
+            state_dir=state_dir,
+            stack_file=stack_file,
+            users=users,
+            duration_s=duration,
+            report_dir=Path(report) if report else None,
+            think_s=think,
+            detection_trials=detection_trials,
+        )
+    )
+
+
+@task(
+    help={
+        "window": "seconds to sample (default 60)",
+        "format": "text or json",
+        "state_dir": STATE_DIR_HELP,
+        "stack_file": STACK_FILE_HELP,
+    }
+)
+def overhead(
+    c: Context,
+    window: float = 60.0,
+    format: str = "text",
+    state_dir: str | None = None,
+    stack_file: str | None = None,
+) -> None:
+    """CPU and memory of the monitoring processes against 1 % and 2 % of the machine."""
+    from acgs_deploy.perf.run import run_command
+
+    sys.exit(run_command("overhead", state_dir=state_dir, stack_file=stack_file,
+                         window_s=window, output_format=format))  # fmt: skip
+
+
+@task(
+    name="alerts-report",
+    help={
+        "hours": "how far back to look (default 24)",
+        "format": "text or json",
+        "state_dir": STATE_DIR_HELP,
+        "stack_file": STACK_FILE_HELP,
+    },
+)
+def alerts_report(
+    c: Context,
+    hours: float = 24.0,
+    format: str = "text",
+    state_dir: str | None = None,
+    stack_file: str | None = None,
+) -> None:
+    """Alert fatigue: firing counts per alert, the noisiest and flapping ones, a suggestion each."""
+    from acgs_deploy.perf.run import run_command
+
+    sys.exit(run_command("alerts-report", state_dir=state_dir, stack_file=stack_file,
+                         window_s=hours * 3600, output_format=format))  # fmt: skip

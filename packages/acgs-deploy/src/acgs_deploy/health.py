@@ -25,7 +25,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from acgs_deploy.perf.promapi import PrometheusError, api_get, query
+from acgs_deploy.perf.promapi import PrometheusError, api_get, parse_duration, query
 from acgs_deploy.settings import StackSettings
 
 Status = Literal["ok", "warn", "fail"]
@@ -34,7 +34,6 @@ CERT_FAIL_DAYS = 7
 CERT_WARN_DAYS = 30
 BACKUP_WARN_HOURS = 26.0
 BACKUP_FAIL_HOURS = 72.0
-_UNITS_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 
 
 @dataclass(frozen=True)
@@ -68,18 +67,26 @@ def check_targets(prometheus: httpx.Client) -> HealthCheck:
     expected = sorted(job["job_name"] for job in loaded.get("scrape_configs") or [])
     active = api_get(prometheus, "/api/v1/targets", {"state": "active"})["activeTargets"]
     health: dict[str, list[str]] = {}
+    errors: dict[str, str] = {}
     for target in active:
-        health.setdefault(target["labels"].get("job", ""), []).append(target["health"])
+        job = target["labels"].get("job", "")
+        health.setdefault(job, []).append(target["health"])
+        if target["health"] == "down":
+            errors.setdefault(job, target.get("lastError", ""))
     missing = [job for job in expected if job not in health]
-    down = sorted(job for job, states in health.items() if any(s != "up" for s in states))
+    # "unknown" is a target not scraped yet (just after a start or reload): not a failure.
+    pending = sorted(job for job, states in health.items() if "unknown" in states)
     up = sum(states.count("up") for states in health.values())
     total = sum(len(states) for states in health.values())
-    data = {"expected_jobs": expected, "missing_jobs": missing, "down_jobs": down,
-            "targets_up": up, "targets_total": total}  # fmt: skip
-    if missing or down:
+    data = {"expected_jobs": expected, "missing_jobs": missing, "down_jobs": sorted(errors),
+            "not_scraped_yet": pending, "targets_up": up, "targets_total": total}  # fmt: skip
+    if missing or errors:
         problems = [f"no targets for {', '.join(missing)}"] if missing else []
-        problems += [f"down: {', '.join(down)}"] if down else []
+        problems += [f"down: {job} ({error})" for job, error in sorted(errors.items())]
         return HealthCheck("targets", "fail", f"{up}/{total} up; " + "; ".join(problems), data)
+    if pending:
+        detail = f"{up}/{total} up; not scraped yet: {', '.join(pending)}"
+        return HealthCheck("targets", "warn", detail, data)
     return HealthCheck("targets", "ok", f"{up}/{total} up in {len(expected)} jobs", data)
 
 
@@ -144,27 +151,6 @@ def check_certificates(paths: Sequence[Path], now: dt.datetime | None = None) ->
     return HealthCheck("certificates", "ok", detail, data)
 
 
-def _seconds(duration: str) -> float:
-    """A Prometheus duration ('15d', '1h30m') in seconds."""
-    total, number = 0.0, ""
-    index = 0
-    while index < len(duration):
-        char = duration[index]
-        if char.isdigit():
-            number += char
-            index += 1
-            continue
-        unit = "ms" if duration.startswith("ms", index) else char
-        if unit not in _UNITS_S or not number:
-            raise ValueError(f"not a Prometheus duration: {duration!r}")
-        total += int(number) * _UNITS_S[unit]
-        number = ""
-        index += len(unit)
-    if number:
-        raise ValueError(f"not a Prometheus duration: {duration!r}")
-    return total
-
-
 def _directory_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
@@ -173,7 +159,7 @@ def check_tsdb(prometheus: httpx.Client, data_dir: Path) -> HealthCheck:
     """TSDB size now, projected to the full retention at the current rate, against free disk."""
     flags = api_get(prometheus, "/api/v1/status/flags")
     # "0s" means unset: Prometheus then keeps 15 days (unless a size limit is set).
-    retention_s = _seconds(flags.get("storage.tsdb.retention.time", "0s")) or 15 * 86400.0
+    retention_s = parse_duration(flags.get("storage.tsdb.retention.time", "0s")) or 15 * 86400.0
     used = _directory_bytes(data_dir)
     free = shutil.disk_usage(data_dir).free
     lowest = query(prometheus, "prometheus_tsdb_lowest_timestamp_seconds")

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from acgs_deploy.health import (
-    _seconds,
     check_alertmanager,
     check_backups,
     check_certificates,
@@ -22,6 +21,7 @@ from acgs_deploy.health import (
     check_tsdb,
     healthy,
 )
+from acgs_deploy.perf.promapi import parse_duration
 
 from .conftest import Stack
 
@@ -95,8 +95,8 @@ def test_backup_age(tmp_path: Path) -> None:
 
 
 def test_durations() -> None:
-    assert _seconds("15d") == 15 * 86400
-    assert _seconds("1h30m") == 5400
-    assert _seconds("500ms") == 0.5
+    assert parse_duration("15d") == 15 * 86400
+    assert parse_duration("1h30m") == 5400
+    assert parse_duration("500ms") == 0.5
     with pytest.raises(ValueError, match="not a Prometheus duration"):
-        _seconds("15x")
+        parse_duration("15x")

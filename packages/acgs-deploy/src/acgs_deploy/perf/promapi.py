@@ -6,6 +6,8 @@ from typing import Any
 
 import httpx
 
+_UNITS_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+
 
 class PrometheusError(RuntimeError):
     """Prometheus refused a query or could not be reached; the message says which and why."""
@@ -60,3 +62,24 @@ def query_range(
             entry["values"].extend(series["values"])
         chunk_start = chunk_end + step_s
     return list(matrix.values())
+
+
+def parse_duration(duration: str) -> float:
+    """A Prometheus duration ('15d', '1h30m') in seconds."""
+    total, number = 0.0, ""
+    index = 0
+    while index < len(duration):
+        char = duration[index]
+        if char.isdigit():
+            number += char
+            index += 1
+            continue
+        unit = "ms" if duration.startswith("ms", index) else char
+        if unit not in _UNITS_S or not number:
+            raise ValueError(f"not a Prometheus duration: {duration!r}")
+        total += int(number) * _UNITS_S[unit]
+        number = ""
+        index += len(unit)
+    if number:
+        raise ValueError(f"not a Prometheus duration: {duration!r}")
+    return total
