@@ -104,6 +104,7 @@ def health(
         "report": "directory for report.json and the pictures (default reports/perf-<time>)",
         "think": "mean seconds a virtual user waits between requests (default 1)",
         "detection_trials": "fault injections to time (default 3; 0 skips)",
+        "quiet_window": "seconds of the quiet window for overhead and scrape latency (default 60)",
         "state_dir": STATE_DIR_HELP,
         "stack_file": STACK_FILE_HELP,
     }
@@ -115,6 +116,7 @@ def perf(
     report: str | None = None,
     think: float = 1.0,
     detection_trials: int = 3,
+    quiet_window: float = 60.0,
     state_dir: str | None = None,
     stack_file: str | None = None,
 ) -> None:
@@ -133,6 +135,7 @@ def perf(
             report_dir=Path(report) if report else None,
             think_s=think,
             detection_trials=detection_trials,
+            overhead_window_s=quiet_window,
         )
     )
 

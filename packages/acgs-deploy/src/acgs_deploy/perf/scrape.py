@@ -28,9 +28,14 @@ class ScrapeLatency:
         return self.p95_ms < TARGET_P95_MS
 
 
-def scrape_latency(client: httpx.Client, window_s: int = 300) -> list[ScrapeLatency]:
-    """Per job, sorted by job name. Raises PrometheusError when Prometheus cannot answer."""
-    matrix = query(client, f"scrape_duration_seconds[{int(window_s)}s]")
+def scrape_latency(
+    client: httpx.Client, window_s: float = 300, end: float | None = None
+) -> list[ScrapeLatency]:
+    """Per job over the `window_s` seconds before `end` (default now), sorted by job name.
+
+    Raises PrometheusError when Prometheus cannot answer.
+    """
+    matrix = query(client, f"scrape_duration_seconds[{int(window_s)}s]", end)
     by_job: dict[str, list[float]] = {}
     for series in matrix:
         values = [float(value) * 1000 for _, value in series["values"]]

@@ -1,0 +1,167 @@
+"""health, perf, overhead and alerts-report against the real demo stack (short durations).
+
+The stack (Prometheus, Alertmanager, node_exporter, acgs-sim, webhook receiver) is deployed
+by `acgs_deploy.stack.deploy` into a temporary state directory on free ports and always
+torn down. Run with `nox -s stack`.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from rich.console import Console
+
+from acgs_deploy import stack
+from acgs_deploy.client import stack_client
+from acgs_deploy.health import check_targets
+from acgs_deploy.perf.promapi import query
+from acgs_deploy.perf.run import run_command
+from acgs_deploy.settings import StackSettings
+
+pytestmark = pytest.mark.stack
+
+COMPONENT_PORTS = ("prometheus", "alertmanager", "node_exporter", "grafana", "webhook")
+
+
+def _free_base_port(size: int) -> int:
+    """A base port with `size` free ports after it, away from the guide's defaults."""
+    for _ in range(200):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = int(probe.getsockname()[1])
+        if base + size > 65000 or 2990 <= base <= 9200:
+            continue
+        try:
+            for port in range(base, base + size):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no block of free ports")
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings]:
+    base = _free_base_port(7 + len(COMPONENT_PORTS))
+    ports = {f"{name}_port": base + 7 + i for i, name in enumerate(COMPONENT_PORTS)}
+    # The tasks read the ports from a stack file, as a person running them would.
+    root = tmp_path_factory.mktemp("perf-stack")
+    (root / "stack.yml").write_text(yaml.safe_dump({"sim_base_port": base, **ports}))
+    settings = StackSettings.load(root / "state", stack_file=root / "stack.yml")
+    try:
+        stack.deploy(settings, demo=True)
+        # Wait until every target has been scraped once (the global interval is 15 s).
+        with stack_client(settings, "prometheus") as client:
+            deadline = time.monotonic() + 60
+            while check_targets(client).status != "ok":
+                assert time.monotonic() < deadline, "targets not all up after 60 s"
+                time.sleep(1)
+        yield settings
+    finally:
+        stack.down(settings)
+
+
+def _run(command: str, settings: StackSettings, **options: object) -> tuple[int, str]:
+    console = Console(record=True, width=200)
+    stack_file = settings.state_dir.parent / "stack.yml"
+    code = run_command(
+        command, state_dir=settings.state_dir, stack_file=stack_file, console=console, **options
+    )
+    return code, console.export_text()
+
+
+def test_health_is_green_on_a_fresh_stack(deployed: StackSettings) -> None:
+    code, text = _run("health", deployed, output_format="json")
+    body = json.loads(text)
+    statuses = {c["name"]: c["status"] for c in body["checks"]}
+    assert statuses["targets"] == "ok"
+    assert statuses["rules"] == "ok"
+    assert statuses["alertmanager"] == "ok"
+    assert statuses["prometheus ready"] == "ok"
+    assert statuses["certificates"] == "ok"
+    assert statuses["last backup"] == "warn"  # none taken yet: a warning, not a failure
+    assert body["healthy"] is True
+    assert code == 0
+
+
+def test_health_fails_when_a_service_stops_answering(deployed: StackSettings) -> None:
+    import httpx
+
+    gs = f"http://{deployed.sim_host}:{deployed.sim_base_port + 4}"
+    httpx.post(f"{gs}/control/faults", json={"fault": "unresponsive"}, timeout=5)
+    try:
+        with stack_client(deployed, "prometheus") as client:
+            deadline = time.monotonic() + 40
+            while query(client, 'up{job="acgs-gs"} == 0') == []:
+                assert time.monotonic() < deadline, "acgs-gs never went down"
+                time.sleep(1)
+        code, text = _run("health", deployed, output_format="json")
+    finally:
+        httpx.delete(f"{gs}/control/faults", timeout=5)
+    targets = next(c for c in json.loads(text)["checks"] if c["name"] == "targets")
+    assert targets["status"] == "fail"
+    assert targets["data"]["down_jobs"] == ["acgs-gs"]
+    assert code == 1
+
+
+def test_perf_measures_every_target(deployed: StackSettings, tmp_path: Path) -> None:
+    code, text = _run(
+        "perf", deployed, users=200, duration_s=5.0, report_dir=tmp_path, dashboard_runs=2,
+        overhead_window_s=10.0, detection_trials=1,
+    )  # fmt: skip
+    report = json.loads((tmp_path / "report.json").read_text())
+    names = [check["name"] for check in report["checks"]]
+    assert "query latency p95" in names
+    assert "alert detection" in names
+    assert sum(name.startswith("dashboard ") for name in names) == 5
+    assert {s["job"] for s in report["scrape"]} >= {"acgs-gs", "prometheus", "node_exporter"}
+    load = report["load"]
+    assert load["requests"] > 200
+    assert load["summary"]["success_rate"] > 0.95
+    assert 0 < load["generator_core_share"] < 1
+    assert {p["name"] for p in report["overhead"]["processes"]} == {
+        "prometheus", "alertmanager", "node_exporter"
+    }  # fmt: skip
+    detection = report["detection"]
+    assert detection["timeouts"] == 0
+    assert 0 < detection["times_s"][0] < 60
+    assert detection["worst_case_s"] > 0
+    assert (tmp_path / "latency-distribution.png").stat().st_size > 1000
+    assert (tmp_path / "latency-over-time.png").stat().st_size > 1000
+    assert code == (0 if report["passed"] else 1)
+    assert "query latency p95" in text
+
+
+def test_alerts_report_sees_the_injected_fault(deployed: StackSettings) -> None:
+    # test_perf_measures_every_target injected compliance_drop on gs once.
+    code, text = _run("alerts-report", deployed, window_s=3600.0, output_format="json")
+    body = json.loads(text)
+    alerts = {a["alertname"]: a for a in body["alerts"]}
+    assert alerts["ACGSComplianceScoreLow"]["firing_episodes"] >= 1
+    assert alerts["ACGSComplianceScoreLow"]["suggestion"]
+    assert code == 0
+
+
+def test_overhead_alone(deployed: StackSettings) -> None:
+    code, text = _run("overhead", deployed, window_s=3.0, output_format="json")
+    body = json.loads(text)
+    assert {p["name"] for p in body["processes"]} == {"prometheus", "alertmanager", "node_exporter"}
+    assert 0 < body["memory_share"] < 0.5
+    assert code == (0 if body["passed"] else 1)
+
+
+def test_a_missing_stack_is_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run_command("perf", state_dir=tmp_path / "nothing", users=1, duration_s=1.0)
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "perf:" in err
+    assert "Traceback" not in err
