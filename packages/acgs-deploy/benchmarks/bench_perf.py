@@ -1,0 +1,81 @@
+"""Perf benchmark: `invoke perf` against a freshly deployed demo stack, and the generator's cost.
+
+Deploys the demo stack (Prometheus, Alertmanager, node_exporter, acgs-sim, webhook) into a
+temporary state directory on free ports, runs every perf measurement with the guide's 1000
+users for 60 s (change with BENCH_USERS, BENCH_DURATION, BENCH_THINK), prints the target
+table and the load generator's own CPU, and tears the stack down. The report (JSON and
+pictures) is kept in BENCH_REPORT (default reports/bench-perf). Prints figures; asserts
+nothing. Run with `nox -s bench -- bench_perf`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import tempfile
+from pathlib import Path
+
+import yaml
+from rich.console import Console
+
+from acgs_deploy import stack
+from acgs_deploy.perf.run import run_command
+from acgs_deploy.settings import REPO_ROOT, StackSettings
+
+PORTS = ("prometheus", "alertmanager", "node_exporter", "grafana", "webhook")
+
+
+def free_base_port(size: int) -> int:
+    for _ in range(200):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = int(probe.getsockname()[1])
+        if base + size > 65000 or 2990 <= base <= 9200:
+            continue
+        try:
+            for port in range(base, base + size):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no block of free ports")
+
+
+def main() -> None:
+    users = int(os.environ.get("BENCH_USERS", "1000"))
+    duration = float(os.environ.get("BENCH_DURATION", "60"))
+    think = float(os.environ.get("BENCH_THINK", "1"))
+    report = Path(os.environ.get("BENCH_REPORT", REPO_ROOT / "reports" / "bench-perf"))
+    console = Console()
+    with tempfile.TemporaryDirectory(prefix="bench-perf-") as tmp:
+        base = free_base_port(7 + len(PORTS))
+        stack_file = Path(tmp) / "stack.yml"
+        ports = {f"{name}_port": base + 7 + i for i, name in enumerate(PORTS)}
+        stack_file.write_text(yaml.safe_dump({"sim_base_port": base, **ports}))
+        settings = StackSettings.load(Path(tmp) / "state", stack_file=stack_file)
+        try:
+            stack.deploy(settings, demo=True)
+            code = run_command(
+                "perf", state_dir=settings.state_dir, stack_file=stack_file, console=console,
+                users=users, duration_s=duration, think_s=think, report_dir=report,
+                detection_trials=1, overhead_window_s=30.0,
+            )  # fmt: skip
+        finally:
+            stack.down(settings)
+    body = json.loads((report / "report.json").read_text())
+    load = body["load"]
+    console.print(
+        f"{users} users, {duration:.0f} s, think {think} s: {load['requests']} requests, "
+        f"{load['requests_per_s']:.0f}/s, p50 {load['summary']['p50_ms']:.1f} ms, "
+        f"p95 {load['summary']['p95_ms']:.1f} ms, p99 {load['summary']['p99_ms']:.1f} ms, "
+        f"success {load['summary']['success_rate']:.3%}; generator CPU "
+        f"{load['generator_cpu_s']:.1f} s = {load['generator_core_share']:.1%} of one core "
+        f"({load['generator_cpu_s'] / max(1, load['requests']) * 1e6:.0f} µs per request); "
+        f"perf exit code {code}"
+    )
+
+
+if __name__ == "__main__":
+    main()
