@@ -1,0 +1,65 @@
+"""Preflight: every refusal happens before anything starts and says what to do."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from acgs_deploy import stack
+from acgs_deploy.settings import StackSettings
+
+
+def _nothing_started(settings: StackSettings) -> bool:
+    run = settings.layout.run_dir
+    return not run.exists() or not list(run.glob("*.pid"))
+
+
+def test_busy_port_is_refused_before_anything_starts(settings: StackSettings) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", settings.alertmanager_port))
+        squatter.listen()
+        with pytest.raises(stack.DeployError) as caught:
+            stack.deploy(settings, demo=False)
+    message = str(caught.value)
+    assert f"alertmanager port {settings.alertmanager_port} on 127.0.0.1" in message
+    assert "choose other ports" in message
+    assert _nothing_started(settings)
+
+
+def test_two_components_on_one_port(tmp_path: Path, rules_dir: Path) -> None:
+    settings = StackSettings.load(
+        tmp_path / "state", rules_dir=rules_dir, prometheus_port=29555, grafana_port=29555
+    )
+    with pytest.raises(stack.DeployError, match=r"share a port \(29555: prometheus, grafana\)"):
+        stack.deploy(settings)
+    assert _nothing_started(settings)
+
+
+def test_not_enough_disk(tmp_path: Path, rules_dir: Path) -> None:
+    settings = StackSettings.load(tmp_path / "state", rules_dir=rules_dir, min_free_disk_mb=1 << 40)
+    with pytest.raises(stack.DeployError, match="MiB free under"):
+        stack.deploy(settings)
+    assert _nothing_started(settings)
+
+
+def test_state_dir_that_is_a_file(tmp_path: Path, rules_dir: Path) -> None:
+    # Refused for root too (CI runs as root): nothing can be created under a regular file.
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    settings = StackSettings.load(blocker / "state", rules_dir=rules_dir)
+    with pytest.raises(stack.DeployError, match="cannot write to the state directory"):
+        stack.deploy(settings)
+
+
+def test_broken_rule_stops_deploy_before_start(settings: StackSettings, rules_dir: Path) -> None:
+    from acgs_deploy.configstore import ConfigError
+
+    (rules_dir / "bad.yml").write_text("groups:\n  - name: x\n    rules: [{alert: X}]\n")
+    with pytest.raises(ConfigError) as caught:
+        stack.deploy(settings)
+    assert f"{rules_dir}/bad.yml" in str(caught.value)
+    assert "Nothing was applied" in str(caught.value)
+    assert _nothing_started(settings)
+    assert not settings.layout.config_dir.exists()
