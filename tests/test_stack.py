@@ -320,6 +320,28 @@ def _zombie(pid: int) -> bool:
     return stat[stat.rindex(")") + 2] == "Z"
 
 
+def test_deploy_after_a_rule_change_reloads_prometheus(deployed: StackSettings) -> None:
+    manager = ProcessManager(deployed.layout.run_dir, deployed.layout.logs_dir)
+    pid = manager.running("prometheus")
+    extra = deployed.rules_dir / "zz-deploy-extra.yml"
+    extra.write_text(
+        yaml.safe_dump(
+            {"groups": [{"name": "deploy-extra", "rules": [{"record": "y:up", "expr": "sum(up)"}]}]}
+        )
+    )
+    try:
+        report = stack.deploy(deployed)
+        assert report.config_changed == {"rules/zz-deploy-extra.yml"}
+        assert report.actions["prometheus"] == "reloaded"
+        assert report.actions["alertmanager"] == "unchanged"
+        assert manager.running("prometheus") == pid
+        assert "deploy-extra" in {g["name"] for g in _rule_groups(deployed)}
+    finally:
+        extra.unlink()
+        stack.deploy(deployed)
+    assert "deploy-extra" not in {g["name"] for g in _rule_groups(deployed)}
+
+
 def test_changed_setting_restarts_only_that_component(deployed: StackSettings) -> None:
     longer = deployed.model_copy(update={"retention": "30d"})
     try:

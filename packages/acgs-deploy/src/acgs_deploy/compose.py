@@ -63,6 +63,7 @@ def render_compose(settings: StackSettings, *, demo: bool) -> Path:
     layout = settings.layout
     target = layout.compose_dir
     target.mkdir(parents=True, exist_ok=True)
+    target.chmod(0o700)
     topology = compose_topology(settings, demo=demo)
     ca_pem = certs.ca_cert.read_text()
     with tempfile.TemporaryDirectory(dir=target, prefix=".staging-") as scratch:
