@@ -101,3 +101,14 @@ def test_grafana_not_installed_is_reported_with_how_to_get_it(
     assert states["grafana"].state == "not installed"
     assert "apt.grafana.com" in states["grafana"].hint
     assert states["prometheus"].state == "stopped"
+
+
+def test_concurrent_deploys_are_refused(settings: StackSettings) -> None:
+    import fcntl
+
+    settings.state_dir.mkdir(parents=True)
+    with (settings.state_dir / stack.LOCK_FILE).open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(stack.DeployError, match="another deploy, reload or down is running"):
+            stack.deploy(settings)
+    assert _nothing_started(settings)

@@ -9,6 +9,8 @@ otherwise leaves it alone. It then waits until every component answers through T
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -16,7 +18,7 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +55,7 @@ GRAFANA_HINT = (
     "`invoke deploy --target compose`. Dashboards are still built into config/grafana/."
 )
 MODE_FILE = "deploy.json"
+LOCK_FILE = ".lock"
 
 
 class DeployError(RuntimeError):
@@ -471,10 +474,37 @@ def _wait_healthy(
     return failed
 
 
+@contextlib.contextmanager
+def _exclusive(settings: StackSettings) -> Iterator[None]:
+    """One deploy, reload or down at a time per state directory."""
+    try:
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        handle = (settings.state_dir / LOCK_FILE).open("a")
+    except OSError as error:
+        raise DeployError(
+            f"cannot write to the state directory {settings.state_dir}: {error.strerror}. "
+            "Choose a writable one with --state-dir or ACGS_STATE_DIR, or fix its permissions."
+        ) from None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DeployError(
+                f"another deploy, reload or down is running on {settings.state_dir}: "
+                "wait for it to finish, then run this again"
+            ) from None
+        yield
+
+
 def deploy(
     settings: StackSettings, *, demo: bool | None = None, console: Console | None = None
 ) -> DeployReport:
     """Bring the local stack to the wanted state; see the module docstring."""
+    with _exclusive(settings):
+        return _deploy(settings, demo, console)
+
+
+def _deploy(settings: StackSettings, demo: bool | None, console: Console | None) -> DeployReport:
     console = console or Console(stderr=True)
     preflight(settings)
     demo = _demo_mode(settings, demo)
@@ -550,6 +580,11 @@ def reload(settings: StackSettings, console: Console | None = None) -> DeployRep
     A configuration that fails a check is refused with the file and line; the running stack
     keeps its previous configuration.
     """
+    with _exclusive(settings):
+        return _reload_all(settings)
+
+
+def _reload_all(settings: StackSettings) -> DeployReport:
     manager = _manager(settings)
     if manager.running("prometheus") is None:
         raise DeployError(
@@ -602,6 +637,13 @@ def status(settings: StackSettings) -> list[ComponentState]:
 
 def down(settings: StackSettings) -> list[str]:
     """Stop every process this state directory started (newest first); returns their names."""
+    if not settings.state_dir.is_dir():
+        return []
+    with _exclusive(settings):
+        return _down(settings)
+
+
+def _down(settings: StackSettings) -> list[str]:
     manager = _manager(settings)
     order = [c.name for c in components(settings, demo=True)]
     recorded = manager.recorded()
