@@ -26,6 +26,9 @@ def test_busy_port_is_refused_before_anything_starts(settings: StackSettings) ->
     assert f"alertmanager port {settings.alertmanager_port} on 127.0.0.1" in message
     assert "choose other ports" in message
     assert _nothing_started(settings)
+    # Refused before anything changed: no configuration applied, no secrets made.
+    assert not settings.layout.config_dir.exists()
+    assert not settings.layout.env_file.exists()
 
 
 def test_two_components_on_one_port(tmp_path: Path, rules_dir: Path) -> None:

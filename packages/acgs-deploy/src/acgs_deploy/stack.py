@@ -87,7 +87,6 @@ class ComponentState:
 class DeployReport:
     components: list[ComponentState] = field(default_factory=list)
     config_changed: set[str] = field(default_factory=set)
-    secrets_file: Path | None = None
     ca_cert: Path | None = None
 
     @property
@@ -508,32 +507,33 @@ def _deploy(settings: StackSettings, demo: bool | None, console: Console | None)
     console = console or Console(stderr=True)
     preflight(settings)
     demo = _demo_mode(settings, demo)
-    secrets, certs, changed = _prepare(settings, demo)
-    _write_mode(settings, demo)
     manager = _manager(settings)
-    wanted = components(settings, demo=demo, secrets=secrets)
-    reloads = configstore.components_to_reload(changed)
-    report = DeployReport(
-        config_changed=changed, secrets_file=settings.layout.env_file, ca_cert=certs.ca_cert
-    )
-    # Stop demo parts left from a demo deploy when this one is not a demo.
-    names = {c.name for c in wanted}
-    for leftover in ("webhook", "acgs-sim"):
-        if leftover not in names:
-            manager.stop(leftover)
-
+    # Plan before changing anything: what must start, and are its ports free?
+    planned = components(settings, demo=demo)
     # Running with another command line (a port, path or retention changed): restart.
     outdated = {
         c.name
-        for c in wanted
+        for c in planned
         if c.spec is not None
         and manager.running(c.name) is not None
         and manager.recorded_argv(c.name) != list(c.spec.argv)
     }
+    _check_ports_free(
+        settings,
+        [c for c in planned if c.spec is not None and manager.running(c.name) is None],
+    )
+    secrets, certs, changed = _prepare(settings, demo)
+    _write_mode(settings, demo)
+    wanted = components(settings, demo=demo, secrets=secrets)
+    reloads = configstore.components_to_reload(changed)
+    report = DeployReport(config_changed=changed, ca_cert=certs.ca_cert)
+    # Demo parts left from a demo deploy when this one is not a demo.
+    names = {c.name for c in wanted}
+    for leftover in ("webhook", "acgs-sim"):
+        if leftover not in names:
+            manager.stop(leftover)
     for name in outdated:
         manager.stop(name)
-    starting = [c for c in wanted if c.spec is not None and manager.running(c.name) is None]
-    _check_ports_free(settings, starting)
     for component in wanted:
         state = ComponentState(component.name, component.url, "")
         report.components.append(state)
