@@ -19,7 +19,7 @@ import httpx
 import pytest
 import yaml
 
-from acgs_deploy import configstore, stack
+from acgs_deploy import cli, configstore, stack
 from acgs_deploy.client import Component, base_url, ssl_context, stack_client
 from acgs_deploy.process import ProcessManager
 from acgs_deploy.secrets import Secrets
@@ -201,7 +201,7 @@ def test_fault_makes_the_alert_arrive_at_the_webhook(deployed: StackSettings) ->
 
 
 def test_reload_refuses_a_broken_rule_file_and_keeps_the_old_rules(
-    deployed: StackSettings,
+    deployed: StackSettings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = sorted(g["name"] for g in _rule_groups(deployed))
     live_before = deployed.layout.config_dir.resolve()
@@ -213,6 +213,14 @@ def test_reload_refuses_a_broken_rule_file_and_keeps_the_old_rules(
         with pytest.raises(configstore.ConfigError) as caught:
             stack.reload(deployed)
         assert f"{broken}: 5:15" in str(caught.value)
+        # The same through the command: exit 1, file and line, no traceback.
+        for name, value in _port_env(deployed):
+            monkeypatch.setenv(f"ACGS_{name.upper()}", str(value))
+        assert cli.run("reload", state_dir=deployed.state_dir) == 1
+        err = capsys.readouterr().err
+        assert "zz-broken.yml: 5:15" in err.replace("\n", "")
+        assert "Nothing was applied" in err.replace("\n", " ")
+        assert "Traceback" not in err
     finally:
         broken.unlink()
     assert deployed.layout.config_dir.resolve() == live_before

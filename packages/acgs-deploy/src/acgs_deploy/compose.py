@@ -159,7 +159,7 @@ def deploy(settings: StackSettings, *, demo: bool, console: Console) -> ComposeO
             f"and run `invoke deploy --target compose` again, or on a host with an engine: "
             f"docker compose -f {compose_file} -p {PROJECT} up -d"
         )
-        console.print(message)
+        console.print(message, soft_wrap=True)
         return ComposeOutcome(compose_file, started=False, message=message)
     done = subprocess.run(
         ["docker-compose", "-f", str(compose_file), "-p", PROJECT, "up", "-d"],

@@ -376,8 +376,8 @@ def _check_ports_free(settings: StackSettings, starting: Sequence[Component]) ->
         raise DeployError(
             "ports in use by another program: "
             + "; ".join(busy)
-            + ". Stop that program or choose other ports (e.g. --prometheus-port, "
-            "ACGS_PROMETHEUS_PORT, or a stack file)."
+            + ". Stop that program or choose other ports: ACGS_PROMETHEUS_PORT=... (one "
+            "variable per port, see configs/stack.example.yml) or the same keys in a stack file."
         )
 
 
@@ -671,4 +671,4 @@ def print_states(console: Console, states: Sequence[ComponentState], *, title: s
     console.print(table)
     for state in states:
         if state.hint:
-            console.print(f"{state.name}: {state.hint}")
+            console.print(f"{state.name}: {state.hint}", soft_wrap=True)
