@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -381,3 +382,38 @@ def test_down_stops_only_what_it_started(deployed: StackSettings) -> None:
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_user_supplied_certificate_stack(tmp_path: Path) -> None:
+    """A CA-signed certificate of the user's own PKI instead of the local CA."""
+    from acgs_deploy.tls import ensure_certificates
+
+    # The "corporate" PKI: a CA and a server certificate made in another directory.
+    pki = ensure_certificates(StackSettings.load(tmp_path / "pki"))
+    base = _free_port_block(5)
+    settings = StackSettings.load(
+        tmp_path / "state",
+        rules_dir=tmp_path / "no-rules",
+        prometheus_port=base,
+        alertmanager_port=base + 1,
+        node_exporter_port=base + 2,
+        grafana_port=base + 3,
+        webhook_port=base + 4,
+        tls_cert_file=pki.server_cert,
+        tls_key_file=pki.server_key,
+        tls_ca_file=pki.ca_cert,
+    )
+    try:
+        report = stack.deploy(settings, demo=False)
+        assert report.actions["prometheus"] == "started"
+        assert not (settings.layout.certs_dir / "ca.key").exists()  # no local CA was made
+        secrets = Secrets.load(settings.state_dir)
+        with httpx.Client(
+            verify=ssl.create_default_context(cafile=str(pki.ca_cert)),
+            auth=(secrets.prometheus_username, secrets.prometheus_password),
+            timeout=5,
+        ) as client:
+            assert client.get(f"https://127.0.0.1:{base}/-/ready").status_code == 200
+            assert client.get(f"https://127.0.0.1:{base + 2}/metrics").status_code == 200
+    finally:
+        stack.down(settings)
