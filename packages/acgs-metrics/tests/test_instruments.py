@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter
 
 from acgs_metrics import GovernanceMetrics, Instruments, LabelValueError
 from acgs_metrics.catalog import CATALOG, Catalog, LabelSpec, MetricSpec, MetricType
@@ -237,3 +237,39 @@ def test_nan_keeps_the_last_value_but_still_counts_the_action(
     strict = GovernanceMetrics("ec", Instruments(registry=CollectorRegistry(), strict=True))
     with pytest.raises(ValueError, match="nan is outside"):
         strict.set_fitness(float("nan"))
+
+
+def test_several_instruments_share_one_registry(registry: CollectorRegistry) -> None:
+    # A GovernanceMetrics and a middleware, each with its own Instruments, one registry.
+    first = GovernanceMetrics("gs", Instruments(registry=registry))
+    second = GovernanceMetrics("ac", Instruments(registry=registry, strict=True))
+    first.count_validation("success")
+    second.count_validation("success")
+    second.count_validation("success")
+    name = "acgs_constitutional_validations_total"
+    assert sample(registry, name, service="gs", result="success") == 1
+    assert sample(registry, name, service="ac", result="success") == 2
+    # Each keeps its own mode.
+    first.count_validation("maybe")
+    with pytest.raises(LabelValueError):
+        second.count_validation("maybe")
+
+
+def test_default_registry_twice_does_not_fail() -> None:
+    # The default path: GovernanceMetrics() with no Instruments, in two services.
+    GovernanceMetrics("gs").set_active_sessions(1)
+    GovernanceMetrics("ac").set_active_sessions(2)
+
+
+def test_a_conflicting_definition_is_a_clear_error(registry: CollectorRegistry) -> None:
+    Instruments(registry=registry).counter("acgs_governance_actions_total")
+    changed = CATALOG["acgs_governance_actions_total"].model_copy(update={"help": "Other."})
+    others = Catalog(metrics=tuple(s if s.name != changed.name else changed for s in CATALOG))
+    with pytest.raises(ValueError, match="already in this registry with another definition"):
+        Instruments(others, registry=registry).counter("acgs_governance_actions_total")
+
+
+def test_a_foreign_metric_of_the_same_name_is_a_clear_error(registry: CollectorRegistry) -> None:
+    Counter("acgs_governance_actions", "Not ours.", registry=registry)
+    with pytest.raises(ValueError, match="that acgs_metrics did not create"):
+        Instruments(registry=registry).counter("acgs_governance_actions_total")
