@@ -211,3 +211,11 @@ def test_mark_process_dead_needs_a_directory(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     with pytest.raises(RuntimeError, match="set PROMETHEUS_MULTIPROC_DIR"):
         mark_process_dead(12345)
+
+
+def test_a_missing_multiprocess_dir_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "absent"))
+    with pytest.raises(ValueError, match=r"absent is not a directory: create it"):
+        start_http_server(0, registry=CollectorRegistry())
