@@ -300,3 +300,11 @@ def test_asgi_app_mounted_under_a_root_path(registry: CollectorRegistry) -> None
     asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
     assert sent[0]["status"] == 200
     assert b"acgs_demo_requests_total" in sent[1]["body"]
+
+
+def test_ipv6_loopback(registry: CollectorRegistry) -> None:
+    if not socket.has_ipv6:
+        pytest.fail("this machine has no IPv6 support; the test needs ::1")
+    with start_http_server(0, host="::1", registry=registry) as handle:
+        assert handle.url == f"http://[::1]:{handle.port}"
+        assert "acgs_demo_requests_total" in httpx.get(f"{handle.url}/metrics").text
