@@ -273,3 +273,15 @@ def test_a_foreign_metric_of_the_same_name_is_a_clear_error(registry: CollectorR
     Counter("acgs_governance_actions", "Not ours.", registry=registry)
     with pytest.raises(ValueError, match="that acgs_metrics did not create"):
         Instruments(registry=registry).counter("acgs_governance_actions_total")
+
+
+def test_a_catalog_without_the_overflow_counter_still_folds(
+    registry: CollectorRegistry, caplog: pytest.LogCaptureFixture
+) -> None:
+    own = Catalog(metrics=(CATALOG["acgs_constitutional_validations_total"],))
+    family = Instruments(own, registry=registry).counter("acgs_constitutional_validations_total")
+    with caplog.at_level(logging.WARNING, logger="acgs_metrics"):
+        family.labels("gs", "maybe").inc()
+    name = "acgs_constitutional_validations_total"
+    assert sample(registry, name, service=OVERFLOW_VALUE, result=OVERFLOW_VALUE) == 1
+    assert any("fold into" in r.getMessage() for r in caplog.records)

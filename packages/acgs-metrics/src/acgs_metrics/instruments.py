@@ -175,6 +175,7 @@ class Instruments:
         self.strict = strict_from_env() if strict is None else strict
         self._families: dict[str, Family[Any]] = {}
         self._lock = threading.Lock()
+        self._counts_overflow = OVERFLOW_METRIC in catalog
 
     def counter(self, name: str) -> CounterFamily:
         family = self._family(name, MetricType.COUNTER)
@@ -197,6 +198,10 @@ class Instruments:
             self._family(spec.name, spec.type)
 
     def count_overflow(self, metric: str) -> None:
+        # A catalog of one's own may leave the overflow counter out: the warning log is
+        # then the only record (never an error on the request path).
+        if not self._counts_overflow:
+            return
         # Straight to the parent: one series per catalog metric is bounded by the catalog,
         # and going through the guard again could recurse.
         self.counter(OVERFLOW_METRIC).parent.labels(metric).inc()
