@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 import pytest
 from prometheus_client import CollectorRegistry, Counter
@@ -285,3 +286,35 @@ def test_a_catalog_without_the_overflow_counter_still_folds(
     name = "acgs_constitutional_validations_total"
     assert sample(registry, name, service=OVERFLOW_VALUE, result=OVERFLOW_VALUE) == 1
     assert any("fold into" in r.getMessage() for r in caplog.records)
+
+
+def test_the_bound_holds_under_concurrent_first_use(registry: CollectorRegistry) -> None:
+    bounded = MetricSpec(
+        name="acgs_demo_hits_total",
+        type=MetricType.COUNTER,
+        help="Demo.",
+        labels=(LabelSpec(name="key", description="k", max_values=1000),),
+        max_series=50,
+    )
+    family = Instruments(Catalog(metrics=(*CATALOG.metrics, bounded)), registry=registry).counter(
+        "acgs_demo_hits_total"
+    )
+
+    def hit(worker: int) -> None:
+        for i in range(100):
+            family.labels(f"k{(worker * 37 + i) % 200}").inc()
+
+    threads = [threading.Thread(target=hit, args=(w,)) for w in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert family.series_count == 50
+    total = sum(
+        s.value
+        for metric in registry.collect()
+        if metric.name == "acgs_demo_hits"
+        for s in metric.samples
+        if s.name == "acgs_demo_hits_total"
+    )
+    assert total == 800
