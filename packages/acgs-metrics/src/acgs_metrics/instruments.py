@@ -27,6 +27,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 from prometheus_client.metrics import MetricWrapperBase
 
 from acgs_metrics.catalog import CATALOG, Catalog, MetricSpec, MetricType
+from acgs_metrics.multiprocess import multiprocess_dir
 
 __all__ = [
     "OVERFLOW_VALUE",
@@ -220,7 +221,10 @@ class Instruments:
             return CounterFamily(spec, Counter(spec.name.removesuffix("_total"), **common), self)
         if spec.type is MetricType.GAUGE:
             # How values of several worker processes combine: the catalog says, per gauge.
-            gauge = Gauge(spec.name, multiprocess_mode=spec.gauge_mode.value, **common)
+            # In one process the mode means nothing but cost: a mostrecent gauge stamps
+            # time.time() on every set() (about 1.25x the plain set), so use the default.
+            mode = spec.gauge_mode.value if multiprocess_dir() else "all"
+            gauge = Gauge(spec.name, multiprocess_mode=mode, **common)  # type: ignore[arg-type]
             return GaugeFamily(spec, gauge, self)
         assert spec.buckets is not None
         return HistogramFamily(spec, Histogram(spec.name, buckets=spec.buckets, **common), self)
