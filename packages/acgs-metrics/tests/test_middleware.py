@@ -87,6 +87,13 @@ def test_route_templates_map_raw_paths_to_templates() -> None:
     assert RouteTemplates([], other="/unmatched")("/x") == "/unmatched"
 
 
+def test_first_matching_template_wins() -> None:
+    routes = RouteTemplates(["/a/{x}/c", "/a/{rest:path}", "/a/{x}/d"])
+    assert routes("/a/1/c") == "/a/{x}/c"
+    assert routes("/a/1/d") == "/a/{rest:path}"
+    assert routes.templates == ["/a/{x}/c", "/a/{rest:path}", "/a/{x}/d"]
+
+
 def test_route_template_must_be_absolute() -> None:
     with pytest.raises(ValueError, match="must start with '/'"):
         RouteTemplates(["items"])

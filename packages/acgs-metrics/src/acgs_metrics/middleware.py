@@ -69,7 +69,8 @@ class RouteTemplates:
     def __init__(self, templates: Iterable[str], other: str = OTHER_ENDPOINT) -> None:
         self.other = other
         self._exact: dict[str, str] = {}
-        self._patterns: list[tuple[re.Pattern[str], str]] = []
+        self._templated: list[str] = []
+        branches: list[str] = []
         for template in templates:
             if not template.startswith("/"):
                 raise ValueError(f"route template {template!r} must start with '/'")
@@ -82,20 +83,25 @@ class RouteTemplates:
                 regex.append(".+" if match.group(2) else "[^/]+")
                 pos = match.end()
             regex.append(re.escape(template[pos:]))
-            self._patterns.append((re.compile("".join(regex)), template))
+            branches.append(f"(?P<t{len(self._templated)}>{''.join(regex)})")
+            self._templated.append(template)
+        # One alternation, so a lookup is one regex match in C, not one per template; the
+        # first template that matches wins, as the order given says.
+        self._pattern = re.compile("|".join(branches)) if branches else None
 
     def __call__(self, path: str) -> str:
         template = self._exact.get(path)
         if template is not None:
             return template
-        for pattern, template in self._patterns:
-            if pattern.fullmatch(path):
-                return template
+        if self._pattern is not None:
+            match = self._pattern.fullmatch(path)
+            if match is not None and match.lastgroup is not None:
+                return self._templated[int(match.lastgroup[1:])]
         return self.other
 
     @property
     def templates(self) -> list[str]:
-        return [*self._exact, *(template for _, template in self._patterns)]
+        return [*self._exact, *self._templated]
 
 
 class HttpMetrics:
