@@ -139,7 +139,7 @@ def test_gauges_have_realistic_values(sim: SimProcess, client: httpx.Client) -> 
         assert all(0.85 <= score <= 1.0 for score in scores), scores
     costs = values(scrape(client, sim, "pgc"), "acgs_governance_action_cost_sol")
     assert costs
-    assert all(0 < cost < 0.02 for cost in costs), costs
+    assert all(0 < cost < 1.0 for cost in costs), costs
     sessions = values(scrape(client, sim, "auth"), "acgs_active_sessions")
     assert 40 <= sessions[0] <= 250
     fitness = values(scrape(client, sim, "ec"), "acgs_evolution_fitness_ratio")
