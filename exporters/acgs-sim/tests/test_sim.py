@@ -164,6 +164,17 @@ def test_promtool_accepts_the_exposition(sim: SimProcess, client: httpx.Client) 
         assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_metrics_negotiates_format_and_gzip(sim: SimProcess, client: httpx.Client) -> None:
+    url = f"{sim.url('ec')}/metrics"
+    zipped = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert "acgs_evolution_fitness_ratio" in zipped.text  # httpx unzips it
+    openmetrics = client.get(url, headers={"Accept": "application/openmetrics-text"})
+    assert openmetrics.headers["content-type"].startswith("application/openmetrics-text")
+    assert openmetrics.text.rstrip().endswith("# EOF")
+    assert client.post(url).status_code == 405
+
+
 def test_api_routes_answer_over_http(sim: SimProcess, client: httpx.Client) -> None:
     before = total(
         scrape(client, sim, "gs"),
