@@ -93,21 +93,26 @@ def test_aggregation_parameters() -> None:
 
 def test_precedence_and_associativity() -> None:
     tree = parse("a + b * c ^ d ^ e")
-    assert isinstance(tree, BinaryExpr) and tree.op == "+"
+    assert isinstance(tree, BinaryExpr)
+    assert tree.op == "+"
     mul = tree.rhs
-    assert isinstance(mul, BinaryExpr) and mul.op == "*"
+    assert isinstance(mul, BinaryExpr)
+    assert mul.op == "*"
     power = mul.rhs
-    assert isinstance(power, BinaryExpr) and power.op == "^"
+    assert isinstance(power, BinaryExpr)
+    assert power.op == "^"
     assert isinstance(power.rhs, BinaryExpr)  # right-associative
     left = parse("a - b - c")
-    assert isinstance(left, BinaryExpr) and isinstance(left.lhs, BinaryExpr)
+    assert isinstance(left, BinaryExpr)
+    assert isinstance(left.lhs, BinaryExpr)
     assert parse("a or b and c unless d").op == "or"  # type: ignore[attr-defined]
 
 
 def test_unary_minus_binds_looser_than_power() -> None:
     tree = parse("-x ^ 2")
     assert isinstance(tree, UnaryExpr)
-    assert isinstance(tree.expr, BinaryExpr) and tree.expr.op == "^"
+    assert isinstance(tree.expr, BinaryExpr)
+    assert tree.expr.op == "^"
     assert parse("-2") == NumberLiteral(0, -2.0)
 
 
@@ -117,10 +122,13 @@ def test_vector_matching_modifiers() -> None:
     assert tree.bool_modifier
     assert tree.matching is not None
     assert (tree.matching.card, tree.matching.on) == ("many-to-one", True)
-    assert tree.matching.labels == ("job",) and tree.matching.include == ("team",)
+    assert tree.matching.labels == ("job",)
+    assert tree.matching.include == ("team",)
     ignoring = parse("a / ignoring(code) group_right b")
-    assert isinstance(ignoring, BinaryExpr) and ignoring.matching is not None
-    assert ignoring.matching.card == "one-to-many" and not ignoring.matching.on
+    assert isinstance(ignoring, BinaryExpr)
+    assert ignoring.matching is not None
+    assert ignoring.matching.card == "one-to-many"
+    assert not ignoring.matching.on
 
 
 def test_literals() -> None:
@@ -129,9 +137,11 @@ def test_literals() -> None:
     assert value_type(parse("`raw\\n`")) is ValueType.STRING
     for text, value in [("0x1F", 31.0), ("1e3", 1000.0), (".5", 0.5), ("Inf", float("inf"))]:
         tree = parse(text)
-        assert isinstance(tree, NumberLiteral) and tree.value == value
+        assert isinstance(tree, NumberLiteral)
+        assert tree.value == value
     nan = parse("NaN")
-    assert isinstance(nan, NumberLiteral) and nan.value != nan.value
+    assert isinstance(nan, NumberLiteral)
+    assert nan.value != nan.value
 
 
 def test_strings_escapes() -> None:
@@ -236,7 +246,8 @@ def test_output_labels() -> None:
     assert output_labels(parse('x{job="a"}')).has("job") is True
     assert output_labels(parse("histogram_quantile(0.9, x)")).has("le") is False
     replaced = output_labels(parse('label_replace(sum(x), "svc", "$1", "job", "(.*)")'))
-    assert replaced.has("svc") is None and replaced.has("job") is False
+    assert replaced.has("svc") is None
+    assert replaced.has("job") is False
     assert output_labels(parse("a / on(job) b")).has("instance") is False
     assert output_labels(parse("a / ignoring(code) b")).has("code") is False
     assert output_labels(parse('absent(x{job="a"})')).has("job") is None
@@ -259,4 +270,5 @@ def test_metric_names_with_colons_and_keywords_as_labels() -> None:
     tree = parse('job:rate5m:sum{on="x", by="y"}[5m:1m]')
     assert isinstance(tree, SubqueryExpr)
     inner = tree.expr
-    assert isinstance(inner, VectorSelector) and inner.name == "job:rate5m:sum"
+    assert isinstance(inner, VectorSelector)
+    assert inner.name == "job:rate5m:sum"
