@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 from pathlib import Path
 
@@ -11,7 +12,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from acgs_rules.promql import PromQLError, ValueType, analyze, parse, value_type
-import contextlib
 
 # Expressions on both sides of the grammar's edges; promtool decides which are valid.
 CORPUS = [
