@@ -81,6 +81,10 @@ class _Reader:
     def __init__(self, path: str, out: list[Finding]) -> None:
         self.path = path
         self.out = out
+        self.keys: dict[int, yaml.Node] = {}  # id(value node) -> its key node
+
+    def key_of(self, value: yaml.Node) -> yaml.Node:
+        return self.keys.get(id(value), value)
 
     def problem(self, node: yaml.Node | None, message: str, rule: str = "") -> None:
         line = node.start_mark.line + 1 if node is not None else 0
@@ -99,6 +103,7 @@ class _Reader:
             if key in result:
                 self.problem(key_node, f"{what}: field {key!r} appears twice", rule)
             result[key] = value_node
+            self.keys[id(value_node)] = key_node
         return result
 
     def scalar(self, node: yaml.Node, what: str, rule: str = "") -> str | None:
@@ -207,7 +212,9 @@ def load_file(path: Path, loaded: Loaded) -> None:
         else:
             for key, node in top.items():
                 if key != "groups":
-                    reader.problem(node, f"unknown top-level field {key!r} (expected 'groups')")
+                    reader.problem(
+                        reader.key_of(node), f"unknown top-level field {key!r} (expected 'groups')"
+                    )
         if groups_node is None:
             reader.problem(document, "no 'groups' list")
             continue
@@ -241,13 +248,14 @@ def _read_groups(
         for key, value in fields.items():
             if key not in GROUP_FIELDS:
                 reader.problem(
-                    value, f"unknown group field {key!r} (known: {', '.join(sorted(GROUP_FIELDS))})"
+                    reader.key_of(value),
+                    f"unknown group field {key!r} (known: {', '.join(sorted(GROUP_FIELDS))})",
                 )
         name = reader.scalar(fields["name"], "group name") if "name" in fields else None
         if "name" not in fields:
             reader.problem(group_node, "group has no 'name'")
         group = Group(name or "", rule_file.path, group_node.start_mark.line + 1)
-        group.fields = {k: v.start_mark.line + 1 for k, v in fields.items()}
+        group.fields = {k: reader.key_of(v).start_mark.line + 1 for k, v in fields.items()}
         if "interval" in fields:
             group.interval = reader.duration(fields["interval"], f"group {name!r} interval")
         rules = fields.get("rules")
@@ -292,7 +300,7 @@ def _read_rule(node: yaml.Node, group: Group, reader: _Reader) -> Rule | None:
     for key, value in fields.items():
         if key not in RULE_FIELDS:
             reader.problem(
-                value,
+                reader.key_of(value),
                 f"unknown rule field {key!r} (known: {', '.join(sorted(RULE_FIELDS))})",
                 shown,
             )
@@ -320,7 +328,7 @@ def _read_rule(node: yaml.Node, group: Group, reader: _Reader) -> Rule | None:
         expr_line=_expr_first_line(fields["expr"]),
         path=group.path,
         group=group,
-        field_lines={k: v.start_mark.line + 1 for k, v in fields.items()},
+        field_lines={k: reader.key_of(v).start_mark.line + 1 for k, v in fields.items()},
     )
     if kind == "record":
         for key in ("for", "keep_firing_for", "annotations"):
