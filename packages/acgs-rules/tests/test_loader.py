@@ -16,6 +16,7 @@ from acgs_rules.loader import load
 from acgs_rules.model import Severity
 
 Linter = Callable[..., Any]
+RULE_START = "groups:\n  - name: g\n    rules:\n"
 
 
 @pytest.mark.parametrize(
@@ -34,12 +35,12 @@ Linter = Callable[..., Any]
         ("groups:\n  - name: g\n    rules:\n      - alert: A\n", 4, "has no 'expr'"),
         ("groups:\n  - name: g\n    rules:\n      - expr: up\n", 4, "needs 'alert' or 'record'"),
         (
-            "groups:\n  - name: g\n    rules:\n      - alert: A\n        record: b\n        expr: up\n",
+            RULE_START + "      - alert: A\n        record: b\n        expr: up\n",
             4,
             "not both",
         ),
         (
-            "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        for: 5\n",
+            RULE_START + "      - alert: A\n        expr: up\n        for: 5\n",
             6,
             "not a duration",
         ),
@@ -53,7 +54,7 @@ Linter = Callable[..., Any]
         ("group:\n  - name: g\n", 1, "unknown top-level field 'group'"),
         ("- just\n- a list\n", 1, "expected a rule file"),
         (
-            "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        expr: up\n",
+            RULE_START + "      - alert: A\n        expr: up\n        expr: up\n",
             6,
             "appears twice",
         ),
@@ -74,7 +75,7 @@ Linter = Callable[..., Any]
             "invalid label name",
         ),
         (
-            "groups:\n  - name: g\n    rules:\n      - record: r\n        expr: up\n        for: 1m\n",
+            RULE_START + "      - record: r\n        expr: up\n        for: 1m\n",
             6,
             "recording rules have no 'for'",
         ),
@@ -216,7 +217,8 @@ RULE_EXPRESSIONS = st.sampled_from(
         "up == 0",
         "sum by (job) (rate(http_requests_total[5m])) > 1",
         "absent(up)",
-        "histogram_quantile(0.9, sum by (le) (rate(acgs_http_request_duration_seconds_bucket[1m])))",
+        "histogram_quantile(0.9, sum by (le) "
+        "(rate(acgs_http_request_duration_seconds_bucket[1m])))",
         "acgs_constitutional_compliance_score < 0.8",
         "rate(x[5m]",
         "",
