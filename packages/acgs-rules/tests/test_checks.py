@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from acgs_rules.lint import lint
 from acgs_rules.model import Severity
 from acgs_rules.settings import LintSettings
 
@@ -321,3 +323,53 @@ groups:
 """
     errors = [f for f in lint_text(text) if f.severity is Severity.ERROR]
     assert errors == []
+
+
+def test_runbook_file_and_heading_must_exist(tmp_path: Path, alert_file: AlertFile) -> None:
+    (tmp_path / "runbooks").mkdir()
+    (tmp_path / "runbooks" / "svc.md").write_text("# Service\n\n## Service Down!\n\ntext\n")
+    base = "https://git.example.org/repo/blob/main/"
+    cases = {
+        "runbooks/svc.md#service-down": [],
+        f"{base}runbooks/svc.md#service-down": [],
+        f"{base}runbooks/svc.md": [],
+        f"{base}runbooks/svc.md#service-up": ["has no heading for #service-up"],
+        f"{base}runbooks/gone.md": ["does not exist"],
+        "https://elsewhere.example.org/runbook": [],
+    }
+    settings = LintSettings(runbook_base_url=base, repo_root=tmp_path)
+    for url, expected in cases.items():
+        path = tmp_path / "rules.yml"
+        path.write_text(alert_file("up == 0").replace("https://example.org/runbook", url))
+        found = [
+            f.message
+            for f in lint([path], settings, promtool=False).findings
+            if f.check == "alert/runbook"
+        ]
+        assert len(found) == len(expected), (url, found)
+        for message, fragment in zip(found, expected, strict=True):
+            assert fragment in message
+
+
+def test_unit_test_coverage(tmp_path: Path, alert_file: AlertFile) -> None:
+    (tmp_path / "rules.yml").write_text(
+        alert_file("up == 0", name="Tested")
+        + alert_file("up == 0", name="Untested").split("rules:\n", 1)[1]
+    )
+    (tmp_path / "tests.yml").write_text(
+        """\
+rule_files: [rules.yml]
+tests:
+  - input_series: [{series: 'up{job="a"}', values: '0x10'}]
+    alert_rule_test:
+      - {eval_time: 0m, alertname: Tested, exp_alerts: []}
+      - eval_time: 5m
+        alertname: Tested
+        exp_alerts: [{exp_labels: {severity: warning, job: a}}]
+      - {eval_time: 5m, alertname: Untested, exp_alerts: []}
+"""
+    )
+    result = lint([tmp_path], promtool=False)
+    coverage = [f for f in result.findings if f.check == "alert/test-coverage"]
+    assert [(f.rule, f.severity) for f in coverage] == [("Untested", Severity.ERROR)]
+    assert "fires" in coverage[0].message
