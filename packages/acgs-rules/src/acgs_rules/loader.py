@@ -26,6 +26,8 @@ SETTINGS_NAMES = ("acgs-rules.yml", "acgs-rules.yaml", ".acgs-rules.yml")
 _DISABLE = re.compile(r"#\s*acgs-rules\s+(file-)?disable\s*=\s*([\w/,\s-]+)")
 GROUP_FIELDS = {"name", "interval", "rules", "limit", "query_offset", "labels"}
 RULE_FIELDS = {"record", "alert", "expr", "for", "keep_firing_for", "labels", "annotations"}
+# libyaml when available: composing is most of the loading time.
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
@@ -165,7 +167,7 @@ def load_file(path: Path, loaded: Loaded) -> None:
         loaded.findings.append(Finding(name, 0, "yaml/syntax", Severity.ERROR, str(error)))
         return
     try:
-        documents = [d for d in yaml.compose_all(text, Loader=yaml.SafeLoader) if d is not None]
+        documents = [d for d in yaml.compose_all(text, Loader=_LOADER) if d is not None]
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 0
@@ -219,15 +221,17 @@ def load_file(path: Path, loaded: Loaded) -> None:
             reader.problem(document, "no 'groups' list")
             continue
         rule_file = RuleFile(name, kind, disabled=file_disabled)
-        rule_file.raw_groups = _plain(groups_node)
+        if kind == "manifest":  # promtool gets the spec as a plain rule file
+            rule_file.raw_groups = _plain(groups_node)
         _read_groups(groups_node, rule_file, reader, line_disabled, lines)
         loaded.rule_files.append(rule_file)
 
 
 def _plain(node: yaml.Node) -> Any:
+    """The Python value of a composed node."""
     try:
-        return yaml.safe_load(yaml.serialize(node))
-    except yaml.YAMLError:
+        return _LOADER("").construct_document(node)
+    except (yaml.YAMLError, RecursionError):
         return None
 
 
