@@ -373,3 +373,42 @@ tests:
     coverage = [f for f in result.findings if f.check == "alert/test-coverage"]
     assert [(f.rule, f.severity) for f in coverage] == [("Untested", Severity.ERROR)]
     assert "fires" in coverage[0].message
+
+
+def test_exporter_metrics_missing_from_the_lists_are_warnings(
+    lint_text: Linter, alert_file: AlertFile
+) -> None:
+    (finding,) = lint_text(alert_file("node_systemd_unit_state == 1"), "promql/unknown-metric")
+    assert finding.severity is Severity.WARNING
+    assert "node_exporter" in finding.message
+
+
+def test_raw_counter_ratio_is_a_warning(lint_text: Linter, alert_file: AlertFile) -> None:
+    expr = 'sum(acgs_http_requests_total{status_code=~"5.."}) / sum(acgs_http_requests_total) > 0.1'
+    found = lint_text(alert_file(expr), "promql/counter")
+    assert {f.severity for f in found} == {Severity.WARNING}
+    assert "ratio" in found[0].message
+
+
+def test_alert_on_a_filtering_recording_rule_has_a_condition(lint_text: Linter) -> None:
+    text = """\
+groups:
+  - name: g
+    rules:
+      - record: job:burn:alerting
+        expr: sum by (job) (rate(up[5m])) > 1
+      - alert: Burn
+        expr: job:burn:alerting
+        for: 1m
+        labels: {severity: warning}
+        annotations: {summary: s, description: d, runbook_url: https://x.org}
+      - record: job:up:sum
+        expr: sum by (job) (up)
+      - alert: AlwaysFires
+        expr: job:up:sum
+        for: 1m
+        labels: {severity: warning}
+        annotations: {summary: s, description: d, runbook_url: https://x.org}
+"""
+    found = lint_text(text, "alert/comparison")
+    assert [f.rule for f in found] == ["AlwaysFires"]
