@@ -37,7 +37,8 @@ def sync(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Unit and integration tests (real promtool, Prometheus, Alertmanager); not the stack."""
     sync(session)
-    session.run("pytest", "-m", "not stack", *TEST_PATHS, *session.posargs)
+    existing = [path for path in TEST_PATHS if (ROOT / path).exists()]
+    session.run("pytest", "-m", "not stack", *existing, *session.posargs)
 
 
 @nox.session
