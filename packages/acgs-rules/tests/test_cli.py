@@ -45,6 +45,9 @@ def test_errors_exit_one_with_json(tmp_path: Path) -> None:
     first = next(f for f in payload["findings"] if f["check"] == "promql/syntax")
     assert set(first) == {"file", "line", "rule", "check", "severity", "message"}
     assert (first["line"], first["rule"], first["severity"]) == (5, "Down", "error")
+    from_promtool = next(f for f in payload["findings"] if f["check"] == "promtool/check")
+    assert (from_promtool["line"], from_promtool["rule"]) == (5, "Down")
+    assert "range vector" in from_promtool["message"]
 
 
 def test_text_output_names_file_line_check_and_rule(tmp_path: Path) -> None:

@@ -234,6 +234,10 @@ class Matcher:
     op: str  # one of = != =~ !~
     value: str
 
+    def __str__(self) -> str:
+        escaped = self.value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'{self.name}{self.op}"{escaped}"'
+
     def matches(self, value: str) -> bool:
         if self.op == "=":
             return value == self.value
