@@ -263,3 +263,26 @@ def parse_error(text: str) -> PromQLError | None:
     except PromQLError as error:
         return error
     return None
+
+
+@settings(max_examples=150, deadline=None)
+@given(vectors(3), st.sampled_from(["critical", "warning", "info"]))
+def test_every_check_handles_generated_expressions(expr: str, severity: str) -> None:
+    import tempfile
+
+    from acgs_rules.lint import lint
+
+    rule = {
+        "alert": "Generated",
+        "expr": expr,
+        "for": "1m",
+        "labels": {"severity": severity},
+        "annotations": {"summary": "{{ $labels.job }}", "description": "d", "runbook_url": "x"},
+    }
+    recording = {"record": "job:req:rate5m", "expr": expr}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "rules.yml"
+        path.write_text(yaml.safe_dump({"groups": [{"name": "g", "rules": [recording, rule]}]}))
+        result = lint([path], promtool=False)
+    assert not [f for f in result.findings if "internal error" in f.message]
+    assert not [f for f in result.findings if f.check == "promql/syntax"]
