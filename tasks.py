@@ -78,3 +78,9 @@ def reload(c: Context, state_dir: str | None = None, stack_file: str | None = No
 def down(c: Context, state_dir: str | None = None, stack_file: str | None = None) -> None:
     """Stop the processes this state directory started, and nothing else."""
     sys.exit(cli.run("down", state_dir=state_dir, stack_file=stack_file))
+
+
+@task(pre=[install_deps])
+def lint_rules(c: Context) -> None:
+    """Lint the alert rules as CI does: promtool check and test, then acgs-rules."""
+    c.run("nox -s lint_rules", pty=False)
