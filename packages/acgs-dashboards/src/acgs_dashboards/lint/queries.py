@@ -102,7 +102,8 @@ class Query:
     @property
     def undefined(self) -> list[str]:
         """Variables still in the text after expansion: the dashboard does not define them."""
-        return [n for n in variable_names(self.text) if not n.startswith("__")]
+        # $1 is a label_replace back-reference, not a variable.
+        return [n for n in variable_names(self.text) if not n.startswith("__") and not n.isdigit()]
 
 
 def _variable_query(variable: Variable, scope: Scope) -> Query | None:

@@ -43,7 +43,7 @@ def unknown_metrics(dashboard: Dashboard, ctx: Context) -> Iterator[Issue]:
             reported.add(name)
             close = difflib.get_close_matches(name, ctx.index.infos.keys(), n=1, cutoff=0.85)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            ours = name.startswith("acgs_")
+            ours = name.startswith(("acgs_", "acgs:"))
             yield _issue(
                 query,
                 Severity.ERROR if ours else Severity.WARNING,
