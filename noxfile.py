@@ -9,7 +9,7 @@ import nox
 nox.options.default_venv_backend = "uv"
 nox.options.reuse_venv = "yes"
 # What CI runs (`nox` with no arguments); bench is on demand.
-nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.sessions = ["lint", "typecheck", "tests", "lint_rules"]
 
 ROOT = Path(__file__).parent
 TEST_PATHS = [
@@ -61,6 +61,17 @@ def typecheck(session: nox.Session) -> None:
         "packages/acgs-deploy/src",
         "exporters/acgs-sim/src",
     )
+
+
+@nox.session
+def lint_rules(session: nox.Session) -> None:
+    """Alert rules: promtool check and unit tests, then the acgs-rules linter on rules/."""
+    sync(session)
+    rule_files = sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("rules/*.yml"))
+    test_files = sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("rules/tests/*.yml"))
+    session.run("promtool", "check", "rules", *rule_files, external=True)
+    session.run("promtool", "test", "rules", *test_files, external=True)
+    session.run("acgs-rules", "lint", "rules/", "--settings", "rules/config/acgs-rules.yml")
 
 
 @nox.session

@@ -29,3 +29,9 @@ def test(c: Context, sessions: str = "") -> None:
     """The full test suite: installs what it needs, then runs nox."""
     chosen = ["-s", *sessions.split(",")] if sessions else []
     c.run(" ".join(["nox", *chosen]), pty=False)
+
+
+@task(pre=[install_deps])
+def lint_rules(c: Context) -> None:
+    """Lint the alert rules as CI does: promtool check and test, then acgs-rules."""
+    c.run("nox -s lint_rules", pty=False)

@@ -10,7 +10,7 @@ from acgs_rules.alertmanager import AlertmanagerConfig
 from acgs_rules.loader import Loaded, all_rules
 from acgs_rules.metrics import MetricIndex
 from acgs_rules.model import Finding, Rule, Severity
-from acgs_rules.promql import Expr, PromQLError, analyze, parse
+from acgs_rules.promql import Expr, PromQLError, SelectorUse, analyze, parse
 from acgs_rules.settings import LintSettings
 
 
@@ -22,6 +22,7 @@ class LintContext:
     repo_root: Path = field(default_factory=Path.cwd)
     index: MetricIndex = field(init=False)
     _trees: dict[int, Expr | PromQLError] = field(init=False, default_factory=dict)
+    _recorders: dict[str, list[Rule]] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         recorded = {r.name for r in self.rules() if not r.is_alert}
@@ -70,7 +71,12 @@ class LintContext:
         )
 
     def recording_rules(self, name: str) -> list[Rule]:
-        return [r for r in self.rules() if not r.is_alert and r.name == name]
+        if self._recorders is None:
+            self._recorders = {}
+            for rule in self.rules():
+                if not rule.is_alert:
+                    self._recorders.setdefault(rule.name, []).append(rule)
+        return self._recorders.get(name, [])
 
     def base_metrics(self, name: str, depth: int = 0) -> set[str]:
         """The scraped metrics a (possibly recorded) metric comes from."""
@@ -89,18 +95,34 @@ class LintContext:
     def group_interval(self, rule: Rule) -> float:
         return rule.group.interval or self.settings.evaluation_interval
 
-    def data_delay(self, name: str, depth: int = 0) -> float:
-        """Worst-case age of a metric's newest sample: the scrape interval, or for a recorded
-        metric its sources' delay plus the recording group's evaluation interval."""
-        recorders = self.recording_rules(name)
+    def selector_delay(self, use: SelectorUse, reader: Rule | None = None, depth: int = 0) -> float:
+        """Worst-case age of the newest sample a selector reads, seen from rule ``reader``.
+
+        Scraped metrics: their scrape interval (a ``job`` matcher may name a faster job).
+        Recorded metrics: their sources' delay plus the recording group's interval, except
+        when the recording rule runs earlier in the reader's own group (same evaluation).
+        """
+        for matcher in use.matchers:
+            if matcher.name == "job":
+                seconds = self.settings.job_scrape_interval(matcher.op, matcher.value)
+                if seconds is not None:
+                    return seconds
+        if use.name is None:
+            return self.settings.scrape_interval
+        recorders = self.recording_rules(use.name)
         if not recorders or depth > 10:
-            return self.settings.scrape_interval_for(name)
+            return self.settings.scrape_interval_for(use.name)
         worst = 0.0
         for rule in recorders:
             tree = self.tree(rule)
-            sources = analyze(tree).metric_names if tree is not None else set()
-            delay = max((self.data_delay(m, depth + 1) for m in sources), default=0.0)
-            worst = max(worst, delay + self.group_interval(rule))
+            uses = analyze(tree).selectors if tree is not None else []
+            delay = max((self.selector_delay(u, rule, depth + 1) for u in uses), default=0.0)
+            same_pass = (
+                reader is not None
+                and rule.group is reader.group
+                and rule.group.rules.index(rule) < rule.group.rules.index(reader)
+            )
+            worst = max(worst, delay + (0.0 if same_pass else self.group_interval(rule)))
         return worst
 
     def file_finding(

@@ -22,6 +22,7 @@ from acgs_rules.model import AlertTest, Finding, Group, Rule, RuleFile, Severity
 from acgs_rules.promql import parse_duration
 
 YAML_SUFFIXES = (".yml", ".yaml")
+SETTINGS_NAMES = ("acgs-rules.yml", "acgs-rules.yaml", ".acgs-rules.yml")
 _DISABLE = re.compile(r"#\s*acgs-rules\s+(file-)?disable\s*=\s*([\w/,\s-]+)")
 GROUP_FIELDS = {"name", "interval", "rules", "limit", "query_offset", "labels"}
 RULE_FIELDS = {"record", "alert", "expr", "for", "keep_firing_for", "labels", "annotations"}
@@ -36,13 +37,26 @@ class Loaded:
     findings: list[Finding] = field(default_factory=list)
 
 
+def _other_config(path: Path) -> bool:
+    """An Alertmanager config or a linter settings file, met while walking a directory."""
+    if path.name in SETTINGS_NAMES:
+        return True
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
+        return False
+    return isinstance(data, dict) and "route" in data and "groups" not in data
+
+
 def expand_paths(paths: Iterable[Path]) -> tuple[list[Path], list[Finding]]:
-    """Files as given, directories walked for ``*.yml``/``*.yaml`` (sorted)."""
+    """Files as given; directories walked for ``*.yml``/``*.yaml`` (sorted), skipping
+    Alertmanager configs and settings files kept beside the rules."""
     files: list[Path] = []
     problems: list[Finding] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix in YAML_SUFFIXES))
+            found = sorted(p for p in path.rglob("*") if p.suffix in YAML_SUFFIXES)
+            files.extend(p for p in found if p.is_file() and not _other_config(p))
         elif path.is_file():
             files.append(path)
         else:

@@ -7,9 +7,11 @@ A settings file is YAML with any of these fields (durations as ``15s``, ``1m``):
     severities: [critical, warning, info]
     scrape_interval: 15s              # the global one
     scrape_intervals: {"acgs_.*": 5s}  # metric-name regex -> interval (first match wins)
+    job_scrape_intervals: {"acgs-.*": 5s}  # job regex -> interval, for selectors with a job
+                                      # matcher whose value matches it (or, for =~, equals it)
     evaluation_interval: 5s
     max_group_interval: 1m
-    min_for: {critical: 0s, warning: 30s, info: 1m}
+    min_for: {critical: 0s, warning: 15s, info: 1m}
     group_wait: {critical: 5s, default: 30s}   # used when no Alertmanager config is given
     detection_targets: {critical: 30s, warning: 10m, info: 1h}
     target_labels: [job, instance]    # labels every scraped series carries
@@ -58,9 +60,10 @@ class LintSettings(BaseModel):
     severities: tuple[str, ...] = ("critical", "warning", "info")
     scrape_interval: Seconds = 15.0
     scrape_intervals: dict[str, Seconds] = {"acgs_.*": 5.0}
+    job_scrape_intervals: dict[str, Seconds] = {"acgs-.*": 5.0}
     evaluation_interval: Seconds = 5.0
     max_group_interval: Seconds = 60.0
-    min_for: dict[str, Seconds] = {"critical": 0.0, "warning": 30.0, "info": 60.0}
+    min_for: dict[str, Seconds] = {"critical": 0.0, "warning": 15.0, "info": 60.0}
     group_wait: dict[str, Seconds] = {"critical": 5.0, "default": 30.0}
     detection_targets: dict[str, Seconds] = {"critical": 30.0, "warning": 600.0, "info": 3600.0}
     target_labels: tuple[str, ...] = ("job", "instance")
@@ -72,7 +75,7 @@ class LintSettings(BaseModel):
     disabled_checks: tuple[str, ...] = ()
     severity_overrides: dict[str, Severity] = {}
 
-    @field_validator("scrape_intervals")
+    @field_validator("scrape_intervals", "job_scrape_intervals")
     @classmethod
     def _valid_patterns(cls, value: dict[str, float]) -> dict[str, float]:
         for pattern in value:
@@ -84,6 +87,13 @@ class LintSettings(BaseModel):
             if re.fullmatch(pattern, metric):
                 return seconds
         return self.scrape_interval
+
+    def job_scrape_interval(self, op: str, value: str) -> float | None:
+        """The interval of the jobs a ``job`` matcher selects, when the settings know it."""
+        for pattern, seconds in self.job_scrape_intervals.items():
+            if (op == "=" and re.fullmatch(pattern, value)) or (op == "=~" and value == pattern):
+                return seconds
+        return None
 
     def group_wait_for(self, severity: str | None) -> float:
         if severity is not None and severity in self.group_wait:

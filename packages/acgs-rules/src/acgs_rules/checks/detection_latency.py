@@ -16,7 +16,7 @@ from acgs_rules.promql import analyze, format_duration
 
 def latency(ctx: LintContext, rule: Rule) -> dict[str, float]:
     tree = ctx.tree(rule)
-    metrics = analyze(tree).metric_names if tree is not None else set()
+    uses = analyze(tree).selectors if tree is not None else []
     severity = rule.labels.get("severity")
     if ctx.alertmanager is not None:
         ends = ctx.alertmanager.destinations(alert_labels(ctx, rule))
@@ -24,7 +24,7 @@ def latency(ctx: LintContext, rule: Rule) -> dict[str, float]:
     else:
         wait = ctx.settings.group_wait_for(severity)
     return {
-        "scrape": max((ctx.data_delay(m) for m in metrics), default=0.0),
+        "scrape": max((ctx.selector_delay(u, rule) for u in uses), default=0.0),
         "evaluation": ctx.group_interval(rule),
         "for": rule.for_ or 0.0,
         "group_wait": wait,

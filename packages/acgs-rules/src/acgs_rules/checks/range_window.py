@@ -33,7 +33,7 @@ def run(ctx: LintContext) -> Iterator[Finding]:
         for use in analyze(tree).selectors:
             if use.range_seconds is None or use.name is None:
                 continue
-            interval = ctx.data_delay(use.name)
+            interval = ctx.selector_delay(use, rule)
             if use.range_seconds >= 2 * interval:
                 continue
             severity = Severity.ERROR if use.function in TWO_SAMPLE_FUNCTIONS else Severity.WARNING
