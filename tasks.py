@@ -9,6 +9,7 @@ import sys
 
 from invoke import Context, task
 
+from acgs_dashboards import cli as dashboards_cli
 from acgs_deploy.binaries import MissingBinaries, ensure_binaries
 
 
@@ -35,3 +36,17 @@ def test(c: Context, sessions: str = "") -> None:
 def lint_rules(c: Context) -> None:
     """Lint the alert rules as CI does: promtool check and test, then acgs-rules."""
     c.run("nox -s lint_rules", pty=False)
+
+
+@task
+def lint_dashboards(c: Context) -> None:
+    """Build and lint the Grafana dashboards as CI does (nox -s lint_dashboards)."""
+    c.run("nox -s lint_dashboards", pty=False)
+
+
+@task(help={"out": "output directory (default: build/grafana)"})
+def build_dashboards(c: Context, out: str = "build/grafana") -> None:
+    """Write the dashboard JSON and Grafana provisioning files into OUT."""
+    code = dashboards_cli.main(["build", "--out", out])
+    if code:
+        sys.exit(code)

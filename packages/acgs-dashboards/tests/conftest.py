@@ -179,9 +179,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
             stderr=log,
         )
         processes.append(alertmanager)
+        # The repository's rules (the SLO dashboard reads their recordings), and an alert
+        # that always fires so notification metrics move.
         (state / "rules.yml").write_text(
-            "groups:\n- name: dashboards-test\n  interval: 1s\n  rules:\n"
-            "  - record: job:up:sum\n    expr: sum by (job) (up)\n"
+            "groups:\n- name: dashboards-test\n  rules:\n"
             "  - alert: AlwaysFiring\n    expr: vector(1)\n"
         )
         scrape = [("prometheus", f"127.0.0.1:{prom_port}"), ("node", f"127.0.0.1:{node_port}")]
@@ -192,7 +193,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
         )
         (state / "prometheus.yml").write_text(
             "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-            f"rule_files: ['{state / 'rules.yml'}']\n"
+            f"rule_files: ['{state / 'rules.yml'}', '{REPO / 'rules'}/*.yml']\n"
             "alerting: {alertmanagers: [{static_configs: "
             f"[{{targets: ['127.0.0.1:{am_port}']}}]}}]}}\n"
             f"scrape_configs:\n{configs}"

@@ -172,13 +172,13 @@ def test_fine_queries_pass_the_query_checks(tmp_path: Path) -> None:
     assert [f for f in findings if f.check.startswith("promql/")] == []
 
 
+P90 = "histogram_quantile(0.9, sum by (le) (rate(acgs_http_request_duration_seconds_bucket[5m])))"
+
+
 @pytest.mark.parametrize(
     ("expr", "unit"),
     [
-        (
-            "histogram_quantile(0.9, sum by (le) (rate(acgs_http_request_duration_seconds_bucket[5m])))",
-            "bytes",
-        ),
+        (P90, "bytes"),
         ("node_memory_MemAvailable_bytes", "s"),
         ("rate(node_network_receive_bytes_total[5m])", "bytes"),
         ("acgs_evolution_fitness_ratio", "short"),
@@ -193,10 +193,7 @@ def test_units_that_do_not_fit_are_warned(tmp_path: Path, expr: str, unit: str) 
 @pytest.mark.parametrize(
     ("expr", "unit"),
     [
-        (
-            "histogram_quantile(0.9, sum by (le) (rate(acgs_http_request_duration_seconds_bucket[5m])))",
-            "ms",
-        ),
+        (P90, "ms"),
         ("rate(node_network_receive_bytes_total[5m])", "Bps"),
         ("rate(node_cpu_seconds_total[5m])", "percentunit"),
         ("rate(node_cpu_seconds_total[5m]) * 100", "percent"),
