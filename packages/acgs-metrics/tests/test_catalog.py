@@ -94,6 +94,7 @@ def spec(**overrides: object) -> MetricSpec:
         ),
         ({"buckets": (1.0,)}, "only histograms have buckets"),
         ({"help": ""}, "at least 1 character"),
+        ({"multiprocess_mode": "livesum"}, "only gauges have a multiprocess_mode"),
     ],
 )
 def test_bad_specs_are_refused_with_the_reason(overrides: dict[str, object], message: str) -> None:
@@ -109,6 +110,7 @@ def test_bad_specs_are_refused_with_the_reason(overrides: dict[str, object], mes
         ({"name": "9lives", "values": ("a",)}, "not a valid Prometheus label name"),
         ({"name": "kind"}, "needs allowed values or max_values"),
         ({"name": "kind", "values": ("a", "a")}, "values repeat"),
+        ({"name": "code", "pattern": "[0-9]{3}", "max_values": 5, "example": "x"}, "not allowed"),
     ],
 )
 def test_bad_labels_are_refused(fields: dict[str, object], message: str) -> None:

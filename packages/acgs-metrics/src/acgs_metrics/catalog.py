@@ -31,6 +31,7 @@ from acgs_metrics.services import SERVICE_NAMES
 __all__ = [
     "CATALOG",
     "Catalog",
+    "GaugeMode",
     "LabelSpec",
     "MetricSpec",
     "MetricType",
@@ -82,6 +83,20 @@ _UNIT_WORDS = {
 }
 
 
+class GaugeMode(StrEnum):
+    """How a gauge's values from several processes combine in multiprocess mode.
+
+    prometheus_client's ``mostrecent`` gauges refuse ``inc()``/``dec()`` (in every mode,
+    not only multiprocess), so a gauge that is counted up and down must use ``livesum``.
+    """
+
+    MOSTRECENT = "mostrecent"  # the value set last, by any process (dead ones too)
+    LIVEMOSTRECENT = "livemostrecent"  # the value set last by a live process
+    LIVESUM = "livesum"  # the sum over live processes: in-flight counts, open sessions
+    LIVEMAX = "livemax"
+    LIVEMIN = "livemin"
+
+
 class LabelSpec(BaseModel):
     """One label: either a closed set of allowed values, or a pattern and a cardinality bound."""
 
@@ -92,6 +107,8 @@ class LabelSpec(BaseModel):
     values: tuple[str, ...] | None = None
     pattern: str | None = None
     max_values: int | None = Field(default=None, ge=1)
+    # A typical value, for docs, demo data and tests (labels with a closed set use values[0]).
+    example: str | None = None
 
     @field_validator("name")
     @classmethod
@@ -115,7 +132,18 @@ class LabelSpec(BaseModel):
                 raise ValueError(f"label {self.name!r}: values repeat")
         if self.pattern is not None:
             re.compile(self.pattern)
+        if self.example is not None and not self.allows(self.example):
+            raise ValueError(f"label {self.name!r}: example {self.example!r} is not allowed")
         return self
+
+    @property
+    def example_value(self) -> str:
+        """A value this label allows: ``example``, else the first allowed value."""
+        if self.example is not None:
+            return self.example
+        if self.values is not None:
+            return self.values[0]
+        raise ValueError(f"label {self.name!r} has neither values nor an example")
 
     @property
     def cardinality(self) -> int:
@@ -147,6 +175,8 @@ class MetricSpec(BaseModel):
     buckets: tuple[float, ...] | None = None
     value_range: tuple[float, float] | None = None
     max_series: int | None = Field(default=None, ge=1)
+    # Gauges only; None on a gauge means GaugeMode.MOSTRECENT (see gauge_mode).
+    multiprocess_mode: GaugeMode | None = None
 
     @field_validator("name")
     @classmethod
@@ -185,11 +215,22 @@ class MetricSpec(BaseModel):
                 raise ValueError(f"{name}: list finite buckets only; +Inf is always added")
         elif self.buckets is not None:
             raise ValueError(f"{name}: only histograms have buckets")
+        if self.multiprocess_mode is not None and self.type is not MetricType.GAUGE:
+            raise ValueError(
+                f"{name}: only gauges have a multiprocess_mode (counters and histograms sum)"
+            )
         if self.value_range is not None:
             low, high = self.value_range
             if not low < high:
                 raise ValueError(f"{name}: value_range must be (low, high) with low < high")
         return self
+
+    @property
+    def gauge_mode(self) -> GaugeMode:
+        """How this gauge aggregates across processes (``mostrecent`` unless set)."""
+        if self.type is not MetricType.GAUGE:
+            raise TypeError(f"{self.name} is a {self.type}, not a gauge")
+        return self.multiprocess_mode or GaugeMode.MOSTRECENT
 
     @property
     def label_names(self) -> tuple[str, ...]:
@@ -276,6 +317,7 @@ _principle = LabelSpec(
     description="constitutional principle identifier",
     pattern=r"[A-Za-z0-9_.:-]{1,64}",
     max_values=64,
+    example="P-001",
 )
 _synthesis_type = LabelSpec(
     name="synthesis_type",
@@ -290,6 +332,7 @@ _endpoint = LabelSpec(
     description="route template of the request (never the raw path)",
     pattern=r"/[A-Za-z0-9_./{}:-]{0,127}",
     max_values=100,
+    example="/api/v1/policies/{policy_id}",
 )
 _method = LabelSpec(
     name="method",
@@ -297,7 +340,11 @@ _method = LabelSpec(
     values=("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"),
 )
 _status_code = LabelSpec(
-    name="status_code", description="HTTP status code", pattern=r"[1-5][0-9]{2}", max_values=60
+    name="status_code",
+    description="HTTP status code",
+    pattern=r"[1-5][0-9]{2}",
+    max_values=60,
+    example="200",
 )
 _action_type = LabelSpec(
     name="action_type",
@@ -435,6 +482,8 @@ CATALOG = Catalog(
             type=MetricType.GAUGE,
             help="Authenticated sessions currently open.",
             labels=(_service,),
+            # Each worker sets its own count; the service's count is their sum.
+            multiprocess_mode=GaugeMode.LIVESUM,
         ),
         # Evolutionary computation service.
         MetricSpec(
@@ -473,6 +522,8 @@ CATALOG = Catalog(
             type=MetricType.GAUGE,
             help="HTTP requests being served right now.",
             labels=(_service,),
+            # Counted up and down by the middleware: mostrecent gauges refuse inc/dec.
+            multiprocess_mode=GaugeMode.LIVESUM,
         ),
         # The library's own health.
         MetricSpec(
@@ -481,7 +532,10 @@ CATALOG = Catalog(
             help="Label sets folded into the overflow series because a bound was reached.",
             labels=(
                 LabelSpec(
-                    name="metric", description="metric whose bound was reached", max_values=64
+                    name="metric",
+                    description="metric whose bound was reached",
+                    max_values=64,
+                    example="acgs_http_requests_total",
                 ),
             ),
         ),
