@@ -124,3 +124,32 @@ def test_time_and_interval_follow_grafana() -> None:
     scope.interval_s, scope.scrape_interval_s = 30, 15
     text = 'rate(m{service=~"$service", x="${one}"}[$__rate_interval]) [[one:raw]] $undefined'
     assert interpolate(text, scope) == 'rate(m{service=~"(ac|gs)", x="x.y"}[1m]) x.y $undefined'
+
+
+def test_queryload_command(
+    built: Path, live: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from acgs_dashboards.cli import main
+
+    boards = str(built / "dashboards")
+    args = ["queryload", boards, "--url", live.url, "--scrape-interval", "1"]
+    assert main([*args, "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert {r["uid"] for r in report} == {p.stem for p in (built / "dashboards").glob("*.json")}
+    assert all(r["total_ms"] > 0 and r["panels"] for r in report)
+    assert main([*args, "--budget-ms", "0.001"]) == 1  # no dashboard loads in a microsecond
+    assert "over the 0 ms budget" in capsys.readouterr().out
+    monkeypatch.delenv("PROMETHEUS_PASSWORD", raising=False)
+    assert main([*args, "--username", "admin"]) == 2
+    assert "PROMETHEUS_PASSWORD" in capsys.readouterr().err
+    closed = f"http://127.0.0.1:{_closed_port()}"
+    assert main(["queryload", boards, "--url", closed]) == 2
+    assert "failed" in capsys.readouterr().err
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
