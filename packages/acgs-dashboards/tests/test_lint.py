@@ -327,3 +327,21 @@ def test_recording_rules_from_rule_files_are_known(tmp_path: Path) -> None:
     path.write_text(json.dumps(board(panel("acgs:errors:ratio_rate5m", unit="percentunit"))))
     assert main(["lint", str(path), "--rules", str(rules)]) == 0
     assert main(["lint", str(path), "--rules", str(tmp_path / "b.json")]) == 1
+
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_unseen_correct_dashboards_get_no_errors() -> None:
+    """Hand-written in the shapes found in the wild: schema 22 rows, graph and singlestat
+    panels, [[var]] syntax, interval and auto variables, regex variables, mixed and
+    expression datasources, shared queries, library panels, Loki, the API wrapper."""
+    options = LintOptions(recorded_metrics=frozenset())
+    report = lint_paths([DATA], options)
+    assert report.dashboards == 2
+    assert report.errors == []
+    assert {f.check for f in report.findings} == {
+        "dashboard/schema",
+        "panel/legacy-type",
+        "datasource/reference",
+    }

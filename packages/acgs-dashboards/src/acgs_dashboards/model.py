@@ -178,7 +178,7 @@ class Variable:
             value = option.get("value") if isinstance(option, dict) else None
             if isinstance(value, str) and value != "$__all":
                 values.append(value)
-        if not values and self.type == "custom":
+        if not values and self.type in {"custom", "interval"}:
             values = [v.strip() for v in re.split(r"(?<!\\),", self.query) if v.strip()]
             values = [v.split(" : ", 1)[-1] for v in values]
         return values

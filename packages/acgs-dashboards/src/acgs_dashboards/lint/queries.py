@@ -36,7 +36,9 @@ def _values(variable: Variable) -> tuple[list[str], bool]:
     """(values, multi) the linter assumes for a variable."""
     current = [v for v in variable.current_values if v]
     if variable.type == "interval":
-        return (current or variable.options or ["1m"])[:1], False
+        # "$__auto_interval_<name>" (auto option) or nothing known: any duration parses.
+        value = (current or variable.options or ["1m"])[0]
+        return ["1m" if "$" in value or not value.strip() else value], False
     if "$__all" in current or (variable.include_all and not current):
         # Not ".*": in an equality matcher (a repeated row's service="$service") that
         # would look like a value no series has.
@@ -106,6 +108,21 @@ class Query:
         return [n for n in variable_names(self.text) if not n.startswith("__") and not n.isdigit()]
 
 
+_DURATION_SLOT = re.compile(r"(\[\s*|offset\s+|\[[^\]]*:\s*)\$\{?(\w+)(?::\w+)?\}?")
+
+
+def expand(text: str, scope: Scope) -> str:
+    """``text`` with variables expanded; an unknown variable in a range or offset is 1m."""
+
+    def duration(match: re.Match[str]) -> str:
+        values = scope.values.get(match.group(2))
+        if values and len(values) == 1 and values[0].startswith(PLACEHOLDER):
+            return f"{match.group(1)}1m"
+        return match.group(0)
+
+    return interpolate(_DURATION_SLOT.sub(duration, text), scope)
+
+
 def _variable_query(variable: Variable, scope: Scope) -> Query | None:
     if variable.type != "query":
         return None
@@ -113,7 +130,7 @@ def _variable_query(variable: Variable, scope: Scope) -> Query | None:
         match = pattern.match(variable.query)
         if match:
             original = match.group(1)
-            return Query(original, interpolate(original, scope), variable=variable)
+            return Query(original, expand(original, scope), variable=variable)
     return None
 
 
@@ -135,7 +152,7 @@ def dashboard_queries(dashboard: Dashboard, ctx: Context) -> list[Query]:
             queries.append(
                 Query(
                     target.expr,
-                    interpolate(target.expr, scope),
+                    expand(target.expr, scope),
                     panel=panel,
                     target=target,
                     surely_promql=prometheus is True,
