@@ -9,7 +9,7 @@ import nox
 nox.options.default_venv_backend = "uv"
 nox.options.reuse_venv = "yes"
 # What CI runs (`nox` with no arguments); bench is on demand.
-nox.options.sessions = ["lint", "typecheck", "tests", "lint_rules", "stack"]
+nox.options.sessions = ["lint", "typecheck", "tests", "lint_rules", "lint_dashboards", "stack"]
 
 ROOT = Path(__file__).parent
 TEST_PATHS = [
@@ -79,6 +79,15 @@ def lint_rules(session: nox.Session) -> None:
     session.run("promtool", "check", "rules", *rule_files, external=True)
     session.run("promtool", "test", "rules", *test_files, external=True)
     session.run("acgs-rules", "lint", "rules/", "--settings", "rules/config/acgs-rules.yml")
+
+
+@nox.session
+def lint_dashboards(session: nox.Session) -> None:
+    """Dashboards: build dashboards/*.py into a temporary dir, then lint what was built."""
+    sync(session)
+    out = Path(session.create_tmp()) / "grafana"
+    session.run("acgs-dashboards", "build", "--out", str(out), "--source", "dashboards")
+    session.run("acgs-dashboards", "lint", str(out / "dashboards"), "--rules", "rules/")
 
 
 @nox.session
