@@ -345,3 +345,11 @@ def test_unseen_correct_dashboards_get_no_errors() -> None:
         "panel/legacy-type",
         "datasource/reference",
     }
+
+
+def test_every_check_is_documented() -> None:
+    from acgs_dashboards.lint.checks import ALL_CHECK_NAMES
+
+    doc = (Path(__file__).parents[1] / "docs" / "checks.md").read_text()
+    sections = {line.removeprefix("## ") for line in doc.splitlines() if line.startswith("## ")}
+    assert sections == set(ALL_CHECK_NAMES)
