@@ -352,4 +352,4 @@ def test_every_check_is_documented() -> None:
 
     doc = (Path(__file__).parents[1] / "docs" / "checks.md").read_text()
     sections = {line.removeprefix("## ") for line in doc.splitlines() if line.startswith("## ")}
-    assert sections == set(ALL_CHECK_NAMES)
+    assert sections - {"Grafana's dashboard-linter rules"} == set(ALL_CHECK_NAMES)

@@ -160,6 +160,8 @@ def new_dashboard(
         .time(time_from, "now")
         .refresh("30s")
         .tooltip(dm.DashboardCursorSync.CROSSHAIR)
+        # Code is the source: an edit in the UI would be lost on the next provisioning.
+        .readonly()
         .with_variable(datasource_variable())
     )
     for variable in variables:

@@ -354,6 +354,10 @@ def _panel_jobs(
             if not _is_promql(target, panel, dashboard):
                 continue
             step = max(interval, _min_interval(target.raw.get("interval"), values) or 0)
+            # Old dashboards multiply the step by a resolution factor (1/2 -> 2).
+            factor = target.raw.get("intervalFactor")
+            if isinstance(factor, int | float) and factor > 1:
+                step *= factor
             step = max(step, math.ceil(range_s / MAX_POINTS))
             scope = Scope(
                 values=values,
