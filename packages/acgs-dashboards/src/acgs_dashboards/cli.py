@@ -92,6 +92,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="global scrape interval, for the rate-window check (default 15)",
     )
+    lint.add_argument(
+        "--target-label",
+        action="append",
+        default=[],
+        metavar="LABEL",
+        help="a label your scrape configs add to every series (repeatable; job and instance "
+        "always count)",
+    )
     commands.add_parser("checks", help="list the lint checks")
     load = commands.add_parser(
         "queryload",
@@ -180,6 +188,7 @@ def _lint(args: argparse.Namespace) -> int:
         datasource_uids=DEFAULT_DATASOURCE_UIDS | set(args.datasource_uid),
         scrape_interval_s=args.scrape_interval,
         recorded_metrics=recorded_metrics(rules),
+        target_labels=frozenset({"job", "instance", *args.target_label}),
     )
     try:
         report = lint_paths(args.paths, options)

@@ -365,6 +365,7 @@ def _panel_jobs(
                 interval_s=step,
                 scrape_interval_s=scrape_s,
                 range_s=range_s,
+                end_s=end,
             )
             assert target.expr is not None
             jobs.append(
