@@ -952,10 +952,21 @@ def _check_regex(pattern: str, text: str, pos: int) -> None:
     try:
         re.compile(pattern)
     except re.error as error:
-        # RE2 and Python differ (e.g. \z); only reject what neither accepts commonly.
-        if "look-behind" in str(error) or "unknown extension" in str(error):
-            return
-        raise PromQLError(f"invalid regular expression {pattern!r}: {error}", text, pos) from None
+        # Prometheus uses RE2, whose syntax differs from Python's (\pL, \z, ...): reject
+        # only the structural errors both engines reject.
+        if any(sign in str(error) for sign in _REGEX_ERRORS_BOTH_REJECT):
+            raise PromQLError(
+                f"invalid regular expression {pattern!r}: {error}", text, pos
+            ) from None
+
+
+_REGEX_ERRORS_BOTH_REJECT = (
+    "missing )",
+    "unbalanced parenthesis",
+    "unterminated character set",
+    "nothing to repeat",
+    "multiple repeat",
+)
 
 
 def parse(text: str) -> Expr:
@@ -1064,7 +1075,7 @@ class LabelSet:
 
 _OPEN = LabelSet(False)
 _EMPTY = LabelSet(True)
-_LABEL_ADDERS = {"label_replace": 1, "label_join": 1}
+_LABEL_ADDERS = frozenset({"label_replace", "label_join"})
 
 
 def output_labels(expr: Expr) -> LabelSet:
