@@ -412,3 +412,30 @@ groups:
 """
     found = lint_text(text, "alert/comparison")
     assert [f.rule for f in found] == ["AlwaysFires"]
+
+
+def test_recording_earlier_in_the_same_group_adds_no_interval(lint_text: Linter) -> None:
+    text = """\
+groups:
+  - name: g
+    interval: 10s
+    rules:
+      - record: job:up:min
+        expr: min by (job) (up)
+      - alert: Down
+        expr: job:up:min == 0
+        for: 5s
+        labels: {severity: critical}
+        annotations: {summary: s, description: d, runbook_url: https://x.org}
+"""
+    (finding,) = lint_text(text, "alert/detection-latency")
+    # 15s scrape + 0 (same evaluation) + 10s group + 5s for + 5s group_wait
+    assert "35s (scrape 15s + evaluation 10s + for 5s + group_wait 5s)" in finding.message
+    moved = text.replace(
+        "  - name: g\n    interval: 10s\n    rules:\n", "  - name: g\n    rules:\n"
+    )
+    moved = moved.replace(
+        "      - alert: Down", "  - name: h\n    interval: 10s\n    rules:\n      - alert: Down"
+    )
+    (later,) = lint_text(moved, "alert/detection-latency")
+    assert "scrape 20s" in later.message  # 15s scrape + 5s of the recording group
