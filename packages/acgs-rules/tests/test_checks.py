@@ -126,6 +126,20 @@ EXPRESSION_CASES = [
     ),
     ("alert/comparison", "absent(up) == 0", "can never be true", "absent(up)"),
     ("alert/comparison", "up > 1", "can never be true", "up < 1"),
+    (
+        "alert/comparison",
+        "histogram_quantile(0.99, sum by (le) "
+        "(rate(acgs_policy_synthesis_duration_seconds_bucket[5m]))) > 600",
+        "the left side is always 0..300",
+        "histogram_quantile(0.99, sum by (le) "
+        "(rate(acgs_policy_synthesis_duration_seconds_bucket[5m]))) > 120",
+    ),
+    (
+        "promql/counter",
+        "rate(sum by (service) (acgs_http_requests_total)[5m:]) > 10",
+        "take the rate first",
+        "sum by (service) (rate(acgs_http_requests_total[5m])) > 10",
+    ),
 ]
 
 
