@@ -453,3 +453,13 @@ groups:
     )
     (later,) = lint_text(moved, "alert/detection-latency")
     assert "scrape 20s" in later.message  # 15s scrape + 5s of the recording group
+
+
+def test_value_in_a_label_is_an_error(lint_text: Linter, alert_file: AlertFile) -> None:
+    text = alert_file("up == 0").replace(
+        "          severity: warning\n",
+        "          severity: warning\n          value: '{{ $value }}'\n",
+    )
+    (finding,) = lint_text(text, "alert/template")
+    assert "labels.value uses $value" in finding.message
+    assert lint_text(alert_file("up == 0"), "alert/template") == []
