@@ -24,7 +24,7 @@ GOOD_ANNOTATIONS = """\
 """
 
 
-def alert_file(expr: str, *, name: str = "A", extra: str = "", for_: str = "for: 1m") -> str:
+def make_alert_file(expr: str, *, name: str = "A", extra: str = "", for_: str = "for: 1m") -> str:
     """A one-alert rule file with every required field, so only ``expr`` can be wrong."""
     expr_block = textwrap.indent(expr.strip(), " " * 10)
     return (
@@ -53,3 +53,9 @@ def lint_text(tmp_path: Path) -> Linter:
         return result.findings
 
     return run
+
+
+@pytest.fixture
+def alert_file() -> Callable[..., str]:
+    """Build a one-alert rule file around an expression (see :func:`make_alert_file`)."""
+    return make_alert_file

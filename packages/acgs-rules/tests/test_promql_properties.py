@@ -91,7 +91,58 @@ CORPUS = [
     "1 +",
     "x ~ 1",
     "x[1d2h]",
+    "rate(x[5m],)",
+    "sum by (a,) (x)",
+    "sum(x,)",
+    "topk(3, x,)",
+    'x{a="b",,}',
+    "sum by () (x)",
+    "count_values(1, x)",
+    'quantile("a", x)',
+    "x offset 1h30m",
+    "x[1y]",
+    "x[1w2d]",
+    "x @ -1",
+    "x @ 1.5e9",
+    "x @ end() offset 5m",
+    "rate(x[5m:])",
+    'x{__name__=~"a.*"}',
+    '{__name__="a", __name__="b"}',
+    'a{__name__="b"}',
+    "vector(1) + on(x) vector(2)",
+    "1 + on(x) 2",
+    "a == bool on(x) b",
+    "a unless ignoring(x) b",
+    'absent(nonexistent{job="x"})',
+    'label_join(x, "d", "-")',
+    "sort_desc(sum by (a) (x))",
+    "deriv(x[5m]) * 60",
+    '-{a="b"}',
+    "+x",
+    "--x",
+    "x ^ -1",
+    "2 ^ 3 ^ 2",
+    "x > -Inf",
+    "NaN == bool NaN",
+    "x and on() (y)",
+    "a / ignoring(b) group_left c",
+    "max_over_time((a + b)[5m:1m])",
+    "time() > 0",
+    "scalar(x) > bool 1",
+    'x{a!~""}',
+    'x{a=~""}',
+    '{a!=""}',
+    '{a=~".+"}',
+    "x{}",
+    "sum by (__name__) (x)",
+    "x[5M]",
+    "x[5m 1s]",
     "x[1.5m]",
+    'x{a=~"*a"}',
+    'x{a=~"[a"}',
+    'x{a=~"a)"}',
+    'x{a=~"\\\\pL+"}',
+    'x{a=~"\\\\d+\\\\.\\\\d+"}',
 ]
 
 
@@ -263,3 +314,26 @@ def parse_error(text: str) -> PromQLError | None:
     except PromQLError as error:
         return error
     return None
+
+
+@settings(max_examples=150, deadline=None)
+@given(vectors(3), st.sampled_from(["critical", "warning", "info"]))
+def test_every_check_handles_generated_expressions(expr: str, severity: str) -> None:
+    import tempfile
+
+    from acgs_rules.lint import lint
+
+    rule = {
+        "alert": "Generated",
+        "expr": expr,
+        "for": "1m",
+        "labels": {"severity": severity},
+        "annotations": {"summary": "{{ $labels.job }}", "description": "d", "runbook_url": "x"},
+    }
+    recording = {"record": "job:req:rate5m", "expr": expr}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "rules.yml"
+        path.write_text(yaml.safe_dump({"groups": [{"name": "g", "rules": [recording, rule]}]}))
+        result = lint([path], promtool=False)
+    assert not [f for f in result.findings if "internal error" in f.message]
+    assert not [f for f in result.findings if f.check == "promql/syntax"]

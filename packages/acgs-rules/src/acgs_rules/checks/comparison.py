@@ -25,6 +25,7 @@ from acgs_rules.promql import (
     SubqueryExpr,
     UnaryExpr,
     VectorSelector,
+    analyze,
     walk,
 )
 
@@ -92,6 +93,8 @@ def bounds(ctx: LintContext, node: Expr) -> Bounds:
         if node.func in _SAME_BOUNDS_FUNCS and node.args:
             arg = node.args[-1] if node.func == "quantile_over_time" else node.args[0]
             return bounds(ctx, arg)
+        if node.func == "histogram_quantile":
+            return _quantile_bounds(ctx, node)
         if node.func == "clamp_min":
             low, high = bounds(ctx, node.args[0])
             floor = bounds(ctx, node.args[1])[0]
@@ -115,6 +118,18 @@ def bounds(ctx: LintContext, node: Expr) -> Bounds:
     if isinstance(node, BinaryExpr):
         return _binary_bounds(ctx, node)
     return _ANY
+
+
+def _quantile_bounds(ctx: LintContext, node: Call) -> Bounds:
+    """histogram_quantile never returns more than the highest finite bucket boundary."""
+    tops: list[float] = []
+    for use in analyze(node.args[1]).selectors:
+        info = ctx.index.get(use.name) if use.name else None
+        spec = info.spec if info else None
+        if spec is None or spec.buckets is None or not (use.name or "").endswith("_bucket"):
+            return _ANY
+        tops.append(max(spec.buckets))
+    return (0.0, max(tops)) if tops else _ANY
 
 
 def _binary_bounds(ctx: LintContext, node: BinaryExpr) -> Bounds:
@@ -150,9 +165,17 @@ def _never_true(op: str, left: Bounds, right: Bounds) -> bool:
     return False
 
 
-def _filters(node: Expr) -> bool:
-    """Can the expression return fewer series than its inputs (a real condition)?"""
+def _filters(ctx: LintContext, node: Expr, depth: int = 0) -> bool:
+    """Can the expression return fewer series than its inputs (a real condition)?
+
+    Reading a recorded metric whose recording rule filters counts too.
+    """
     for sub in walk(node):
+        if isinstance(sub, VectorSelector) and sub.name and depth < 10:
+            for recorder in ctx.recording_rules(sub.name):
+                tree = ctx.tree(recorder)
+                if tree is not None and _filters(ctx, tree, depth + 1):
+                    return True
         if isinstance(sub, BinaryExpr):
             if sub.op in COMPARISON_OPS and not sub.bool_modifier:
                 return True
@@ -172,7 +195,7 @@ def run(ctx: LintContext) -> Iterator[Finding]:
         tree = ctx.tree(rule)
         if tree is None:
             continue
-        if not _filters(tree):
+        if not _filters(ctx, tree):
             yield ctx.finding(
                 rule,
                 CHECK.name,

@@ -8,8 +8,17 @@ from collections.abc import Iterator
 
 from acgs_rules.checks.base import Check
 from acgs_rules.context import LintContext
-from acgs_rules.model import Finding
-from acgs_rules.promql import analyze
+from acgs_rules.model import Finding, Rule, Severity
+from acgs_rules.promql import (
+    COMPARISON_OPS,
+    AggregateExpr,
+    BinaryExpr,
+    Call,
+    Expr,
+    SubqueryExpr,
+    analyze,
+    walk,
+)
 
 COUNTER_FUNCTIONS = {"rate", "irate", "increase", "resets"}
 # Aggregations that count series rather than add their values.
@@ -38,24 +47,74 @@ def run(ctx: LintContext) -> Iterator[Finding]:
                     f"gauges",
                     line=line,
                 )
-        if not rule.is_alert or not analysis.has_comparison:
+        yield from _aggregated_before_rate(ctx, rule, tree)
+        if rule.is_alert and analysis.has_comparison:
+            yield from _raw_counter_compares(ctx, rule, tree)
+
+
+def _aggregated_before_rate(ctx: LintContext, rule: Rule, tree: Expr) -> Iterator[Finding]:
+    """rate(sum(x_total)[5m:]): a reset of one series looks like a drop of the sum."""
+    for node in walk(tree):
+        if not isinstance(node, Call) or node.func not in COUNTER_FUNCTIONS:
             continue
-        # x_total - x_total offset 1h is a hand-made increase: leave it alone.
-        if any(u.selector.offset is not None for u in analysis.selectors):
+        inner = node.args[0]
+        if not isinstance(inner, SubqueryExpr):
             continue
-        for use in analysis.selectors:
-            if use.name is None or ctx.index.is_counter(use.name) is not True:
-                continue
-            if use.function is not None or _COUNTING & set(use.aggregations):
-                continue
+        summed = [n for n in walk(inner.expr) if isinstance(n, AggregateExpr) and n.op == "sum"]
+        counters = [
+            u.name
+            for n in summed
+            for u in analyze(n.expr).selectors
+            if u.name and u.function is None and ctx.index.is_counter(u.name)
+        ]
+        if counters:
             yield ctx.finding(
                 rule,
                 CHECK.name,
-                f"counter {use.name} is compared raw: it only goes up, so the alert keeps "
-                f"firing after one event; compare rate({use.name}[...]) or "
-                f"increase({use.name}[...]) instead",
-                line=ctx.expr_line(rule, use.pos),
+                f"{node.func}() over a sum of counters ({counters[0]}): when one series "
+                f"resets the sum drops and {node.func} sees a huge reset; take the "
+                f"{node.func} first, then sum: sum({node.func}({counters[0]}[...]))",
+                line=ctx.expr_line(rule, node.pos),
             )
+
+
+def _raw_counter_compares(ctx: LintContext, rule: Rule, tree: Expr) -> Iterator[Finding]:
+    # x_total - x_total offset 1h is a hand-made increase: leave it alone.
+    if any(u.selector.offset is not None for u in analyze(tree).selectors):
+        return
+    reported: set[int] = set()
+    for node in walk(tree):
+        if not isinstance(node, BinaryExpr) or node.op not in COMPARISON_OPS:
+            continue
+        for side in (node.lhs, node.rhs):
+            # A ratio of lifetime totals is odd but does not fire forever: warn only.
+            ratio = any(isinstance(n, BinaryExpr) and n.op == "/" for n in walk(side))
+            for use in analyze(side).selectors:
+                if use.name is None or ctx.index.is_counter(use.name) is not True:
+                    continue
+                if use.function is not None or _COUNTING & set(use.aggregations):
+                    continue
+                if use.pos in reported:
+                    continue
+                reported.add(use.pos)
+                if ratio:
+                    message = (
+                        f"counter {use.name} is used raw in a ratio: it compares lifetime totals "
+                        f"since the process started; use rate({use.name}[...])"
+                    )
+                else:
+                    message = (
+                        f"counter {use.name} is compared raw: it only goes up, so the alert "
+                        f"keeps firing after one event; compare rate({use.name}[...]) or "
+                        f"increase({use.name}[...]) instead"
+                    )
+                yield ctx.finding(
+                    rule,
+                    CHECK.name,
+                    message,
+                    Severity.WARNING if ratio else Severity.ERROR,
+                    line=ctx.expr_line(rule, use.pos),
+                )
 
 
 CHECK = Check("promql/counter", "counter functions on counters only; no raw counter compares", run)
