@@ -127,7 +127,11 @@ def test_time_and_interval_follow_grafana() -> None:
 
 
 def test_queryload_command(
-    built: Path, live: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    built: Path,
+    live: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from acgs_dashboards.cli import main
 
@@ -142,6 +146,10 @@ def test_queryload_command(
     monkeypatch.delenv("PROMETHEUS_PASSWORD", raising=False)
     assert main([*args, "--username", "admin"]) == 2
     assert "PROMETHEUS_PASSWORD" in capsys.readouterr().err
+    odd = tmp_path / "odd.json"
+    odd.write_text(json.dumps({"title": "odd", "panels": [], "time": {"from": "yesterday"}}))
+    assert main(["queryload", str(odd), "--url", live.url]) == 2
+    assert "odd.json: time 'yesterday'" in capsys.readouterr().err
     closed = f"http://127.0.0.1:{_closed_port()}"
     assert main(["queryload", boards, "--url", closed]) == 2
     assert "failed" in capsys.readouterr().err
