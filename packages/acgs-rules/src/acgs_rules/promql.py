@@ -217,6 +217,7 @@ _PRECEDENCE = {
 }
 _KEYWORDS = frozenset({"by", "without", "on", "ignoring", "group_left", "group_right", "bool"})
 _KEYWORDS |= {"offset", "and", "or", "unless", "atan2"}
+_MATCHING_KEYWORDS = frozenset({"bool", "on", "ignoring", "group_left", "group_right"})
 
 # --- syntax tree ----------------------------------------------------------------------
 
@@ -799,7 +800,9 @@ class _Parser:
                 if word not in FUNCTIONS:
                     raise self.error(f"unknown function {word!r}")
                 return self.call()
-            if word.lower() in _KEYWORDS:
+            # Where an operand is expected, Prometheus reads most keywords (and, by, offset,
+            # ...) as metric names, but not the vector matching ones.
+            if word.lower() in _MATCHING_KEYWORDS:
                 raise self.error(f"unexpected keyword {word!r}")
             self.advance()
             return self.selector(word, token.pos)
