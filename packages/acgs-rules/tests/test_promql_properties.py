@@ -388,7 +388,7 @@ def test_mutated_expressions_agree_with_promtool(tmp_path: Path, seed: int) -> N
     Prometheus 2.42 judges them."""
     import random
 
-    chooser = random.Random(seed)
+    chooser = random.Random(seed)  # noqa: S311 - reproducible test data, not secrets
     expressions = []
     for _ in range(300):
         text = chooser.choice(MUTATION_BASES)
