@@ -26,8 +26,16 @@ Public API
     ``scalar``, ``vector``, ``matrix`` or ``string``.
 ``parse_duration(text) -> float`` / ``format_duration(seconds) -> str``
     PromQL durations such as ``1h30m`` (seconds as float).
+``tokenize(text) -> list[Token]``
+    The tokens (kind, text, position); comments and whitespace dropped.
 ``FUNCTIONS``, ``AGGREGATORS``, ``COMPARISON_OPS``
-    The language tables.
+    The language tables (``FUNCTIONS[name].since`` is the first Prometheus version with it).
+
+Conformance: the parser accepts and rejects what Prometheus 2.42 does; the tests check a
+corpus and thousands of mutated expressions against the real ``promtool``. Regular
+expressions are only rejected for structural errors (Prometheus uses RE2, not Python's
+``re``). Expressions nested deeper than ``MAX_NESTING`` parentheses or ``MAX_TREE_DEPTH``
+levels are rejected with a PromQLError rather than exhausting the stack.
 
 Node classes (frozen dataclasses, each with ``pos``): :class:`NumberLiteral`,
 :class:`StringLiteral`, :class:`VectorSelector` (``name``, ``matchers``, ``offset``, ``at``),
@@ -74,6 +82,7 @@ __all__ = [
     "output_labels",
     "parse",
     "parse_duration",
+    "tokenize",
     "value_type",
     "walk",
 ]
