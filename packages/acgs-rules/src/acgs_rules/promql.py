@@ -26,8 +26,16 @@ Public API
     ``scalar``, ``vector``, ``matrix`` or ``string``.
 ``parse_duration(text) -> float`` / ``format_duration(seconds) -> str``
     PromQL durations such as ``1h30m`` (seconds as float).
+``tokenize(text) -> list[Token]``
+    The tokens (kind, text, position); comments and whitespace dropped.
 ``FUNCTIONS``, ``AGGREGATORS``, ``COMPARISON_OPS``
-    The language tables.
+    The language tables (``FUNCTIONS[name].since`` is the first Prometheus version with it).
+
+Conformance: the parser accepts and rejects what Prometheus 2.42 does; the tests check a
+corpus and thousands of mutated expressions against the real ``promtool``. Regular
+expressions are only rejected for structural errors (Prometheus uses RE2, not Python's
+``re``). Expressions nested deeper than ``MAX_NESTING`` parentheses or ``MAX_TREE_DEPTH``
+levels are rejected with a PromQLError rather than exhausting the stack.
 
 Node classes (frozen dataclasses, each with ``pos``): :class:`NumberLiteral`,
 :class:`StringLiteral`, :class:`VectorSelector` (``name``, ``matchers``, ``offset``, ``at``),
@@ -74,6 +82,7 @@ __all__ = [
     "output_labels",
     "parse",
     "parse_duration",
+    "tokenize",
     "value_type",
     "walk",
 ]
@@ -217,6 +226,7 @@ _PRECEDENCE = {
 }
 _KEYWORDS = frozenset({"by", "without", "on", "ignoring", "group_left", "group_right", "bool"})
 _KEYWORDS |= {"offset", "and", "or", "unless", "atan2"}
+_MATCHING_KEYWORDS = frozenset({"bool", "on", "ignoring", "group_left", "group_right"})
 
 # --- syntax tree ----------------------------------------------------------------------
 
@@ -799,7 +809,9 @@ class _Parser:
                 if word not in FUNCTIONS:
                     raise self.error(f"unknown function {word!r}")
                 return self.call()
-            if word.lower() in _KEYWORDS:
+            # Where an operand is expected, Prometheus reads most keywords (and, by, offset,
+            # ...) as metric names, but not the vector matching ones.
+            if word.lower() in _MATCHING_KEYWORDS:
                 raise self.error(f"unexpected keyword {word!r}")
             self.advance()
             return self.selector(word, token.pos)
