@@ -74,7 +74,7 @@ def measure(
         assert sim.process is not None
         pid = sim.process.pid
         with httpx.Client(timeout=10) as client:
-            time.sleep(2)  # let start-up work settle
+            time.sleep(min(2.0, window))  # let start-up work settle
             requests_before = requests_total(client, sim)
             cpu_before, started = cpu_seconds(pid), time.monotonic()
             scrape_times: list[float] = []

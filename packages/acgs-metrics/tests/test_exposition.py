@@ -300,3 +300,31 @@ def test_asgi_app_mounted_under_a_root_path(registry: CollectorRegistry) -> None
     asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
     assert sent[0]["status"] == 200
     assert b"acgs_demo_requests_total" in sent[1]["body"]
+
+
+def test_ipv6_loopback(registry: CollectorRegistry) -> None:
+    if not socket.has_ipv6:
+        pytest.fail("this machine has no IPv6 support; the test needs ::1")
+    with start_http_server(0, host="::1", registry=registry) as handle:
+        assert handle.url == f"http://[::1]:{handle.port}"
+        assert "acgs_demo_requests_total" in httpx.get(f"{handle.url}/metrics").text
+
+
+def test_asgi_app_mounted_in_starlette(registry: CollectorRegistry, run_asgi: Any) -> None:
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Mount, Route
+
+    async def home(request: object) -> PlainTextResponse:
+        return PlainTextResponse("service")
+
+    app = Starlette(
+        routes=[Route("/", home), Mount("/metrics", app=make_asgi_app(registry))]  # type: ignore[arg-type]
+    )
+    url = run_asgi(app)
+    assert httpx.get(f"{url}/").text == "service"
+    for path in ("/metrics", "/metrics/"):
+        response = httpx.get(f"{url}{path}", follow_redirects=True)
+        assert response.status_code == 200, path
+        assert 'acgs_demo_requests_total{route="/a"} 3.0' in response.text
+    assert httpx.get(f"{url}/metrics/other").status_code == 404

@@ -295,6 +295,30 @@ def test_asgi_websocket_passes_through(
     assert in_flight(registry) == 0
 
 
+def test_asgi_templates_are_relative_to_the_mount_point(
+    http_metrics: HttpMetrics, registry: CollectorRegistry
+) -> None:
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: dict[str, Any]) -> None:
+        return None
+
+    async def mounted(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    app = ASGIMetricsMiddleware(mounted, http_metrics)
+    scope = {"type": "http", "method": "GET", "path": "/gs/items/7", "root_path": "/gs"}
+    asyncio.run(app(scope, receive, send))
+    assert requests(registry, "/items/{item_id}", "GET", 200) == 1
+
+
+def test_routes_must_not_be_a_string(registry: CollectorRegistry) -> None:
+    with pytest.raises(TypeError, match="list of route templates"):
+        HttpMetrics("gs", "/items/{item_id}", Instruments(registry=registry))
+
+
 def test_strict_mode_never_fails_a_request(registry: CollectorRegistry) -> None:
     """A method the catalog does not list is skipped (strict) instead of failing the request."""
     metrics = HttpMetrics("gs", ROUTES, Instruments(registry=registry, strict=True))

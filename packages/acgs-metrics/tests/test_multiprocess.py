@@ -135,6 +135,12 @@ def test_counters_histograms_and_gauges_aggregate_across_workers(workers: Worker
     # The exposition runs here, in a process that recorded nothing itself.
     with start_http_server(0, registry=CollectorRegistry()) as server:
         samples = scrape(server.url)
+        text = httpx.get(f"{server.url}/metrics").content
+    # The aggregate is valid exposition too.
+    lint = subprocess.run(
+        ["promtool", "check", "metrics"], input=text, capture_output=True, timeout=60, check=False
+    )
+    assert (lint.returncode, lint.stdout + lint.stderr) == (0, b"")
     assert (
         value(samples, "acgs_constitutional_validations_total", service="gs", result="success") == 7
     )
@@ -211,3 +217,11 @@ def test_mark_process_dead_needs_a_directory(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     with pytest.raises(RuntimeError, match="set PROMETHEUS_MULTIPROC_DIR"):
         mark_process_dead(12345)
+
+
+def test_a_missing_multiprocess_dir_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "absent"))
+    with pytest.raises(ValueError, match=r"absent is not a directory: create it"):
+        start_http_server(0, registry=CollectorRegistry())

@@ -40,7 +40,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.exposition import choose_encoder, gzip_accepted
 from prometheus_client.registry import Collector
 
-from acgs_metrics.multiprocess import scrape_registry
+from acgs_metrics.multiprocess import check_multiprocess_dir, scrape_registry
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -211,6 +211,7 @@ def make_wsgi_app(
     registry: CollectorRegistry = REGISTRY, *, basic_auth: BasicAuth | None = None
 ) -> WSGIApplication:
     """A WSGI app serving ``GET /metrics`` (text or OpenMetrics by ``Accept``, gzip on request)."""
+    check_multiprocess_dir()
 
     def metrics_app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         status, headers, body = _metrics_response(
@@ -236,6 +237,7 @@ def make_asgi_app(
     Rendering a large registry takes milliseconds, so under asyncio it runs in a worker
     thread rather than on the event loop.
     """
+    check_multiprocess_dir()
 
     async def metrics_app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

@@ -12,8 +12,10 @@ timed in ``acgs_http_request_duration_seconds{service,endpoint,method}`` and tra
 
 ``endpoint`` is always a route template, never the raw path: raw paths carry ids and would
 make one series per id. Paths no template matches are recorded as ``/other``. An exception
-from the app counts as a 500 and is re-raised. A request is timed until its response body is
-finished (WSGI: the server closes the body iterable; ASGI: the app returns).
+from the app counts as a 500 and is re-raised. Templates are relative to where the app is
+mounted (WSGI ``PATH_INFO``; ASGI ``path`` without ``root_path``). A request is timed until
+its response body is finished (WSGI: the server closes the body iterable; ASGI: the app
+returns).
 
 A metrics failure must never fail a request: label values the catalog does not allow (an
 exotic HTTP method, say) fold into the overflow series in production mode, and in strict
@@ -119,6 +121,8 @@ class HttpMetrics:
         *,
         other: str = OTHER_ENDPOINT,
     ) -> None:
+        if isinstance(routes, str):
+            raise TypeError("routes: give a list of route templates or a route_for(path) callable")
         instruments = instruments or Instruments()
         self.service = service
         self.other = other
@@ -236,7 +240,7 @@ class ASGIMetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        endpoint = self.metrics.endpoint(scope.get("path") or "/")
+        endpoint = self.metrics.endpoint(_app_path(scope))
         method = str(scope.get("method", "GET")).upper()
         status = 500  # a request that ends before its response starts is a failure
 
@@ -254,6 +258,15 @@ class ASGIMetricsMiddleware:
             raise
         finally:
             self.metrics.finished(started, endpoint, method, status)
+
+
+def _app_path(scope: Scope) -> str:
+    """The path inside the app: templates are relative to where the app is mounted."""
+    path: str = scope.get("path") or "/"
+    root: str = scope.get("root_path") or ""
+    if root and path.startswith(root):
+        path = path[len(root) :] or "/"
+    return path
 
 
 def _status_code(status: str) -> int:
