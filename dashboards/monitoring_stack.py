@@ -121,6 +121,19 @@ def build() -> db.Dashboard:
             width=8,
         )
     )
+    board.with_panel(
+        timeseries(
+            "Firing alerts",
+            "Alerts firing right now, by name and severity (Prometheus' ALERTS series).",
+            Query(
+                'sum by (alertname, severity) (ALERTS{alertstate="firing"})',
+                legend="{{alertname}} ({{severity}})",
+            ),
+            unit="short",
+            width=24,
+            height=6,
+        )
+    )
     board.with_row(db.Row("Overhead"))
     board.with_panel(
         timeseries(

@@ -35,6 +35,23 @@ def median_ms(action: Callable[[], object], runs: int = RUNS) -> float:
     return statistics.median(samples)
 
 
+def _big_dashboard_lint_ms(copies: int = 600) -> tuple[float, int]:
+    """Lint time of one large dashboard (the overview's panels repeated): scaling."""
+    import json
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        build_all(out, ROOT / "dashboards")
+        board = json.loads((out / "dashboards" / "acgs-services-overview.json").read_text())
+        panels = [p for p in board["panels"] if p["type"] != "row"]
+        board["panels"] = [
+            dict(panels[i % len(panels)], id=i + 1, title=f"panel {i}") for i in range(copies)
+        ]
+        big = out / "big.json"
+        big.write_text(json.dumps(board, indent=2))
+        return median_ms(lambda: lint_paths([big]), runs=3), copies
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
@@ -58,6 +75,8 @@ def main() -> None:
         f"{(build_ms + lint_ms) / n:.1f}",
         f"{(build_ms + lint_ms) / queries:.2f}",
     )
+    big_ms, big_panels = _big_dashboard_lint_ms()
+    table.add_row(f"lint, one {big_panels}-panel dashboard", f"{big_ms:.1f}", "", "")
     console = Console()
     console.print(table)
     console.print(

@@ -149,3 +149,22 @@ def test_cli_build_and_its_errors(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "acgs-slo.json" in capsys.readouterr().out
     assert main(["build", "--out", str(tmp_path / "x"), "--source", str(tmp_path / "none")]) == 2
     assert "not a directory of dashboard definitions" in capsys.readouterr().err
+
+
+def test_build_does_not_depend_on_hash_seeds(tmp_path: Path) -> None:
+    """Separate processes with different hash seeds write the same bytes."""
+    import subprocess
+    import sys
+
+    trees = []
+    for seed in ("1", "2"):
+        out = tmp_path / seed
+        subprocess.run(
+            [sys.executable, "-m", "acgs_dashboards.cli", "build", "--out", str(out),
+             "--source", str(SOURCE), "--dashboards-path", "/grafana/dashboards"],
+            check=True,
+            capture_output=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )  # fmt: skip
+        trees.append(_tree(out))
+    assert trees[0] == trees[1]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 from pathlib import Path
 
 import httpx
@@ -41,7 +42,8 @@ def _panels(board: dict[str, object]) -> list[tuple[str, list[str]]]:
 def test_dashboards_round_trip_through_the_grafana_api(built: Path) -> None:
     assert GRAFANA_URL is not None
     auth = (os.environ.get("GRAFANA_USER", "admin"), os.environ["GRAFANA_PASSWORD"])
-    verify: str | bool = os.environ.get("GRAFANA_CA") or True
+    ca = os.environ.get("GRAFANA_CA")
+    verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca) if ca else True
     options = LintOptions(recorded_metrics=recorded_metrics([REPO / "rules"]))
     with httpx.Client(base_url=GRAFANA_URL, auth=auth, verify=verify, timeout=30) as client:
         created = client.post("/api/folders", json={"uid": FOLDER_UID, "title": "ACGS API test"})

@@ -164,6 +164,7 @@ def test_fine_queries_pass_the_query_checks(tmp_path: Path) -> None:
         'label_replace(up, "svc", "$1", "job", "acgs-(.*)")',
         "rate(acgs_http_requests_total[$window])",  # an interval variable's window
         "sum(rate(node_cpu_seconds_total[$__rate_interval])) # acgs-dashboards disable=all",
+        "max_over_time(up[1h] @ ${__to:date:seconds}) + 0 * ${__from}",
     ]
     window = {"name": "window", "type": "interval", "query": "5m,1h", "current": {"value": "5m"}}
     variables = {"list": [DATASOURCE_VARIABLE, SERVICE_VARIABLE, window]}
@@ -345,3 +346,18 @@ def test_unseen_correct_dashboards_get_no_errors() -> None:
         "panel/legacy-type",
         "datasource/reference",
     }
+
+
+def test_every_check_is_documented() -> None:
+    from acgs_dashboards.lint.checks import ALL_CHECK_NAMES
+
+    doc = (Path(__file__).parents[1] / "docs" / "checks.md").read_text()
+    sections = {line.removeprefix("## ") for line in doc.splitlines() if line.startswith("## ")}
+    assert sections - {"Grafana's dashboard-linter rules"} == set(ALL_CHECK_NAMES)
+
+
+def test_target_labels_from_the_command_line(tmp_path: Path) -> None:
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(board(panel('acgs_active_sessions{cluster="eu"}'))))
+    assert main(["lint", str(path)]) == 1
+    assert main(["lint", str(path), "--target-label", "cluster"]) == 0

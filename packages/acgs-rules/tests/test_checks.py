@@ -126,6 +126,20 @@ EXPRESSION_CASES = [
     ),
     ("alert/comparison", "absent(up) == 0", "can never be true", "absent(up)"),
     ("alert/comparison", "up > 1", "can never be true", "up < 1"),
+    (
+        "alert/comparison",
+        "histogram_quantile(0.99, sum by (le) "
+        "(rate(acgs_policy_synthesis_duration_seconds_bucket[5m]))) > 600",
+        "the left side is always 0..300",
+        "histogram_quantile(0.99, sum by (le) "
+        "(rate(acgs_policy_synthesis_duration_seconds_bucket[5m]))) > 120",
+    ),
+    (
+        "promql/counter",
+        "rate(sum by (service) (acgs_http_requests_total)[5m:]) > 10",
+        "take the rate first",
+        "sum by (service) (rate(acgs_http_requests_total[5m])) > 10",
+    ),
 ]
 
 
@@ -412,3 +426,40 @@ groups:
 """
     found = lint_text(text, "alert/comparison")
     assert [f.rule for f in found] == ["AlwaysFires"]
+
+
+def test_recording_earlier_in_the_same_group_adds_no_interval(lint_text: Linter) -> None:
+    text = """\
+groups:
+  - name: g
+    interval: 10s
+    rules:
+      - record: job:up:min
+        expr: min by (job) (up)
+      - alert: Down
+        expr: job:up:min == 0
+        for: 5s
+        labels: {severity: critical}
+        annotations: {summary: s, description: d, runbook_url: https://x.org}
+"""
+    (finding,) = lint_text(text, "alert/detection-latency")
+    # 15s scrape + 0 (same evaluation) + 10s group + 5s for + 5s group_wait
+    assert "35s (scrape 15s + evaluation 10s + for 5s + group_wait 5s)" in finding.message
+    moved = text.replace(
+        "  - name: g\n    interval: 10s\n    rules:\n", "  - name: g\n    rules:\n"
+    )
+    moved = moved.replace(
+        "      - alert: Down", "  - name: h\n    interval: 10s\n    rules:\n      - alert: Down"
+    )
+    (later,) = lint_text(moved, "alert/detection-latency")
+    assert "scrape 20s" in later.message  # 15s scrape + 5s of the recording group
+
+
+def test_value_in_a_label_is_an_error(lint_text: Linter, alert_file: AlertFile) -> None:
+    text = alert_file("up == 0").replace(
+        "          severity: warning\n",
+        "          severity: warning\n          value: '{{ $value }}'\n",
+    )
+    (finding,) = lint_text(text, "alert/template")
+    assert "labels.value uses $value" in finding.message
+    assert lint_text(alert_file("up == 0"), "alert/template") == []

@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from acgs_rules.alertmanager import (
     UNKNOWN,
@@ -134,3 +137,54 @@ def test_matchers() -> None:
     assert parse_matcher("team!=db").evaluate(lambda _: "web") is True
     with pytest.raises(AlertmanagerConfigError):
         parse_matcher("no operator")
+
+
+AM_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.text(max_size=12),
+    st.sampled_from(["30s", 'severity="critical"', "x", "bad matcher", "=~", "team=~(unclosed"]),
+)
+AM_KEYS = st.sampled_from(
+    [
+        "route",
+        "receiver",
+        "routes",
+        "matchers",
+        "match",
+        "match_re",
+        "continue",
+        "group_wait",
+        "receivers",
+        "name",
+        "webhook_configs",
+        "inhibit_rules",
+        "source_matchers",
+        "target_matchers",
+    ]
+)
+AM_DOCUMENTS = st.recursive(
+    AM_SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(AM_KEYS, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(AM_DOCUMENTS)
+def test_any_alertmanager_config_loads_or_fails_cleanly(tmp_path: Path, document: Any) -> None:
+    path = tmp_path / "am.yml"
+    path.write_text(yaml.safe_dump(document))
+    message = ""
+    try:
+        config = load_alertmanager_config(path)
+    except AlertmanagerConfigError as error:
+        message = str(error)
+    if message:
+        assert str(path) in message
+    else:
+        ends = config.destinations(lambda name: UNKNOWN if name != "alertname" else "A")
+        assert ends

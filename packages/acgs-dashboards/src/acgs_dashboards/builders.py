@@ -160,6 +160,17 @@ def new_dashboard(
         .time(time_from, "now")
         .refresh("30s")
         .tooltip(dm.DashboardCursorSync.CROSSHAIR)
+        # Code is the source: an edit in the UI would be lost on the next provisioning.
+        .readonly()
+        # A menu of every ACGS dashboard, carrying the time range and variables along.
+        .link(
+            db.DashboardLink("ACGS dashboards")
+            .type(dm.DashboardLinkType.DASHBOARDS)
+            .tags(["acgs"])
+            .as_dropdown(True)
+            .keep_time(True)
+            .include_vars(True)
+        )
         .with_variable(datasource_variable())
     )
     for variable in variables:

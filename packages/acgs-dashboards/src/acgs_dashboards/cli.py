@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import ssl
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -92,6 +93,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="global scrape interval, for the rate-window check (default 15)",
     )
+    lint.add_argument(
+        "--target-label",
+        action="append",
+        default=[],
+        metavar="LABEL",
+        help="a label your scrape configs add to every series (repeatable; job and instance "
+        "always count)",
+    )
     commands.add_parser("checks", help="list the lint checks")
     load = commands.add_parser(
         "queryload",
@@ -133,7 +142,13 @@ def _queryload(args: argparse.Namespace) -> int:
         print("acgs-dashboards queryload: --username needs $PROMETHEUS_PASSWORD", file=sys.stderr)
         return USAGE_ERROR
     auth = httpx.BasicAuth(args.username, password or "") if args.username else None
-    verify: str | bool = str(args.ca_file) if args.ca_file else True
+    verify: ssl.SSLContext | bool = True
+    if args.ca_file:
+        try:
+            verify = ssl.create_default_context(cafile=str(args.ca_file))
+        except (OSError, ssl.SSLError) as error:
+            print(f"acgs-dashboards queryload: --ca-file {args.ca_file}: {error}", file=sys.stderr)
+            return USAGE_ERROR
     try:
         with httpx.Client(base_url=args.url, auth=auth, verify=verify, timeout=60) as client:
             return run_files(
@@ -180,6 +195,7 @@ def _lint(args: argparse.Namespace) -> int:
         datasource_uids=DEFAULT_DATASOURCE_UIDS | set(args.datasource_uid),
         scrape_interval_s=args.scrape_interval,
         recorded_metrics=recorded_metrics(rules),
+        target_labels=frozenset({"job", "instance", *args.target_label}),
     )
     try:
         report = lint_paths(args.paths, options)

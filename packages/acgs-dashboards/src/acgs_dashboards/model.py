@@ -304,7 +304,7 @@ def parse_dashboard(document: Any, path: str = "<dashboard>") -> Dashboard:
 def load_dashboard(path: Path) -> Dashboard:
     """Read and parse a dashboard file; :class:`DashboardLoadError` says what is wrong."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a BOM is not an error
     except (OSError, UnicodeDecodeError) as error:
         raise DashboardLoadError(f"cannot read the file: {error}") from error
     try:

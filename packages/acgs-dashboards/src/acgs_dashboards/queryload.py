@@ -90,6 +90,7 @@ class DashboardLoad:
     variables_s: float
     total_s: float
     panels: tuple[PanelLoad, ...] = field(default=())
+    variable_errors: tuple[str, ...] = ()
 
     @property
     def series(self) -> int:
@@ -97,7 +98,7 @@ class DashboardLoad:
 
     @property
     def errors(self) -> list[str]:
-        return [f"{p.title}: {e}" for p in self.panels for e in p.errors]
+        return [*self.variable_errors, *(f"{p.title}: {e}" for p in self.panels for e in p.errors)]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -273,9 +274,18 @@ def _apply_regex(regex: str, values: list[str]) -> list[str]:
 
 
 def _resolve_variables(
-    dashboard: Dashboard, client: httpx.Client, start: float, end: float, scrape_s: float
+    dashboard: Dashboard,
+    client: httpx.Client,
+    start: float,
+    end: float,
+    scrape_s: float,
+    errors: list[str],
 ) -> tuple[dict[str, list[str]], frozenset[str], dict[str, list[str]]]:
-    """(expanded values, multi-value variable names, every value per variable)."""
+    """(expanded values, multi-value variable names, every value per variable).
+
+    A variable whose query fails keeps its saved values, as in Grafana, and the failure
+    goes to ``errors``; only an unreachable Prometheus stops the run.
+    """
     expanded: dict[str, list[str]] = {}
     every: dict[str, list[str]] = {}
     multi: set[str] = set()
@@ -285,7 +295,13 @@ def _resolve_variables(
         scope = Scope(
             values=expanded, multi=frozenset(multi), scrape_interval_s=scrape_s, range_s=end - start
         )
-        values = _variable_values(variable, client, scope, start, end)
+        try:
+            values = _variable_values(variable, client, scope, start, end)
+        except httpx.TransportError:
+            raise
+        except (httpx.HTTPError, QueryLoadError, ValueError, KeyError) as error:
+            errors.append(f"variable ${variable.name}: {error}")
+            values = [v for v in variable.current_values if v != "$__all"]
         every[variable.name] = values
         all_selected = "$__all" in variable.current_values or not variable.current_values
         if variable.include_all and (all_selected or variable.raw.get("multi")):
@@ -354,6 +370,10 @@ def _panel_jobs(
             if not _is_promql(target, panel, dashboard):
                 continue
             step = max(interval, _min_interval(target.raw.get("interval"), values) or 0)
+            # Old dashboards multiply the step by a resolution factor (1/2 -> 2).
+            factor = target.raw.get("intervalFactor")
+            if isinstance(factor, int | float) and factor > 1:
+                step *= factor
             step = max(step, math.ceil(range_s / MAX_POINTS))
             scope = Scope(
                 values=values,
@@ -361,6 +381,7 @@ def _panel_jobs(
                 interval_s=step,
                 scrape_interval_s=scrape_s,
                 range_s=range_s,
+                end_s=end,
             )
             assert target.expr is not None
             jobs.append(
@@ -420,10 +441,15 @@ def run_dashboard(
     if end <= start:
         raise QueryLoadError(f"time range {time_from}..{time_to} is empty")
     began = time.perf_counter()
+    variable_errors: list[str] = []
     try:
-        expanded, multi, every = _resolve_variables(board, client, start, end, scrape_interval_s)
-    except (httpx.HTTPError, ValueError, KeyError) as error:
-        raise QueryLoadError(f"variable queries failed: {error}") from error
+        expanded, multi, every = _resolve_variables(
+            board, client, start, end, scrape_interval_s, variable_errors
+        )
+    except httpx.TransportError as error:
+        raise QueryLoadError(
+            f"variable queries failed: Prometheus did not answer: {error}"
+        ) from error
     variables_s = time.perf_counter() - began
     panels = [p for p in board.panels if include_collapsed or not p.collapsed]
     jobs = [
@@ -451,4 +477,6 @@ def run_dashboard(
         for key, panel in enumerate(panels)
         if key in by_panel
     )
-    return DashboardLoad(board.uid, board.title, start, end, variables_s, total_s, loads)
+    return DashboardLoad(
+        board.uid, board.title, start, end, variables_s, total_s, loads, tuple(variable_errors)
+    )

@@ -75,6 +75,8 @@ def run_files(
                 )
             except httpx.HTTPError as error:
                 raise QueryLoadError(f"{path}: Prometheus did not answer: {error}") from error
+            except QueryLoadError as error:
+                raise QueryLoadError(f"{path}: {error}") from error
             progress.advance(task)
     if json_output:
         print(json.dumps([load.as_dict() for load in loads], indent=2))

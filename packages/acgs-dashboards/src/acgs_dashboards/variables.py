@@ -69,11 +69,18 @@ class Scope:
     interval_s: float = 60.0
     scrape_interval_s: float = 15.0
     range_s: float = 3600.0
+    end_s: float = 0.0  # the range's end, epoch seconds ($__to)
 
     def builtins(self) -> dict[str, str]:
         interval = self.interval_s
         rate = rate_interval(interval, self.scrape_interval_s)
+        start = self.end_s - self.range_s
         return {
+            "__from": str(round(start * 1000)),
+            "__to": str(round(self.end_s * 1000)),
+            "__dashboard": "dashboard",
+            "__org": "1",
+            "__user": "user",
             "__interval": format_duration(interval),
             "__interval_ms": str(round(interval * 1000)),
             "__rate_interval": format_duration(rate),
@@ -109,6 +116,8 @@ def interpolate(text: str, scope: Scope) -> str:
         name = match.group(1) or match.group(2) or match.group(4)
         fmt = match.group(3) or match.group(6)
         if name in builtins:
+            if name in {"__from", "__to"} and fmt and "seconds" in fmt:
+                return str(int(builtins[name]) // 1000)  # ${__to:date:seconds}
             return builtins[name]
         values = scope.values.get(name)
         if values is None:

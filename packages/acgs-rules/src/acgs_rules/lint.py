@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import time
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -74,8 +75,6 @@ def lint(
     promtool: bool = True,
 ) -> LintResult:
     """Lint rule files, manifests and test files under ``paths``."""
-    import time
-
     settings = settings or LintSettings()
     timings: dict[str, float] = {}
     started = time.perf_counter()

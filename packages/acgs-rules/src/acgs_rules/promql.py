@@ -26,8 +26,16 @@ Public API
     ``scalar``, ``vector``, ``matrix`` or ``string``.
 ``parse_duration(text) -> float`` / ``format_duration(seconds) -> str``
     PromQL durations such as ``1h30m`` (seconds as float).
+``tokenize(text) -> list[Token]``
+    The tokens (kind, text, position); comments and whitespace dropped.
 ``FUNCTIONS``, ``AGGREGATORS``, ``COMPARISON_OPS``
-    The language tables.
+    The language tables (``FUNCTIONS[name].since`` is the first Prometheus version with it).
+
+Conformance: the parser accepts and rejects what Prometheus 2.42 does; the tests check a
+corpus and thousands of mutated expressions against the real ``promtool``. Regular
+expressions are only rejected for structural errors (Prometheus uses RE2, not Python's
+``re``). Expressions nested deeper than ``MAX_NESTING`` parentheses or ``MAX_TREE_DEPTH``
+levels are rejected with a PromQLError rather than exhausting the stack.
 
 Node classes (frozen dataclasses, each with ``pos``): :class:`NumberLiteral`,
 :class:`StringLiteral`, :class:`VectorSelector` (``name``, ``matchers``, ``offset``, ``at``),
@@ -74,6 +82,7 @@ __all__ = [
     "output_labels",
     "parse",
     "parse_duration",
+    "tokenize",
     "value_type",
     "walk",
 ]
@@ -103,26 +112,34 @@ _S, _V, _M, _STR = ValueType.SCALAR, ValueType.VECTOR, ValueType.MATRIX, ValueTy
 
 @dataclass(frozen=True)
 class Function:
-    """A PromQL function's signature. ``variadic``: extra trailing args allowed (-1: any)."""
+    """A PromQL function's signature, with Prometheus's meaning of ``variadic``: when it is
+    not 0 the last argument may be left out, and (if positive) up to ``variadic`` arguments
+    may be given in its place; -1 means any number."""
 
     name: str
     args: tuple[ValueType, ...]
     returns: ValueType
-    optional: int = 0  # how many trailing args may be left out
-    variadic: int = 0  # repeats of the last arg allowed beyond ``args`` (-1: unbounded)
+    variadic: int = 0
     since: str = "2.0"  # first Prometheus version with this function
+
+    @property
+    def arity(self) -> tuple[int, float]:
+        """Fewest and most arguments."""
+        if self.variadic == 0:
+            return len(self.args), len(self.args)
+        least = len(self.args) - 1
+        return least, (math.inf if self.variadic < 0 else least + self.variadic)
 
 
 def _fn(
     name: str,
     args: str,
     returns: ValueType = _V,
-    optional: int = 0,
     variadic: int = 0,
     since: str = "2.0",
 ) -> Function:
     kinds = {"s": _S, "v": _V, "m": _M, "S": _STR}
-    return Function(name, tuple(kinds[a] for a in args), returns, optional, variadic, since)
+    return Function(name, tuple(kinds[a] for a in args), returns, variadic, since)
 
 
 _MATH = "abs ceil exp floor ln log10 log2 sqrt sgn acos acosh asin asinh atan atanh cos cosh"
@@ -133,7 +150,7 @@ _DATE = "day_of_month day_of_week day_of_year days_in_month hour minute month ye
 FUNCTIONS: dict[str, Function] = {
     **{n: _fn(n, "v") for n in _MATH.split()},
     **{f"{n}_over_time": _fn(f"{n}_over_time", "m") for n in _OVER_TIME.split()},
-    **{n: _fn(n, "v", optional=1) for n in _DATE.split()},
+    **{n: _fn(n, "v", variadic=1) for n in _DATE.split()},
     "absent": _fn("absent", "v"),
     "changes": _fn("changes", "m"),
     "clamp": _fn("clamp", "vss"),
@@ -153,7 +170,7 @@ FUNCTIONS: dict[str, Function] = {
     "quantile_over_time": _fn("quantile_over_time", "sm"),
     "rate": _fn("rate", "m"),
     "resets": _fn("resets", "m"),
-    "round": _fn("round", "vs", optional=1),
+    "round": _fn("round", "vs", variadic=1),
     "scalar": _fn("scalar", "v", _S),
     "time": _fn("time", "", _S),
     "vector": _fn("vector", "s"),
@@ -168,7 +185,7 @@ FUNCTIONS: dict[str, Function] = {
     "sort_by_label": _fn("sort_by_label", "vS", variadic=-1, since="2.46"),
     "sort_by_label_desc": _fn("sort_by_label_desc", "vS", variadic=-1, since="2.46"),
     "double_exponential_smoothing": _fn("double_exponential_smoothing", "mss", since="3.0"),
-    "info": _fn("info", "vv", optional=1, since="3.0"),
+    "info": _fn("info", "vv", variadic=1, since="3.0"),
 }
 
 # Aggregation operators; the value is the type of the parameter, if any.
@@ -209,6 +226,7 @@ _PRECEDENCE = {
 }
 _KEYWORDS = frozenset({"by", "without", "on", "ignoring", "group_left", "group_right", "bool"})
 _KEYWORDS |= {"offset", "and", "or", "unless", "atan2"}
+_MATCHING_KEYWORDS = frozenset({"bool", "on", "ignoring", "group_left", "group_right"})
 
 # --- syntax tree ----------------------------------------------------------------------
 
@@ -791,7 +809,9 @@ class _Parser:
                 if word not in FUNCTIONS:
                     raise self.error(f"unknown function {word!r}")
                 return self.call()
-            if word.lower() in _KEYWORDS:
+            # Where an operand is expected, Prometheus reads most keywords (and, by, offset,
+            # ...) as metric names, but not the vector matching ones.
+            if word.lower() in _MATCHING_KEYWORDS:
                 raise self.error(f"unexpected keyword {word!r}")
             self.advance()
             return self.selector(word, token.pos)
@@ -865,21 +885,31 @@ class _Parser:
             name = named[0].value if named else None
         return VectorSelector(pos, name, tuple(matchers))
 
+    def arguments(self) -> list[Expr]:
+        """Comma-separated expressions up to ``)``; no trailing comma (unlike label lists)."""
+        args: list[Expr] = []
+        if self.at(")"):
+            return args
+        args.append(self.expression(0))
+        while self.at(","):
+            self.advance()
+            args.append(self.expression(0))
+        return args
+
     def call(self) -> Call:
         token = self.advance()
         func = FUNCTIONS[token.text]
         self.expect("(")
-        args: list[Expr] = []
-        while not self.at(")"):
-            args.append(self.expression(0))
-            if not self.at(","):
-                break
-            self.advance()
+        args = self.arguments()
         self.expect(")", f"to close the call to {func.name}")
-        low = len(func.args) - func.optional
-        high = math.inf if func.variadic < 0 else len(func.args) + func.variadic
+        low, high = func.arity
         if not low <= len(args) <= high:
-            wanted = str(low) if low == high else f"{low} to {'any' if high == math.inf else high}"
+            if low == high:
+                wanted = str(low)
+            elif high == math.inf:
+                wanted = f"at least {low}"
+            else:
+                wanted = f"{low} to {int(high)}"
             raise self.error(f"{func.name}() takes {wanted} argument(s), got {len(args)}", token)
         for index, arg in enumerate(args):
             wanted_type = func.args[min(index, len(func.args) - 1)]
@@ -906,12 +936,7 @@ class _Parser:
             without, labels = self.grouping()
             has_grouping = True
         self.expect("(", f"after {op}")
-        args: list[Expr] = []
-        while not self.at(")"):
-            args.append(self.expression(0))
-            if not self.at(","):
-                break
-            self.advance()
+        args = self.arguments()
         self.expect(")", f"to close {op}(...)")
         if self.at("by") or self.at("without"):
             if has_grouping:
@@ -952,10 +977,21 @@ def _check_regex(pattern: str, text: str, pos: int) -> None:
     try:
         re.compile(pattern)
     except re.error as error:
-        # RE2 and Python differ (e.g. \z); only reject what neither accepts commonly.
-        if "look-behind" in str(error) or "unknown extension" in str(error):
-            return
-        raise PromQLError(f"invalid regular expression {pattern!r}: {error}", text, pos) from None
+        # Prometheus uses RE2, whose syntax differs from Python's (\pL, \z, ...): reject
+        # only the structural errors both engines reject.
+        if any(sign in str(error) for sign in _REGEX_ERRORS_BOTH_REJECT):
+            raise PromQLError(
+                f"invalid regular expression {pattern!r}: {error}", text, pos
+            ) from None
+
+
+_REGEX_ERRORS_BOTH_REJECT = (
+    "missing )",
+    "unbalanced parenthesis",
+    "unterminated character set",
+    "nothing to repeat",
+    "multiple repeat",
+)
 
 
 def parse(text: str) -> Expr:
@@ -1064,7 +1100,7 @@ class LabelSet:
 
 _OPEN = LabelSet(False)
 _EMPTY = LabelSet(True)
-_LABEL_ADDERS = {"label_replace": 1, "label_join": 1}
+_LABEL_ADDERS = frozenset({"label_replace", "label_join"})
 
 
 def output_labels(expr: Expr) -> LabelSet:

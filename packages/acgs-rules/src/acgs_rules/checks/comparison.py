@@ -25,6 +25,7 @@ from acgs_rules.promql import (
     SubqueryExpr,
     UnaryExpr,
     VectorSelector,
+    analyze,
     walk,
 )
 
@@ -92,6 +93,8 @@ def bounds(ctx: LintContext, node: Expr) -> Bounds:
         if node.func in _SAME_BOUNDS_FUNCS and node.args:
             arg = node.args[-1] if node.func == "quantile_over_time" else node.args[0]
             return bounds(ctx, arg)
+        if node.func == "histogram_quantile":
+            return _quantile_bounds(ctx, node)
         if node.func == "clamp_min":
             low, high = bounds(ctx, node.args[0])
             floor = bounds(ctx, node.args[1])[0]
@@ -115,6 +118,18 @@ def bounds(ctx: LintContext, node: Expr) -> Bounds:
     if isinstance(node, BinaryExpr):
         return _binary_bounds(ctx, node)
     return _ANY
+
+
+def _quantile_bounds(ctx: LintContext, node: Call) -> Bounds:
+    """histogram_quantile never returns more than the highest finite bucket boundary."""
+    tops: list[float] = []
+    for use in analyze(node.args[1]).selectors:
+        info = ctx.index.get(use.name) if use.name else None
+        spec = info.spec if info else None
+        if spec is None or spec.buckets is None or not (use.name or "").endswith("_bucket"):
+            return _ANY
+        tops.append(max(spec.buckets))
+    return (0.0, max(tops)) if tops else _ANY
 
 
 def _binary_bounds(ctx: LintContext, node: BinaryExpr) -> Bounds:

@@ -9,7 +9,16 @@ from collections.abc import Iterator
 from acgs_rules.checks.base import Check
 from acgs_rules.context import LintContext
 from acgs_rules.model import Finding, Rule, Severity
-from acgs_rules.promql import COMPARISON_OPS, BinaryExpr, Expr, analyze, walk
+from acgs_rules.promql import (
+    COMPARISON_OPS,
+    AggregateExpr,
+    BinaryExpr,
+    Call,
+    Expr,
+    SubqueryExpr,
+    analyze,
+    walk,
+)
 
 COUNTER_FUNCTIONS = {"rate", "irate", "increase", "resets"}
 # Aggregations that count series rather than add their values.
@@ -38,8 +47,35 @@ def run(ctx: LintContext) -> Iterator[Finding]:
                     f"gauges",
                     line=line,
                 )
+        yield from _aggregated_before_rate(ctx, rule, tree)
         if rule.is_alert and analysis.has_comparison:
             yield from _raw_counter_compares(ctx, rule, tree)
+
+
+def _aggregated_before_rate(ctx: LintContext, rule: Rule, tree: Expr) -> Iterator[Finding]:
+    """rate(sum(x_total)[5m:]): a reset of one series looks like a drop of the sum."""
+    for node in walk(tree):
+        if not isinstance(node, Call) or node.func not in COUNTER_FUNCTIONS:
+            continue
+        inner = node.args[0]
+        if not isinstance(inner, SubqueryExpr):
+            continue
+        summed = [n for n in walk(inner.expr) if isinstance(n, AggregateExpr) and n.op == "sum"]
+        counters = [
+            u.name
+            for n in summed
+            for u in analyze(n.expr).selectors
+            if u.name and u.function is None and ctx.index.is_counter(u.name)
+        ]
+        if counters:
+            yield ctx.finding(
+                rule,
+                CHECK.name,
+                f"{node.func}() over a sum of counters ({counters[0]}): when one series "
+                f"resets the sum drops and {node.func} sees a huge reset; take the "
+                f"{node.func} first, then sum: sum({node.func}({counters[0]}[...]))",
+                line=ctx.expr_line(rule, node.pos),
+            )
 
 
 def _raw_counter_compares(ctx: LintContext, rule: Rule, tree: Expr) -> Iterator[Finding]:

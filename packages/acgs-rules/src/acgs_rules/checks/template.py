@@ -3,6 +3,7 @@ a label the expression keeps (after ``sum by (...)`` most labels are gone)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from acgs_rules.checks.base import Check
@@ -10,6 +11,12 @@ from acgs_rules.context import LintContext
 from acgs_rules.model import Finding
 from acgs_rules.promql import output_labels
 from acgs_rules.templates import check_template, label_references
+
+_ACTIONS = re.compile(r"{{(.*?)}}", re.S)
+
+
+def _reads_value(text: str) -> bool:
+    return any("$value" in action or ".Value" in action for action in _ACTIONS.findall(text))
 
 
 def run(ctx: LintContext) -> Iterator[Finding]:
@@ -23,6 +30,14 @@ def run(ctx: LintContext) -> Iterator[Finding]:
             for problem in check_template(text):
                 yield ctx.finding(
                     rule, CHECK.name, f"template error in {section}.{key}: {problem}", line=line
+                )
+            if section == "labels" and _reads_value(text):
+                yield ctx.finding(
+                    rule,
+                    CHECK.name,
+                    f"labels.{key} uses $value: every new value makes a new alert (the old one "
+                    f"resolves); put the value in an annotation",
+                    line=line,
                 )
             if kept is None:
                 continue
