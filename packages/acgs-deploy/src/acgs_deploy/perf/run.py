@@ -137,10 +137,11 @@ def _measure_detection(
     settle_s = parse_duration(str(am_config.get("route", {}).get("group_interval", "5m")))
 
     def inject() -> None:
-        httpx.post(f"{sim}/control/faults", json={"fault": DETECTION_FAULT}, timeout=5)
+        response = httpx.post(f"{sim}/control/faults", json={"fault": DETECTION_FAULT}, timeout=5)
+        response.raise_for_status()
 
     def clear() -> None:
-        httpx.delete(f"{sim}/control/faults", timeout=5)
+        httpx.delete(f"{sim}/control/faults", timeout=5).raise_for_status()
 
     task = progress.add_task("alert detection", total=trials, status=f"{trials} trials")
     result = detection.measure_detection(
