@@ -12,7 +12,7 @@ from acgs_deploy.perf.loadgen import run_load
 from acgs_deploy.perf.querymix import QueryRequest, query_mix
 from acgs_deploy.perf.stats import summarize
 
-from .conftest import Stack
+from .conftest import Stack, free_port
 
 DASHBOARD = {
     "title": "Test",
@@ -86,3 +86,31 @@ def test_request_budget_bounds_the_run(stack: Stack) -> None:
 def test_refuses_targets_off_loopback() -> None:
     with pytest.raises(NotLoopback, match="only sent to loopback"):
         run_load(Endpoint("http://192.0.2.10:9090"), [QueryRequest("instant", "up")], 1, 1.0)
+
+
+def test_more_users_than_pooled_connections(stack: Stack) -> None:
+    mix = [QueryRequest("instant", "up"), QueryRequest("range", "up", range_s=60)]
+    result = run_load(stack.prometheus, mix, users=30, duration_s=2.0, think_s=0.05,
+                      connections=3)  # fmt: skip
+    summary = summarize(result.samples)
+    assert summary.count > 60
+    assert summary.success_rate == 1.0, {s.error for s in result.samples}
+
+
+def test_bad_arguments_are_named() -> None:
+    endpoint = Endpoint("http://127.0.0.1:1")
+    mix = [QueryRequest("instant", "up")]
+    with pytest.raises(ValueError, match="users must be at least 1"):
+        run_load(endpoint, mix, users=0, duration_s=1.0)
+    with pytest.raises(ValueError, match="connections must be at least 1"):
+        run_load(endpoint, mix, users=1, duration_s=1.0, connections=0)
+    with pytest.raises(ValueError, match="query mix is empty"):
+        run_load(endpoint, [], users=1, duration_s=1.0)
+
+
+def test_refused_connections_count_as_failures() -> None:
+    endpoint = Endpoint(f"http://127.0.0.1:{free_port()}")
+    result = run_load(endpoint, [QueryRequest("instant", "up")], users=2, duration_s=0.5,
+                      think_s=0.05)  # fmt: skip
+    assert result.samples
+    assert {s.error for s in result.samples} == {"ConnectionRefusedError"}
