@@ -1,0 +1,270 @@
+"""Verify a backup end to end, then restore it.
+
+verify_backup reads the whole file: every chunk's tag, every tar member against the manifest's
+size and SHA-256. restore_backup verifies first and touches nothing if that fails; then it
+extracts into staging directories beside each target, stops the stack, swaps the staging
+directories in (the previous contents are kept beside them), starts the stack, puts the silences
+back and checks the restored series and sample counts against the manifest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tarfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import httpx
+
+from acgs_deploy.backup import prometheus
+from acgs_deploy.backup.archive import ArchiveReader, Passphrase
+from acgs_deploy.backup.manifest import (
+    MANIFEST_NAME,
+    FileEntry,
+    Manifest,
+    ManifestError,
+    MetricCounts,
+    compare_files,
+)
+from acgs_deploy.backup.snapshot import IO_SIZE, SILENCES_MEMBER, TSDB_PREFIX, Progress
+
+
+class RestoreError(Exception):
+    """A restore step failed; the message says which and what state the stack is in."""
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    metric: str
+    expected: MetricCounts
+    found: MetricCounts | None
+
+
+@dataclass
+class RestoreResult:
+    manifest: Manifest
+    restored: dict[str, Path]
+    previous: dict[str, Path]
+    silences: int
+    mismatches: list[Mismatch] = field(default_factory=list)
+
+
+def _safe_member(member: tarfile.TarInfo, source: str) -> str:
+    path = PurePosixPath(member.name)
+    if path.is_absolute() or ".." in path.parts or not path.parts:
+        raise ManifestError(f"{source}: unsafe path {member.name!r} in the archive")
+    if not member.isfile():
+        raise ManifestError(f"{source}: {member.name!r} is not a regular file")
+    return path.as_posix()
+
+
+def _walk(
+    path: Path,
+    passphrase: Passphrase,
+    write: Callable[[str, tarfile.TarInfo], Any] | None,
+    progress: Progress | None,
+) -> tuple[Manifest, bytes | None]:
+    """One authenticated pass over the archive; returns the manifest and the silences JSON.
+
+    `write(name, info)` may return a binary file to receive the member's bytes.
+    """
+    source = path.name
+    found: dict[str, FileEntry] = {}
+    manifest_bytes: bytes | None = None
+    silences: bytes | None = None
+    with path.open("rb") as stream:
+        reader = ArchiveReader(stream, passphrase, name=source)
+        seen = reader.ciphertext_bytes
+        try:
+            with tarfile.open(fileobj=reader, mode="r|", bufsize=IO_SIZE) as tar:  # type: ignore[call-overload]
+                for member in tar:
+                    name = _safe_member(member, source)
+                    if manifest_bytes is not None:
+                        raise ManifestError(f"{source}: {name!r} follows the manifest")
+                    extracted = tar.extractfile(member)
+                    assert extracted is not None  # a regular file, checked above
+                    digest = hashlib.sha256()
+                    size = 0
+                    keep = name in (MANIFEST_NAME, SILENCES_MEMBER)
+                    kept = bytearray()
+                    target = write(name, member) if write and name != MANIFEST_NAME else None
+                    try:
+                        while block := extracted.read(IO_SIZE):
+                            digest.update(block)
+                            size += len(block)
+                            if keep:
+                                kept += block
+                            if target is not None:
+                                target.write(block)
+                            if progress:
+                                progress(reader.ciphertext_bytes - seen)
+                                seen = reader.ciphertext_bytes
+                    finally:
+                        if target is not None:
+                            target.close()
+                    if name == MANIFEST_NAME:
+                        manifest_bytes = bytes(kept)
+                    else:
+                        if name == SILENCES_MEMBER:
+                            silences = bytes(kept)
+                        found[name] = FileEntry(path=name, size=size, sha256=digest.hexdigest())
+        except tarfile.TarError as error:
+            raise ManifestError(
+                f"{source}: the archive's contents are not a valid tar: {error}"
+            ) from None
+        # Authenticate what tar did not need to read (padding, end-of-archive, the final chunk).
+        reader.drain()
+        if progress:
+            progress(reader.ciphertext_bytes - seen)
+    if manifest_bytes is None:
+        raise ManifestError(f"{source}: the archive has no {MANIFEST_NAME}")
+    manifest = Manifest.from_bytes(manifest_bytes, source)
+    compare_files(manifest.files, found, source)
+    return manifest, silences
+
+
+def verify_backup(
+    path: Path, passphrase: Passphrase, *, progress: Progress | None = None
+) -> Manifest:
+    """Check every tag and every file hash; returns the manifest. Writes nothing."""
+    if not path.is_file():
+        raise RestoreError(f"{path}: no such backup file")
+    manifest, _ = _walk(path, passphrase, None, progress)
+    return manifest
+
+
+@dataclass
+class RestoreTargets:
+    """Where each part of a backup goes, and how to stop and start what uses it."""
+
+    prometheus: httpx.Client
+    prometheus_data_dir: Path
+    stop: Callable[[], None]
+    start: Callable[[], None]
+    alertmanager: httpx.Client | None = None
+    # archive prefix -> local directory, as in BackupSources.directories
+    directories: dict[str, Path] = field(default_factory=dict)
+
+
+def _staging(target: Path) -> Path:
+    return target.with_name(f"{target.name}.restore-staging")
+
+
+def _extract(
+    path: Path, passphrase: Passphrase, dirs: dict[str, Path], progress: Progress | None
+) -> bytes | None:
+    for target in dirs.values():
+        shutil.rmtree(_staging(target), ignore_errors=True)
+        _staging(target).mkdir(parents=True)
+
+    def write(name: str, info: tarfile.TarInfo) -> Any:
+        prefix, _, rest = name.partition("/")
+        if prefix not in dirs or not rest:
+            return None
+        destination = _staging(dirs[prefix]) / rest
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL, info.mode & 0o777 or 0o600)
+        return os.fdopen(fd, "wb")
+
+    _, silences = _walk(path, passphrase, write, progress)
+    return silences
+
+
+def _restore_silences(client: httpx.Client, raw: bytes) -> int:
+    wanted = json.loads(raw)
+    response = client.get("/api/v2/silences")
+    response.raise_for_status()
+
+    def key(silence: dict[str, Any]) -> str:
+        fields = {k: silence.get(k) for k in ("matchers", "startsAt", "endsAt", "comment")}
+        return json.dumps(fields, sort_keys=True)
+
+    present = {key(s) for s in response.json() if s.get("status", {}).get("state") != "expired"}
+    restored = 0
+    for silence in wanted:
+        if key(silence) in present:
+            continue
+        body = {k: silence[k] for k in ("matchers", "startsAt", "endsAt", "createdBy", "comment")}
+        reply = client.post("/api/v2/silences", json=body)
+        if reply.status_code >= 400:
+            raise RestoreError(
+                f"Alertmanager refused silence {silence.get('id')}: {reply.text[:200]}"
+            )
+        restored += 1
+    return restored
+
+
+def compare_counts(expected: dict[str, MetricCounts], found: dict[str, Any]) -> list[Mismatch]:
+    mismatches = []
+    for name, want in sorted(expected.items()):
+        got = found.get(name)
+        have = MetricCounts(series=got.series, samples=got.samples) if got else None
+        if have != want:
+            mismatches.append(Mismatch(name, want, have))
+    return mismatches
+
+
+def restore_backup(
+    path: Path,
+    passphrase: Passphrase,
+    targets: RestoreTargets,
+    *,
+    progress: Progress | None = None,
+    on_phase: Callable[[str], None] | None = None,
+) -> RestoreResult:
+    """Verify, extract to staging, stop, swap in, start, restore silences, check counts."""
+    phase = on_phase or (lambda _: None)
+    phase("verify")
+    manifest = verify_backup(path, passphrase, progress=progress)
+    dirs = {TSDB_PREFIX: targets.prometheus_data_dir, **targets.directories}
+    phase("extract")
+    try:
+        silences = _extract(path, passphrase, dirs, progress)
+    except BaseException:
+        for target in dirs.values():
+            shutil.rmtree(_staging(target), ignore_errors=True)
+        raise
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    previous: dict[str, Path] = {}
+    phase("stop")
+    targets.stop()
+    swapped: list[tuple[Path, Path | None]] = []
+    try:
+        for target in dirs.values():
+            aside = None
+            if target.exists():
+                aside = target.with_name(f"{target.name}.before-restore-{stamp}")
+                os.replace(target, aside)
+                previous[target.name] = aside
+            swapped.append((target, aside))
+            os.replace(_staging(target), target)
+    except OSError as error:
+        # Put back what was moved so the stack starts on its old state.
+        for target, aside in reversed(swapped):
+            with contextlib.suppress(OSError):
+                if aside is not None:
+                    if target.exists():
+                        shutil.rmtree(target)
+                    os.replace(aside, target)
+        targets.start()
+        raise RestoreError(f"could not move restored files into place: {error}") from None
+    phase("start")
+    targets.start()
+    prometheus.wait_ready(targets.prometheus)
+    restored_silences = 0
+    if targets.alertmanager is not None and silences is not None:
+        phase("silences")
+        restored_silences = _restore_silences(targets.alertmanager, silences)
+    phase("check")
+    mismatches: list[Mismatch] = []
+    if manifest.count_range_ms is not None:
+        found = prometheus.count_samples(targets.prometheus, *manifest.count_range_ms)
+        mismatches = compare_counts(manifest.metrics, found)
+    return RestoreResult(manifest, dirs, previous, restored_silences, mismatches)
