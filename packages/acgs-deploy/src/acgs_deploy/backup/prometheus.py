@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -83,7 +84,8 @@ def count_samples(
 ) -> dict[str, MetricCount]:
     """Series and samples per metric name with timestamps in [start_ms, end_ms].
 
-    Sums count_over_time over windows that tile the range exactly, one range query per metric.
+    Sums count_over_time over windows that tile the range exactly. Each metric's windows are
+    split into `workers` range queries run side by side, so one huge metric uses every core.
     """
     if end_ms < start_ms:
         return {}
@@ -92,6 +94,7 @@ def count_samples(
     if steps > MAX_STEPS:
         raise PrometheusAPIError(f"range of {steps} windows is too long to count")
     first = end_ms - (steps - 1) * window
+    per_query = math.ceil(steps / workers)
     selector_ms = _range_selector_ms(version(client))
     names = _get_data(
         client,
@@ -100,25 +103,38 @@ def count_samples(
         start=f"{start_ms / 1000:.3f}",
         end=f"{end_ms / 1000:.3f}",
     )
+    tasks = [
+        (name, first + offset * window, min(steps - 1, offset + per_query - 1))
+        for name in sorted(names)
+        for offset in range(0, steps, per_query)
+    ]
 
-    def count_one(name: str) -> tuple[str, MetricCount]:
+    def count_part(task: tuple[str, int, int]) -> tuple[str, set[str], int]:
+        name, start, last_step = task
         data = _get_data(
             client,
             "GET",
             "/api/v1/query_range",
             query=f"count_over_time({_selector(name)}[{selector_ms}ms])",
-            start=f"{first / 1000:.3f}",
-            end=f"{end_ms / 1000:.3f}",
+            start=f"{start / 1000:.3f}",
+            end=f"{(first + last_step * window) / 1000:.3f}",
             step=f"{window / 1000:.3f}",
         )
-        samples = sum(
-            int(float(value)) for series in data["result"] for _, value in series["values"]
-        )
-        return name, MetricCount(series=len(data["result"]), samples=samples)
+        series = {json.dumps(item["metric"], sort_keys=True) for item in data["result"]}
+        samples = sum(int(float(v)) for item in data["result"] for _, v in item["values"])
+        return name, series, samples
 
+    series_by_name: dict[str, set[str]] = {}
+    samples_by_name: dict[str, int] = {}
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        counted = dict(pool.map(count_one, sorted(names)))
-    return {name: count for name, count in counted.items() if count.series}
+        for name, series, samples in pool.map(count_part, tasks):
+            series_by_name.setdefault(name, set()).update(series)
+            samples_by_name[name] = samples_by_name.get(name, 0) + samples
+    return {
+        name: MetricCount(series=len(series), samples=samples_by_name[name])
+        for name, series in series_by_name.items()
+        if series
+    }
 
 
 def wait_ready(client: httpx.Client, timeout_s: float = 60.0) -> None:

@@ -1,10 +1,10 @@
 """Verify a backup end to end, then restore it.
 
-verify_backup reads the whole file: every chunk's tag, every tar member against the manifest's
-size and SHA-256. restore_backup verifies first and touches nothing if that fails; then it
-extracts into staging directories beside each target, stops the stack, swaps the staging
-directories in (the previous contents are kept beside them), starts the stack, puts the silences
-back and checks the restored series and sample counts against the manifest.
+verify_backup reads the whole file: every chunk's tag, every tar member against the
+manifest's size and SHA-256. restore_backup does the same pass while writing into staging
+directories beside each target, and touches nothing else if that pass fails; then it stops the
+stack, swaps the staging directories in (the previous contents are kept beside them), starts
+the stack, puts the silences back and checks the restored series and sample counts against the manifest.
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ def _staging(target: Path) -> Path:
 
 def _extract(
     path: Path, passphrase: Passphrase, dirs: dict[str, Path], progress: Progress | None
-) -> bytes | None:
+) -> tuple[Manifest, bytes | None]:
     for target in dirs.values():
         shutil.rmtree(_staging(target), ignore_errors=True)
         _staging(target).mkdir(parents=True)
@@ -173,8 +173,7 @@ def _extract(
         fd = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL, info.mode & 0o777 or 0o600)
         return os.fdopen(fd, "wb")
 
-    _, silences = _walk(path, passphrase, write, progress)
-    return silences
+    return _walk(path, passphrase, write, progress)
 
 
 def _restore_silences(client: httpx.Client, raw: bytes) -> int:
@@ -219,14 +218,16 @@ def restore_backup(
     progress: Progress | None = None,
     on_phase: Callable[[str], None] | None = None,
 ) -> RestoreResult:
-    """Verify, extract to staging, stop, swap in, start, restore silences, check counts."""
+    """Verify while extracting to staging, stop, swap in, start, restore silences, check counts."""
     phase = on_phase or (lambda _: None)
-    phase("verify")
-    manifest = verify_backup(path, passphrase, progress=progress)
+    if not path.is_file():
+        raise RestoreError(f"{path}: no such backup file")
     dirs = {TSDB_PREFIX: targets.prometheus_data_dir, **targets.directories}
-    phase("extract")
+    # One pass authenticates every chunk and hash while writing into staging directories beside
+    # the targets; the running stack is only touched once that pass has succeeded.
+    phase("verify and extract")
     try:
-        silences = _extract(path, passphrase, dirs, progress)
+        manifest, silences = _extract(path, passphrase, dirs, progress)
     except BaseException:
         for target in dirs.values():
             shutil.rmtree(_staging(target), ignore_errors=True)
