@@ -4,7 +4,8 @@ verify_backup reads the whole file: every chunk's tag, every tar member against 
 manifest's size and SHA-256. restore_backup does the same pass while writing into staging
 directories beside each target, and touches nothing else if that pass fails; then it stops the
 stack, swaps the staging directories in (the previous contents are kept beside them), starts
-the stack, puts the silences back and checks the restored series and sample counts against the manifest.
+the stack, puts the silences back and checks the restored series and sample counts against
+the manifest.
 """
 
 from __future__ import annotations
