@@ -9,7 +9,11 @@ import sys
 
 from invoke import Context, task
 
+from acgs_deploy import cli
 from acgs_deploy.binaries import MissingBinaries, ensure_binaries
+
+STATE_DIR_HELP = "state directory (default .acgs/ here, or ACGS_STATE_DIR)"
+STACK_FILE_HELP = "YAML stack file with settings (or ACGS_STACK_FILE, or ./acgs-stack.yml)"
 
 
 @task(help={"quiet": "hide apt-get's output"})
@@ -29,3 +33,48 @@ def test(c: Context, sessions: str = "") -> None:
     """The full test suite: installs what it needs, then runs nox."""
     chosen = ["-s", *sessions.split(",")] if sessions else []
     c.run(" ".join(["nox", *chosen]), pty=False)
+
+
+@task(
+    help={
+        "target": "local (background processes, the default) or compose",
+        "demo": "also run acgs-sim and the webhook receiver that records alerts",
+        "state_dir": STATE_DIR_HELP,
+        "stack_file": STACK_FILE_HELP,
+    }
+)
+def deploy(
+    c: Context,
+    target: str = "local",
+    demo: bool = False,
+    state_dir: str | None = None,
+    stack_file: str | None = None,
+) -> None:
+    """Bring the stack up (or repair/reload it): validated, TLS, basic auth; safe to rerun."""
+    sys.exit(
+        cli.run(
+            "deploy",
+            target=target,
+            demo=True if demo else None,
+            state_dir=state_dir,
+            stack_file=stack_file,
+        )
+    )
+
+
+@task(help={"state_dir": STATE_DIR_HELP, "stack_file": STACK_FILE_HELP})
+def status(c: Context, state_dir: str | None = None, stack_file: str | None = None) -> None:
+    """Each component's URL and state (healthy, unhealthy, stopped, not installed)."""
+    sys.exit(cli.run("status", state_dir=state_dir, stack_file=stack_file))
+
+
+@task(help={"state_dir": STATE_DIR_HELP, "stack_file": STACK_FILE_HELP})
+def reload(c: Context, state_dir: str | None = None, stack_file: str | None = None) -> None:
+    """Re-render and validate the configs, then hot-reload; a bad config is refused."""
+    sys.exit(cli.run("reload", state_dir=state_dir, stack_file=stack_file))
+
+
+@task(help={"state_dir": STATE_DIR_HELP, "stack_file": STACK_FILE_HELP})
+def down(c: Context, state_dir: str | None = None, stack_file: str | None = None) -> None:
+    """Stop the processes this state directory started, and nothing else."""
+    sys.exit(cli.run("down", state_dir=state_dir, stack_file=stack_file))

@@ -94,6 +94,7 @@ def spec(**overrides: object) -> MetricSpec:
         ),
         ({"buckets": (1.0,)}, "only histograms have buckets"),
         ({"help": ""}, "at least 1 character"),
+        ({"multiprocess_mode": "livesum"}, "only gauges have a multiprocess_mode"),
     ],
 )
 def test_bad_specs_are_refused_with_the_reason(overrides: dict[str, object], message: str) -> None:

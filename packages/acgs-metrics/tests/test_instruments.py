@@ -191,3 +191,30 @@ class TestGovernanceMetrics:
     def test_unknown_service_is_refused(self) -> None:
         with pytest.raises(ValueError, match="unknown ACGS service 'billing'"):
             GovernanceMetrics("billing", Instruments(registry=CollectorRegistry()))
+
+
+def test_in_flight_gauge_counts_up_and_down(registry: CollectorRegistry) -> None:
+    # mostrecent gauges refuse inc/dec; the catalog gives this one livesum.
+    family = Instruments(registry=registry).gauge("acgs_http_requests_in_flight")
+    child = family.labels("gs")
+    child.inc()
+    child.inc()
+    child.dec()
+    assert sample(registry, "acgs_http_requests_in_flight", service="gs") == 1
+
+
+def test_every_gauge_that_is_set_only_keeps_mostrecent() -> None:
+    modes = {spec.name: spec.gauge_mode.value for spec in CATALOG if spec.type is MetricType.GAUGE}
+    assert modes["acgs_http_requests_in_flight"] == "livesum"
+    assert modes["acgs_active_sessions"] == "livesum"
+    assert modes["acgs_constitutional_compliance_score"] == "mostrecent"
+
+
+def test_a_metric_without_labels_is_its_own_child(registry: CollectorRegistry) -> None:
+    plain = MetricSpec(name="acgs_demo_ticks_total", type=MetricType.COUNTER, help="Ticks.")
+    family = Instruments(Catalog(metrics=(*CATALOG.metrics, plain)), registry=registry).counter(
+        "acgs_demo_ticks_total"
+    )
+    family.labels().inc(2)
+    assert family.labels() is family.parent
+    assert sample(registry, "acgs_demo_ticks_total") == 2

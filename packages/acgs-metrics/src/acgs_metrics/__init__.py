@@ -9,7 +9,15 @@ Quick start::
         ...
 """
 
-from acgs_metrics.catalog import CATALOG, Catalog, LabelSpec, MetricSpec, MetricType, Unit
+from acgs_metrics.catalog import (
+    CATALOG,
+    Catalog,
+    GaugeMode,
+    LabelSpec,
+    MetricSpec,
+    MetricType,
+    Unit,
+)
 from acgs_metrics.governance import GovernanceMetrics
 from acgs_metrics.instruments import Instruments, LabelValueError
 from acgs_metrics.services import SERVICE_NAMES, SERVICES, ServiceSpec
@@ -19,6 +27,7 @@ __all__ = [
     "SERVICES",
     "SERVICE_NAMES",
     "Catalog",
+    "GaugeMode",
     "GovernanceMetrics",
     "Instruments",
     "LabelSpec",

@@ -31,6 +31,7 @@ from acgs_metrics.services import SERVICE_NAMES
 __all__ = [
     "CATALOG",
     "Catalog",
+    "GaugeMode",
     "LabelSpec",
     "MetricSpec",
     "MetricType",
@@ -80,6 +81,20 @@ _UNIT_WORDS = {
     "percent": None,
     "sol": Unit.SOL,
 }
+
+
+class GaugeMode(StrEnum):
+    """How a gauge's values from several processes combine in multiprocess mode.
+
+    prometheus_client's ``mostrecent`` gauges refuse ``inc()``/``dec()`` (in every mode,
+    not only multiprocess), so a gauge that is counted up and down must use ``livesum``.
+    """
+
+    MOSTRECENT = "mostrecent"  # the value set last, by any process (dead ones too)
+    LIVEMOSTRECENT = "livemostrecent"  # the value set last by a live process
+    LIVESUM = "livesum"  # the sum over live processes: in-flight counts, open sessions
+    LIVEMAX = "livemax"
+    LIVEMIN = "livemin"
 
 
 class LabelSpec(BaseModel):
@@ -147,6 +162,8 @@ class MetricSpec(BaseModel):
     buckets: tuple[float, ...] | None = None
     value_range: tuple[float, float] | None = None
     max_series: int | None = Field(default=None, ge=1)
+    # Gauges only; None on a gauge means GaugeMode.MOSTRECENT (see gauge_mode).
+    multiprocess_mode: GaugeMode | None = None
 
     @field_validator("name")
     @classmethod
@@ -185,11 +202,22 @@ class MetricSpec(BaseModel):
                 raise ValueError(f"{name}: list finite buckets only; +Inf is always added")
         elif self.buckets is not None:
             raise ValueError(f"{name}: only histograms have buckets")
+        if self.multiprocess_mode is not None and self.type is not MetricType.GAUGE:
+            raise ValueError(
+                f"{name}: only gauges have a multiprocess_mode (counters and histograms sum)"
+            )
         if self.value_range is not None:
             low, high = self.value_range
             if not low < high:
                 raise ValueError(f"{name}: value_range must be (low, high) with low < high")
         return self
+
+    @property
+    def gauge_mode(self) -> GaugeMode:
+        """How this gauge aggregates across processes (``mostrecent`` unless set)."""
+        if self.type is not MetricType.GAUGE:
+            raise TypeError(f"{self.name} is a {self.type}, not a gauge")
+        return self.multiprocess_mode or GaugeMode.MOSTRECENT
 
     @property
     def label_names(self) -> tuple[str, ...]:
@@ -435,6 +463,8 @@ CATALOG = Catalog(
             type=MetricType.GAUGE,
             help="Authenticated sessions currently open.",
             labels=(_service,),
+            # Each worker sets its own count; the service's count is their sum.
+            multiprocess_mode=GaugeMode.LIVESUM,
         ),
         # Evolutionary computation service.
         MetricSpec(
@@ -473,6 +503,8 @@ CATALOG = Catalog(
             type=MetricType.GAUGE,
             help="HTTP requests being served right now.",
             labels=(_service,),
+            # Counted up and down by the middleware: mostrecent gauges refuse inc/dec.
+            multiprocess_mode=GaugeMode.LIVESUM,
         ),
         # The library's own health.
         MetricSpec(

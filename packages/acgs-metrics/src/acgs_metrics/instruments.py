@@ -87,6 +87,10 @@ class Family(Generic[Child]):
         return self.labels(*key)
 
     def _new_child(self, values: tuple[str, ...]) -> Child:
+        if not values and not self._arity:
+            # A metric without labels is its own (only) child.
+            self._children[values] = self.parent
+            return self.parent
         if len(values) != self._arity:
             # A programming error, not data: fail in every mode.
             raise LabelValueError(
@@ -215,8 +219,8 @@ class Instruments:
         if spec.type is MetricType.COUNTER:
             return CounterFamily(spec, Counter(spec.name.removesuffix("_total"), **common), self)
         if spec.type is MetricType.GAUGE:
-            # In multiprocess mode, report the latest value any live worker set.
-            gauge = Gauge(spec.name, multiprocess_mode="mostrecent", **common)
+            # How values of several worker processes combine: the catalog says, per gauge.
+            gauge = Gauge(spec.name, multiprocess_mode=spec.gauge_mode.value, **common)
             return GaugeFamily(spec, gauge, self)
         assert spec.buckets is not None
         return HistogramFamily(spec, Histogram(spec.name, buckets=spec.buckets, **common), self)

@@ -1,0 +1,124 @@
+"""``acgs-deploy``: deploy, status, reload and down for the monitoring stack.
+
+The invoke tasks (``invoke deploy`` ...) call :func:`run`; this module is also a command of its
+own. Exit codes: 0 done, 1 failed (the message says why and what to do), 2 usage error,
+3 compose target rendered and validated but not started (no Docker engine reachable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+
+from acgs_deploy import stack
+from acgs_deploy.binaries import MissingBinaries
+from acgs_deploy.configstore import ConfigError
+from acgs_deploy.render import RenderError
+from acgs_deploy.secrets import SecretsError
+from acgs_deploy.settings import SettingsError, StackSettings
+from acgs_deploy.tls import TLSError
+
+__all__ = ["main", "run"]
+
+EXIT_FAILED = 1
+EXIT_NOT_STARTED = 3
+USER_ERRORS = (
+    stack.DeployError,
+    SettingsError,
+    SecretsError,
+    TLSError,
+    ConfigError,
+    RenderError,
+    MissingBinaries,
+)
+
+
+def run(
+    command: str,
+    *,
+    state_dir: Path | str | None = None,
+    stack_file: Path | str | None = None,
+    target: str = "local",
+    demo: bool | None = None,
+    console: Console | None = None,
+) -> int:
+    """Run one command and print its outcome; returns the exit code."""
+    console = console or Console()
+    errors = Console(stderr=True)
+    try:
+        settings = StackSettings.load(state_dir, stack_file=stack_file)
+        if command == "deploy" and target == "compose":
+            from acgs_deploy import compose
+
+            outcome = compose.deploy(settings, demo=bool(demo), console=console)
+            return 0 if outcome.started else EXIT_NOT_STARTED
+        if command == "deploy":
+            if target != "local":
+                errors.print(f"[red]unknown target {target!r}[/red]: use local or compose")
+                return 2
+            report = stack.deploy(settings, demo=demo, console=errors)
+            stack.print_states(console, report.components, title="ACGS monitoring stack")
+            _where_to_look(console, settings)
+        elif command == "status":
+            states = stack.status(settings)
+            stack.print_states(console, states, title=f"ACGS stack in {settings.state_dir}")
+            _where_to_look(console, settings)
+        elif command == "reload":
+            report = stack.reload(settings, console=errors)
+            changed = ", ".join(sorted(report.config_changed)) or "nothing"
+            console.print(f"configuration changed: {changed}")
+            stack.print_states(console, report.components, title="reload")
+        elif command == "down":
+            stopped = stack.down(settings)
+            console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+        else:
+            errors.print(f"[red]unknown command {command!r}[/red]")
+            return 2
+    except USER_ERRORS as error:
+        errors.print(f"[red]error:[/red] {error}", markup=True, highlight=False)
+        return EXIT_FAILED
+    return 0
+
+
+def _where_to_look(console: Console, settings: StackSettings) -> None:
+    layout = settings.layout
+    console.print(
+        f"credentials: {layout.env_file} (0600; user PROMETHEUS_USERNAME / "
+        "PROMETHEUS_PASSWORD, Grafana admin GRAFANA_ADMIN_PASSWORD)\n"
+        f"CA certificate to trust: {layout.ca_cert}\n"
+        f"logs: {layout.logs_dir}   stop: invoke down --state-dir {settings.state_dir}"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="acgs-deploy",
+        description="Deploy and run the ACGS monitoring stack (Prometheus, Alertmanager, "
+        "node_exporter, Grafana) with TLS and basic auth.",
+        epilog="Exit codes: 0 done, 1 failed, 2 usage, 3 compose rendered but not started.",
+    )
+    parser.add_argument(
+        "command", choices=["deploy", "status", "reload", "down"], help="what to do"
+    )
+    parser.add_argument("--state-dir", type=Path, help="state directory (ACGS_STATE_DIR)")
+    parser.add_argument("--stack-file", type=Path, help="YAML stack file (ACGS_STACK_FILE)")
+    parser.add_argument("--target", choices=["local", "compose"], default="local")
+    parser.add_argument(
+        "--demo", action="store_true", help="also run acgs-sim and the webhook receiver"
+    )
+    args = parser.parse_args(argv)
+    return run(
+        args.command,
+        state_dir=args.state_dir,
+        stack_file=args.stack_file,
+        target=args.target,
+        demo=True if args.demo else None,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""The compose target: ``<state>/compose/docker-compose.monitoring.yml`` and what it mounts.
+
+The same templates, secrets and certificates as the local target, with the addresses and
+paths the containers see. Everything is validated before it is written: the configs with
+promtool and amtool (on a copy whose file paths point at the host's certificates), the compose
+file with ``docker-compose config`` (works without an engine). The stack is started only when
+the Docker SDK reaches an engine; otherwise the files stay rendered and the command says how
+to start them (exit code 3).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from acgs_deploy import binaries, configstore
+from acgs_deploy.render import compose_topology, render, render_template
+from acgs_deploy.secrets import RECEIVER_KEYS, Secrets
+from acgs_deploy.settings import StackSettings
+from acgs_deploy.tls import ensure_certificates
+
+__all__ = ["COMPOSE_FILE", "IMAGES", "ComposeOutcome", "deploy", "render_compose"]
+
+COMPOSE_FILE = "docker-compose.monitoring.yml"
+PROJECT = "acgs-monitoring"
+# Pinned images; bump deliberately (configs are checked against Prometheus 2.42 and 3.x).
+IMAGES = {
+    "prometheus": "prom/prometheus:v3.5.0",
+    "alertmanager": "prom/alertmanager:v0.28.1",
+    "node_exporter": "prom/node-exporter:v1.9.1",
+    "grafana": "grafana/grafana-oss:12.1.1",
+    "redis_exporter": "oliver006/redis_exporter:v1.74.0",
+    "postgres_exporter": "quay.io/prometheuscommunity/postgres-exporter:v0.17.1",
+    "haproxy_exporter": "quay.io/prometheus/haproxy-exporter:v0.15.0",
+}
+
+
+class ComposeError(RuntimeError):
+    """The compose file or its configs failed validation; nothing was replaced."""
+
+
+@dataclass(frozen=True)
+class ComposeOutcome:
+    compose_file: Path
+    started: bool
+    message: str
+
+
+def render_compose(settings: StackSettings, *, demo: bool) -> Path:
+    """Render, validate and write the compose directory; returns the compose file."""
+    receivers = {name: getattr(settings, name) for name in RECEIVER_KEYS}
+    secrets, _ = Secrets.ensure(settings.state_dir, receivers)
+    certs = ensure_certificates(settings)
+    layout = settings.layout
+    target = layout.compose_dir
+    target.mkdir(parents=True, exist_ok=True)
+    topology = compose_topology(settings, demo=demo)
+    ca_pem = certs.ca_cert.read_text()
+    with tempfile.TemporaryDirectory(dir=target, prefix=".staging-") as scratch:
+        staged = Path(scratch) / "compose"
+        render(settings, secrets, topology, staged / "config", ca_pem=ca_pem)
+        # The checks open the certificate files, so check a copy that names the host's paths.
+        checkable = dataclasses.replace(
+            topology,
+            ca_cert=str(certs.ca_cert),
+            server_cert=str(certs.server_cert),
+            server_key=str(certs.server_key),
+        )
+        check_dir = Path(scratch) / "check"
+        render(settings, secrets, checkable, check_dir, ca_pem=ca_pem)
+        configstore.validate(check_dir, settings.rules_dir)
+        certs_dir = staged / "certs"
+        certs_dir.mkdir()
+        for source in (certs.ca_cert, certs.server_cert, certs.server_key):
+            shutil.copy2(source, certs_dir / source.name)
+        (certs_dir / certs.server_key.name).chmod(0o600)
+        for data in ("prometheus", "alertmanager", "grafana"):
+            (staged / "data" / data).mkdir(parents=True)
+        compose_text = render_template(
+            "docker-compose.monitoring.yml.j2",
+            settings=settings,
+            images=IMAGES,
+            uid=os.getuid(),
+            gid=os.getgid(),
+            publish=settings.host,
+        )
+        (staged / COMPOSE_FILE).write_text(compose_text)
+        _validate_compose(staged / COMPOSE_FILE)
+        # Replace config and certs; keep existing data directories.
+        for name in ("config", "certs"):
+            old = target / name
+            if old.exists():
+                shutil.rmtree(old)
+            os.replace(staged / name, old)
+        for data in ("prometheus", "alertmanager", "grafana"):
+            (target / "data" / data).mkdir(parents=True, exist_ok=True)
+        os.replace(staged / COMPOSE_FILE, target / COMPOSE_FILE)
+    return target / COMPOSE_FILE
+
+
+def _validate_compose(path: Path) -> None:
+    binaries.ensure_binaries([b for b in binaries.BINARIES if b.name == "docker-compose"])
+    done = subprocess.run(
+        ["docker-compose", "-f", path.name, "config", "--quiet"],
+        cwd=path.parent,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    if done.returncode != 0:
+        raise configstore.ConfigError(
+            f"{COMPOSE_FILE} (from configs/{COMPOSE_FILE}.j2) failed `docker-compose config`:\n"
+            f"  {(done.stdout + done.stderr).strip()}"
+        )
+
+
+def _engine_problem() -> str | None:
+    """None when the Docker SDK reaches an engine, else why not."""
+    try:
+        import docker  # type: ignore[import-untyped,unused-ignore]
+    except ImportError:
+        return "the Docker SDK is not installed (pip install 'acgs-deploy[docker]')"
+    try:
+        client = docker.from_env(timeout=5)
+        client.ping()
+    except Exception as error:
+        return f"no Docker engine reachable ({type(error).__name__}: {error})"
+    return None
+
+
+def deploy(settings: StackSettings, *, demo: bool, console: Console) -> ComposeOutcome:
+    compose_file = render_compose(settings, demo=demo)
+    console.print(f"rendered and validated {compose_file}")
+    problem = _engine_problem()
+    if problem is not None:
+        message = (
+            f"not started: {problem}. Start a Docker engine (e.g. `systemctl start docker`) "
+            f"and run `invoke deploy --target compose` again, or on a host with an engine: "
+            f"docker compose -f {compose_file} -p {PROJECT} up -d"
+        )
+        console.print(message)
+        return ComposeOutcome(compose_file, started=False, message=message)
+    done = subprocess.run(
+        ["docker-compose", "-f", str(compose_file), "-p", PROJECT, "up", "-d"],
+        check=False,
+    )
+    if done.returncode != 0:
+        return ComposeOutcome(compose_file, False, "docker-compose up failed: see its output")
+    return ComposeOutcome(compose_file, started=True, message="started")

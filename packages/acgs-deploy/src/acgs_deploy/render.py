@@ -1,0 +1,253 @@
+"""Render the stack's configuration from ``configs/*.j2``, the rules and the dashboards.
+
+``render(settings, secrets, topology, out_dir, demo=...)`` writes a complete configuration
+directory; :mod:`acgs_deploy.configstore` validates it and swaps it in. The same templates serve
+both targets: a :class:`Topology` says where each component is as seen from the servers
+(loopback ports for the local target, service names and container paths for compose).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from acgs_deploy.secrets import Secrets
+from acgs_deploy.settings import REPO_ROOT, StackSettings
+from acgs_metrics.services import SERVICES
+
+__all__ = [
+    "CONFIGS_DIR",
+    "DATASOURCE_UID",
+    "RenderError",
+    "Topology",
+    "compose_topology",
+    "local_topology",
+    "render",
+]
+
+CONFIGS_DIR = REPO_ROOT / "configs"
+DATASOURCE_UID = "prometheus"
+
+
+class RenderError(RuntimeError):
+    """A template, rule file or dashboard could not be rendered; names the file."""
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Addresses (host:port) and paths as the servers of one target see them."""
+
+    prometheus: str
+    alertmanager: str
+    node_exporter: str
+    acgs_targets: Sequence[tuple[str, str]]
+    optional_exporters: Sequence[tuple[str, str]]
+    webhook_url: str | None
+    ca_cert: str
+    server_cert: str
+    server_key: str
+    grafana_listen: str
+    grafana_data: str
+    grafana_logs: str
+    grafana_provisioning: str
+    grafana_dashboards: str
+
+
+def _hostport(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def local_topology(settings: StackSettings, *, demo: bool) -> Topology:
+    layout = settings.layout
+    host = settings.connect_host
+    optional = [
+        ("haproxy", settings.haproxy_exporter_target),
+        ("redis", settings.redis_exporter_target),
+        ("postgres", settings.postgres_exporter_target),
+    ]
+    live = layout.config_dir
+    return Topology(
+        prometheus=_hostport(host, settings.prometheus_port),
+        alertmanager=_hostport(host, settings.alertmanager_port),
+        node_exporter=_hostport(host, settings.node_exporter_port),
+        acgs_targets=[
+            (spec.name, _hostport(settings.sim_host, settings.sim_base_port + index))
+            for index, spec in enumerate(SERVICES)
+        ],
+        optional_exporters=[(job, target) for job, target in optional if target],
+        webhook_url=f"http://{_hostport('127.0.0.1', settings.webhook_port)}/alerts"
+        if demo
+        else None,
+        ca_cert=str(layout.ca_cert),
+        server_cert=str(layout.server_cert),
+        server_key=str(layout.server_key),
+        grafana_listen=settings.host,
+        grafana_data=str(layout.grafana_data),
+        grafana_logs=str(layout.logs_dir / "grafana"),
+        grafana_provisioning=str(live / "grafana" / "provisioning"),
+        grafana_dashboards=str(live / "grafana" / "dashboards"),
+    )
+
+
+def compose_topology(settings: StackSettings, *, demo: bool) -> Topology:
+    # The ACGS services and the demo receiver run on the host, outside the compose network.
+    sim_host = (
+        "host.docker.internal"
+        if settings.sim_host in ("127.0.0.1", "localhost", "::1")
+        else settings.sim_host
+    )
+    optional = [
+        ("haproxy", "haproxy-exporter:9101", settings.haproxy_scrape_uri),
+        ("redis", "redis-exporter:9121", settings.redis_address),
+        ("postgres", "postgres-exporter:9187", settings.postgres_address),
+    ]
+    return Topology(
+        prometheus="prometheus:9090",
+        alertmanager="alertmanager:9093",
+        node_exporter="node-exporter:9100",
+        acgs_targets=[
+            (spec.name, _hostport(sim_host, settings.sim_base_port + index))
+            for index, spec in enumerate(SERVICES)
+        ],
+        optional_exporters=[(job, target) for job, target, enabled in optional if enabled],
+        webhook_url=f"http://host.docker.internal:{settings.webhook_port}/alerts" if demo else None,
+        ca_cert="/etc/acgs-certs/ca.crt",
+        server_cert="/etc/acgs-certs/server.crt",
+        server_key="/etc/acgs-certs/server.key",
+        grafana_listen="0.0.0.0",  # noqa: S104 (inside the container; published per settings)
+        grafana_data="/var/lib/grafana",
+        grafana_logs="/var/lib/grafana/logs",
+        grafana_provisioning="/etc/acgs/grafana/provisioning",
+        grafana_dashboards="/etc/acgs/grafana/dashboards",
+    )
+
+
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(CONFIGS_DIR),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,  # noqa: S701 (YAML and ini, not HTML)
+    )
+
+
+def render_template(name: str, **context: Any) -> str:
+    try:
+        return environment().get_template(name).render(**context)
+    except jinja2.TemplateSyntaxError as error:
+        raise RenderError(f"configs/{error.name}:{error.lineno}: {error.message}") from None
+    except jinja2.TemplateError as error:
+        raise RenderError(f"configs/{name}: {error}") from None
+
+
+def render(
+    settings: StackSettings,
+    secrets: Secrets,
+    topology: Topology,
+    out_dir: Path,
+    *,
+    ca_pem: str,
+) -> list[Path]:
+    """Write every config file of the stack into ``out_dir``; returns the files written.
+
+    Files are 0600 (several hold passwords) in 0700 directories.
+    """
+    receivers = {
+        "email_to": secrets.receiver("alert_email_to"),
+        "smtp_smarthost": secrets.receiver("smtp_smarthost"),
+        "smtp_from": secrets.receiver("smtp_from"),
+        "smtp_username": secrets.receiver("smtp_username"),
+        "smtp_password": secrets.receiver("smtp_password"),
+        "slack_webhook_url": secrets.receiver("slack_webhook_url"),
+        "slack_channel": secrets.receiver("slack_channel"),
+        "pagerduty_routing_key": secrets.receiver("pagerduty_routing_key"),
+    }
+    if receivers["email_to"] and not (receivers["smtp_smarthost"] and receivers["smtp_from"]):
+        raise RenderError(
+            "alert_email_to is set but smtp_smarthost or smtp_from is not: set both "
+            "(ACGS_SMTP_SMARTHOST, ACGS_SMTP_FROM) or unset ACGS_ALERT_EMAIL_TO"
+        )
+    context: dict[str, Any] = {
+        "settings": settings,
+        "secrets": secrets,
+        "topology": topology,
+        "receivers": receivers,
+        "auth": {"username": secrets.prometheus_username, "password": secrets.prometheus_password},
+        "tls": {"ca_file": topology.ca_cert},
+        "ca_pem": ca_pem,
+        "datasource_uid": DATASOURCE_UID,
+    }
+    outputs = {
+        "prometheus.yml": "prometheus.yml.j2",
+        "web.yml": "web.yml.j2",
+        "alertmanager.yml": "alertmanager.yml.j2",
+        "grafana/grafana.ini": "grafana/grafana.ini.j2",
+        "grafana/provisioning/datasources/acgs.yml": "grafana/datasource.yml.j2",
+        "grafana/provisioning/dashboards/acgs.yml": "grafana/dashboards.yml.j2",
+    }
+    written = [
+        _write(out_dir / target, render_template(template, **context))
+        for target, template in outputs.items()
+    ]
+    written += _copy_rules(settings.rules_dir, out_dir / "rules")
+    written += _build_dashboards(out_dir / "grafana" / "dashboards")
+    _make_private(out_dir)
+    return written
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _copy_rules(rules_dir: Path, target: Path) -> list[Path]:
+    """The rule files (``rules/*.yml``); none is fine, Prometheus then has no rules."""
+    target.mkdir(parents=True, exist_ok=True)
+    if not rules_dir.is_dir():
+        return []
+    copied = []
+    for source in sorted(rules_dir.glob("*.yml")):
+        destination = target / source.name
+        shutil.copyfile(source, destination)
+        copied.append(destination)
+    return copied
+
+
+def _build_dashboards(target: Path) -> list[Path]:
+    """Dashboard JSON from ``acgs_dashboards`` when that package provides its builder."""
+    target.mkdir(parents=True, exist_ok=True)
+    try:
+        from acgs_dashboards.build import build_all  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return []
+    with tempfile.TemporaryDirectory() as scratch:
+        try:
+            build_all(Path(scratch))
+        except Exception as error:
+            raise RenderError(f"dashboards/: building the dashboards failed: {error}") from error
+        copied = []
+        for source in sorted((Path(scratch) / "dashboards").glob("*.json")):
+            try:
+                json.loads(source.read_text())
+            except ValueError as error:
+                raise RenderError(f"dashboard {source.name}: not valid JSON: {error}") from None
+            destination = target / source.name
+            shutil.copyfile(source, destination)
+            copied.append(destination)
+    return copied
+
+
+def _make_private(root: Path) -> None:
+    root.chmod(0o700)
+    for path in root.rglob("*"):
+        path.chmod(0o700 if path.is_dir() else 0o600)

@@ -1,0 +1,202 @@
+"""The stack's secrets: made once with a CSPRNG, kept in ``<state>/monitoring.env`` (0600).
+
+Later deploys read the file and keep every value; receiver settings given later are added.
+Nothing here prints a value: ``repr`` hides them, errors name keys only.
+
+File format: ``KEY='value'`` per line (single quotes so that Compose does not interpolate the
+``$`` of the bcrypt hash), comments with ``#``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets as csprng
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import bcrypt
+
+__all__ = [
+    "ENV_FILE",
+    "PROMETHEUS_USERNAME",
+    "RECEIVER_KEYS",
+    "REQUIRED_KEYS",
+    "Secrets",
+    "SecretsError",
+    "write_private",
+]
+
+ENV_FILE = "monitoring.env"
+PROMETHEUS_USERNAME = "acgs_monitor"
+BCRYPT_ROUNDS = 12
+REQUIRED_KEYS = (
+    "GRAFANA_ADMIN_PASSWORD",
+    "GRAFANA_SECRET_KEY",
+    "PROMETHEUS_USERNAME",
+    "PROMETHEUS_PASSWORD",
+    "PROMETHEUS_PASSWORD_HASH",
+    "BACKUP_ENCRYPTION_KEY",
+)
+# Settings field -> key in monitoring.env, for the alert receivers.
+RECEIVER_KEYS: dict[str, str] = {
+    "alert_email_to": "ALERT_EMAIL_TO",
+    "smtp_smarthost": "SMTP_SMARTHOST",
+    "smtp_from": "SMTP_FROM",
+    "smtp_username": "SMTP_USERNAME",
+    "smtp_password": "SMTP_PASSWORD",
+    "slack_webhook_url": "SLACK_WEBHOOK_URL",
+    "slack_channel": "SLACK_CHANNEL",
+    "pagerduty_routing_key": "PAGERDUTY_ROUTING_KEY",
+}
+
+
+class SecretsError(RuntimeError):
+    """monitoring.env is missing, unreadable or incomplete; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """The values of monitoring.env. ``receivers`` maps RECEIVER_KEYS values to settings."""
+
+    grafana_admin_password: str = field(repr=False)
+    grafana_secret_key: str = field(repr=False)
+    prometheus_username: str
+    prometheus_password: str = field(repr=False)
+    prometheus_password_hash: str = field(repr=False)
+    backup_encryption_key: str = field(repr=False)
+    receivers: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @staticmethod
+    def path(state_dir: Path) -> Path:
+        return Path(state_dir) / ENV_FILE
+
+    @classmethod
+    def load(cls, state_dir: Path) -> Secrets:
+        """Read ``<state_dir>/monitoring.env``; :class:`SecretsError` if it is not usable."""
+        path = cls.path(state_dir)
+        if not path.is_file():
+            raise SecretsError(f"{path} does not exist: run `invoke deploy` first to create it")
+        values = _parse(path)
+        absent = [key for key in REQUIRED_KEYS if not values.get(key)]
+        if absent:
+            raise SecretsError(
+                f"{path}: missing {', '.join(absent)}; delete the file to make new secrets "
+                "(the stack's passwords change) or add the keys"
+            )
+        return cls(
+            grafana_admin_password=values["GRAFANA_ADMIN_PASSWORD"],
+            grafana_secret_key=values["GRAFANA_SECRET_KEY"],
+            prometheus_username=values["PROMETHEUS_USERNAME"],
+            prometheus_password=values["PROMETHEUS_PASSWORD"],
+            prometheus_password_hash=values["PROMETHEUS_PASSWORD_HASH"],
+            backup_encryption_key=values["BACKUP_ENCRYPTION_KEY"],
+            receivers={k: v for k, v in values.items() if k in RECEIVER_KEYS.values()},
+        )
+
+    @classmethod
+    def ensure(
+        cls, state_dir: Path, receivers: Mapping[str, str | None] | None = None
+    ) -> tuple[Secrets, bool]:
+        """Load the secrets, creating them on first use; returns (secrets, changed).
+
+        ``receivers`` maps settings field names (see RECEIVER_KEYS) to values; the given ones
+        are stored, the others keep what the file has.
+        """
+        path = cls.path(state_dir)
+        given = {
+            RECEIVER_KEYS[name]: value
+            for name, value in (receivers or {}).items()
+            if value is not None and name in RECEIVER_KEYS
+        }
+        for key, value in given.items():
+            if "'" in value or "\n" in value or "\r" in value:
+                raise SecretsError(f"{key}: the value may not contain quotes or line breaks")
+        if path.exists():
+            current = cls.load(state_dir)
+            merged = {**current.receivers, **given}
+            if merged == dict(current.receivers):
+                _tighten(path)
+                return current, False
+            updated = cls(**{**current.__dict__, "receivers": merged})
+            updated.write(state_dir)
+            return updated, True
+        password = csprng.token_urlsafe(32)
+        created = cls(
+            grafana_admin_password=csprng.token_urlsafe(24),
+            grafana_secret_key=csprng.token_urlsafe(32),
+            prometheus_username=PROMETHEUS_USERNAME,
+            prometheus_password=password,
+            prometheus_password_hash=bcrypt.hashpw(
+                password.encode(), bcrypt.gensalt(rounds=BCRYPT_ROUNDS)
+            ).decode(),
+            backup_encryption_key=csprng.token_urlsafe(32),
+            receivers=given,
+        )
+        created.write(state_dir)
+        return created, True
+
+    def as_env(self) -> dict[str, str]:
+        """Every key of monitoring.env and its value."""
+        return {
+            "GRAFANA_ADMIN_PASSWORD": self.grafana_admin_password,
+            "GRAFANA_SECRET_KEY": self.grafana_secret_key,
+            "PROMETHEUS_USERNAME": self.prometheus_username,
+            "PROMETHEUS_PASSWORD": self.prometheus_password,
+            "PROMETHEUS_PASSWORD_HASH": self.prometheus_password_hash,
+            "BACKUP_ENCRYPTION_KEY": self.backup_encryption_key,
+            **self.receivers,
+        }
+
+    def receiver(self, setting: str) -> str | None:
+        """The stored value of a receiver setting (a RECEIVER_KEYS field name)."""
+        return self.receivers.get(RECEIVER_KEYS[setting])
+
+    def write(self, state_dir: Path) -> None:
+        lines = [
+            "# ACGS monitoring stack secrets: made by `invoke deploy`, kept across deploys.",
+            "# Keep this file 0600; never commit it.",
+        ]
+        lines += [f"{key}='{value}'" for key, value in self.as_env().items()]
+        write_private(self.path(state_dir), "\n".join(lines) + "\n")
+
+
+def write_private(path: Path, text: str | bytes) -> None:
+    """Replace ``path`` atomically with a 0600 file holding ``text``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    data = text.encode() if isinstance(text, str) else text
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def _tighten(path: Path) -> None:
+    if path.stat().st_mode & 0o077:
+        os.chmod(path, 0o600)
+
+
+def _parse(path: Path) -> dict[str, str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise SecretsError(f"{path}: cannot read: {error.strerror}") from None
+    values: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise SecretsError(f"{path}:{number}: expected KEY='value'")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values

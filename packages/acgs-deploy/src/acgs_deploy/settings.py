@@ -1,0 +1,237 @@
+"""Stack settings: the guide's ports and paths as defaults, then a stack file, then ``ACGS_*``
+environment variables, then explicit overrides (task flags). Later sources win.
+
+``StackSettings.load(state_dir=None, **overrides)`` is the one way to get settings; a bad value
+raises :class:`SettingsError` naming the field, where it came from and what is allowed.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from acgs_deploy.layout import StateLayout
+
+__all__ = ["REPO_ROOT", "SECRET_FIELDS", "STACK_FILE_NAME", "SettingsError", "StackSettings"]
+
+# The checkout this package lives in (packages/acgs-deploy/src/acgs_deploy/settings.py).
+REPO_ROOT = Path(__file__).resolve().parents[4]
+# Looked for in the working directory when no stack file is named.
+STACK_FILE_NAME = "acgs-stack.yml"
+
+_stack_file: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
+    "acgs_stack_file", default=None
+)
+
+
+# Settings whose values never appear in messages.
+SECRET_FIELDS = frozenset({"smtp_password", "slack_webhook_url", "pagerduty_routing_key"})
+
+
+class SettingsError(ValueError):
+    """Settings that cannot be used; the message says which and what to do."""
+
+
+class _StackFileSource(PydanticBaseSettingsSource):
+    """Values from the YAML stack file chosen by :meth:`StackSettings.load`."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path | None) -> None:
+        super().__init__(settings_cls)
+        self.path = path
+        self.values: dict[str, Any] = {}
+        if path is not None:
+            self.values = _read_stack_file(path)
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self.values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self.values)
+
+
+def _read_stack_file(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise SettingsError(f"{path}: cannot read the stack file: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise SettingsError(f"{where}: not valid YAML: {error}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SettingsError(f"{path}: a stack file is a mapping of setting names to values")
+    unknown = sorted(set(data) - set(StackSettings.model_fields))
+    if unknown:
+        raise SettingsError(
+            f"{path}: unknown setting(s) {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(StackSettings.model_fields))}"
+        )
+    return data
+
+
+class StackSettings(BaseSettings):
+    """Where the stack lives, what it listens on and how it alerts."""
+
+    model_config = SettingsConfigDict(env_prefix="ACGS_", extra="forbid", validate_default=True)
+
+    state_dir: Path = Field(
+        default=REPO_ROOT / ".acgs", description="secrets, certificates, configs, data, logs"
+    )
+    host: str = Field(
+        default="127.0.0.1", description="address the servers listen on (0.0.0.0 for all)"
+    )
+    prometheus_port: int = Field(default=9090, ge=1, le=65535)
+    alertmanager_port: int = Field(default=9093, ge=1, le=65535)
+    node_exporter_port: int = Field(default=9100, ge=1, le=65535)
+    grafana_port: int = Field(default=3000, ge=1, le=65535)
+    # The seven ACGS services listen on sim_base_port + index (auth 0 ... ec 6).
+    sim_host: str = "127.0.0.1"
+    sim_base_port: int = Field(default=8000, ge=1, le=65535 - 6)
+    # The demo webhook receiver that records alerts (demo mode only).
+    webhook_port: int = Field(default=9097, ge=1, le=65535)
+
+    retention: str = Field(default="15d", pattern=r"^[0-9]+(ms|s|m|h|d|w|y)$")
+    scrape_interval: str = Field(default="15s", pattern=r"^[0-9]+(ms|s|m|h)$")
+    acgs_scrape_interval: str = Field(default="5s", pattern=r"^[0-9]+(ms|s|m|h)$")
+    evaluation_interval: str = Field(default="5s", pattern=r"^[0-9]+(ms|s|m|h)$")
+    external_labels: dict[str, str] = Field(
+        default_factory=lambda: {"cluster": "acgs-1-production", "environment": "production"}
+    )
+
+    rules_dir: Path = Field(default=REPO_ROOT / "rules", description="rule files (*.yml)")
+
+    # User-supplied CA-signed certificate instead of the local CA (all three or none).
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_ca_file: Path | None = None
+
+    # Optional exporters already running (local target): a job is rendered only when set.
+    haproxy_exporter_target: str | None = None
+    redis_exporter_target: str | None = None
+    postgres_exporter_target: str | None = None
+    # Compose target: run the exporter containers against these (each only when set).
+    haproxy_scrape_uri: str | None = None
+    redis_address: str | None = None
+    postgres_address: str | None = None
+
+    # Alert receivers (kept in monitoring.env once given).
+    alert_email_to: str | None = None
+    smtp_smarthost: str | None = None
+    smtp_from: str | None = None
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    slack_webhook_url: str | None = None
+    slack_channel: str | None = None
+    pagerduty_routing_key: str | None = None
+
+    min_free_disk_mb: int = Field(default=512, ge=0)
+    startup_timeout_s: float = Field(default=60.0, gt=0)
+
+    @field_validator("state_dir", "rules_dir", mode="after")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().absolute()
+
+    @property
+    def layout(self) -> StateLayout:
+        return StateLayout(self.state_dir)
+
+    @property
+    def connect_host(self) -> str:
+        """Where clients reach the servers: a wildcard listen address means loopback."""
+        return "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Flags beat ACGS_* variables beat the stack file beat the defaults.
+        return init_settings, env_settings, _StackFileSource(settings_cls, _stack_file.get())
+
+    @classmethod
+    def load(
+        cls,
+        state_dir: Path | str | None = None,
+        *,
+        stack_file: Path | str | None = None,
+        **overrides: Any,
+    ) -> StackSettings:
+        """Settings from every source; ``None`` overrides are ignored (unset flags).
+
+        The stack file is ``stack_file``, else ``$ACGS_STACK_FILE``, else ``acgs-stack.yml``
+        in the working directory when it exists.
+        """
+        chosen = {k: v for k, v in overrides.items() if v is not None}
+        if state_dir is not None:
+            chosen["state_dir"] = Path(state_dir)
+        unknown = sorted(set(chosen) - set(cls.model_fields))
+        if unknown:
+            raise SettingsError(f"unknown setting(s): {', '.join(unknown)}")
+        path = _choose_stack_file(stack_file)
+        token = _stack_file.set(path)
+        try:
+            return cls(**chosen)
+        except ValidationError as error:
+            raise SettingsError(_explain(error, path)) from None
+        finally:
+            _stack_file.reset(token)
+
+    def ports(self) -> dict[str, int]:
+        """Every port the local stack listens on, by what listens there."""
+        ports = {
+            "prometheus": self.prometheus_port,
+            "alertmanager": self.alertmanager_port,
+            "node_exporter": self.node_exporter_port,
+            "grafana": self.grafana_port,
+            "webhook": self.webhook_port,
+        }
+        from acgs_metrics.services import SERVICES
+
+        for index, spec in enumerate(SERVICES):
+            ports[f"acgs-{spec.name}"] = self.sim_base_port + index
+        return ports
+
+
+def _choose_stack_file(stack_file: Path | str | None) -> Path | None:
+    if stack_file is not None:
+        path = Path(stack_file)
+        if not path.is_file():
+            raise SettingsError(f"{path}: stack file not found")
+        return path
+    from_env = os.environ.get("ACGS_STACK_FILE")
+    if from_env:
+        path = Path(from_env)
+        if not path.is_file():
+            raise SettingsError(f"{path}: stack file named by ACGS_STACK_FILE not found")
+        return path
+    default = Path.cwd() / STACK_FILE_NAME
+    return default if default.is_file() else None
+
+
+def _explain(error: ValidationError, stack_file: Path | None) -> str:
+    sources = "flags, ACGS_* variables" + (f" or {stack_file}" if stack_file else "")
+    lines = [f"invalid settings (from {sources}):"]
+    for problem in error.errors():
+        field = ".".join(str(part) for part in problem["loc"]) or "(settings)"
+        env = f"ACGS_{field.split('.')[0].upper()}"
+        shown = "(hidden)" if field in SECRET_FIELDS else repr(problem.get("input"))
+        lines.append(f"  {field} (env {env}): {problem['msg']}; got {shown}")
+    return "\n".join(lines)

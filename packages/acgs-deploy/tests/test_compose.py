@@ -1,0 +1,72 @@
+"""The compose target, rendered and validated for real (docker-compose config, promtool,
+amtool). No Docker engine runs here, so `up` is not exercised."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import subprocess
+from pathlib import Path
+
+import yaml
+from rich.console import Console
+
+from acgs_deploy import compose
+from acgs_deploy.settings import StackSettings
+
+
+def test_compose_file_renders_and_validates(settings: StackSettings) -> None:
+    path = compose.render_compose(settings, demo=True)
+    assert path.name == "docker-compose.monitoring.yml"
+    done = subprocess.run(
+        ["docker-compose", "-f", str(path), "config"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=path.parent,
+    )
+    resolved = yaml.safe_load(done.stdout)
+    services = resolved["services"]
+    assert set(services) == {"prometheus", "alertmanager", "node-exporter", "grafana"}
+    assert re.fullmatch(r"prom/prometheus:v3\.\d+\.\d+", services["prometheus"]["image"])
+    for service in services.values():
+        assert not service["image"].endswith(":latest")
+        assert service["user"] == f"{os.getuid()}:{os.getgid()}"
+    assert "--web.config.file=/etc/acgs/web.yml" in services["prometheus"]["command"]
+    assert services["prometheus"]["ports"] == ["127.0.0.1:29090:9090/tcp"]
+    prometheus = yaml.safe_load((path.parent / "config" / "prometheus.yml").read_text())
+    jobs = {j["job_name"]: j for j in prometheus["scrape_configs"]}
+    assert jobs["alertmanager"]["static_configs"][0]["targets"] == ["alertmanager:9093"]
+    assert jobs["acgs-auth"]["static_configs"][0]["targets"] == ["host.docker.internal:28000"]
+    assert jobs["node_exporter"]["tls_config"]["ca_file"] == "/etc/acgs-certs/ca.crt"
+    key = path.parent / "certs" / "server.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+
+
+def test_compose_optional_exporters(tmp_path: Path) -> None:
+    settings = StackSettings.load(
+        tmp_path / "state", rules_dir=tmp_path / "none", redis_address="redis:6379"
+    )
+    path = compose.render_compose(settings, demo=False)
+    services = yaml.safe_load(path.read_text())["services"]
+    assert "redis-exporter" in services
+    assert "postgres-exporter" not in services
+    jobs = {
+        j["job_name"]
+        for j in yaml.safe_load((path.parent / "config" / "prometheus.yml").read_text())[
+            "scrape_configs"
+        ]
+    }
+    assert "redis" in jobs
+
+
+def test_deploy_without_engine_says_so(settings: StackSettings) -> None:
+    console = Console(record=True, width=200)
+    outcome = compose.deploy(settings, demo=False, console=console)
+    # No engine runs on these machines: rendered, validated, and honestly not started.
+    assert not outcome.started
+    text = console.export_text()
+    assert "rendered and validated" in text
+    assert "not started" in text
+    assert "docker compose -f" in text

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from acgs_deploy.process import ProcessManager, ProcessSpec
+
+
+def wait_for_log(manager: ProcessManager, name: str, text: str) -> None:
+    deadline = time.monotonic() + 10
+    while text not in manager.log_file(name).read_text():
+        assert time.monotonic() < deadline, f"{name} never logged {text!r}"
+        time.sleep(0.02)
+
+
+SLEEPER = [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)"]
+
+
+@pytest.fixture
+def manager(tmp_path: Path) -> Iterator[ProcessManager]:
+    processes = ProcessManager(tmp_path / "run", tmp_path / "logs")
+    try:
+        yield processes
+    finally:
+        for name in processes.recorded():
+            processes.stop(name, timeout=2)
+
+
+def test_start_find_stop(manager: ProcessManager) -> None:
+    pid = manager.start(ProcessSpec("sleeper", SLEEPER))
+    assert manager.running("sleeper") == pid
+    wait_for_log(manager, "sleeper", "up")
+    assert manager.recorded() == ["sleeper"]
+    assert os.getsid(pid) == pid  # its own session: it outlives the deploy command
+    assert manager.stop("sleeper")
+    assert manager.running("sleeper") is None
+    assert not manager.pid_file("sleeper").exists()
+
+
+def test_killed_process_is_not_running(manager: ProcessManager) -> None:
+    pid = manager.start(ProcessSpec("sleeper", SLEEPER))
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    assert manager.running("sleeper") is None
+
+
+def test_a_foreign_process_with_the_recorded_pid_is_left_alone(
+    manager: ProcessManager, tmp_path: Path
+) -> None:
+    foreign = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        # A stale pid file that now points at someone else's process (pid reuse).
+        manager.run_dir.mkdir(parents=True, exist_ok=True)
+        manager.pid_file("sleeper").write_text(
+            f'{{"pid": {foreign.pid}, "argv": ["prometheus"], "start": 1}}'
+        )
+        assert manager.running("sleeper") is None
+        assert not manager.stop("sleeper")
+        assert foreign.poll() is None
+    finally:
+        foreign.kill()
+        foreign.wait()
+
+
+def test_stop_escalates_to_sigkill(manager: ProcessManager) -> None:
+    stubborn = [
+        sys.executable,
+        "-c",
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "print('ready', flush=True); time.sleep(60)",
+    ]
+    manager.start(ProcessSpec("stubborn", stubborn))
+    wait_for_log(manager, "stubborn", "ready")
+    assert manager.stop("stubborn", timeout=0.5)
+    assert manager.running("stubborn") is None

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from acgs_deploy.settings import SettingsError, StackSettings
+
+
+def test_defaults_are_the_guides_ports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = StackSettings.load()
+    assert (settings.prometheus_port, settings.alertmanager_port) == (9090, 9093)
+    assert (settings.node_exporter_port, settings.grafana_port) == (9100, 3000)
+    assert settings.sim_base_port == 8000
+    assert settings.retention == "15d"
+    assert settings.state_dir.is_absolute()
+
+
+def test_precedence_file_then_env_then_overrides(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack_file = tmp_path / "stack.yml"
+    stack_file.write_text("prometheus_port: 19090\nalertmanager_port: 19093\nretention: 30d\n")
+    monkeypatch.setenv("ACGS_ALERTMANAGER_PORT", "29093")
+    settings = StackSettings.load(
+        tmp_path / "state", stack_file=stack_file, retention="7d", grafana_port=None
+    )
+    assert settings.prometheus_port == 19090  # from the file
+    assert settings.alertmanager_port == 29093  # env beats file
+    assert settings.retention == "7d"  # flag beats file
+    assert settings.grafana_port == 3000  # None overrides are ignored
+    assert settings.state_dir == (tmp_path / "state").absolute()
+
+
+def test_state_dir_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACGS_STATE_DIR", str(tmp_path / "elsewhere"))
+    assert StackSettings.load().state_dir == tmp_path / "elsewhere"
+
+
+def test_bad_value_names_field_and_env(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match=r"prometheus_port \(env ACGS_PROMETHEUS_PORT\)"):
+        StackSettings.load(tmp_path, prometheus_port=70000)
+
+
+def test_secret_values_are_not_echoed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("ACGS_SMTP_PASSWORD", '["not-a-string-but-secret"]')
+    monkeypatch.setenv("ACGS_PROMETHEUS_PORT", "x")
+    with pytest.raises(SettingsError) as caught:
+        StackSettings.load(tmp_path)
+    assert "not-a-string-but-secret" not in str(caught.value)
+
+
+def test_stack_file_errors_name_the_file_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "stack.yml"
+    bad.write_text("prometheus_port: 1\nretention: [\n")
+    with pytest.raises(SettingsError, match=r"stack\.yml:\d+: not valid YAML"):
+        StackSettings.load(tmp_path, stack_file=bad)
+    bad.write_text("prometheus_prot: 1\n")
+    with pytest.raises(SettingsError, match=r"unknown setting.*prometheus_prot"):
+        StackSettings.load(tmp_path, stack_file=bad)
+
+
+def test_missing_stack_file(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="stack file not found"):
+        StackSettings.load(tmp_path, stack_file=tmp_path / "nope.yml")
+
+
+def test_wildcard_listen_connects_on_loopback(tmp_path: Path) -> None:
+    wildcard = "0.0.0.0"  # noqa: S104
+    assert StackSettings.load(tmp_path, host=wildcard).connect_host == "127.0.0.1"
+    ports = StackSettings.load(tmp_path, sim_base_port=18000).ports()
+    assert ports["acgs-auth"] == 18000
+    assert ports["acgs-ec"] == 18006
+
+
+def test_example_stack_file_loads(tmp_path: Path) -> None:
+    """configs/stack.example.yml documents real settings: uncommented, it loads."""
+    from acgs_deploy.settings import REPO_ROOT
+
+    text = (REPO_ROOT / "configs" / "stack.example.yml").read_text()
+    lines = [line[2:] for line in text.splitlines() if line.startswith("# ") and ": " in line]
+    settings_lines = [line for line in lines if line.split(":")[0].isidentifier()]
+    stack_file = tmp_path / "stack.yml"
+    stack_file.write_text("\n".join(settings_lines) + "\n")
+    settings = StackSettings.load(stack_file=stack_file)
+    assert settings.state_dir == Path("/var/lib/acgs-monitoring")
+    assert settings.redis_exporter_target == "127.0.0.1:9121"
+    assert settings.external_labels["cluster"] == "acgs-1-production"
+    assert len(settings_lines) > 20

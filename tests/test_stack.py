@@ -1,0 +1,338 @@
+"""The whole local stack, end to end: real Prometheus, Alertmanager, node_exporter, acgs-sim
+and the webhook receiver, deployed by ``acgs_deploy.stack.deploy`` into a temporary state
+directory on free ports, and always torn down (``nox -s stack``)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from acgs_deploy import configstore, stack
+from acgs_deploy.client import Component, base_url, ssl_context, stack_client
+from acgs_deploy.process import ProcessManager
+from acgs_deploy.secrets import Secrets
+from acgs_deploy.settings import REPO_ROOT, StackSettings
+from acgs_deploy.webhook import read_notifications
+
+pytestmark = pytest.mark.stack
+
+SERVERS: tuple[Component, ...] = ("prometheus", "alertmanager", "node_exporter")
+ACGS_JOBS = {f"acgs-{s}" for s in ("auth", "ac", "integrity", "fv", "gs", "pgc", "ec")}
+GS_INDEX = 4
+
+# Used only when rules/ (branch `rules`) does not define the alert yet.
+FALLBACK_COMPLIANCE_RULE = """groups:
+  - name: acgs-test-compliance
+    rules:
+      - alert: ACGSComplianceScoreLow
+        expr: min by (service) (acgs_constitutional_compliance_score) < 0.9
+        labels:
+          severity: critical
+        annotations:
+          summary: compliance score below 0.9 (test-only rule)
+"""
+
+
+def _free_port_block(size: int) -> int:
+    """A base port with ``size`` free ports after it, outside the guide's defaults."""
+    for _ in range(200):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = probe.getsockname()[1]
+        if base + size > 65000 or 7990 <= base <= 9200:
+            continue
+        sockets = []
+        try:
+            for port in range(base, base + size):
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+        return base
+    raise RuntimeError("no block of free ports found")
+
+
+def _wait(predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.5) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings]:
+    root = tmp_path_factory.mktemp("stack")
+    rules = root / "rules"
+    rules.mkdir()
+    for source in sorted((REPO_ROOT / "rules").glob("*.yml")):
+        shutil.copyfile(source, rules / source.name)
+    if "ACGSComplianceScoreLow" not in "".join(p.read_text() for p in rules.glob("*.yml")):
+        (rules / "test-compliance.yml").write_text(FALLBACK_COMPLIANCE_RULE)
+    base = _free_port_block(7 + 5)
+    settings = StackSettings.load(
+        root / "state",
+        rules_dir=rules,
+        sim_base_port=base,
+        prometheus_port=base + 7,
+        alertmanager_port=base + 8,
+        node_exporter_port=base + 9,
+        grafana_port=base + 10,
+        webhook_port=base + 11,
+    )
+    try:
+        stack.deploy(settings, demo=True)
+        yield settings
+    finally:
+        stack.down(settings)
+
+
+def _client(settings: StackSettings, server: Component) -> httpx.Client:
+    return stack_client(settings, server)
+
+
+def _targets(settings: StackSettings) -> dict[str, str]:
+    with _client(settings, "prometheus") as client:
+        data = client.get("/api/v1/targets").json()["data"]["activeTargets"]
+    return {t["labels"]["job"]: t["health"] for t in data}
+
+
+def _rule_groups(settings: StackSettings) -> list[dict[str, Any]]:
+    with _client(settings, "prometheus") as client:
+        groups: list[dict[str, Any]] = client.get("/api/v1/rules").json()["data"]["groups"]
+    return groups
+
+
+def test_every_endpoint_refuses_plain_http_and_bad_credentials(
+    deployed: StackSettings,
+) -> None:
+    secrets = Secrets.load(deployed.state_dir)
+    for server in SERVERS:
+        url = base_url(deployed, server)
+        for path in ("/-/healthy", "/metrics") if server != "node_exporter" else ("/metrics",):
+            plain = httpx.get(url.replace("https://", "http://") + path, timeout=5)
+            assert plain.status_code == 400, (server, path, "plain HTTP")
+            with httpx.Client(verify=ssl_context(deployed), timeout=5) as client:
+                assert client.get(url + path).status_code == 401, (server, path, "no auth")
+                wrong = client.get(url + path, auth=(secrets.prometheus_username, "wrong"))
+                assert wrong.status_code == 401, (server, path, "wrong password")
+                nobody = client.get(url + path, auth=("admin", secrets.prometheus_password))
+                assert nobody.status_code == 401, (server, path, "wrong user")
+                good = client.get(
+                    url + path, auth=(secrets.prometheus_username, secrets.prometheus_password)
+                )
+                assert good.status_code == 200, (server, path, "good credentials")
+        # A client that does not trust the stack's CA is refused at the handshake.
+        with pytest.raises(httpx.ConnectError), httpx.Client(timeout=5) as untrusting:
+            untrusting.get(url + "/metrics")
+
+
+def test_all_targets_up(deployed: StackSettings) -> None:
+    wanted = ACGS_JOBS | {"prometheus", "alertmanager", "node_exporter"}
+
+    def all_up() -> dict[str, str] | None:
+        targets = _targets(deployed)
+        return targets if set(targets) == wanted and set(targets.values()) == {"up"} else None
+
+    try:
+        _wait(all_up, 40, "every target up")
+    except AssertionError:
+        pytest.fail(f"targets not all up: {_targets(deployed)}")
+
+
+def test_rules_loaded_and_evaluating(deployed: StackSettings) -> None:
+    def evaluated() -> list[dict[str, Any]] | None:
+        groups = _rule_groups(deployed)
+        rules = [rule for group in groups for rule in group["rules"]]
+        done = rules and all(r.get("lastEvaluation", "").startswith("2") for r in rules)
+        return rules if done and not rules[0]["lastEvaluation"].startswith("0001") else None
+
+    rules = _wait(evaluated, 30, "every rule evaluated")
+    loaded = {p.name for p in deployed.rules_dir.glob("*.yml")}
+    files = {Path(g["file"]).name for g in _rule_groups(deployed)}
+    assert files == loaded
+    broken = [(r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"]
+    assert broken == []
+
+
+def test_fault_makes_the_alert_arrive_at_the_webhook(deployed: StackSettings) -> None:
+    gs = f"http://{deployed.sim_host}:{deployed.sim_base_port + GS_INDEX}"
+    response = httpx.post(f"{gs}/control/faults", json={"fault": "compliance_drop"}, timeout=5)
+    assert response.status_code in (200, 201, 204), response.text
+    try:
+
+        def arrived() -> dict[str, Any] | None:
+            for record in read_notifications(deployed.layout.webhook_log):
+                payload = record["payload"]
+                assert isinstance(payload, dict)
+                for alert in payload.get("alerts", []):
+                    labels = alert["labels"]
+                    if (
+                        labels.get("alertname") == "ACGSComplianceScoreLow"
+                        and labels.get("service") == "gs"
+                        and alert["status"] == "firing"
+                    ):
+                        return dict(alert)
+            return None
+
+        alert = _wait(arrived, 150, "ACGSComplianceScoreLow for gs at the webhook", every=1)
+        assert alert["labels"]["service"] == "gs"
+    finally:
+        httpx.delete(f"{gs}/control/faults", timeout=5)
+
+
+def test_reload_refuses_a_broken_rule_file_and_keeps_the_old_rules(
+    deployed: StackSettings,
+) -> None:
+    before = sorted(g["name"] for g in _rule_groups(deployed))
+    live_before = deployed.layout.config_dir.resolve()
+    broken = deployed.rules_dir / "zz-broken.yml"
+    broken.write_text(
+        "groups:\n  - name: broken\n    rules:\n      - alert: Broken\n        expr: sum(\n"
+    )
+    try:
+        with pytest.raises(configstore.ConfigError) as caught:
+            stack.reload(deployed)
+        assert f"{broken}: 5:15" in str(caught.value)
+    finally:
+        broken.unlink()
+    assert deployed.layout.config_dir.resolve() == live_before
+    assert sorted(g["name"] for g in _rule_groups(deployed)) == before
+    with _client(deployed, "prometheus") as client:
+        answer = client.get("/api/v1/query", params={"query": "up"}).json()
+    assert answer["status"] == "success"
+
+    # A good change is applied and hot-reloaded without a restart.
+    pid = ProcessManager(deployed.layout.run_dir, deployed.layout.logs_dir).running("prometheus")
+    extra = deployed.rules_dir / "zz-extra.yml"
+    extra.write_text(
+        yaml.safe_dump(
+            {"groups": [{"name": "extra", "rules": [{"record": "x:up", "expr": "sum(up)"}]}]}
+        )
+    )
+    try:
+        report = stack.reload(deployed)
+        assert report.config_changed == {"rules/zz-extra.yml"}
+        assert report.actions["prometheus"] == "reloaded"
+        assert "extra" in {g["name"] for g in _rule_groups(deployed)}
+        assert (
+            ProcessManager(deployed.layout.run_dir, deployed.layout.logs_dir).running("prometheus")
+            == pid
+        )
+    finally:
+        extra.unlink()
+        stack.reload(deployed)
+
+
+def test_redeploy_of_a_healthy_stack_changes_nothing(deployed: StackSettings) -> None:
+    started = time.monotonic()
+    report = stack.deploy(deployed)
+    elapsed = time.monotonic() - started
+    assert report.config_changed == set()
+    acted = {name: action for name, action in report.actions.items() if action != "skipped"}
+    assert set(acted.values()) == {"unchanged"}, acted
+    assert {"prometheus", "alertmanager", "node_exporter", "webhook", "acgs-sim"} <= set(acted)
+    assert elapsed < 30  # generous bound; the benchmark reports the real figure
+
+
+def test_kill_9_is_repaired_by_the_next_deploy(deployed: StackSettings) -> None:
+    manager = ProcessManager(deployed.layout.run_dir, deployed.layout.logs_dir)
+    victim = manager.running("alertmanager")
+    assert victim is not None
+    others = {name: manager.running(name) for name in ("prometheus", "node_exporter")}
+    os.kill(victim, signal.SIGKILL)
+    _wait(lambda: manager.running("alertmanager") is None, 10, "alertmanager to die")
+    states = {s.name: s.state for s in stack.status(deployed)}
+    assert states["alertmanager"] == "stopped"
+    report = stack.deploy(deployed)
+    assert report.actions["alertmanager"] == "started"
+    assert report.actions["prometheus"] == "unchanged"
+    assert {name: manager.running(name) for name in others} == others
+    with _client(deployed, "alertmanager") as client:
+        assert client.get("/-/ready").status_code == 200
+
+
+def test_status_reports_grafana_honestly(deployed: StackSettings) -> None:
+    states = {s.name: s for s in stack.status(deployed)}
+    if shutil.which("grafana-server") or shutil.which("grafana"):
+        assert states["grafana"].state in ("healthy", "unhealthy")
+    else:
+        assert states["grafana"].state == "not installed"
+        assert "apt.grafana.com" in states["grafana"].hint
+    assert states["prometheus"].state == "healthy"
+
+
+def test_cli_status_and_secrets_stay_out_of_output(deployed: StackSettings) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "acgs_deploy.cli", "status", "--state-dir", str(deployed.state_dir)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **{f"ACGS_{k.upper()}": str(v) for k, v in _port_env(deployed)}},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "prometheus" in done.stdout
+    assert "healthy" in done.stdout
+    secrets = Secrets.load(deployed.state_dir)
+    for value in secrets.as_env().values():
+        if len(value) > 12:
+            assert value not in done.stdout + done.stderr
+    logs = "".join(p.read_text(errors="replace") for p in deployed.layout.logs_dir.glob("*.log"))
+    assert secrets.prometheus_password not in logs
+    for pid_file in deployed.layout.run_dir.glob("*.pid"):
+        assert secrets.prometheus_password not in pid_file.read_text()
+
+
+def _port_env(settings: StackSettings) -> list[tuple[str, object]]:
+    names = [
+        "prometheus_port",
+        "alertmanager_port",
+        "node_exporter_port",
+        "grafana_port",
+        "sim_base_port",
+        "webhook_port",
+        "rules_dir",
+    ]
+    return [(name, getattr(settings, name)) for name in names]
+
+
+def test_down_stops_only_what_it_started(deployed: StackSettings) -> None:
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        manager = ProcessManager(deployed.layout.run_dir, deployed.layout.logs_dir)
+        pids = {name: manager.running(name) for name in manager.recorded()}
+        stopped = stack.down(deployed)
+        assert set(stopped) == {name for name, pid in pids.items() if pid}
+        assert sleeper.poll() is None
+        for pid in pids.values():
+            assert pid is None or not Path(f"/proc/{pid}").exists() or _zombie(pid)
+        assert manager.recorded() == []
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(base_url(deployed, "prometheus"), verify=ssl_context(deployed), timeout=2)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def _zombie(pid: int) -> bool:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2] == "Z"
