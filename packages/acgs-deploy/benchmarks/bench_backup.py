@@ -46,20 +46,28 @@ def make_block(args: tuple[Path, int, int]) -> int:
     """One 2 h block (about 90 MiB): write the OpenMetrics text, run promtool, delete the text."""
     workdir, start_s, seed = args
     rnd = random.Random(seed)  # noqa: S311 - sample values, not secrets
-    values = [repr(rnd.random() * 1000) for _ in range(65521)]
+    pool = 65521
+    # 6 significant digits still fill the float mantissa; random milliseconds cost the
+    # timestamp encoding about 2 bytes, so a sample takes about 9.5 bytes on disk.
+    values = [f"{rnd.random() * 1000:.6g}" for _ in range(pool)]
+    millis = [f"{rnd.randrange(1000):03d}" for _ in range(pool)]
     prefixes = [f'bench_value{{series="{s}"}} ' for s in range(SERIES)]
     text = workdir / f"block-{seed}.om"
     with text.open("w", buffering=1 << 22) as out:
         out.write("# HELP bench_value random gauge\n# TYPE bench_value gauge\n")
         for point in range(POINTS):
-            base_ms = (start_s + point * 15) * 1000
-            stamps = [
-                f" {(base_ms + j * 97) // 1000}.{(base_ms + j * 97) % 1000:03d}\n" for j in range(7)
-            ]
+            second = f" {start_s + point * 15}."
+            offset = point * 7919
             out.write(
                 "".join(
-                    prefixes[s] + values[(point * 7919 + s * 31) % 65521] + stamps[s % 7]
-                    for s in range(SERIES)
+                    [
+                        prefixes[s]
+                        + values[(offset + s * 31) % pool]
+                        + second
+                        + millis[(offset + s * 17) % pool]
+                        + "\n"
+                        for s in range(SERIES)
+                    ]
                 )
             )
         out.write("# EOF\n")
@@ -75,16 +83,21 @@ def make_block(args: tuple[Path, int, int]) -> int:
 
 
 def generate(workdir: Path, target_bytes: int, console: Console) -> int:
+    """Blocks of 2 h, two at a time, until the TSDB holds at least target_bytes."""
     (workdir / "prometheus" / "data").mkdir(parents=True)
-    per_block = 90 << 20
-    count = -(-target_bytes // per_block) + 1
     newest = (int(time.time()) // BLOCK_S - 2) * BLOCK_S
-    jobs = [(workdir, newest - i * BLOCK_S, i) for i in range(count)]
+    total = 0
+    made = 0
     with (
-        console.status(f"generating {count} TSDB blocks with promtool"),
+        console.status("generating TSDB blocks with promtool") as status,
         ProcessPoolExecutor(2) as pool,
     ):
-        return sum(pool.map(make_block, jobs))
+        while total < target_bytes:
+            jobs = [(workdir, newest - (made + i) * BLOCK_S, made + i) for i in range(2)]
+            total += sum(pool.map(make_block, jobs))
+            made += len(jobs)
+            status.update(f"generating TSDB blocks with promtool: {total / (1 << 30):.2f} GiB")
+    return total
 
 
 def pipeline(first: list[str], second: list[str], env: dict[str, str]) -> None:
@@ -156,7 +169,7 @@ def main() -> None:
             ours.path,
             passphrase,
             RestoreTargets(
-                prometheus=client,
+                prometheus=server.client,
                 prometheus_data_dir=data_dir,
                 stop=server.stop,
                 start=server.start,

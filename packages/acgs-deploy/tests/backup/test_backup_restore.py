@@ -50,7 +50,7 @@ def make_sources(server: ScratchServer, tmp_path: Path, am: ScratchServer | None
         prometheus=server.client(),
         prometheus_data_dir=server_data(server),
         alertmanager=am.client() if am else None,
-        directories={"config": config},
+        paths={"config": config},
     )
 
 
@@ -63,12 +63,12 @@ def targets_for(
     server: ScratchServer, sources: BackupSources, am: ScratchServer | None
 ) -> RestoreTargets:
     return RestoreTargets(
-        prometheus=server.client(),
+        prometheus=server.client,
         prometheus_data_dir=sources.prometheus_data_dir,
         stop=server.stop,
         start=server.start,
-        alertmanager=am.client() if am else None,
-        directories=sources.directories,
+        alertmanager=am.client if am else None,
+        paths=sources.paths,
     )
 
 
@@ -120,7 +120,7 @@ def test_backup_wipe_restore_gives_the_same_samples(
     alertmanager_server.stop()
     for directory in (
         sources.prometheus_data_dir,
-        sources.directories["config"],
+        sources.paths["config"],
         tmp_path / "alertmanager" / "data",
     ):
         shutil.rmtree(directory)
@@ -137,7 +137,7 @@ def test_backup_wipe_restore_gives_the_same_samples(
     assert restored.silences == 1
     after = {q: query_range(client, q, start, end) for q in queries}
     assert after == before
-    assert (sources.directories["config"] / "rules" / "acgs.yml").read_text() == "groups: []\n"
+    assert (sources.paths["config"] / "rules" / "acgs.yml").read_text() == "groups: []\n"
     silences = am.get("/api/v2/silences").json()
     assert [s["comment"] for s in silences if s["status"]["state"] == "active"] == ["maintenance"]
 
@@ -172,7 +172,7 @@ def test_damaged_or_wrong_key_is_refused_and_nothing_changes(
     stops: list[str] = []
     targets = targets_for(prometheus_server, sources, None)
     targets.stop = lambda: stops.append("stop")
-    config_before = tree_digest(sources.directories["config"])
+    config_before = tree_digest(sources.paths["config"])
     blocks_before = sorted(p.name for p in sources.prometheus_data_dir.iterdir())
 
     cases = {name: (data, passphrase) for name, data in damaged_copies(good.path).items()}
@@ -187,7 +187,7 @@ def test_damaged_or_wrong_key_is_refused_and_nothing_changes(
 
     assert stops == []
     assert prometheus_server.running
-    assert tree_digest(sources.directories["config"]) == config_before
+    assert tree_digest(sources.paths["config"]) == config_before
     assert sorted(p.name for p in sources.prometheus_data_dir.iterdir()) == blocks_before
     assert not list(tmp_path.glob("state/*.restore-staging"))
 

@@ -145,36 +145,70 @@ def verify_backup(
 class RestoreTargets:
     """Where each part of a backup goes, and how to stop and start what uses it."""
 
-    prometheus: httpx.Client
+    # Client factories: a restore may bring back other credentials, so connect after the swap.
+    prometheus: Callable[[], httpx.Client]
     prometheus_data_dir: Path
     stop: Callable[[], None]
     start: Callable[[], None]
-    alertmanager: httpx.Client | None = None
-    # archive prefix -> local directory, as in BackupSources.directories
-    directories: dict[str, Path] = field(default_factory=dict)
+    alertmanager: Callable[[], httpx.Client] | None = None
+    # archive prefix -> local directory or file, as in BackupSources.paths
+    paths: dict[str, Path] = field(default_factory=dict)
 
 
 def _staging(target: Path) -> Path:
     return target.with_name(f"{target.name}.restore-staging")
 
 
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
 def _extract(
-    path: Path, passphrase: Passphrase, dirs: dict[str, Path], progress: Progress | None
+    path: Path, passphrase: Passphrase, targets: dict[str, Path], progress: Progress | None
 ) -> tuple[Manifest, bytes | None]:
-    for target in dirs.values():
-        shutil.rmtree(_staging(target), ignore_errors=True)
-        _staging(target).mkdir(parents=True)
+    """Write each target's members into `<target>.restore-staging` (a directory, or a file for
+    a single-file target) while verifying."""
+    for target in targets.values():
+        _remove(_staging(target))
 
     def write(name: str, info: tarfile.TarInfo) -> Any:
         prefix, _, rest = name.partition("/")
-        if prefix not in dirs or not rest:
+        if prefix not in targets:
             return None
-        destination = _staging(dirs[prefix]) / rest
+        destination = _staging(targets[prefix]) / rest if rest else _staging(targets[prefix])
         destination.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL, info.mode & 0o777 or 0o600)
         return os.fdopen(fd, "wb")
 
     return _walk(path, passphrase, write, progress)
+
+
+def _swap_in(targets: dict[str, Path], stamp: str) -> dict[str, Path]:
+    """Move each staged target into place, the old one aside; all or nothing."""
+    previous: dict[str, Path] = {}
+    swapped: list[tuple[Path, Path | None]] = []
+    try:
+        for target in targets.values():
+            if not (_staging(target).exists()):
+                continue
+            aside = None
+            if target.exists() or target.is_symlink():
+                aside = target.with_name(f"{target.name}.before-restore-{stamp}")
+                os.replace(target, aside)
+                previous[target.name] = aside
+            swapped.append((target, aside))
+            os.replace(_staging(target), target)
+    except OSError as error:
+        for target, aside in reversed(swapped):
+            with contextlib.suppress(OSError):
+                if aside is not None:
+                    _remove(target)
+                    os.replace(aside, target)
+        raise RestoreError(f"could not move restored files into place: {error}") from None
+    return previous
 
 
 def _restore_silences(client: httpx.Client, raw: bytes) -> int:
@@ -223,50 +257,37 @@ def restore_backup(
     phase = on_phase or (lambda _: None)
     if not path.is_file():
         raise RestoreError(f"{path}: no such backup file")
-    dirs = {TSDB_PREFIX: targets.prometheus_data_dir, **targets.directories}
-    # One pass authenticates every chunk and hash while writing into staging directories beside
-    # the targets; the running stack is only touched once that pass has succeeded.
+    paths = {TSDB_PREFIX: targets.prometheus_data_dir, **targets.paths}
+    # One pass authenticates every chunk and hash while writing into staging paths beside the
+    # targets; the running stack is only touched once that pass has succeeded.
     phase("verify and extract")
     try:
-        manifest, silences = _extract(path, passphrase, dirs, progress)
+        manifest, silences = _extract(path, passphrase, paths, progress)
     except BaseException:
-        for target in dirs.values():
-            shutil.rmtree(_staging(target), ignore_errors=True)
+        for target in paths.values():
+            _remove(_staging(target))
         raise
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    previous: dict[str, Path] = {}
     phase("stop")
     targets.stop()
-    swapped: list[tuple[Path, Path | None]] = []
     try:
-        for target in dirs.values():
-            aside = None
-            if target.exists():
-                aside = target.with_name(f"{target.name}.before-restore-{stamp}")
-                os.replace(target, aside)
-                previous[target.name] = aside
-            swapped.append((target, aside))
-            os.replace(_staging(target), target)
-    except OSError as error:
-        # Put back what was moved so the stack starts on its old state.
-        for target, aside in reversed(swapped):
-            with contextlib.suppress(OSError):
-                if aside is not None:
-                    if target.exists():
-                        shutil.rmtree(target)
-                    os.replace(aside, target)
+        previous = _swap_in(paths, stamp)
+    except RestoreError:
+        # The old state is back in place: run on it.
         targets.start()
-        raise RestoreError(f"could not move restored files into place: {error}") from None
+        raise
     phase("start")
     targets.start()
-    prometheus.wait_ready(targets.prometheus)
-    restored_silences = 0
-    if targets.alertmanager is not None and silences is not None:
-        phase("silences")
-        restored_silences = _restore_silences(targets.alertmanager, silences)
-    phase("check")
-    mismatches: list[Mismatch] = []
-    if manifest.count_range_ms is not None:
-        found = prometheus.count_samples(targets.prometheus, *manifest.count_range_ms)
-        mismatches = compare_counts(manifest.metrics, found)
-    return RestoreResult(manifest, dirs, previous, restored_silences, mismatches)
+    with targets.prometheus() as client:
+        prometheus.wait_ready(client)
+        restored_silences = 0
+        if targets.alertmanager is not None and silences is not None:
+            phase("silences")
+            with targets.alertmanager() as alertmanager:
+                restored_silences = _restore_silences(alertmanager, silences)
+        phase("check")
+        mismatches: list[Mismatch] = []
+        if manifest.count_range_ms is not None:
+            found = prometheus.count_samples(client, *manifest.count_range_ms)
+            mismatches = compare_counts(manifest.metrics, found)
+    return RestoreResult(manifest, paths, previous, restored_silences, mismatches)

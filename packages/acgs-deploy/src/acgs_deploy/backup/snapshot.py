@@ -1,5 +1,6 @@
-"""Take a backup: a TSDB snapshot through the admin API, Alertmanager silences, directories of
-configs/rules/certificates/dashboards, and the manifest, streamed through tar into one archive.
+"""Take a backup: a TSDB snapshot through the admin API, Alertmanager silences, the files of
+configs/rules/certificates/dashboards/secrets, and the manifest, streamed through tar into one
+archive.
 
 Nothing is held in memory beyond one tar buffer and one encryption chunk.
 """
@@ -59,8 +60,9 @@ class BackupSources:
     prometheus: httpx.Client
     prometheus_data_dir: Path
     alertmanager: httpx.Client | None = None
-    # archive prefix -> local directory (e.g. "config" -> <state>/config, "certs" -> <state>/certs)
-    directories: dict[str, Path] = field(default_factory=dict)
+    # archive prefix -> local directory or file ("config" -> <state>/config,
+    # "monitoring.env" -> <state>/monitoring.env); a missing path is skipped
+    paths: dict[str, Path] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -118,10 +120,18 @@ def _alertmanager_version(client: httpx.Client) -> str:
         return "unknown"
 
 
-def planned_bytes(snapshot_dir: Path, directories: dict[str, Path]) -> int:
+def members(prefix: str, root: Path) -> Iterator[tuple[Path, str]]:
+    """(local file, archive name) pairs: a directory's files under prefix/, a file as prefix."""
+    if root.is_file():
+        yield root, prefix
+    elif root.is_dir():
+        for file in _files_under(root):
+            yield file, f"{prefix}/{file.relative_to(root).as_posix()}"
+
+
+def planned_bytes(trees: list[tuple[str, Path]]) -> int:
     """Bytes the tar will read, for the progress bar."""
-    roots = [snapshot_dir, *[d for d in directories.values() if d.is_dir()]]
-    return sum(path.stat().st_size for root in roots for path in _files_under(root))
+    return sum(file.stat().st_size for prefix, root in trees for file, _ in members(prefix, root))
 
 
 def create_backup(
@@ -163,8 +173,9 @@ def create_backup(
             counts = {
                 n: MetricCounts(series=c.series, samples=c.samples) for n, c in counted.items()
             }
+        trees = [(TSDB_PREFIX, snapshot_dir), *sorted(sources.paths.items())]
         if on_start:
-            on_start(planned_bytes(snapshot_dir, sources.directories))
+            on_start(planned_bytes(trees))
 
         path = out_dir / backup_name(created)
         entries: list[FileEntry] = []
@@ -172,10 +183,8 @@ def create_backup(
             writer = ArchiveWriter(sink, passphrase, params=params, chunk_size=chunk_size)
             with tarfile.open(fileobj=writer, mode="w|", bufsize=IO_SIZE) as tar:  # type: ignore[call-overload]
                 tar.copybufsize = IO_SIZE
-                trees = [(TSDB_PREFIX, snapshot_dir), *sorted(sources.directories.items())]
                 for prefix, root in trees:
-                    for file in _files_under(root) if root.is_dir() else ():
-                        member = f"{prefix}/{file.relative_to(root).as_posix()}"
+                    for file, member in members(prefix, root):
                         entries.append(_add_file(tar, file, member, progress))
                 if sources.alertmanager is not None:
                     data = json.dumps(silences, indent=1, sort_keys=True).encode()
