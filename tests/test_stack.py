@@ -315,6 +315,26 @@ def _port_env(settings: StackSettings) -> list[tuple[str, object]]:
     return [(name, getattr(settings, name)) for name in names]
 
 
+def _zombie(pid: int) -> bool:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2] == "Z"
+
+
+def test_changed_setting_restarts_only_that_component(deployed: StackSettings) -> None:
+    longer = deployed.model_copy(update={"retention": "30d"})
+    try:
+        report = stack.deploy(longer)
+        assert report.actions["prometheus"] == "restarted"
+        assert report.actions["alertmanager"] == "unchanged"
+        argv = ProcessManager(deployed.layout.run_dir, deployed.layout.logs_dir).recorded_argv(
+            "prometheus"
+        )
+        assert argv is not None
+        assert "--storage.tsdb.retention.time=30d" in argv
+    finally:
+        stack.deploy(deployed)
+
+
 def test_down_stops_only_what_it_started(deployed: StackSettings) -> None:
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
@@ -331,8 +351,3 @@ def test_down_stops_only_what_it_started(deployed: StackSettings) -> None:
     finally:
         sleeper.kill()
         sleeper.wait()
-
-
-def _zombie(pid: int) -> bool:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return stat[stat.rindex(")") + 2] == "Z"

@@ -14,7 +14,7 @@ from acgs_deploy.process import ProcessManager, ProcessSpec
 
 
 def wait_for_log(manager: ProcessManager, name: str, text: str) -> None:
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while text not in manager.log_file(name).read_text():
         assert time.monotonic() < deadline, f"{name} never logged {text!r}"
         time.sleep(0.02)

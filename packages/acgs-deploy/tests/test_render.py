@@ -18,15 +18,9 @@ Prepared = tuple[Secrets, CertificateInfo]
 
 
 def _render(settings: StackSettings, prepared: Prepared, *, demo: bool = True) -> Path:
-    secrets, certs = prepared
+    secrets, _ = prepared
     staged = configstore.staging_dir(settings.layout)
-    render(
-        settings,
-        secrets,
-        local_topology(settings, demo=demo),
-        staged,
-        ca_pem=certs.ca_cert.read_text(),
-    )
+    render(settings, secrets, local_topology(settings, demo=demo), staged)
     return staged
 
 
@@ -154,3 +148,57 @@ def test_email_without_smtp_is_a_clear_error(settings: StackSettings) -> None:
     secrets, _ = Secrets.ensure(settings.state_dir, {"alert_email_to": "a@example.org"})
     with pytest.raises(RenderError, match="smtp_smarthost"):
         _render(settings, (secrets, ensure_certificates(settings)))
+
+
+def test_grafana_provisioning_and_dashboards_without_secrets(
+    settings: StackSettings, prepared: Prepared
+) -> None:
+    secrets, _ = prepared
+    staged = _render(settings, prepared)
+    configstore.validate(staged)
+    grafana = staged / "grafana"
+    dashboards = sorted((grafana / "dashboards").glob("*.json"))
+    assert len(dashboards) >= 1
+    provider = yaml.safe_load((grafana / "provisioning" / "dashboards" / "acgs.yml").read_text())
+    # Grafana reads the dashboards from the live config, not from the staging copy.
+    assert provider["providers"][0]["options"]["path"] == str(
+        settings.layout.config_dir / "grafana" / "dashboards"
+    )
+    datasource = (grafana / "provisioning" / "datasources" / "acgs.yml").read_text()
+    assert secrets.prometheus_password not in datasource
+    assert "$PROMETHEUS_PASSWORD" in datasource
+    ini = (grafana / "grafana.ini").read_text()
+    for hardening in (
+        "protocol = https",
+        "allow_sign_up = false",
+        "cookie_secure = true",
+        "disable_gravatar = true",
+        "reporting_enabled = false",
+    ):
+        assert hardening in ini
+    assert stat.S_IMODE((grafana / "grafana.ini").stat().st_mode) == 0o600
+
+
+def test_unchanged_dashboards_are_reused_and_changes_rebuild(
+    settings: StackSettings, prepared: Prepared, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from acgs_deploy.settings import REPO_ROOT
+
+    source = tmp_path / "dashboards"
+    source.mkdir()
+    for path in (REPO_ROOT / "dashboards").glob("*.py"):
+        source.joinpath(path.name).write_text(path.read_text())
+    monkeypatch.setenv("ACGS_DASHBOARDS_DIR", str(source))
+    first = _render(settings, prepared)
+    configstore.apply(first, settings.layout)
+    live = settings.layout.config_dir / "grafana"
+    built = sorted(p.name for p in (live / "dashboards").glob("*.json"))
+    assert built
+    # Same sources: the live output is reused, byte for byte, and nothing changes.
+    assert configstore.apply(_render(settings, prepared), settings.layout) == set()
+    # One definition removed: the build runs again and its dashboard disappears.
+    victim = sorted(source.glob("*.py"))[0]
+    victim.unlink()
+    changed = configstore.apply(_render(settings, prepared), settings.layout)
+    assert any(name.startswith("grafana/dashboards/") for name in changed)
+    assert len(list((live / "dashboards").glob("*.json"))) == len(built) - 1

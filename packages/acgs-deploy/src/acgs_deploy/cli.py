@@ -20,7 +20,7 @@ from acgs_deploy.configstore import ConfigError
 from acgs_deploy.render import RenderError
 from acgs_deploy.secrets import SecretsError
 from acgs_deploy.settings import SettingsError, StackSettings
-from acgs_deploy.tls import TLSError
+from acgs_deploy.tls import TLSError, certificate_expiry
 
 __all__ = ["main", "run"]
 
@@ -89,9 +89,15 @@ def _where_to_look(console: Console, settings: StackSettings) -> None:
     console.print(
         f"credentials: {layout.env_file} (0600; user PROMETHEUS_USERNAME / "
         "PROMETHEUS_PASSWORD, Grafana admin GRAFANA_ADMIN_PASSWORD)\n"
-        f"CA certificate to trust: {layout.ca_cert}\n"
+        f"CA certificate to trust: {layout.ca_cert}{_expiry(layout.server_cert)}\n"
         f"logs: {layout.logs_dir}   stop: invoke down --state-dir {settings.state_dir}"
     )
+
+
+def _expiry(server_cert: Path) -> str:
+    if not server_cert.is_file():
+        return ""
+    return f" (server certificate valid until {certificate_expiry(server_cert):%Y-%m-%d})"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

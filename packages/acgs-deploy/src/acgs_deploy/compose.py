@@ -21,14 +21,16 @@ from pathlib import Path
 from rich.console import Console
 
 from acgs_deploy import binaries, configstore
-from acgs_deploy.render import compose_topology, render, render_template
-from acgs_deploy.secrets import RECEIVER_KEYS, Secrets
+from acgs_deploy.render import compose_topology, grafana_environment, render, render_template
+from acgs_deploy.secrets import RECEIVER_KEYS, Secrets, write_private
 from acgs_deploy.settings import StackSettings
 from acgs_deploy.tls import ensure_certificates
 
 __all__ = ["COMPOSE_FILE", "IMAGES", "ComposeOutcome", "deploy", "render_compose"]
 
 COMPOSE_FILE = "docker-compose.monitoring.yml"
+GRAFANA_ENV_FILE = "grafana.env"
+CREDENTIAL_KEYS = ("PROMETHEUS_USERNAME", "PROMETHEUS_PASSWORD")
 PROJECT = "acgs-monitoring"
 # Pinned images; bump deliberately (configs are checked against Prometheus 2.42 and 3.x).
 IMAGES = {
@@ -65,7 +67,7 @@ def render_compose(settings: StackSettings, *, demo: bool) -> Path:
     ca_pem = certs.ca_cert.read_text()
     with tempfile.TemporaryDirectory(dir=target, prefix=".staging-") as scratch:
         staged = Path(scratch) / "compose"
-        render(settings, secrets, topology, staged / "config", ca_pem=ca_pem)
+        render(settings, secrets, topology, staged / "config", target / "config")
         # The checks open the certificate files, so check a copy that names the host's paths.
         checkable = dataclasses.replace(
             topology,
@@ -74,7 +76,7 @@ def render_compose(settings: StackSettings, *, demo: bool) -> Path:
             server_key=str(certs.server_key),
         )
         check_dir = Path(scratch) / "check"
-        render(settings, secrets, checkable, check_dir, ca_pem=ca_pem)
+        render(settings, secrets, checkable, check_dir, staged / "config")
         configstore.validate(check_dir, settings.rules_dir)
         certs_dir = staged / "certs"
         certs_dir.mkdir()
@@ -90,8 +92,17 @@ def render_compose(settings: StackSettings, *, demo: bool) -> Path:
             uid=os.getuid(),
             gid=os.getgid(),
             publish=settings.host,
+            ca_pem=ca_pem,
         )
         (staged / COMPOSE_FILE).write_text(compose_text)
+        # Grafana's datasource provisioning expands these; only the two it needs.
+        grafana_env = grafana_environment(secrets, "https://prometheus:9090", ca_pem)
+        write_private(
+            staged / GRAFANA_ENV_FILE,
+            "".join(
+                f"{k}={grafana_env[k]}\n" for k in ("PROMETHEUS_USERNAME", "PROMETHEUS_PASSWORD")
+            ),
+        )
         _validate_compose(staged / COMPOSE_FILE)
         # Replace config and certs; keep existing data directories.
         for name in ("config", "certs"):
@@ -101,6 +112,7 @@ def render_compose(settings: StackSettings, *, demo: bool) -> Path:
             os.replace(staged / name, old)
         for data in ("prometheus", "alertmanager", "grafana"):
             (target / "data" / data).mkdir(parents=True, exist_ok=True)
+        os.replace(staged / GRAFANA_ENV_FILE, target / GRAFANA_ENV_FILE)
         os.replace(staged / COMPOSE_FILE, target / COMPOSE_FILE)
     return target / COMPOSE_FILE
 

@@ -96,6 +96,11 @@ class ProcessManager:
             return None
         return record.pid
 
+    def recorded_argv(self, name: str) -> list[str] | None:
+        """The command line ``name`` was started with, from its pid file."""
+        record = self._read(name)
+        return None if record is None else record.argv
+
     def exited_early(self, name: str) -> int | None:
         """The exit code of a child of this interpreter that has already ended."""
         record = self._read(name)

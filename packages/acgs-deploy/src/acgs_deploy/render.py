@@ -8,9 +8,10 @@ both targets: a :class:`Topology` says where each component is as seen from the 
 
 from __future__ import annotations
 
-import json
+import hashlib
+import importlib.util
+import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,16 +25,16 @@ from acgs_metrics.services import SERVICES
 
 __all__ = [
     "CONFIGS_DIR",
-    "DATASOURCE_UID",
     "RenderError",
     "Topology",
     "compose_topology",
+    "grafana_environment",
     "local_topology",
     "render",
 ]
 
 CONFIGS_DIR = REPO_ROOT / "configs"
-DATASOURCE_UID = "prometheus"
+FINGERPRINT_FILE = ".dashboards-fingerprint"
 
 
 class RenderError(RuntimeError):
@@ -154,13 +155,15 @@ def render(
     secrets: Secrets,
     topology: Topology,
     out_dir: Path,
-    *,
-    ca_pem: str,
+    live_dir: Path | None = None,
 ) -> list[Path]:
     """Write every config file of the stack into ``out_dir``; returns the files written.
 
+    ``live_dir`` is the configuration in use (default: the state's ``config``), from which
+    an unchanged dashboard build is reused.
     Files are 0600 (several hold passwords) in 0700 directories.
     """
+    live_dir = settings.layout.config_dir if live_dir is None else live_dir
     receivers = {
         "email_to": secrets.receiver("alert_email_to"),
         "smtp_smarthost": secrets.receiver("smtp_smarthost"),
@@ -183,23 +186,21 @@ def render(
         "receivers": receivers,
         "auth": {"username": secrets.prometheus_username, "password": secrets.prometheus_password},
         "tls": {"ca_file": topology.ca_cert},
-        "ca_pem": ca_pem,
-        "datasource_uid": DATASOURCE_UID,
     }
     outputs = {
         "prometheus.yml": "prometheus.yml.j2",
         "web.yml": "web.yml.j2",
         "alertmanager.yml": "alertmanager.yml.j2",
         "grafana/grafana.ini": "grafana/grafana.ini.j2",
-        "grafana/provisioning/datasources/acgs.yml": "grafana/datasource.yml.j2",
-        "grafana/provisioning/dashboards/acgs.yml": "grafana/dashboards.yml.j2",
     }
     written = [
         _write(out_dir / target, render_template(template, **context))
         for target, template in outputs.items()
     ]
     written += _copy_rules(settings.rules_dir, out_dir / "rules")
-    written += _build_dashboards(out_dir / "grafana" / "dashboards")
+    written += _build_dashboards(
+        out_dir / "grafana", topology.grafana_dashboards, live_dir / "grafana"
+    )
     _make_private(out_dir)
     return written
 
@@ -223,28 +224,52 @@ def _copy_rules(rules_dir: Path, target: Path) -> list[Path]:
     return copied
 
 
-def _build_dashboards(target: Path) -> list[Path]:
-    """Dashboard JSON from ``acgs_dashboards`` when that package provides its builder."""
-    target.mkdir(parents=True, exist_ok=True)
-    try:
-        from acgs_dashboards.build import build_all  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
+def _build_dashboards(grafana_dir: Path, dashboards_path: str, live_grafana: Path) -> list[Path]:
+    """Dashboards and Grafana provisioning from ``acgs_dashboards`` (``dashboards/*.py``).
+
+    The datasource file names environment variables, not secrets: see
+    :func:`grafana_environment`. Without the package, Grafana gets no dashboards. When the
+    sources are unchanged since the live build (same fingerprint), the live output is copied:
+    importing the Grafana SDK costs more than the rest of a redeploy.
+    """
+    spec = importlib.util.find_spec("acgs_dashboards")
+    if spec is None or spec.origin is None:
         return []
-    with tempfile.TemporaryDirectory() as scratch:
+    fingerprint = _dashboards_fingerprint(Path(spec.origin).parent, dashboards_path)
+    marker = live_grafana / FINGERPRINT_FILE
+    if marker.is_file() and marker.read_text() == fingerprint:
+        for part in ("dashboards", "provisioning"):
+            if (live_grafana / part).is_dir():
+                shutil.copytree(live_grafana / part, grafana_dir / part, dirs_exist_ok=True)
+        files = [p for p in grafana_dir.rglob("*") if p.is_file() and p.suffix != ".ini"]
+    else:
+        from acgs_dashboards.build import BuildError, build_all
+
         try:
-            build_all(Path(scratch))
-        except Exception as error:
-            raise RenderError(f"dashboards/: building the dashboards failed: {error}") from error
-        copied = []
-        for source in sorted((Path(scratch) / "dashboards").glob("*.json")):
-            try:
-                json.loads(source.read_text())
-            except ValueError as error:
-                raise RenderError(f"dashboard {source.name}: not valid JSON: {error}") from None
-            destination = target / source.name
-            shutil.copyfile(source, destination)
-            copied.append(destination)
-    return copied
+            files = list(build_all(grafana_dir, dashboards_path=dashboards_path).files)
+        except BuildError as error:
+            raise RenderError(f"dashboards: {error}") from None
+    _write(grafana_dir / FINGERPRINT_FILE, fingerprint)
+    return files
+
+
+def _dashboards_fingerprint(package_dir: Path, dashboards_path: str) -> str:
+    """Hash of everything the dashboard build reads: definitions, builder code, output path."""
+    source = Path(os.environ.get("ACGS_DASHBOARDS_DIR") or REPO_ROOT / "dashboards")
+    digest = hashlib.sha256(dashboards_path.encode())
+    for path in sorted([*source.glob("*.py"), *package_dir.rglob("*.py")]):
+        digest.update(str(path).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def grafana_environment(secrets: Secrets, prometheus_url: str, ca_pem: str) -> dict[str, str]:
+    """What Grafana's datasource provisioning expands (kept out of files and argv)."""
+    return {
+        "ACGS_PROMETHEUS_URL": prometheus_url,
+        "PROMETHEUS_USERNAME": secrets.prometheus_username,
+        "PROMETHEUS_PASSWORD": secrets.prometheus_password,
+        "ACGS_PROMETHEUS_CA_CERT": ca_pem,
+    }
 
 
 def _make_private(root: Path) -> None:

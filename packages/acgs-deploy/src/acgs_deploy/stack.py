@@ -10,6 +10,7 @@ otherwise leaves it alone. It then waits until every component answers through T
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import sys
@@ -28,7 +29,7 @@ from acgs_deploy import binaries, configstore
 from acgs_deploy.client import Component as ServerName
 from acgs_deploy.client import base_url, stack_client
 from acgs_deploy.process import ProcessManager, ProcessSpec
-from acgs_deploy.render import local_topology, render
+from acgs_deploy.render import grafana_environment, local_topology, render
 from acgs_deploy.secrets import RECEIVER_KEYS, Secrets
 from acgs_deploy.settings import StackSettings
 from acgs_deploy.tls import CertificateInfo, ensure_certificates
@@ -162,8 +163,14 @@ def _probe_plain(urls: Iterable[str]) -> Callable[[], bool]:
     return probe
 
 
-def components(settings: StackSettings, *, demo: bool) -> list[Component]:
-    """The local stack's components, in start order."""
+def components(
+    settings: StackSettings, *, demo: bool, secrets: Secrets | None = None
+) -> list[Component]:
+    """The local stack's components, in start order.
+
+    ``secrets`` are needed only to start Grafana (its datasource reads them from the
+    environment); status and down pass none.
+    """
     layout = settings.layout
     live = layout.config_dir
     listen = settings.host
@@ -285,6 +292,7 @@ def components(settings: StackSettings, *, demo: bool) -> list[Component]:
                     f"--config={live / 'grafana' / 'grafana.ini'}",
                     f"--homepath={_grafana_home(grafana[0])}",
                 ],
+                env=_grafana_env(settings, secrets),
             )
             if grafana
             else None,
@@ -294,6 +302,15 @@ def components(settings: StackSettings, *, demo: bool) -> list[Component]:
         )
     )
     return found
+
+
+def _grafana_env(settings: StackSettings, secrets: Secrets | None) -> dict[str, str] | None:
+    if secrets is None:
+        return None
+    extra = grafana_environment(
+        secrets, base_url(settings, "prometheus"), settings.layout.ca_cert.read_text()
+    )
+    return {**os.environ, **extra}
 
 
 # --- preflight ---------------------------------------------------------------------------
@@ -376,7 +393,6 @@ def _render_and_apply(
             secrets,
             local_topology(settings, demo=demo),
             staged,
-            ca_pem=certs.ca_cert.read_text(),
         )
         configstore.validate(staged, settings.rules_dir)
     except BaseException:
@@ -462,10 +478,10 @@ def deploy(
     console = console or Console(stderr=True)
     preflight(settings)
     demo = _demo_mode(settings, demo)
-    _, certs, changed = _prepare(settings, demo)
+    secrets, certs, changed = _prepare(settings, demo)
     _write_mode(settings, demo)
     manager = _manager(settings)
-    wanted = components(settings, demo=demo)
+    wanted = components(settings, demo=demo, secrets=secrets)
     reloads = configstore.components_to_reload(changed)
     report = DeployReport(
         config_changed=changed, secrets_file=settings.layout.env_file, ca_cert=certs.ca_cert
@@ -476,6 +492,16 @@ def deploy(
         if leftover not in names:
             manager.stop(leftover)
 
+    # Running with another command line (a port, path or retention changed): restart.
+    outdated = {
+        c.name
+        for c in wanted
+        if c.spec is not None
+        and manager.running(c.name) is not None
+        and manager.recorded_argv(c.name) != list(c.spec.argv)
+    }
+    for name in outdated:
+        manager.stop(name)
     starting = [c for c in wanted if c.spec is not None and manager.running(c.name) is None]
     _check_ports_free(settings, starting)
     for component in wanted:
@@ -488,7 +514,7 @@ def deploy(
         pid = manager.running(component.name)
         if pid is None:
             state.pid = manager.start(component.spec)
-            state.action = "started"
+            state.action = "restarted" if component.name in outdated else "started"
         elif component.name == "grafana" and (reloads["grafana"] or certs.changed):
             manager.stop(component.name)
             state.pid = manager.start(component.spec)
@@ -530,10 +556,10 @@ def reload(settings: StackSettings, console: Console | None = None) -> DeployRep
             f"Prometheus is not running for {settings.state_dir}: run `invoke deploy` first"
         )
     demo = _demo_mode(settings, None)
-    _, certs, changed = _prepare(settings, demo)
+    secrets, certs, changed = _prepare(settings, demo)
     reloads = configstore.components_to_reload(changed)
     report = DeployReport(config_changed=changed, ca_cert=certs.ca_cert)
-    for component in components(settings, demo=demo):
+    for component in components(settings, demo=demo, secrets=secrets):
         if manager.running(component.name) is None:
             continue
         action = "unchanged"

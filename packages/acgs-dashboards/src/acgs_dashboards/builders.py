@@ -1,0 +1,454 @@
+"""Builders for the ACGS dashboard patterns, on grafana-foundation-sdk.
+
+A dashboard module in ``dashboards/`` should read as a short description::
+
+    board = new_dashboard("acgs-overview", "ACGS services overview", "...")
+    board.with_row(db.Row("Traffic"))
+    board.with_panel(timeseries("Requests", "...", Query("sum(rate(...))"), unit="reqps"))
+
+Conventions every helper follows, so that every dashboard follows them too:
+
+- every panel and target points at the ``$datasource`` variable, never at a fixed uid;
+- every panel has a description and a unit (derived from the catalog where a metric is named);
+- rates use ``$__rate_interval``; selectors on ACGS metrics carry ``service=~"$service"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from grafana_foundation_sdk.builders import common as cb
+from grafana_foundation_sdk.builders import dashboard as db
+from grafana_foundation_sdk.builders import gauge as gauge_builder
+from grafana_foundation_sdk.builders import prometheus, stat
+from grafana_foundation_sdk.builders import timeseries as timeseries_builder
+from grafana_foundation_sdk.models import common as cm
+from grafana_foundation_sdk.models import dashboard as dm
+from grafana_foundation_sdk.models import prometheus as pm
+
+from acgs_metrics import CATALOG, MetricSpec, MetricType
+
+__all__ = [
+    "DATASOURCE",
+    "DATASOURCE_VARIABLE",
+    "HTTP_DURATION",
+    "HTTP_REQUESTS",
+    "PROVISIONED_DATASOURCE_UID",
+    "SERVICE_MATCHER",
+    "Query",
+    "availability",
+    "error_ratio",
+    "gauge",
+    "instance_variable",
+    "job_variable",
+    "new_dashboard",
+    "quantile_panel",
+    "rate",
+    "red_row",
+    "service_variable",
+    "slo_panels",
+    "stat_panel",
+    "timeseries",
+    "unit_for",
+]
+
+# The provisioned Prometheus datasource has this uid on every ACGS Grafana (see provisioning).
+PROVISIONED_DATASOURCE_UID = "acgs-prometheus"
+DATASOURCE_VARIABLE = "datasource"
+DATASOURCE = dm.DataSourceRef(type_val="prometheus", uid=f"${{{DATASOURCE_VARIABLE}}}")
+SERVICE_MATCHER = 'service=~"$service"'
+
+# Grafana 11.6 / 12.x dashboards; the SDK pin writes this schemaVersion.
+SCHEMA_VERSION = 41
+
+
+@dataclass(frozen=True)
+class Query:
+    """One PromQL target: the expression, its legend and whether it is an instant query."""
+
+    expr: str
+    legend: str = ""
+    instant: bool = False
+
+
+def unit_for(spec: MetricSpec) -> str:
+    """The Grafana unit of a metric's values (``_seconds`` -> s, ratios -> percentunit)."""
+    return spec.unit.grafana_unit
+
+
+def rate(metric: str, selector: str = SERVICE_MATCHER, by: Sequence[str] = ()) -> str:
+    """``sum by (...) (rate(metric{selector}[$__rate_interval]))``: the per-second rate."""
+    spec = CATALOG.by_series_name().get(metric)
+    if spec is not None and spec.type is MetricType.GAUGE:
+        raise ValueError(f"{metric} is a gauge: rate() only makes sense on counters")
+    grouping = f" by ({', '.join(by)})" if by else ""
+    return f"sum{grouping} (rate({metric}{{{selector}}}[$__rate_interval]))"
+
+
+# --- variables ---------------------------------------------------------------------------
+
+
+def datasource_variable() -> db.DatasourceVariable:
+    return (
+        db.DatasourceVariable(DATASOURCE_VARIABLE)
+        .label("Data source")
+        .type("prometheus")
+        .description("Prometheus to query; provisioned as uid " + PROVISIONED_DATASOURCE_UID)
+        .current(
+            dm.VariableOption(selected=True, text="Prometheus", value=PROVISIONED_DATASOURCE_UID)
+        )
+    )
+
+
+def _label_variable(name: str, label: str, query: str, description: str) -> db.QueryVariable:
+    return (
+        db.QueryVariable(name)
+        .label(label)
+        .description(description)
+        .datasource(DATASOURCE)
+        .query({"query": query, "refId": f"{name}-values", "qryType": 1})
+        .refresh(dm.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(dm.VariableSort.ALPHABETICAL_ASC)
+        .multi(True)
+        .include_all(True)
+        .current(dm.VariableOption(selected=True, text=["All"], value=["$__all"]))
+    )
+
+
+def service_variable(metric: str = "acgs_http_requests_total") -> db.QueryVariable:
+    """``$service``: the ACGS services that report ``metric``."""
+    return _label_variable(
+        "service",
+        "Service",
+        f"label_values({metric}, service)",
+        "ACGS services to show (label 'service')",
+    )
+
+
+def job_variable(metric: str = "up") -> db.QueryVariable:
+    return _label_variable(
+        "job", "Job", f"label_values({metric}, job)", "Scrape jobs to show (label 'job')"
+    )
+
+
+def instance_variable(metric: str = "up", job_matcher: str = 'job=~"$job"') -> db.QueryVariable:
+    return _label_variable(
+        "instance",
+        "Instance",
+        f"label_values({metric}{{{job_matcher}}}, instance)",
+        "Targets to show (label 'instance')",
+    )
+
+
+def new_dashboard(
+    uid: str,
+    title: str,
+    description: str,
+    *,
+    tags: Iterable[str] = (),
+    variables: Iterable[db.QueryVariable] = (),
+    time_from: str = "now-1h",
+) -> db.Dashboard:
+    """A dashboard with our defaults: datasource variable first, UTC, shared crosshair."""
+    board = (
+        db.Dashboard(title)
+        .uid(uid)
+        .description(description)
+        .tags(sorted({"acgs", *tags}))
+        .timezone("utc")
+        .time(time_from, "now")
+        .refresh("30s")
+        .tooltip(dm.DashboardCursorSync.CROSSHAIR)
+        .with_variable(datasource_variable())
+    )
+    for variable in variables:
+        board.with_variable(variable)
+    return board
+
+
+# --- panels ------------------------------------------------------------------------------
+
+
+def _targets(queries: Sequence[Query]) -> list[prometheus.Dataquery]:
+    if not queries:
+        raise ValueError("a panel needs at least one query")
+    targets = []
+    for index, query in enumerate(queries):
+        target = (
+            prometheus.Dataquery()
+            .expr(query.expr)
+            .ref_id(chr(ord("A") + index))
+            .datasource(DATASOURCE)
+            .editor_mode(pm.QueryEditorMode.CODE)
+        )
+        if query.legend:
+            target.legend_format(query.legend)
+        target.instant() if query.instant else target.range()
+        targets.append(target)
+    return targets
+
+
+def _thresholds(steps: Sequence[tuple[float | None, str]]) -> db.ThresholdsConfig:
+    return (
+        db.ThresholdsConfig()
+        .mode(dm.ThresholdsMode.ABSOLUTE)
+        .steps([dm.Threshold(value=value, color=color) for value, color in steps])
+    )
+
+
+def timeseries(
+    title: str,
+    description: str,
+    *queries: Query,
+    unit: str,
+    width: int = 12,
+    height: int = 8,
+    limit: float | None = None,
+    min_value: float | None = None,
+    max_value: float | None = None,
+    stacked: bool = False,
+) -> timeseries_builder.Panel:
+    """A time series panel; ``limit`` draws a red line at a target (100 ms, 99.9 %, ...)."""
+    panel = (
+        timeseries_builder.Panel()
+        .title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .targets(list(_targets(queries)))
+        .unit(unit)
+        .span(width)
+        .height(height)
+        .line_width(1)
+        .fill_opacity(10)
+        .legend(
+            cb.VizLegendOptions()
+            .display_mode(cm.LegendDisplayMode.TABLE)
+            .placement(cm.LegendPlacement.BOTTOM)
+            .show_legend(True)
+            .calcs(["mean", "max", "lastNotNull"])
+        )
+        .tooltip(
+            cb.VizTooltipOptions().mode(cm.TooltipDisplayMode.MULTI).sort(cm.SortOrder.DESCENDING)
+        )
+    )
+    if min_value is not None:
+        panel.min(min_value)
+    if max_value is not None:
+        panel.max(max_value)
+    if stacked:
+        panel.stacking(cb.StackingConfig().mode(cm.StackingMode.NORMAL))
+    if limit is not None:
+        panel.thresholds(_thresholds([(None, "green"), (limit, "red")]))
+        panel.thresholds_style(
+            cb.GraphThresholdsStyleConfig().mode(cm.GraphThresholdsStyleMode.LINE)
+        )
+    return panel
+
+
+def stat_panel(
+    title: str,
+    description: str,
+    *queries: Query,
+    unit: str,
+    steps: Sequence[tuple[float | None, str]] = ((None, "green"),),
+    width: int = 6,
+    height: int = 4,
+) -> stat.Panel:
+    """A single-value panel; ``steps`` colour it (value, colour), lowest first."""
+    return (
+        stat.Panel()
+        .title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .targets(list(_targets(queries)))
+        .unit(unit)
+        .span(width)
+        .height(height)
+        .thresholds(_thresholds(steps))
+        .color_mode(cm.BigValueColorMode.BACKGROUND)
+        .graph_mode(cm.BigValueGraphMode.AREA)
+        .reduce_options(cb.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+    )
+
+
+def gauge(
+    title: str,
+    description: str,
+    *queries: Query,
+    unit: str,
+    steps: Sequence[tuple[float | None, str]],
+    min_value: float = 0,
+    max_value: float = 1,
+    width: int = 6,
+    height: int = 6,
+) -> gauge_builder.Panel:
+    return (
+        gauge_builder.Panel()
+        .title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .targets(list(_targets(queries)))
+        .unit(unit)
+        .min(min_value)
+        .max(max_value)
+        .span(width)
+        .height(height)
+        .thresholds(_thresholds(steps))
+        .reduce_options(cb.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+    )
+
+
+def quantile_panel(
+    spec: MetricSpec,
+    title: str,
+    description: str,
+    *,
+    by: Sequence[str] = ("service",),
+    quantiles: Sequence[float] = (0.5, 0.95, 0.99),
+    selector: str = SERVICE_MATCHER,
+    limit: float | None = None,
+    width: int = 12,
+) -> timeseries_builder.Panel:
+    """p50/p95/p99 (or ``quantiles``) of a catalog histogram, one line per ``by`` group."""
+    if spec.type is not MetricType.HISTOGRAM:
+        raise ValueError(f"{spec.name} is a {spec.type.value}, not a histogram")
+    missing = [label for label in by if label not in spec.label_names]
+    if missing:
+        raise ValueError(f"{spec.name} has no label(s) {missing}; labels: {spec.label_names}")
+    grouping = ", ".join(("le", *by))
+    legend_labels = " ".join(f"{{{{{label}}}}}" for label in by)
+    queries = [
+        Query(
+            f"histogram_quantile({q}, sum by ({grouping}) "
+            f"(rate({spec.name}_bucket{{{selector}}}[$__rate_interval])))",
+            legend=f"p{round(q * 100)} {legend_labels}".strip(),
+        )
+        for q in quantiles
+    ]
+    return timeseries(title, description, *queries, unit=unit_for(spec), limit=limit, width=width)
+
+
+# --- patterns ----------------------------------------------------------------------------
+
+HTTP_REQUESTS = CATALOG["acgs_http_requests_total"]
+HTTP_DURATION = CATALOG["acgs_http_request_duration_seconds"]
+OK_STATUS = 'status_code!~"5.."'
+
+
+def availability(
+    selector: str = SERVICE_MATCHER, interval: str = "$__rate_interval", by: Sequence[str] = ()
+) -> str:
+    """Share of HTTP requests not answered with 5xx.
+
+    Written as ok / total rather than 1 - errors / total: a service that never failed has
+    no 5xx series at all, and errors / total would then be empty instead of 0.
+    """
+    grouping = f" by ({', '.join(by)})" if by else ""
+    name = HTTP_REQUESTS.name
+    return (
+        f"sum{grouping} (rate({name}{{{selector}, {OK_STATUS}}}[{interval}]))"
+        f" / sum{grouping} (rate({name}{{{selector}}}[{interval}]))"
+    )
+
+
+def error_ratio(
+    selector: str = SERVICE_MATCHER, interval: str = "$__rate_interval", by: Sequence[str] = ()
+) -> str:
+    """Share of HTTP requests answered with 5xx (0 when there were none)."""
+    return f"1 - ({availability(selector, interval, by)})"
+
+
+def red_row(board: db.Dashboard, *, repeat_by: str = "service") -> db.Dashboard:
+    """A row repeated per ``$service``: request rate, error ratio, latency quantiles."""
+    one = f'service="${repeat_by}"'
+    board.with_row(db.Row(f"Service ${repeat_by}").repeat(repeat_by))
+    board.with_panel(
+        timeseries(
+            "Request rate",
+            "HTTP requests per second, by route template.",
+            Query(rate(HTTP_REQUESTS.name, one, by=("endpoint",)), legend="{{endpoint}}"),
+            unit="reqps",
+            width=8,
+        )
+    )
+    board.with_panel(
+        timeseries(
+            "Error ratio",
+            "Share of HTTP requests answered with a 5xx status.",
+            Query(error_ratio(one), legend="5xx"),
+            unit="percentunit",
+            min_value=0,
+            limit=0.01,
+            width=8,
+        )
+    )
+    board.with_panel(
+        quantile_panel(
+            HTTP_DURATION,
+            "Latency",
+            "HTTP request duration quantiles; the red line is the guide's 500 ms target.",
+            by=(),
+            selector=one,
+            limit=0.5,
+            width=8,
+        )
+    )
+    return board
+
+
+def slo_panels(
+    board: db.Dashboard, *, objective: float = 0.999, window: str = "30d"
+) -> db.Dashboard:
+    """Availability against ``objective``, error budget left and burn rates."""
+    budget = 1 - objective
+
+    def burn(interval: str) -> str:
+        return f"({error_ratio(interval=interval)}) / {budget:g}"
+
+    board.with_row(db.Row(f"Availability SLO ({objective:.1%} over {window})"))
+    board.with_panel(
+        stat_panel(
+            "Availability",
+            "Share of non-5xx HTTP requests over the dashboard's range; "
+            f"objective {objective:.1%}.",
+            Query(availability(interval="$__range"), instant=True),
+            unit="percentunit",
+            steps=((None, "red"), (objective, "green")),
+            width=8,
+        )
+    )
+    board.with_panel(
+        stat_panel(
+            "Error budget left",
+            f"Fraction of the {budget:.1%} error budget not yet spent over the dashboard's range.",
+            Query(f"1 - {burn('$__range')}", instant=True),
+            unit="percentunit",
+            steps=((None, "red"), (0.25, "orange"), (0.5, "green")),
+            width=8,
+        )
+    )
+    board.with_panel(
+        stat_panel(
+            "Burn rate (1h)",
+            "How fast the error budget burns: 1 spends it exactly over the SLO window; "
+            "14.4 spends 2 % of a 30-day budget in one hour.",
+            Query(burn("1h"), instant=True),
+            unit="short",
+            steps=((None, "green"), (1, "orange"), (14.4, "red")),
+            width=8,
+        )
+    )
+    board.with_panel(
+        timeseries(
+            "Burn rate by window",
+            "Error-budget burn rate over short and long windows (multiwindow alerting pairs).",
+            Query(burn("5m"), legend="5m"),
+            Query(burn("1h"), legend="1h"),
+            Query(burn("6h"), legend="6h"),
+            unit="short",
+            limit=14.4,
+            width=24,
+        )
+    )
+    return board

@@ -1,0 +1,112 @@
+"""``datasource/reference`` and ``datasource/variable``.
+
+Every panel and target must name a datasource that exists wherever the dashboard is
+loaded: a datasource variable (``${datasource}``), or a uid provisioned on our Grafana
+(``acgs-prometheus``; more with ``--datasource-uid``). A uid copied from someone's Grafana,
+or a ``${DS_PROMETHEUS}`` placeholder from "Export for sharing externally", resolves to
+nothing under file provisioning and every panel shows an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from acgs_dashboards.datasources import resolve
+from acgs_dashboards.lint.base import Check, Context, Issue
+from acgs_dashboards.lint.findings import Severity
+from acgs_dashboards.model import Dashboard, Panel, Target
+
+
+def _describe(raw: Any) -> str:
+    if isinstance(raw, dict):
+        return str(raw.get("uid"))
+    return repr(raw)
+
+
+def _problem(raw: Any, dashboard: Dashboard, ctx: Context) -> tuple[Severity, str] | None:
+    ref = resolve(raw, dashboard)
+    if ref.kind == "invalid":
+        return Severity.ERROR, f"datasource {raw!r} is neither a uid object nor a name"
+    if ref.kind == "variable":
+        assert ref.variable is not None
+        variable = dashboard.variable(ref.variable)
+        if variable is None:
+            hint = (
+                ": it is a placeholder of 'Export for sharing externally', which file "
+                "provisioning never fills; use a datasource variable"
+                if ref.variable.startswith("DS_")
+                else "; define it or use ${datasource}"
+            )
+            return Severity.ERROR, f"datasource ${{{ref.variable}}} is not a variable here{hint}"
+        if variable.type not in {"datasource", "constant", "custom", "textbox"}:
+            return (
+                Severity.WARNING,
+                f"datasource ${{{ref.variable}}} is a {variable.type} variable, not a "
+                "datasource variable",
+            )
+        return None
+    if ref.kind == "uid":
+        assert ref.uid is not None
+        if ref.uid not in ctx.options.datasource_uids:
+            known = ", ".join(sorted(ctx.options.datasource_uids))
+            return (
+                Severity.ERROR,
+                f"datasource uid {ref.uid!r} is not provisioned (known: {known}); use the "
+                "${datasource} variable",
+            )
+    if ref.kind == "name":
+        return (
+            Severity.WARNING,
+            f"datasource given by name {raw!r} (pre-8.3 style): refer to it by uid or variable",
+        )
+    return None
+
+
+def _references(panel: Panel) -> Iterator[tuple[Any, Target | None]]:
+    if panel.datasource is not None:
+        yield panel.datasource, None
+    for target in panel.targets:
+        if "datasource" in target.raw:
+            yield target.raw["datasource"], target
+
+
+def references(dashboard: Dashboard, ctx: Context) -> Iterator[Issue]:
+    for panel in dashboard.panels:
+        reported: set[str] = set()
+        for raw, target in _references(panel):
+            problem = _problem(raw, dashboard, ctx)
+            key = _describe(raw)
+            if problem is not None and key not in reported:
+                reported.add(key)
+                yield Issue(problem[0], problem[1], panel=panel, target=target)
+    for variable in dashboard.variables:
+        if variable.type == "query" and variable.datasource is not None:
+            problem = _problem(variable.datasource, dashboard, ctx)
+            if problem is not None:
+                yield Issue(problem[0], problem[1], variable=variable)
+
+
+def datasource_variable(dashboard: Dashboard, ctx: Context) -> Iterator[Issue]:
+    queries = any(t.expr for p in dashboard.panels for t in p.targets)
+    has_variable = any(
+        v.type == "datasource" and v.query == "prometheus" for v in dashboard.variables
+    )
+    if queries and not has_variable:
+        yield Issue(
+            Severity.WARNING,
+            "no Prometheus datasource variable: add one (type datasource, query prometheus) "
+            "so the dashboard works against any Prometheus",
+        )
+
+
+REFERENCE = Check(
+    "datasource/reference",
+    "datasources resolve to a variable or a provisioned uid",
+    per_dashboard=references,
+)
+VARIABLE = Check(
+    "datasource/variable",
+    "a Prometheus datasource variable exists",
+    per_dashboard=datasource_variable,
+)

@@ -1,0 +1,113 @@
+"""Run the checks over files and directories of dashboard JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from acgs_dashboards.lint.base import Check, Context, Issue, LintOptions
+from acgs_dashboards.lint.findings import Finding, Severity
+from acgs_dashboards.model import (
+    Dashboard,
+    DashboardLoadError,
+    disabled_checks,
+    load_dashboard,
+)
+
+__all__ = ["LOAD_CHECK", "LintUsageError", "collect_files", "lint_dashboards", "lint_paths"]
+
+LOAD_CHECK = "dashboard/load"
+
+
+class LintUsageError(Exception):
+    """A path given on the command line does not exist or holds no dashboards."""
+
+
+def collect_files(paths: Iterable[Path]) -> list[Path]:
+    """The JSON files named, and every ``*.json`` under the directories named."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(path.rglob("*.json"))
+            if not found:
+                raise LintUsageError(f"{path}: no *.json dashboard files in this directory")
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise LintUsageError(f"{path}: no such file or directory")
+    return files
+
+
+def _silenced(dashboard: Dashboard, issue: Issue, check: str) -> bool:
+    disabled = set(dashboard.disabled)
+    if issue.panel is not None:
+        disabled |= issue.panel.disabled
+    if issue.target is not None:
+        disabled |= issue.target.disabled
+    if issue.variable is not None:
+        disabled |= disabled_checks(issue.variable.raw.get("description"))
+    return check in disabled or "all" in disabled
+
+
+def _finding(dashboard: Dashboard, issue: Issue, check: str) -> Finding:
+    line = issue.line
+    rule = dashboard.title
+    if issue.variable is not None:
+        line = line or issue.variable.line
+        rule = f"{dashboard.title} / ${issue.variable.name}"
+    if issue.panel is not None:
+        line = line or (issue.target.line if issue.target else issue.panel.line)
+        title = issue.panel.title or f"panel {issue.panel.id}"
+        rule = f"{dashboard.title} / {title}"
+        if issue.target is not None:
+            rule += f" / {issue.target.ref_id}"
+    return Finding(
+        path=dashboard.path,
+        line=line or dashboard.line,
+        check=check,
+        severity=issue.severity,
+        message=issue.message,
+        rule=rule,
+    )
+
+
+def lint_dashboards(
+    dashboards: Sequence[Dashboard],
+    options: LintOptions | None = None,
+    checks: Sequence[Check] | None = None,
+) -> list[Finding]:
+    from acgs_dashboards.lint.checks import CHECKS
+
+    context = Context(options or LintOptions())
+    findings: list[Finding] = []
+    for check in checks if checks is not None else CHECKS:
+        pairs: list[tuple[Dashboard, Issue]] = []
+        if check.across is not None:
+            pairs.extend(check.across(dashboards, context))
+        if check.per_dashboard is not None:
+            for dashboard in dashboards:
+                pairs.extend((dashboard, i) for i in check.per_dashboard(dashboard, context))
+        findings.extend(
+            _finding(d, issue, check.name)
+            for d, issue in pairs
+            if not _silenced(d, issue, check.name)
+        )
+    return sorted(set(findings), key=lambda f: (f.path, f.line, f.check, f.message))
+
+
+def lint_paths(
+    paths: Iterable[Path],
+    options: LintOptions | None = None,
+    checks: Sequence[Check] | None = None,
+) -> list[Finding]:
+    """Lint every dashboard file under ``paths``; unreadable files become findings."""
+    dashboards: list[Dashboard] = []
+    findings: list[Finding] = []
+    for path in collect_files(paths):
+        try:
+            dashboards.append(load_dashboard(path))
+        except DashboardLoadError as error:
+            findings.append(Finding(str(path), error.line, LOAD_CHECK, Severity.ERROR, str(error)))
+    findings.extend(lint_dashboards(dashboards, options, checks))
+    return sorted(findings, key=lambda f: (f.path, f.line, f.check, f.message))

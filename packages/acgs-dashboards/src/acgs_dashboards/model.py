@@ -1,0 +1,308 @@
+"""Grafana dashboard JSON as the linter and the query-load runner see it.
+
+:func:`load_dashboard` reads a file (a bare dashboard, or the API's ``{"dashboard": ...}``
+wrapper) and remembers the line of every JSON object, so findings point at the panel or
+target in the file. :class:`Dashboard` flattens the panels: rows, collapsed rows' nested
+panels and library panels all become :class:`Panel` with their targets.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import json.decoder
+import json.scanner
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "DISABLE_PATTERN",
+    "Dashboard",
+    "DashboardLoadError",
+    "Panel",
+    "Target",
+    "Variable",
+    "disabled_checks",
+    "load_dashboard",
+    "parse_dashboard",
+]
+
+# Silencing, as in the rule linter: ``acgs-dashboards disable=CHECK[,CHECK...]`` in a
+# dashboard or panel description, or as a PromQL comment (``# acgs-dashboards disable=...``)
+# in a query. ``all`` silences every check. Grafana keeps descriptions and query text as
+# written, so the silence survives a save from the UI (unknown JSON fields would not).
+DISABLE_PATTERN = re.compile(r"acgs-dashboards\s+disable\s*=\s*([\w/,\s-]+)")
+
+
+def disabled_checks(text: str | None) -> frozenset[str]:
+    if not text:
+        return frozenset()
+    names: set[str] = set()
+    for match in DISABLE_PATTERN.finditer(text):
+        names.update(n.strip() for n in re.split(r"[,\s]+", match.group(1)) if n.strip())
+    return frozenset(names)
+
+
+class DashboardLoadError(Exception):
+    """The file is not JSON or not a Grafana dashboard; ``line`` says where."""
+
+    def __init__(self, message: str, line: int = 1) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+class _LineDict(dict[str, Any]):
+    """A JSON object that knows the line its ``{`` is on."""
+
+    line: int = 1
+
+
+def _line_tracking_loads(text: str) -> Any:
+    newlines = [i for i, char in enumerate(text) if char == "\n"]
+    decoder = json.JSONDecoder()
+    plain_object: Any = getattr(json.decoder, "JSONObject")  # noqa: B009 (untyped stdlib)
+
+    def parse_object(s_and_end: tuple[str, int], *args: Any, **kwargs: Any) -> Any:
+        start = s_and_end[1] - 1
+        obj, end = plain_object(s_and_end, *args, **kwargs)
+        tracked = _LineDict(obj)
+        tracked.line = bisect.bisect_left(newlines, start) + 1
+        return tracked, end
+
+    # The C scanner ignores parse_object; the Python one calls it for every object.
+    setattr(decoder, "parse_object", parse_object)  # noqa: B010 (attribute is untyped)
+    decoder.scan_once = json.scanner.py_make_scanner(decoder)  # type: ignore[attr-defined]
+    return decoder.decode(text)
+
+
+def line_of(node: object, default: int = 1) -> int:
+    return node.line if isinstance(node, _LineDict) else default
+
+
+@dataclass
+class Target:
+    ref_id: str
+    expr: str | None  # None: not a PromQL target (another datasource, or no expr field)
+    datasource: Any
+    line: int
+    hidden: bool
+    instant: bool
+    raw: dict[str, Any]
+
+    @property
+    def disabled(self) -> frozenset[str]:
+        return disabled_checks(self.expr)
+
+
+@dataclass
+class Panel:
+    id: Any
+    title: str
+    type: str
+    line: int
+    raw: dict[str, Any]
+    targets: list[Target]
+    datasource: Any
+    row: str | None  # title of the row the panel sits under
+    collapsed: bool  # inside a collapsed row: Grafana does not query it on load
+    repeat: str | None  # variable the panel (or its row) repeats over
+
+    @property
+    def disabled(self) -> frozenset[str]:
+        return disabled_checks(self.raw.get("description"))
+
+    @property
+    def unit(self) -> str | None:
+        defaults = (self.raw.get("fieldConfig") or {}).get("defaults") or {}
+        unit = defaults.get("unit")
+        return unit if isinstance(unit, str) and unit else None
+
+    @property
+    def library(self) -> bool:
+        return "libraryPanel" in self.raw
+
+
+@dataclass
+class Variable:
+    name: str
+    type: str
+    line: int
+    raw: dict[str, Any]
+
+    @property
+    def query(self) -> str:
+        query = self.raw.get("query")
+        if isinstance(query, dict):
+            query = query.get("query", "")
+        return query if isinstance(query, str) else ""
+
+    @property
+    def datasource(self) -> Any:
+        return self.raw.get("datasource")
+
+    @property
+    def include_all(self) -> bool:
+        return bool(self.raw.get("includeAll"))
+
+    @property
+    def all_value(self) -> str | None:
+        value = self.raw.get("allValue")
+        return value if isinstance(value, str) and value else None
+
+    @property
+    def current_values(self) -> list[str]:
+        current = self.raw.get("current") or {}
+        value = current.get("value") if isinstance(current, dict) else None
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, list):
+            return [v for v in value if isinstance(v, str)]
+        return []
+
+    @property
+    def options(self) -> list[str]:
+        """Values listed in the JSON (custom variables, saved options), "All" excluded."""
+        values: list[str] = []
+        for option in self.raw.get("options") or []:
+            value = option.get("value") if isinstance(option, dict) else None
+            if isinstance(value, str) and value != "$__all":
+                values.append(value)
+        if not values and self.type == "custom":
+            values = [v.strip() for v in re.split(r"(?<!\\),", self.query) if v.strip()]
+            values = [v.split(" : ", 1)[-1] for v in values]
+        return values
+
+
+@dataclass
+class Dashboard:
+    path: str
+    raw: dict[str, Any]
+    line: int
+    panels: list[Panel] = field(default_factory=list)
+    rows: list[Panel] = field(default_factory=list)
+    variables: list[Variable] = field(default_factory=list)
+
+    @property
+    def uid(self) -> str | None:
+        uid = self.raw.get("uid")
+        return uid if isinstance(uid, str) and uid else None
+
+    @property
+    def title(self) -> str:
+        title = self.raw.get("title")
+        return title if isinstance(title, str) else ""
+
+    @property
+    def disabled(self) -> frozenset[str]:
+        return disabled_checks(self.raw.get("description"))
+
+    def variable(self, name: str) -> Variable | None:
+        for variable in self.variables:
+            if variable.name == name:
+                return variable
+        return None
+
+    def time_range(self) -> tuple[str, str]:
+        time = self.raw.get("time") or {}
+        return str(time.get("from", "now-6h")), str(time.get("to", "now"))
+
+
+def _targets(panel: dict[str, Any]) -> list[Target]:
+    targets = []
+    for index, raw in enumerate(panel.get("targets") or []):
+        if not isinstance(raw, dict):
+            continue
+        expr = raw.get("expr")
+        targets.append(
+            Target(
+                ref_id=str(raw.get("refId") or chr(ord("A") + index % 26)),
+                expr=expr if isinstance(expr, str) else None,
+                datasource=raw.get("datasource", panel.get("datasource")),
+                line=line_of(raw, line_of(panel)),
+                hidden=bool(raw.get("hide")),
+                instant=bool(raw.get("instant")) and not raw.get("range"),
+                raw=raw,
+            )
+        )
+    return targets
+
+
+def _panel(raw: dict[str, Any], row: str | None, collapsed: bool, repeat: str | None) -> Panel:
+    title = raw.get("title")
+    return Panel(
+        id=raw.get("id"),
+        title=title if isinstance(title, str) else "",
+        type=str(raw.get("type") or ""),
+        line=line_of(raw),
+        raw=raw,
+        targets=_targets(raw),
+        datasource=raw.get("datasource"),
+        row=row,
+        collapsed=collapsed,
+        repeat=raw.get("repeat") or repeat or None,
+    )
+
+
+def _walk_panels(
+    panels: list[Any], row: str | None, collapsed: bool, repeat: str | None
+) -> Iterator[tuple[bool, Panel]]:
+    """(is_row, panel) in layout order; a row's own ``panels`` hold it while collapsed."""
+    current_row, current_collapsed, current_repeat = row, collapsed, repeat
+    for raw in panels:
+        if not isinstance(raw, dict):
+            continue
+        if raw.get("type") == "row":
+            row_panel = _panel(raw, None, False, None)
+            yield True, row_panel
+            current_row = row_panel.title
+            current_collapsed = bool(raw.get("collapsed"))
+            current_repeat = raw.get("repeat") or None
+            yield from _walk_panels(raw.get("panels") or [], current_row, True, current_repeat)
+            continue
+        yield False, _panel(raw, current_row, current_collapsed, current_repeat)
+
+
+def parse_dashboard(document: Any, path: str = "<dashboard>") -> Dashboard:
+    """A :class:`Dashboard` from decoded JSON (bare, or wrapped as ``{"dashboard": ...}``)."""
+    if isinstance(document, dict) and isinstance(document.get("dashboard"), dict):
+        document = document["dashboard"]
+    if not isinstance(document, dict):
+        raise DashboardLoadError("not a Grafana dashboard: the top level is not a JSON object")
+    if "panels" not in document and "rows" not in document and "title" not in document:
+        raise DashboardLoadError(
+            "not a Grafana dashboard: no 'panels', 'rows' or 'title' at the top level",
+            line_of(document),
+        )
+    dashboard = Dashboard(path=path, raw=document, line=line_of(document))
+    panels: list[Any] = list(document.get("panels") or [])
+    # Schema < 16 kept panels in "rows"; walk them too so old dashboards are still linted.
+    for legacy_row in document.get("rows") or []:
+        if isinstance(legacy_row, dict):
+            panels.extend(legacy_row.get("panels") or [])
+    for is_row, panel in _walk_panels(panels, None, False, None):
+        (dashboard.rows if is_row else dashboard.panels).append(panel)
+    templating = document.get("templating") or {}
+    for raw in templating.get("list") or [] if isinstance(templating, dict) else []:
+        if isinstance(raw, dict) and isinstance(raw.get("name"), str):
+            dashboard.variables.append(
+                Variable(raw["name"], str(raw.get("type") or ""), line_of(raw), raw)
+            )
+    return dashboard
+
+
+def load_dashboard(path: Path) -> Dashboard:
+    """Read and parse a dashboard file; :class:`DashboardLoadError` says what is wrong."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise DashboardLoadError(f"cannot read the file: {error}") from error
+    try:
+        document = _line_tracking_loads(text)
+    except json.JSONDecodeError as error:
+        raise DashboardLoadError(f"invalid JSON: {error.msg}", error.lineno) from error
+    except RecursionError as error:
+        raise DashboardLoadError("invalid JSON: nested too deeply") from error
+    return parse_dashboard(document, str(path))

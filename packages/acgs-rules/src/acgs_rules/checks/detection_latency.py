@@ -1,0 +1,53 @@
+"""alert/detection-latency: the worst time from a problem to a notification, per alert:
+scrape interval (or, for a recorded metric, its sources' delay plus the recording group's
+interval) + the alert group's evaluation interval + ``for`` + Alertmanager ``group_wait`` of
+the route it takes, against the target for its severity."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from acgs_rules.checks.base import Check
+from acgs_rules.checks.routing import alert_labels
+from acgs_rules.context import LintContext
+from acgs_rules.model import Finding, Rule, Severity
+from acgs_rules.promql import analyze, format_duration
+
+
+def latency(ctx: LintContext, rule: Rule) -> dict[str, float]:
+    tree = ctx.tree(rule)
+    uses = analyze(tree).selectors if tree is not None else []
+    severity = rule.labels.get("severity")
+    if ctx.alertmanager is not None:
+        ends = ctx.alertmanager.destinations(alert_labels(ctx, rule))
+        wait = max(route.group_wait for route, _ in ends)
+    else:
+        wait = ctx.settings.group_wait_for(severity)
+    return {
+        "scrape": max((ctx.selector_delay(u, rule) for u in uses), default=0.0),
+        "evaluation": ctx.group_interval(rule),
+        "for": rule.for_ or 0.0,
+        "group_wait": wait,
+    }
+
+
+def run(ctx: LintContext) -> Iterator[Finding]:
+    for rule in ctx.alerts():
+        target = ctx.settings.detection_targets.get(rule.labels.get("severity", ""))
+        if target is None:
+            continue
+        parts = latency(ctx, rule)
+        total = sum(parts.values())
+        if total <= target:
+            continue
+        shown = " + ".join(f"{k} {format_duration(v)}" for k, v in parts.items())
+        yield ctx.finding(
+            rule,
+            CHECK.name,
+            f"worst-case detection {format_duration(total)} ({shown}) exceeds the "
+            f"{format_duration(target)} target for severity {rule.labels['severity']!r}",
+            Severity.WARNING,
+        )
+
+
+CHECK = Check("alert/detection-latency", "worst-case detection time within the target", run)

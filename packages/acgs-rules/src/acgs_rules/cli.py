@@ -1,0 +1,163 @@
+"""``acgs-rules``: lint Prometheus rule files.
+
+Exit codes: 0 no errors (warnings allowed), 1 errors found, 2 bad usage or settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from acgs_rules.checks import ALL_CHECK_NAMES, CHECKS
+from acgs_rules.lint import LintResult, lint
+from acgs_rules.promtool import PromtoolMissing
+from acgs_rules.settings import LintSettings, SettingsError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="acgs-rules",
+        description="Lint Prometheus alert and recording rules (files, directories, "
+        "PrometheusRule manifests) with promtool and static checks.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    lint_cmd = sub.add_parser(
+        "lint",
+        help="lint rule files and directories",
+        description="Lint rule files. Exit 0: no errors; 1: errors; 2: bad usage or settings. "
+        "Silence a check for one rule with a comment '# acgs-rules disable=CHECK' above it.",
+    )
+    lint_cmd.add_argument(
+        "paths",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="rule files, PrometheusRule manifests, promtool test files or "
+        "directories holding them",
+    )
+    lint_cmd.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text for people (default), json for machines",
+    )
+    lint_cmd.add_argument(
+        "--settings",
+        type=Path,
+        metavar="FILE",
+        help="YAML settings file (required labels, intervals, targets, ...)",
+    )
+    lint_cmd.add_argument(
+        "--alertmanager-config",
+        type=Path,
+        metavar="FILE",
+        help="Alertmanager config for the routing and latency checks (overrides the settings file)",
+    )
+    lint_cmd.add_argument(
+        "--no-promtool", action="store_true", help="static checks only; skip 'promtool check rules'"
+    )
+    lint_cmd.add_argument(
+        "--disable",
+        action="append",
+        default=[],
+        metavar="CHECK",
+        help="skip a check (repeatable); see 'acgs-rules checks'",
+    )
+    sub.add_parser("checks", help="list the checks and their doc pages")
+    return parser
+
+
+def print_text(result: LintResult, console: Console) -> None:
+    for f in result.findings:
+        style = "red" if f.severity == "error" else "yellow"
+        rule = f" {f.rule}:" if f.rule else ""
+        location = f"{f.path}:{f.line}" if f.line else f.path
+        console.print(
+            f"{location}: [{style}]{f.severity}[/{style}] [bold]\\[{f.check}][/bold]"
+            f"{rule} {f.message}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if result.findings:
+        table = Table(title="findings by check")
+        table.add_column("check")
+        table.add_column("errors", justify="right")
+        table.add_column("warnings", justify="right")
+        errors = Counter(f.check for f in result.errors)
+        warnings = Counter(f.check for f in result.warnings)
+        for name in sorted(set(errors) | set(warnings)):
+            table.add_row(name, str(errors[name]), str(warnings[name]))
+        console.print(table)
+    console.print(
+        f"{result.files} rule file(s), {result.rules} rule(s), {result.tests} test file(s): "
+        f"{len(result.errors)} error(s), {len(result.warnings)} warning(s)",
+        highlight=False,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    console = Console()
+    if args.command == "checks":
+        table = Table(title="acgs-rules checks")
+        table.add_column("check")
+        table.add_column("catches")
+        table.add_column("doc")
+        for check in CHECKS:
+            table.add_row(check.name, check.summary, check.doc_page)
+        for name in ALL_CHECK_NAMES[len(CHECKS) :]:
+            table.add_row(
+                name,
+                "input problems"
+                if name != "promtool/check"
+                else "what 'promtool check rules' reports",
+                f"docs/checks/{name.replace('/', '-')}.md",
+            )
+        console.print(table)
+        return 0
+    err = Console(stderr=True)
+    try:
+        settings = LintSettings.from_file(args.settings) if args.settings else LintSettings()
+    except SettingsError as error:
+        err.print(f"acgs-rules: {error}", highlight=False)
+        return 2
+    updates: dict[str, object] = {}
+    if args.alertmanager_config:
+        updates["alertmanager_config"] = args.alertmanager_config
+    unknown = [name for name in args.disable if name not in ALL_CHECK_NAMES]
+    if unknown:
+        err.print(f"acgs-rules: unknown check(s) {', '.join(unknown)}; see 'acgs-rules checks'")
+        return 2
+    if args.disable:
+        updates["disabled_checks"] = (*settings.disabled_checks, *args.disable)
+    settings = settings.model_copy(update=updates)
+    try:
+        result = lint(args.paths, settings, promtool=not args.no_promtool)
+    except PromtoolMissing as error:
+        err.print(f"acgs-rules: {error}", highlight=False)
+        return 2
+    if args.format == "json":
+        payload = {
+            "findings": [f.as_dict() for f in result.findings],
+            "summary": {
+                "files": result.files,
+                "rules": result.rules,
+                "test_files": result.tests,
+                "errors": len(result.errors),
+                "warnings": len(result.warnings),
+            },
+        }
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+    else:
+        print_text(result, console)
+    return 1 if result.errors else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

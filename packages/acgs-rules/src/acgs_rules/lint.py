@@ -1,0 +1,144 @@
+"""Run everything: load the inputs, promtool, the static checks; filter and sort findings.
+
+``lint(paths, settings)`` is what the CLI, nox and the tests call.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from acgs_rules.alertmanager import (
+    AlertmanagerConfig,
+    AlertmanagerConfigError,
+    load_alertmanager_config,
+)
+from acgs_rules.checks import CHECKS
+from acgs_rules.context import LintContext
+from acgs_rules.loader import Loaded, load
+from acgs_rules.model import Finding, Severity
+from acgs_rules.promtool import check_rules
+from acgs_rules.settings import LintSettings
+
+
+@dataclass
+class LintResult:
+    findings: list[Finding]
+    files: int
+    rules: int
+    tests: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity is Severity.WARNING]
+
+
+def find_repo_root(start: Path) -> Path:
+    """The nearest folder above ``start`` with a ``.git`` entry, else the current directory."""
+    here = start.resolve()
+    for folder in (here, *here.parents):
+        if (folder / ".git").exists():
+            return folder
+    return Path.cwd()
+
+
+def _alertmanager(settings: LintSettings, findings: list[Finding]) -> AlertmanagerConfig | None:
+    if settings.alertmanager_config is None:
+        return None
+    try:
+        return load_alertmanager_config(settings.alertmanager_config)
+    except AlertmanagerConfigError as error:
+        findings.append(
+            Finding(
+                str(settings.alertmanager_config),
+                0,
+                "alert/routing",
+                Severity.ERROR,
+                f"cannot use the Alertmanager config: {error}",
+            )
+        )
+        return None
+
+
+def lint(
+    paths: Sequence[Path],
+    settings: LintSettings | None = None,
+    *,
+    promtool: bool = True,
+) -> LintResult:
+    """Lint rule files, manifests and test files under ``paths``."""
+    import time
+
+    settings = settings or LintSettings()
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    loaded: Loaded = load(paths)
+    timings["load"] = time.perf_counter() - started
+    findings = list(loaded.findings)
+    am = _alertmanager(settings, findings)
+    root = settings.repo_root or find_repo_root(paths[0] if paths else Path.cwd())
+    ctx = LintContext(loaded, settings, am, root)
+    disabled = set(settings.disabled_checks)
+    started = time.perf_counter()
+    for check in CHECKS:
+        if check.name in disabled:
+            continue
+        try:
+            findings.extend(check.run(ctx))
+        except Exception as error:  # a bug in a check must not hide the other findings
+            where = traceback.extract_tb(error.__traceback__)[-1]
+            findings.append(
+                Finding(
+                    "",
+                    0,
+                    check.name,
+                    Severity.ERROR,
+                    f"internal error in check (please report): {error!r} at "
+                    f"{where.filename}:{where.lineno}",
+                )
+            )
+    timings["static"] = time.perf_counter() - started
+    if promtool and "promtool/check" not in disabled:
+        started = time.perf_counter()
+        findings.extend(check_rules(loaded.rule_files))
+        timings["promtool"] = time.perf_counter() - started
+    findings = _apply_settings(findings, ctx)
+    rules = sum(len(g.rules) for f in loaded.rule_files for g in f.groups)
+    return LintResult(
+        sorted(set(findings)), len(loaded.rule_files), rules, len(loaded.test_files), timings
+    )
+
+
+def _apply_settings(findings: list[Finding], ctx: LintContext) -> list[Finding]:
+    silenced_rules = {(r.path, r.line): r for r in ctx.rules()}
+    file_disabled = {f.path: f.disabled for f in ctx.loaded.rule_files}
+    overrides = ctx.settings.severity_overrides
+    kept: list[Finding] = []
+    for finding in findings:
+        if finding.check in ctx.settings.disabled_checks:
+            continue
+        off = file_disabled.get(finding.path, frozenset())
+        if finding.check in off or "all" in off:
+            continue
+        rule = silenced_rules.get((finding.path, finding.anchor))
+        if rule is not None and rule.silenced(finding.check):
+            continue
+        if finding.check in overrides:
+            finding = Finding(
+                finding.path,
+                finding.line,
+                finding.check,
+                overrides[finding.check],
+                finding.message,
+                finding.rule,
+                finding.anchor,
+            )
+        kept.append(finding)
+    return kept

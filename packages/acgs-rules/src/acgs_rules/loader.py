@@ -1,0 +1,396 @@
+"""Read rule files, PrometheusRule manifests and promtool test files, with line numbers.
+
+Every problem in the input becomes a :class:`Finding` (check ``yaml/syntax`` or
+``rule/schema``) naming the file and line; nothing here raises for bad user input.
+
+Silencing: a comment ``# acgs-rules disable=CHECK[,CHECK...]`` directly above a rule (or on
+any line of it) silences those checks for that rule; ``# acgs-rules file-disable=CHECK`` anywhere
+silences them for the whole file. ``all`` silences every check.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from acgs_rules.model import AlertTest, Finding, Group, Rule, RuleFile, Severity, TestFile
+from acgs_rules.promql import parse_duration
+
+YAML_SUFFIXES = (".yml", ".yaml")
+SETTINGS_NAMES = ("acgs-rules.yml", "acgs-rules.yaml", ".acgs-rules.yml")
+_DISABLE = re.compile(r"#\s*acgs-rules\s+(file-)?disable\s*=\s*([\w/,\s-]+)")
+GROUP_FIELDS = {"name", "interval", "rules", "limit", "query_offset", "labels"}
+RULE_FIELDS = {"record", "alert", "expr", "for", "keep_firing_for", "labels", "annotations"}
+_METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+@dataclass
+class Loaded:
+    rule_files: list[RuleFile] = field(default_factory=list)
+    test_files: list[TestFile] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+
+def _other_config(path: Path) -> bool:
+    """An Alertmanager config or a linter settings file, met while walking a directory."""
+    if path.name in SETTINGS_NAMES:
+        return True
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
+        return False
+    return isinstance(data, dict) and "route" in data and "groups" not in data
+
+
+def expand_paths(paths: Iterable[Path]) -> tuple[list[Path], list[Finding]]:
+    """Files as given; directories walked for ``*.yml``/``*.yaml`` (sorted), skipping
+    Alertmanager configs and settings files kept beside the rules."""
+    files: list[Path] = []
+    problems: list[Finding] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix in YAML_SUFFIXES)
+            files.extend(p for p in found if p.is_file() and not _other_config(p))
+        elif path.is_file():
+            files.append(path)
+        else:
+            problems.append(
+                Finding(str(path), 0, "yaml/syntax", Severity.ERROR, "no such file or directory")
+            )
+    return files, problems
+
+
+def load(paths: Iterable[Path]) -> Loaded:
+    """Load every rule file, manifest and test file under ``paths``."""
+    files, problems = expand_paths(paths)
+    loaded = Loaded(findings=problems)
+    for path in files:
+        load_file(path, loaded)
+    return loaded
+
+
+class _Reader:
+    """Walks composed YAML nodes, recording schema problems as findings."""
+
+    def __init__(self, path: str, out: list[Finding]) -> None:
+        self.path = path
+        self.out = out
+
+    def problem(self, node: yaml.Node | None, message: str, rule: str = "") -> None:
+        line = node.start_mark.line + 1 if node is not None else 0
+        self.out.append(Finding(self.path, line, "rule/schema", Severity.ERROR, message, rule))
+
+    def mapping(self, node: yaml.Node, what: str, rule: str = "") -> dict[str, yaml.Node] | None:
+        if not isinstance(node, yaml.MappingNode):
+            self.problem(node, f"{what} must be a mapping, got {_kind(node)}", rule)
+            return None
+        result: dict[str, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if not isinstance(key, str):
+                self.problem(key_node, f"{what}: keys must be strings", rule)
+                continue
+            if key in result:
+                self.problem(key_node, f"{what}: field {key!r} appears twice", rule)
+            result[key] = value_node
+        return result
+
+    def scalar(self, node: yaml.Node, what: str, rule: str = "") -> str | None:
+        if not isinstance(node, yaml.ScalarNode) or node.tag == "tag:yaml.org,2002:null":
+            self.problem(node, f"{what} must be a string, got {_kind(node)}", rule)
+            return None
+        return str(node.value)
+
+    def string_map(self, node: yaml.Node, what: str, rule: str) -> dict[str, str]:
+        fields = self.mapping(node, what, rule)
+        result: dict[str, str] = {}
+        for key, value in (fields or {}).items():
+            text = self.scalar(value, f"{what}.{key}", rule)
+            if text is not None:
+                result[key] = text
+        return result
+
+    def duration(self, node: yaml.Node, what: str, rule: str = "") -> float | None:
+        text = self.scalar(node, what, rule)
+        if text is None:
+            return None
+        try:
+            return parse_duration(text)
+        except ValueError as error:
+            self.problem(node, f"{what}: {error}", rule)
+            return None
+
+
+def _kind(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    if node.tag == "tag:yaml.org,2002:null":
+        return "nothing (null)"
+    return f"{node.value!r}"
+
+
+def _disabled_ranges(text: str) -> tuple[frozenset[str], list[tuple[int, frozenset[str]]]]:
+    file_wide: set[str] = set()
+    per_line: list[tuple[int, frozenset[str]]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = _DISABLE.search(line)
+        if not match:
+            continue
+        names = frozenset(n.strip() for n in match.group(2).split(",") if n.strip())
+        if match.group(1):
+            file_wide |= names
+        else:
+            per_line.append((number, names))
+    return frozenset(file_wide), per_line
+
+
+def load_file(path: Path, loaded: Loaded) -> None:
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        loaded.findings.append(Finding(name, 0, "yaml/syntax", Severity.ERROR, str(error)))
+        return
+    try:
+        documents = [d for d in yaml.compose_all(text, Loader=yaml.SafeLoader) if d is not None]
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 0
+        problem = getattr(error, "problem", None) or str(error)
+        loaded.findings.append(
+            Finding(name, line, "yaml/syntax", Severity.ERROR, f"invalid YAML: {problem}")
+        )
+        return
+    except RecursionError:
+        loaded.findings.append(
+            Finding(name, 0, "yaml/syntax", Severity.ERROR, "invalid YAML: nested too deeply")
+        )
+        return
+    reader = _Reader(name, loaded.findings)
+    file_disabled, line_disabled = _disabled_ranges(text)
+    lines = text.splitlines()
+    for document in documents:
+        top = (
+            reader.mapping(document, "the document")
+            if isinstance(document, yaml.MappingNode)
+            else None
+        )
+        if top is None:
+            reader.problem(
+                document,
+                "expected a rule file (with 'groups'), a PrometheusRule manifest or a promtool "
+                "test file (with 'tests')",
+            )
+            continue
+        if "tests" in top or "rule_files" in top:
+            test = _read_test_file(path, top, reader)
+            if test is not None:
+                loaded.test_files.append(test)
+            continue
+        kind = "rules"
+        groups_node = top.get("groups")
+        if top.get("kind") is not None and getattr(top["kind"], "value", None) == "PrometheusRule":
+            kind = "manifest"
+            spec = reader.mapping(top["spec"], "spec") if "spec" in top else None
+            if spec is None:
+                reader.problem(document, "PrometheusRule manifest has no 'spec'")
+                continue
+            groups_node = spec.get("groups")
+        else:
+            for key, node in top.items():
+                if key != "groups":
+                    reader.problem(node, f"unknown top-level field {key!r} (expected 'groups')")
+        if groups_node is None:
+            reader.problem(document, "no 'groups' list")
+            continue
+        rule_file = RuleFile(name, kind, disabled=file_disabled)
+        rule_file.raw_groups = _plain(groups_node)
+        _read_groups(groups_node, rule_file, reader, line_disabled, lines)
+        loaded.rule_files.append(rule_file)
+
+
+def _plain(node: yaml.Node) -> Any:
+    try:
+        return yaml.safe_load(yaml.serialize(node))
+    except yaml.YAMLError:
+        return None
+
+
+def _read_groups(
+    node: yaml.Node,
+    rule_file: RuleFile,
+    reader: _Reader,
+    line_disabled: list[tuple[int, frozenset[str]]],
+    lines: list[str],
+) -> None:
+    if not isinstance(node, yaml.SequenceNode):
+        reader.problem(node, f"'groups' must be a list, got {_kind(node)}")
+        return
+    for group_node in node.value:
+        fields = reader.mapping(group_node, "a group")
+        if fields is None:
+            continue
+        for key, value in fields.items():
+            if key not in GROUP_FIELDS:
+                reader.problem(
+                    value, f"unknown group field {key!r} (known: {', '.join(sorted(GROUP_FIELDS))})"
+                )
+        name = reader.scalar(fields["name"], "group name") if "name" in fields else None
+        if "name" not in fields:
+            reader.problem(group_node, "group has no 'name'")
+        group = Group(name or "", rule_file.path, group_node.start_mark.line + 1)
+        group.fields = {k: v.start_mark.line + 1 for k, v in fields.items()}
+        if "interval" in fields:
+            group.interval = reader.duration(fields["interval"], f"group {name!r} interval")
+        rules = fields.get("rules")
+        if rules is None or not isinstance(rules, yaml.SequenceNode):
+            if rules is None or rules.tag != "tag:yaml.org,2002:null":
+                reader.problem(rules or group_node, f"group {name!r}: 'rules' must be a list")
+            rule_file.groups.append(group)
+            continue
+        starts = [r.start_mark.line + 1 for r in rules.value]
+        for index, rule_node in enumerate(rules.value):
+            end = starts[index + 1] - 1 if index + 1 < len(starts) else rule_node.end_mark.line + 1
+            rule = _read_rule(rule_node, group, reader)
+            if rule is not None:
+                rule.disabled = _silenced_for(rule.line, end, line_disabled, lines)
+                group.rules.append(rule)
+        rule_file.groups.append(group)
+
+
+def _silenced_for(
+    start: int, end: int, line_disabled: list[tuple[int, frozenset[str]]], lines: list[str]
+) -> frozenset[str]:
+    # The comment block right above the rule belongs to it, and so does every line of it.
+    first = start
+    while first > 1 and lines[first - 2].strip().startswith("#"):
+        first -= 1
+    names: set[str] = set()
+    for number, checks in line_disabled:
+        if first <= number <= end:
+            names |= checks
+    return frozenset(names)
+
+
+def _read_rule(node: yaml.Node, group: Group, reader: _Reader) -> Rule | None:
+    fields = reader.mapping(node, f"a rule in group {group.name!r}")
+    if fields is None:
+        return None
+    kind = "alert" if "alert" in fields else "record" if "record" in fields else None
+    label = None
+    if kind is not None:
+        label = reader.scalar(fields[kind], f"'{kind}' name")
+    shown = label or ""
+    for key, value in fields.items():
+        if key not in RULE_FIELDS:
+            reader.problem(
+                value,
+                f"unknown rule field {key!r} (known: {', '.join(sorted(RULE_FIELDS))})",
+                shown,
+            )
+    if kind is None:
+        reader.problem(node, "a rule needs 'alert' or 'record'")
+        return None
+    if "alert" in fields and "record" in fields:
+        reader.problem(node, "a rule has either 'alert' or 'record', not both", shown)
+        return None
+    if label is None:
+        return None
+    if kind == "record" and not _METRIC_NAME.match(label):
+        reader.problem(fields[kind], f"invalid recording rule name {label!r}", label)
+    if "expr" not in fields:
+        reader.problem(node, f"{kind} {label!r} has no 'expr'", label)
+        return None
+    expr = reader.scalar(fields["expr"], "expr", label)
+    if expr is None:
+        return None
+    rule = Rule(
+        kind=kind,
+        name=label,
+        expr=expr,
+        line=node.start_mark.line + 1,
+        expr_line=_expr_first_line(fields["expr"]),
+        path=group.path,
+        group=group,
+        field_lines={k: v.start_mark.line + 1 for k, v in fields.items()},
+    )
+    if kind == "record":
+        for key in ("for", "keep_firing_for", "annotations"):
+            if key in fields:
+                reader.problem(fields[key], f"recording rules have no {key!r}", label)
+    if "for" in fields:
+        rule.for_text = reader.scalar(fields["for"], "for", label)
+        rule.for_ = reader.duration(fields["for"], "for", label)
+    if "keep_firing_for" in fields:
+        rule.keep_firing_for = reader.duration(fields["keep_firing_for"], "keep_firing_for", label)
+    if "labels" in fields:
+        rule.labels = reader.string_map(fields["labels"], "labels", label)
+        for key in rule.labels:
+            if not _LABEL_NAME.match(key):
+                reader.problem(fields["labels"], f"invalid label name {key!r}", label)
+    if "annotations" in fields and kind == "alert":
+        rule.annotations = reader.string_map(fields["annotations"], "annotations", label)
+    return rule
+
+
+def _expr_first_line(node: yaml.Node) -> int:
+    # A block scalar (| or >) starts on the line after its indicator.
+    line = int(node.start_mark.line) + 1
+    if isinstance(node, yaml.ScalarNode) and node.style in ("|", ">"):
+        line += 1
+    return line
+
+
+def _read_test_file(path: Path, top: dict[str, yaml.Node], reader: _Reader) -> TestFile | None:
+    data = {k: _plain(v) for k, v in top.items()}
+    rule_files = data.get("rule_files") or []
+    if not isinstance(rule_files, list):
+        reader.problem(top.get("rule_files"), "test file: 'rule_files' must be a list")
+        return None
+    test = TestFile(path, [str(f) for f in rule_files])
+    tests = top.get("tests")
+    if not isinstance(tests, yaml.SequenceNode):
+        reader.problem(tests, "test file: 'tests' must be a list")
+        return test
+    for case in tests.value:
+        fields = reader.mapping(case, "a test")
+        if not fields or "alert_rule_test" not in fields:
+            continue
+        entries = fields["alert_rule_test"]
+        if not isinstance(entries, yaml.SequenceNode):
+            continue
+        for entry in entries.value:
+            plain = _plain(entry)
+            if not isinstance(plain, dict) or not isinstance(plain.get("alertname"), str):
+                reader.problem(entry, "alert_rule_test entry needs an 'alertname'")
+                continue
+            expected = plain.get("exp_alerts") or []
+            labels = [
+                {str(k): str(v) for k, v in (e.get("exp_labels") or {}).items()}
+                for e in expected
+                if isinstance(e, dict)
+            ]
+            test.alert_tests.append(
+                AlertTest(
+                    plain["alertname"],
+                    str(plain.get("eval_time", "")),
+                    bool(expected),
+                    labels,
+                    entry.start_mark.line + 1,
+                )
+            )
+    return test
+
+
+def all_rules(files: Iterable[RuleFile]) -> Iterator[Rule]:
+    for rule_file in files:
+        for group in rule_file.groups:
+            yield from group.rules

@@ -1,0 +1,104 @@
+"""What the linter reads and reports: rule files, groups, rules, test files and findings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One problem: where it is, which rule, which check, how bad, and what to do."""
+
+    path: str
+    line: int
+    check: str
+    severity: Severity
+    message: str
+    rule: str = ""
+    # Line of the rule the finding is about (0: none), to apply its silencing comments.
+    anchor: int = field(default=0, compare=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.path,
+            "line": self.line,
+            "rule": self.rule,
+            "check": self.check,
+            "severity": self.severity.value,
+            "message": self.message,
+        }
+
+
+@dataclass
+class Rule:
+    """An alerting (``alert``) or recording (``record``) rule as written in a file."""
+
+    kind: str  # "alert" or "record"
+    name: str
+    expr: str
+    line: int
+    expr_line: int
+    path: str
+    group: Group
+    for_: float | None = None  # seconds; None when absent
+    for_text: str | None = None
+    keep_firing_for: float | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    field_lines: dict[str, int] = field(default_factory=dict)
+    disabled: frozenset[str] = frozenset()  # checks silenced by a comment
+
+    @property
+    def is_alert(self) -> bool:
+        return self.kind == "alert"
+
+    def line_of(self, key: str) -> int:
+        return self.field_lines.get(key, self.line)
+
+    def silenced(self, check: str) -> bool:
+        return check in self.disabled or "all" in self.disabled
+
+
+@dataclass(eq=False)
+class Group:
+    name: str
+    path: str
+    line: int
+    interval: float | None = None  # seconds; None: the global evaluation interval
+    rules: list[Rule] = field(default_factory=list)
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RuleFile:
+    path: str
+    kind: str  # "rules" (Prometheus rule file) or "manifest" (PrometheusRule)
+    groups: list[Group] = field(default_factory=list)
+    disabled: frozenset[str] = frozenset()  # checks silenced for the whole file
+    raw_groups: list[Any] = field(default_factory=list)  # plain data, for promtool
+
+
+@dataclass
+class AlertTest:
+    """One ``alert_rule_test`` entry of a promtool test file."""
+
+    alertname: str
+    eval_time: str
+    fires: bool
+    labels: list[dict[str, str]]
+    line: int
+
+
+@dataclass
+class TestFile:
+    path: Path
+    rule_files: list[str]
+    alert_tests: list[AlertTest] = field(default_factory=list)

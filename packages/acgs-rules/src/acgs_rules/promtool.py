@@ -1,0 +1,104 @@
+"""The real ``promtool``: ``check rules`` as findings, ``test rules`` as a pass/fail result."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from acgs_rules.model import Finding, RuleFile, Severity
+
+CHECK_NAME = "promtool/check"
+_LOCATED = re.compile(r"^(?P<path>.+?): (?:(?P<line>\d+):(?P<col>\d+): )?(?P<msg>.+)$")
+
+
+class PromtoolMissing(RuntimeError):
+    """promtool is not installed; the message says how to get it."""
+
+
+def promtool_binary() -> str:
+    found = shutil.which("promtool")
+    if found is None:
+        raise PromtoolMissing(
+            "promtool not found on PATH: install the 'prometheus' package "
+            "(apt-get install prometheus) or run 'invoke install-deps'"
+        )
+    return found
+
+
+def check_rules(rule_files: Iterable[RuleFile], timeout: float = 120) -> list[Finding]:
+    """Run ``promtool check rules`` on each file; every complaint becomes a finding."""
+    binary = promtool_binary()
+    findings: list[Finding] = []
+    with tempfile.TemporaryDirectory(prefix="acgs-rules-") as tmp:
+        for rule_file in rule_files:
+            target = Path(rule_file.path)
+            if rule_file.kind == "manifest":
+                # promtool reads plain rule files: hand it the manifest's spec.
+                target = Path(tmp) / f"manifest-{len(findings)}-{target.name}"
+                target.write_text(yaml.safe_dump({"groups": rule_file.raw_groups}))
+            result = subprocess.run(
+                [binary, "check", "rules", str(target)],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
+            if result.returncode == 0:
+                continue
+            findings.extend(_parse(result.stderr + result.stdout, str(target), rule_file))
+    return findings
+
+
+def _parse(output: str, target: str, rule_file: RuleFile) -> list[Finding]:
+    manifest = rule_file.kind == "manifest"
+    fallback_line = rule_file.groups[0].line if rule_file.groups else 0
+    findings: list[Finding] = []
+    extra: list[str] = []
+    for raw in output.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("Checking ", "FAILED", "SUCCESS")):
+            continue
+        match = _LOCATED.match(line)
+        if match and match.group("path") == target:
+            number = int(match.group("line") or 0)
+            if manifest or number == 0:
+                number = fallback_line
+            findings.append(
+                Finding(rule_file.path, number, CHECK_NAME, Severity.ERROR, match.group("msg"))
+            )
+        else:
+            extra.append(line)
+    if extra:
+        severity = Severity.WARNING if extra[0].startswith("lint error") else Severity.ERROR
+        findings.append(
+            Finding(rule_file.path, fallback_line, CHECK_NAME, severity, " ".join(extra))
+        )
+    return findings
+
+
+@dataclass(frozen=True)
+class TestRun:
+    ok: bool
+    output: str
+
+
+def run_unit_tests(test_files: Iterable[Path], timeout: float = 300) -> TestRun:
+    """Run ``promtool test rules`` on the given unit-test files."""
+    files = [str(p) for p in test_files]
+    if not files:
+        return TestRun(True, "no test files")
+    result = subprocess.run(
+        [promtool_binary(), "test", "rules", *files],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return TestRun(result.returncode == 0, result.stdout + result.stderr)

@@ -1,0 +1,117 @@
+"""Linter settings in one place, with defaults that match the ACGS stack.
+
+A settings file is YAML with any of these fields (durations as ``15s``, ``1m``)::
+
+    required_labels: [severity]
+    required_annotations: [summary, description, runbook_url]
+    severities: [critical, warning, info]
+    scrape_interval: 15s              # the global one
+    scrape_intervals: {"acgs_.*": 5s}  # metric-name regex -> interval (first match wins)
+    job_scrape_intervals: {"acgs-.*": 5s}  # job regex -> interval, for selectors with a job
+                                      # matcher whose value matches it (or, for =~, equals it)
+    evaluation_interval: 5s
+    max_group_interval: 1m
+    min_for: {critical: 0s, warning: 15s, info: 1m}
+    group_wait: {critical: 5s, default: 30s}   # used when no Alertmanager config is given
+    detection_targets: {critical: 30s, warning: 10m, info: 1h}
+    target_labels: [job, instance]    # labels every scraped series carries
+    extra_metrics: ["myapp_.*"]       # more metric names to accept (regexes)
+    min_prometheus_version: "2.42"    # oldest Prometheus the rules must run on
+    alertmanager_config: path/to/alertmanager.yml
+    runbook_base_url: https://github.com/acgs/acgs-monitoring/blob/main/
+    repo_root: .                      # where runbook_base_url points
+    disabled_checks: []
+    severity_overrides: {}            # check name -> error|warning
+
+Paths in the file are relative to the file itself.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, field_validator
+
+from acgs_rules.model import Severity
+from acgs_rules.promql import parse_duration
+
+
+def _seconds(value: Any) -> Any:
+    if isinstance(value, str):
+        return parse_duration(value)
+    return value
+
+
+Seconds = Annotated[float, BeforeValidator(_seconds)]
+
+
+class SettingsError(ValueError):
+    """A settings file that cannot be used; the message names the file and field."""
+
+
+class LintSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    required_labels: tuple[str, ...] = ("severity",)
+    required_annotations: tuple[str, ...] = ("summary", "description", "runbook_url")
+    severities: tuple[str, ...] = ("critical", "warning", "info")
+    scrape_interval: Seconds = 15.0
+    scrape_intervals: dict[str, Seconds] = {"acgs_.*": 5.0}
+    job_scrape_intervals: dict[str, Seconds] = {"acgs-.*": 5.0}
+    evaluation_interval: Seconds = 5.0
+    max_group_interval: Seconds = 60.0
+    min_for: dict[str, Seconds] = {"critical": 0.0, "warning": 15.0, "info": 60.0}
+    group_wait: dict[str, Seconds] = {"critical": 5.0, "default": 30.0}
+    detection_targets: dict[str, Seconds] = {"critical": 30.0, "warning": 600.0, "info": 3600.0}
+    target_labels: tuple[str, ...] = ("job", "instance")
+    extra_metrics: tuple[str, ...] = ()  # regexes of metric names to accept as known
+    min_prometheus_version: str = "2.42"
+    alertmanager_config: Path | None = None
+    runbook_base_url: str = "https://github.com/acgs/acgs-monitoring/blob/main/"
+    repo_root: Path | None = None
+    disabled_checks: tuple[str, ...] = ()
+    severity_overrides: dict[str, Severity] = {}
+
+    @field_validator("scrape_intervals", "job_scrape_intervals")
+    @classmethod
+    def _valid_patterns(cls, value: dict[str, float]) -> dict[str, float]:
+        for pattern in value:
+            re.compile(pattern)
+        return value
+
+    def scrape_interval_for(self, metric: str) -> float:
+        for pattern, seconds in self.scrape_intervals.items():
+            if re.fullmatch(pattern, metric):
+                return seconds
+        return self.scrape_interval
+
+    def job_scrape_interval(self, op: str, value: str) -> float | None:
+        """The interval of the jobs a ``job`` matcher selects, when the settings know it."""
+        for pattern, seconds in self.job_scrape_intervals.items():
+            if (op == "=" and re.fullmatch(pattern, value)) or (op == "=~" and value == pattern):
+                return seconds
+        return None
+
+    def group_wait_for(self, severity: str | None) -> float:
+        if severity is not None and severity in self.group_wait:
+            return self.group_wait[severity]
+        return self.group_wait.get("default", 30.0)
+
+    @classmethod
+    def from_file(cls, path: Path) -> LintSettings:
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise SettingsError(f"{path}: cannot read settings: {error}") from None
+        if not isinstance(data, dict):
+            raise SettingsError(f"{path}: settings must be a mapping of field: value")
+        for key in ("alertmanager_config", "repo_root"):
+            if isinstance(data.get(key), str):
+                data[key] = str((path.parent / data[key]).resolve())
+        try:
+            return cls.model_validate(data)
+        except (ValidationError, ValueError) as error:
+            raise SettingsError(f"{path}: invalid settings: {error}") from None
