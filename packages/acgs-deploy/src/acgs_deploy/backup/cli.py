@@ -254,13 +254,18 @@ def run(
     keep_last: int | None = None,
     keep_days: float | None = None,
     console: Console | None = None,
+    settings: StackSettings | None = None,
 ) -> int:
-    """One command for a deployed stack; prints its outcome and returns the exit code."""
+    """One command for a deployed stack; prints its outcome and returns the exit code.
+
+    `settings` replaces loading them from state_dir/stack_file (for callers that have them).
+    """
     console = console or Console()
     errors = Console(stderr=True)
     key = Path(key_file) if key_file else None
     try:
-        settings = StackSettings.load(state_dir, stack_file=stack_file)
+        if settings is None:
+            settings = StackSettings.load(state_dir, stack_file=stack_file)
         if command == "backup":
             run_backup(
                 settings,
