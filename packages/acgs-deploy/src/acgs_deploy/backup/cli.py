@@ -251,8 +251,8 @@ def run(
     out: Path | str | None = None,
     key_file: Path | str | None = None,
     backup_file: Path | str | None = None,
-    keep_last: int | None = None,
-    keep_days: float | None = None,
+    keep_last: int | str | None = None,
+    keep_days: float | str | None = None,
     console: Console | None = None,
     settings: StackSettings | None = None,
 ) -> int:
@@ -261,8 +261,14 @@ def run(
     `settings` replaces loading them from state_dir/stack_file (for callers that have them).
     """
     console = console or Console()
-    errors = Console(stderr=True)
+    errors = Console(stderr=True, soft_wrap=True)
     key = Path(key_file) if key_file else None
+    try:
+        last = int(keep_last) if keep_last is not None else None
+        days = float(keep_days) if keep_days is not None else None
+    except ValueError:
+        errors.print("[red]error:[/red] --keep-last takes a whole number, --keep-days a number")
+        return EXIT_USAGE
     try:
         if settings is None:
             settings = StackSettings.load(state_dir, stack_file=stack_file)
@@ -271,8 +277,8 @@ def run(
                 settings,
                 out_dir=Path(out) if out else None,
                 key_file=key,
-                keep_last=keep_last,
-                keep_days=keep_days,
+                keep_last=last,
+                keep_days=days,
                 console=console,
             )
         elif command in ("verify", "restore") and backup_file:
