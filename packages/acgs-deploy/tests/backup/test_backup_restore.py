@@ -264,3 +264,25 @@ def test_backup_under_scrape_and_query_load_restores_cleanly(
     assert restored.mismatches == []
     assert restored.manifest.total_samples > 20 * 240
     assert (sources.prometheus_data_dir.parent / restored.previous["data"].name).is_dir()
+
+
+def test_restore_reports_samples_prometheus_did_not_keep(
+    prometheus_server: ScratchServer, tmp_path: Path, passphrase: Passphrase, fast_kdf: ScryptParams
+) -> None:
+    """A Prometheus whose retention is shorter than the backup's history drops the old blocks at
+    start: the count check must name what is missing instead of reporting success."""
+    sources = make_sources(prometheus_server, tmp_path, None)
+    result = create_backup(sources, tmp_path / "b", passphrase, params=fast_kdf, settle_s=SETTLE_S)
+    prometheus_server.argv = [
+        "--storage.tsdb.retention.time=1h" if arg.startswith("--storage.tsdb.retention") else arg
+        for arg in prometheus_server.argv
+    ]
+
+    restored = restore_backup(
+        result.path, passphrase, targets_for(prometheus_server, sources, None)
+    )
+
+    missing = {m.metric: m for m in restored.mismatches}
+    assert "backup_test_total" in missing
+    assert missing["backup_test_total"].expected.samples == 20 * 240
+    assert missing["backup_test_total"].found is None
