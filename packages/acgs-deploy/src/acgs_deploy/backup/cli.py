@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from acgs_deploy import stack
+from acgs_deploy.backup.apistate import APIStateError
 from acgs_deploy.backup.archive import ArchiveError, Passphrase
 from acgs_deploy.backup.manifest import ManifestError
 from acgs_deploy.backup.prometheus import PrometheusAPIError
@@ -42,6 +43,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_COUNTS_DIFFER = 3
 USER_ERRORS = (
+    APIStateError,
     ArchiveError,
     ManifestError,
     BackupError,
@@ -107,11 +109,13 @@ def run_backup(
     alertmanager = (
         _client(settings, "alertmanager") if manager.running("alertmanager") is not None else None
     )
+    grafana = _client(settings, "grafana") if manager.running("grafana") is not None else None
     with _client(settings, "prometheus") as prometheus, byte_progress(console) as bar:
         sources = BackupSources(
             prometheus=prometheus,
             prometheus_data_dir=settings.layout.prometheus_data,
             alertmanager=alertmanager,
+            grafana=grafana,
             paths=stack_paths(settings),
         )
         result = create_backup(
@@ -123,8 +127,9 @@ def run_backup(
             ),
             progress=bar.advance,
         )
-    if alertmanager is not None:
-        alertmanager.close()
+    for client in (alertmanager, grafana):
+        if client is not None:
+            client.close()
     console.print(backup_table(result))
     expired = prune(out, keep_last=keep_last, keep_days=keep_days)
     if expired:
@@ -182,6 +187,7 @@ def _stack_control(settings: StackSettings) -> tuple[list[str], RestoreTargets]:
         alertmanager=(lambda: _client(settings, "alertmanager"))
         if "alertmanager" in running
         else None,
+        grafana=(lambda: _client(settings, "grafana")) if "grafana" in running else None,
         paths=stack_paths(settings),
     )
     return running, targets

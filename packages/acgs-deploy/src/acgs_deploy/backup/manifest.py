@@ -49,6 +49,7 @@ class Manifest(BaseModel):
     metrics: dict[str, MetricCounts]
     blocks: list[BlockInfo]
     silences: int
+    dashboards: int = 0  # fetched through Grafana's API (0 when Grafana did not run)
     files: list[FileEntry]
 
     @property

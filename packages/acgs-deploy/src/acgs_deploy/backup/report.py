@@ -74,6 +74,7 @@ def manifest_table(manifest: Manifest, title: str, top: int = 10) -> Table:
     table.add_row("series", f"{manifest.total_series:,}")
     table.add_row("samples", f"{manifest.total_samples:,}")
     table.add_row("silences", f"{manifest.silences:,}")
+    table.add_row("dashboards (Grafana API)", f"{manifest.dashboards:,}")
     largest = sorted(manifest.metrics.items(), key=lambda item: -item[1].samples)[:top]
     for name, counts in largest:
         table.add_row(f"  {name}", f"{counts.series:,} series, {counts.samples:,} samples")
@@ -96,6 +97,7 @@ def restore_table(result: RestoreResult, path: Path) -> Table:
     for name, aside in sorted(result.previous.items()):
         table.add_row(f"previous {name} kept at", str(aside))
     table.add_row("silences re-created", f"{result.silences:,}")
+    table.add_row("dashboards saved to Grafana", f"{result.dashboards:,}")
     check = "all match" if not result.mismatches else f"{len(result.mismatches)} metrics differ"
     table.add_row("series/sample check", check)
     return table

@@ -25,6 +25,13 @@ from typing import Any
 import httpx
 
 from acgs_deploy.backup import prometheus
+from acgs_deploy.backup.apistate import (
+    API_MEMBERS,
+    DASHBOARDS_MEMBER,
+    SILENCES_MEMBER,
+    restore_dashboards,
+    restore_silences,
+)
 from acgs_deploy.backup.archive import ArchiveReader, Passphrase
 from acgs_deploy.backup.manifest import (
     MANIFEST_NAME,
@@ -34,7 +41,7 @@ from acgs_deploy.backup.manifest import (
     MetricCounts,
     compare_files,
 )
-from acgs_deploy.backup.snapshot import IO_SIZE, SILENCES_MEMBER, TSDB_PREFIX, Progress
+from acgs_deploy.backup.snapshot import IO_SIZE, TSDB_PREFIX, Progress
 
 
 class RestoreError(Exception):
@@ -54,6 +61,7 @@ class RestoreResult:
     restored: dict[str, Path]
     previous: dict[str, Path]
     silences: int
+    dashboards: int
     mismatches: list[Mismatch] = field(default_factory=list)
 
 
@@ -71,15 +79,15 @@ def _walk(
     passphrase: Passphrase,
     write: Callable[[str, tarfile.TarInfo], Any] | None,
     progress: Progress | None,
-) -> tuple[Manifest, bytes | None]:
-    """One authenticated pass over the archive; returns the manifest and the silences JSON.
+) -> tuple[Manifest, dict[str, Any]]:
+    """One authenticated pass over the archive; returns the manifest and the API state members.
 
     `write(name, info)` may return a binary file to receive the member's bytes.
     """
     source = path.name
     found: dict[str, FileEntry] = {}
     manifest_bytes: bytes | None = None
-    silences: bytes | None = None
+    api_state: dict[str, Any] = {}
     with path.open("rb") as stream:
         reader = ArchiveReader(stream, passphrase, name=source)
         seen = reader.ciphertext_bytes
@@ -93,7 +101,7 @@ def _walk(
                     assert extracted is not None  # a regular file, checked above
                     digest = hashlib.sha256()
                     size = 0
-                    keep = name in (MANIFEST_NAME, SILENCES_MEMBER)
+                    keep = name == MANIFEST_NAME or name in API_MEMBERS
                     kept = bytearray()
                     target = write(name, member) if write and name != MANIFEST_NAME else None
                     try:
@@ -113,8 +121,11 @@ def _walk(
                     if name == MANIFEST_NAME:
                         manifest_bytes = bytes(kept)
                     else:
-                        if name == SILENCES_MEMBER:
-                            silences = bytes(kept)
+                        if name in API_MEMBERS:
+                            try:
+                                api_state[name] = json.loads(kept)
+                            except ValueError:
+                                raise ManifestError(f"{source}: {name} is not JSON") from None
                         found[name] = FileEntry(path=name, size=size, sha256=digest.hexdigest())
         except tarfile.TarError as error:
             raise ManifestError(
@@ -128,7 +139,7 @@ def _walk(
         raise ManifestError(f"{source}: the archive has no {MANIFEST_NAME}")
     manifest = Manifest.from_bytes(manifest_bytes, source)
     compare_files(manifest.files, found, source)
-    return manifest, silences
+    return manifest, api_state
 
 
 def verify_backup(
@@ -151,6 +162,7 @@ class RestoreTargets:
     stop: Callable[[], None]
     start: Callable[[], None]
     alertmanager: Callable[[], httpx.Client] | None = None
+    grafana: Callable[[], httpx.Client] | None = None
     # archive prefix -> local directory or file, as in BackupSources.paths
     paths: dict[str, Path] = field(default_factory=dict)
 
@@ -168,7 +180,7 @@ def _remove(path: Path) -> None:
 
 def _extract(
     path: Path, passphrase: Passphrase, targets: dict[str, Path], progress: Progress | None
-) -> tuple[Manifest, bytes | None]:
+) -> tuple[Manifest, dict[str, Any]]:
     """Write each target's members into `<target>.restore-staging` (a directory, or a file for
     a single-file target) while verifying."""
     for target in targets.values():
@@ -211,30 +223,6 @@ def _swap_in(targets: dict[str, Path], stamp: str) -> dict[str, Path]:
     return previous
 
 
-def _restore_silences(client: httpx.Client, raw: bytes) -> int:
-    wanted = json.loads(raw)
-    response = client.get("/api/v2/silences")
-    response.raise_for_status()
-
-    def key(silence: dict[str, Any]) -> str:
-        fields = {k: silence.get(k) for k in ("matchers", "startsAt", "endsAt", "comment")}
-        return json.dumps(fields, sort_keys=True)
-
-    present = {key(s) for s in response.json() if s.get("status", {}).get("state") != "expired"}
-    restored = 0
-    for silence in wanted:
-        if key(silence) in present:
-            continue
-        body = {k: silence[k] for k in ("matchers", "startsAt", "endsAt", "createdBy", "comment")}
-        reply = client.post("/api/v2/silences", json=body)
-        if reply.status_code >= 400:
-            raise RestoreError(
-                f"Alertmanager refused silence {silence.get('id')}: {reply.text[:200]}"
-            )
-        restored += 1
-    return restored
-
-
 def compare_counts(expected: dict[str, MetricCounts], found: dict[str, Any]) -> list[Mismatch]:
     mismatches = []
     for name, want in sorted(expected.items()):
@@ -262,7 +250,7 @@ def restore_backup(
     # targets; the running stack is only touched once that pass has succeeded.
     phase("verify and extract")
     try:
-        manifest, silences = _extract(path, passphrase, paths, progress)
+        manifest, api_state = _extract(path, passphrase, paths, progress)
     except BaseException:
         for target in paths.values():
             _remove(_staging(target))
@@ -280,14 +268,20 @@ def restore_backup(
     targets.start()
     with targets.prometheus() as client:
         prometheus.wait_ready(client)
-        restored_silences = 0
-        if targets.alertmanager is not None and silences is not None:
+        restored_silences = restored_dashboards = 0
+        if targets.alertmanager is not None and SILENCES_MEMBER in api_state:
             phase("silences")
             with targets.alertmanager() as alertmanager:
-                restored_silences = _restore_silences(alertmanager, silences)
+                restored_silences = restore_silences(alertmanager, api_state[SILENCES_MEMBER])
+        if targets.grafana is not None and DASHBOARDS_MEMBER in api_state:
+            phase("dashboards")
+            with targets.grafana() as grafana:
+                restored_dashboards = restore_dashboards(grafana, api_state[DASHBOARDS_MEMBER])
         phase("check")
         mismatches: list[Mismatch] = []
         if manifest.count_range_ms is not None:
             found = prometheus.count_samples(client, *manifest.count_range_ms)
             mismatches = compare_counts(manifest.metrics, found)
-    return RestoreResult(manifest, paths, previous, restored_silences, mismatches)
+    return RestoreResult(
+        manifest, paths, previous, restored_silences, restored_dashboards, mismatches
+    )

@@ -23,6 +23,12 @@ import httpx
 
 from acgs_deploy import __version__
 from acgs_deploy.backup import prometheus
+from acgs_deploy.backup.apistate import (
+    DASHBOARDS_MEMBER,
+    SILENCES_MEMBER,
+    fetch_dashboards,
+    fetch_silences,
+)
 from acgs_deploy.backup.archive import (
     DEFAULT_CHUNK_SIZE,
     ArchiveWriter,
@@ -40,7 +46,6 @@ from acgs_deploy.backup.manifest import (
 
 BACKUP_SUFFIX = ".acgsbak"
 TSDB_PREFIX = "prometheus"
-SILENCES_MEMBER = "alertmanager/silences.json"
 IO_SIZE = 1 << 20
 # Counts stop this long before the snapshot: a scrape or rule evaluation started before the
 # snapshot may append samples stamped earlier than it, and those must not be counted.
@@ -60,6 +65,7 @@ class BackupSources:
     prometheus: httpx.Client
     prometheus_data_dir: Path
     alertmanager: httpx.Client | None = None
+    grafana: httpx.Client | None = None  # only when Grafana runs
     # archive prefix -> local directory or file ("config" -> <state>/config,
     # "monitoring.env" -> <state>/monitoring.env); a missing path is skipped
     paths: dict[str, Path] = field(default_factory=dict)
@@ -99,16 +105,6 @@ def _files_under(root: Path) -> Iterator[Path]:
     for path in sorted(root.rglob("*")):
         if path.is_file() and not path.is_symlink():
             yield path
-
-
-def _silences(client: httpx.Client) -> list[dict[str, object]]:
-    try:
-        response = client.get("/api/v2/silences")
-        response.raise_for_status()
-    except httpx.HTTPError as error:
-        raise BackupError(f"Alertmanager at {client.base_url}: {error}") from None
-    # Expired silences are history, not state worth restoring.
-    return [s for s in response.json() if s.get("status", {}).get("state") != "expired"]
 
 
 def _alertmanager_version(client: httpx.Client) -> str:
@@ -158,7 +154,8 @@ def create_backup(
     }
     if sources.alertmanager is not None:
         versions["alertmanager"] = _alertmanager_version(sources.alertmanager)
-    silences = _silences(sources.alertmanager) if sources.alertmanager is not None else []
+    silences = fetch_silences(sources.alertmanager) if sources.alertmanager is not None else []
+    dashboards = fetch_dashboards(sources.grafana) if sources.grafana is not None else []
 
     snapshot_ms = int(time.time() * 1000)
     snapshot_dir = prometheus.take_snapshot(sources.prometheus, sources.prometheus_data_dir)
@@ -189,6 +186,9 @@ def create_backup(
                 if sources.alertmanager is not None:
                     data = json.dumps(silences, indent=1, sort_keys=True).encode()
                     entries.append(_add_bytes(tar, SILENCES_MEMBER, data))
+                if sources.grafana is not None:
+                    data = json.dumps(dashboards, indent=1, sort_keys=True).encode()
+                    entries.append(_add_bytes(tar, DASHBOARDS_MEMBER, data))
                 manifest = Manifest(
                     created=created,
                     snapshot=snapshot_dir.name,
@@ -197,6 +197,7 @@ def create_backup(
                     metrics=counts,
                     blocks=blocks,
                     silences=len(silences),
+                    dashboards=len(dashboards),
                     files=entries,
                 )
                 _add_bytes(tar, MANIFEST_NAME, manifest.to_bytes())
