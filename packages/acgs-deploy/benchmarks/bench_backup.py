@@ -146,9 +146,16 @@ def main() -> None:
         sources = BackupSources(prometheus=client, prometheus_data_dir=data_dir)
         passphrase = Passphrase(secret)
 
+        marks: dict[str, float] = {}
         t0 = time.monotonic()
-        ours = create_backup(sources, workdir / "ours", passphrase)
+        ours = create_backup(
+            sources,
+            workdir / "ours",
+            passphrase,
+            on_start=lambda _: marks.setdefault("stream", time.monotonic()),
+        )
         ours_backup_s = time.monotonic() - t0
+        ours_backup_stream_s = time.monotonic() - marks["stream"]
 
         # The baseline reads a snapshot of the same data.
         snapshot = client.post("/api/v1/admin/tsdb/snapshot").json()["data"]["name"]
@@ -166,9 +173,10 @@ def main() -> None:
 
         t0 = time.monotonic()
         restored = restore_backup(
-            ours.path,
-            passphrase,
-            RestoreTargets(
+            on_phase=lambda phase: marks.setdefault(phase, time.monotonic()),
+            path=ours.path,
+            passphrase=passphrase,
+            targets=RestoreTargets(
                 prometheus=server.client,
                 prometheus_data_dir=data_dir,
                 stop=server.stop,
@@ -176,6 +184,7 @@ def main() -> None:
             ),
         )
         ours_restore_s = time.monotonic() - t0
+        ours_restore_stream_s = marks["stop"] - t0
         assert not restored.mismatches, restored.mismatches
         for previous in restored.previous.values():
             shutil.rmtree(previous)
@@ -189,37 +198,35 @@ def main() -> None:
         guide_restore_s = time.monotonic() - t0
 
         mib = ours.manifest.total_bytes / (1 << 20)
+        guide_mib = snapshot_bytes / (1 << 20)
         table = Table(
             title=f"backup/restore of a {mib / 1024:.2f} GiB TSDB "
-            f"({ours.manifest.total_samples:,} samples)"
+            f"({ours.manifest.total_samples:,} samples), MiB/s of TSDB"
         )
-        for column in ("", "ours", "guide (tar czf | openssl enc)", "ours / guide"):
+        for column in ("", "ours", "guide: tar czf | openssl enc", "ours vs guide"):
             table.add_column(column, justify="right")
+
+        def row(name: str, ours_s: float, guide_s: float | None) -> None:
+            guide = f"{guide_mib / guide_s:,.0f} MiB/s ({guide_s:.1f} s)" if guide_s else "-"
+            ratio = f"{guide_s / ours_s:.2f}x as fast" if guide_s else ""
+            table.add_row(name, f"{mib / ours_s:,.0f} MiB/s ({ours_s:.1f} s)", guide, ratio)
+
+        row("backup: archive (tar, encrypt, write)", ours_backup_stream_s, guide_backup_s)
+        row("backup: + snapshot and per-metric counts", ours_backup_s, guide_backup_s)
+        row("restore: verify every tag/hash + extract", ours_restore_stream_s, guide_restore_s)
+        row("restore: + stop, swap, start, count check", ours_restore_s, guide_restore_s)
         table.add_row(
-            "backup MiB/s",
-            f"{mib / ours_backup_s:,.0f}",
-            f"{snapshot_bytes / (1 << 20) / guide_backup_s:,.0f}",
-            f"{guide_backup_s / ours_backup_s:.2f}x faster",
-        )
-        table.add_row(
-            "restore MiB/s",
-            f"{mib / ours_restore_s:,.0f}",
-            f"{snapshot_bytes / (1 << 20) / guide_restore_s:,.0f}",
-            f"{guide_restore_s / ours_restore_s:.2f}x faster",
-        )
-        table.add_row("backup s", f"{ours_backup_s:.1f}", f"{guide_backup_s:.1f}", "")
-        table.add_row("restore s", f"{ours_restore_s:.1f}", f"{guide_restore_s:.1f}", "")
-        table.add_row(
-            "archive MiB",
-            f"{ours.archive_bytes / (1 << 20):,.0f}",
-            f"{theirs.stat().st_size / (1 << 20):,.0f}",
-            f"{ours.archive_bytes / theirs.stat().st_size:.2f}",
+            "archive size",
+            f"{ours.archive_bytes / (1 << 20):,.0f} MiB",
+            f"{theirs.stat().st_size / (1 << 20):,.0f} MiB",
+            f"{ours.archive_bytes / theirs.stat().st_size:.2f}x the size",
         )
         table.add_row("integrity / counts checked", "yes / yes", "no / no", "")
         console.print(table)
         console.print(
-            "ours includes the snapshot, per-metric counting, verifying every chunk and hash, "
-            "Prometheus stop/start and the count check after restore."
+            "The guide's pipeline neither verifies nor counts; the first and third rows compare "
+            "the same work. Counting decodes every sample through PromQL on both sides of a "
+            "restore, which is what the extra time in rows two and four buys."
         )
     finally:
         if server is not None:

@@ -263,7 +263,7 @@ def test_backup_under_scrape_and_query_load_restores_cleanly(
     )
     assert restored.mismatches == []
     assert restored.manifest.total_samples > 20 * 240
-    assert (sources.prometheus_data_dir.parent / restored.previous["data"].name).is_dir()
+    assert (sources.prometheus_data_dir.parent / restored.previous["prometheus"].name).is_dir()
 
 
 def test_restore_reports_samples_prometheus_did_not_keep(

@@ -28,6 +28,7 @@ from acgs_deploy.backup.report import (
     backup_table,
     byte_progress,
     manifest_table,
+    metrics_table,
     mismatch_table,
     restore_table,
 )
@@ -130,6 +131,7 @@ def run_backup(
     for client in (alertmanager, grafana):
         if client is not None:
             client.close()
+    console.print(metrics_table(result.manifest))
     console.print(backup_table(result))
     expired = prune(out, keep_last=keep_last, keep_days=keep_days)
     if expired:
@@ -145,6 +147,7 @@ def run_verify(
     with byte_progress(console, enabled=size >= PROGRESS_THRESHOLD) as bar:
         bar.begin("verify", size)
         manifest = verify_backup(backup_file, passphrase, progress=bar.advance)
+    console.print(metrics_table(manifest))
     console.print(manifest_table(manifest, f"{backup_file.name}: every chunk and hash verified"))
 
 
@@ -210,6 +213,7 @@ def run_restore(
                 bar.begin(phase, size) if phase == "verify and extract" else console.log(phase)
             ),
         )
+    console.print(metrics_table(result.manifest))
     console.print(restore_table(result, backup_file))
     if result.mismatches:
         console.print(mismatch_table(result))

@@ -60,10 +60,10 @@ def _mib(size: int) -> str:
     return f"{size / (1 << 20):,.1f} MiB"
 
 
-def manifest_table(manifest: Manifest, title: str, top: int = 10) -> Table:
+def manifest_table(manifest: Manifest, title: str) -> Table:
     table = Table(title=title, show_header=True)
-    table.add_column("item")
-    table.add_column("value", justify="right")
+    table.add_column("item", no_wrap=True)
+    table.add_column("value", overflow="fold")
     table.add_row("created", manifest.created.isoformat(timespec="seconds"))
     for component, version in sorted(manifest.versions.items()):
         table.add_row(f"{component} version", version)
@@ -75,9 +75,18 @@ def manifest_table(manifest: Manifest, title: str, top: int = 10) -> Table:
     table.add_row("samples", f"{manifest.total_samples:,}")
     table.add_row("silences", f"{manifest.silences:,}")
     table.add_row("dashboards (Grafana API)", f"{manifest.dashboards:,}")
+    return table
+
+
+def metrics_table(manifest: Manifest, top: int = 10) -> Table:
+    """The metrics with the most samples, as counted for the manifest."""
+    table = Table(title=f"Largest of {len(manifest.metrics):,} metrics (counted at snapshot time)")
+    table.add_column("metric", overflow="fold")
+    table.add_column("series", justify="right")
+    table.add_column("samples", justify="right")
     largest = sorted(manifest.metrics.items(), key=lambda item: -item[1].samples)[:top]
     for name, counts in largest:
-        table.add_row(f"  {name}", f"{counts.series:,} series, {counts.samples:,} samples")
+        table.add_row(name, f"{counts.series:,}", f"{counts.samples:,}")
     return table
 
 
@@ -86,7 +95,7 @@ def backup_table(result: BackupResult) -> Table:
     table.add_row("archive", str(result.path))
     table.add_row("archive size", _mib(result.archive_bytes))
     rate = result.manifest.total_bytes / (1 << 20) / max(result.seconds, 1e-9)
-    table.add_row("time", f"{result.seconds:.1f} s ({rate:,.0f} MiB/s)")
+    table.add_row("time", f"{result.seconds:.1f} s ({rate:,.1f} MiB/s)")
     return table
 
 

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -198,21 +199,30 @@ def _extract(
     return _walk(path, passphrase, write, progress)
 
 
-def _swap_in(targets: dict[str, Path], stamp: str) -> dict[str, Path]:
-    """Move each staged target into place, the old one aside; all or nothing."""
+def _swap_in(targets: dict[str, Path], stamp: str) -> tuple[dict[str, Path], dict[str, Path]]:
+    """Move each staged target into place, the old one aside; all or nothing.
+
+    Returns (restored, previous): archive prefix -> target, and -> where the old one went.
+    """
+    restored: dict[str, Path] = {}
     previous: dict[str, Path] = {}
     swapped: list[tuple[Path, Path | None]] = []
     try:
-        for target in targets.values():
+        for prefix, target in targets.items():
             if not (_staging(target).exists()):
                 continue
             aside = None
             if target.exists() or target.is_symlink():
                 aside = target.with_name(f"{target.name}.before-restore-{stamp}")
                 os.replace(target, aside)
-                previous[target.name] = aside
+                previous[prefix] = aside
             swapped.append((target, aside))
             os.replace(_staging(target), target)
+            restored[prefix] = target
+            if target.is_dir():
+                # Directory modes are not in the archive: keep the old one (certs/ is 0700).
+                mode = stat.S_IMODE(aside.stat().st_mode) if aside and aside.is_dir() else 0o700
+                target.chmod(mode)
     except OSError as error:
         for target, aside in reversed(swapped):
             with contextlib.suppress(OSError):
@@ -220,7 +230,7 @@ def _swap_in(targets: dict[str, Path], stamp: str) -> dict[str, Path]:
                     _remove(target)
                     os.replace(aside, target)
         raise RestoreError(f"could not move restored files into place: {error}") from None
-    return previous
+    return restored, previous
 
 
 def compare_counts(expected: dict[str, MetricCounts], found: dict[str, Any]) -> list[Mismatch]:
@@ -259,7 +269,7 @@ def restore_backup(
     phase("stop")
     targets.stop()
     try:
-        previous = _swap_in(paths, stamp)
+        restored, previous = _swap_in(paths, stamp)
     except RestoreError:
         # The old state is back in place: run on it.
         targets.start()
@@ -283,5 +293,5 @@ def restore_backup(
             found = prometheus.count_samples(client, *manifest.count_range_ms)
             mismatches = compare_counts(manifest.metrics, found)
     return RestoreResult(
-        manifest, paths, previous, restored_silences, restored_dashboards, mismatches
+        manifest, restored, previous, restored_silences, restored_dashboards, mismatches
     )
