@@ -14,7 +14,12 @@ from typing import Any
 import httpx
 import pytest
 
-from acgs_deploy.backup.apistate import APIStateError, fetch_dashboards, restore_dashboards
+from acgs_deploy.backup.apistate import (
+    APIStateError,
+    fetch_dashboards,
+    grafana_version,
+    restore_dashboards,
+)
 
 
 class StandInGrafana(ThreadingHTTPServer):
@@ -36,7 +41,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self) -> None:
-        if self.path.startswith("/api/search"):
+        if self.path == "/api/health":
+            self._send(200, {"database": "ok", "version": "11.6.0"})
+        elif self.path.startswith("/api/search"):
             items = [{"uid": uid, "type": "dash-db"} for uid in sorted(self.server.dashboards)]
             self._send(200, items)
         elif self.path.startswith("/api/dashboards/uid/"):
@@ -88,6 +95,7 @@ def test_dashboards_round_trip_skipping_provisioned(grafana: StandInGrafana) -> 
         },
     }
     client = httpx.Client(base_url=f"http://127.0.0.1:{grafana.server_address[1]}")
+    assert grafana_version(client) == "11.6.0"
     saved = fetch_dashboards(client)
     assert {d["dashboard"]["uid"]: d["provisioned"] for d in saved} == {
         "made-in-ui": False,

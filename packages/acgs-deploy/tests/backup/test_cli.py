@@ -39,7 +39,7 @@ def test_verify_with_key_files_and_errors(
     )
     assert code == 0
     shown = console.export_text()
-    assert "every chunk and hash verified" in shown
+    assert "every chunk tag and every file's SHA-256" in shown
     assert "backup_test_total" in shown
 
     assert cli.run("verify", settings=settings, backup_file=result.path, key_file=wrong) == 1

@@ -58,6 +58,11 @@ def restore_silences(client: httpx.Client, wanted: list[dict[str, Any]]) -> int:
     return created
 
 
+def grafana_version(client: httpx.Client) -> str:
+    health = _get_json(client, "/api/health", "Grafana")
+    return str(health.get("version", "unknown"))
+
+
 def fetch_dashboards(client: httpx.Client) -> list[dict[str, Any]]:
     """Every dashboard Grafana holds, with its folder and whether it was provisioned."""
     found = _get_json(client, "/api/search", "Grafana", type="dash-db", limit=5000)

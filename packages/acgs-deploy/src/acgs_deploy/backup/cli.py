@@ -148,7 +148,9 @@ def run_verify(
         bar.begin("verify", size)
         manifest = verify_backup(backup_file, passphrase, progress=bar.advance)
     console.print(metrics_table(manifest))
-    console.print(manifest_table(manifest, f"{backup_file.name}: every chunk and hash verified"))
+    table = manifest_table(manifest, f"Verified {backup_file.name}")
+    table.add_row("verified", "every chunk tag and every file's SHA-256")
+    console.print(table)
 
 
 def _stack_control(settings: StackSettings) -> tuple[list[str], RestoreTargets]:

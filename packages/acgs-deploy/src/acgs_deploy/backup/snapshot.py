@@ -28,6 +28,7 @@ from acgs_deploy.backup.apistate import (
     SILENCES_MEMBER,
     fetch_dashboards,
     fetch_silences,
+    grafana_version,
 )
 from acgs_deploy.backup.archive import (
     DEFAULT_CHUNK_SIZE,
@@ -155,7 +156,10 @@ def create_backup(
     if sources.alertmanager is not None:
         versions["alertmanager"] = _alertmanager_version(sources.alertmanager)
     silences = fetch_silences(sources.alertmanager) if sources.alertmanager is not None else []
-    dashboards = fetch_dashboards(sources.grafana) if sources.grafana is not None else []
+    dashboards = []
+    if sources.grafana is not None:
+        versions["grafana"] = grafana_version(sources.grafana)
+        dashboards = fetch_dashboards(sources.grafana)
 
     snapshot_ms = int(time.time() * 1000)
     snapshot_dir = prometheus.take_snapshot(sources.prometheus, sources.prometheus_data_dir)
