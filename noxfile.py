@@ -9,7 +9,7 @@ import nox
 nox.options.default_venv_backend = "uv"
 nox.options.reuse_venv = "yes"
 # What CI runs (`nox` with no arguments); bench is on demand.
-nox.options.sessions = ["lint", "typecheck", "tests", "stack"]
+nox.options.sessions = ["lint", "typecheck", "tests", "lint_rules", "lint_dashboards", "stack"]
 
 ROOT = Path(__file__).parent
 TEST_PATHS = [
@@ -37,8 +37,8 @@ def sync(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Unit and integration tests (real promtool, Prometheus, Alertmanager); not the stack."""
     sync(session)
-    present = [path for path in TEST_PATHS if (ROOT / path).is_dir()]
-    session.run("pytest", "-m", "not stack", *present, *session.posargs)
+    existing = [path for path in TEST_PATHS if (ROOT / path).exists()]
+    session.run("pytest", "-m", "not stack", *existing, *session.posargs)
 
 
 @nox.session
@@ -68,6 +68,26 @@ def typecheck(session: nox.Session) -> None:
         "packages/acgs-deploy/src",
         "exporters/acgs-sim/src",
     )
+
+
+@nox.session
+def lint_rules(session: nox.Session) -> None:
+    """Alert rules: promtool check and unit tests, then the acgs-rules linter on rules/."""
+    sync(session)
+    rule_files = sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("rules/*.yml"))
+    test_files = sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("rules/tests/*.yml"))
+    session.run("promtool", "check", "rules", *rule_files, external=True)
+    session.run("promtool", "test", "rules", *test_files, external=True)
+    session.run("acgs-rules", "lint", "rules/", "--settings", "rules/config/acgs-rules.yml")
+
+
+@nox.session
+def lint_dashboards(session: nox.Session) -> None:
+    """Dashboards: build dashboards/*.py into a temporary dir, then lint what was built."""
+    sync(session)
+    out = Path(session.create_tmp()) / "grafana"
+    session.run("acgs-dashboards", "build", "--out", str(out), "--source", "dashboards")
+    session.run("acgs-dashboards", "lint", str(out / "dashboards"), "--rules", "rules/")
 
 
 @nox.session

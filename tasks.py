@@ -9,7 +9,8 @@ import sys
 
 from invoke import Context, task
 
-from acgs_deploy import cli
+from acgs_dashboards import cli as dashboards_cli
+from acgs_deploy import cli as deploy_cli
 from acgs_deploy.backup import cli as backup_cli
 from acgs_deploy.binaries import MissingBinaries, ensure_binaries
 
@@ -54,7 +55,7 @@ def deploy(
 ) -> None:
     """Bring the stack up (or repair/reload it): validated, TLS, basic auth; safe to rerun."""
     sys.exit(
-        cli.run(
+        deploy_cli.run(
             "deploy",
             target=target,
             demo=True if demo else None,
@@ -67,19 +68,39 @@ def deploy(
 @task(help={"state_dir": STATE_DIR_HELP, "stack_file": STACK_FILE_HELP})
 def status(c: Context, state_dir: str | None = None, stack_file: str | None = None) -> None:
     """Each component's URL and state (healthy, unhealthy, stopped, not installed)."""
-    sys.exit(cli.run("status", state_dir=state_dir, stack_file=stack_file))
+    sys.exit(deploy_cli.run("status", state_dir=state_dir, stack_file=stack_file))
 
 
 @task(help={"state_dir": STATE_DIR_HELP, "stack_file": STACK_FILE_HELP})
 def reload(c: Context, state_dir: str | None = None, stack_file: str | None = None) -> None:
     """Re-render and validate the configs, then hot-reload; a bad config is refused."""
-    sys.exit(cli.run("reload", state_dir=state_dir, stack_file=stack_file))
+    sys.exit(deploy_cli.run("reload", state_dir=state_dir, stack_file=stack_file))
 
 
 @task(help={"state_dir": STATE_DIR_HELP, "stack_file": STACK_FILE_HELP})
 def down(c: Context, state_dir: str | None = None, stack_file: str | None = None) -> None:
     """Stop the processes this state directory started, and nothing else."""
-    sys.exit(cli.run("down", state_dir=state_dir, stack_file=stack_file))
+    sys.exit(deploy_cli.run("down", state_dir=state_dir, stack_file=stack_file))
+
+
+@task(pre=[install_deps])
+def lint_rules(c: Context) -> None:
+    """Lint the alert rules as CI does: promtool check and test, then acgs-rules."""
+    c.run("nox -s lint_rules", pty=False)
+
+
+@task
+def lint_dashboards(c: Context) -> None:
+    """Build and lint the Grafana dashboards as CI does (nox -s lint_dashboards)."""
+    c.run("nox -s lint_dashboards", pty=False)
+
+
+@task(help={"out": "output directory (default: build/grafana)"})
+def build_dashboards(c: Context, out: str = "build/grafana") -> None:
+    """Write the dashboard JSON and Grafana provisioning files into OUT."""
+    code = dashboards_cli.main(["build", "--out", out])
+    if code:
+        sys.exit(code)
 
 
 @task(

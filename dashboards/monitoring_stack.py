@@ -125,12 +125,12 @@ def build() -> db.Dashboard:
     board.with_panel(
         timeseries(
             "CPU used",
-            "CPU seconds per second used by each monitoring process (1 = one core).",
+            "CPU time used by each monitoring process, as a share of one core.",
             Query(
                 f"rate(process_cpu_seconds_total{{{JOB}}}[$__rate_interval])",
                 legend="{{job}} {{instance}}",
             ),
-            unit="short",
+            unit="percentunit",
             width=8,
         )
     )

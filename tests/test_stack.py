@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -19,7 +20,7 @@ import httpx
 import pytest
 import yaml
 
-from acgs_deploy import configstore, stack
+from acgs_deploy import cli, configstore, stack
 from acgs_deploy.client import Component, base_url, ssl_context, stack_client
 from acgs_deploy.process import ProcessManager
 from acgs_deploy.secrets import Secrets
@@ -201,7 +202,7 @@ def test_fault_makes_the_alert_arrive_at_the_webhook(deployed: StackSettings) ->
 
 
 def test_reload_refuses_a_broken_rule_file_and_keeps_the_old_rules(
-    deployed: StackSettings,
+    deployed: StackSettings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = sorted(g["name"] for g in _rule_groups(deployed))
     live_before = deployed.layout.config_dir.resolve()
@@ -213,6 +214,14 @@ def test_reload_refuses_a_broken_rule_file_and_keeps_the_old_rules(
         with pytest.raises(configstore.ConfigError) as caught:
             stack.reload(deployed)
         assert f"{broken}: 5:15" in str(caught.value)
+        # The same through the command: exit 1, file and line, no traceback.
+        for name, value in _port_env(deployed):
+            monkeypatch.setenv(f"ACGS_{name.upper()}", str(value))
+        assert cli.run("reload", state_dir=deployed.state_dir) == 1
+        err = capsys.readouterr().err
+        assert "zz-broken.yml: 5:15" in err.replace("\n", "")
+        assert "Nothing was applied" in err.replace("\n", " ")
+        assert "Traceback" not in err
     finally:
         broken.unlink()
     assert deployed.layout.config_dir.resolve() == live_before
@@ -320,6 +329,28 @@ def _zombie(pid: int) -> bool:
     return stat[stat.rindex(")") + 2] == "Z"
 
 
+def test_deploy_after_a_rule_change_reloads_prometheus(deployed: StackSettings) -> None:
+    manager = ProcessManager(deployed.layout.run_dir, deployed.layout.logs_dir)
+    pid = manager.running("prometheus")
+    extra = deployed.rules_dir / "zz-deploy-extra.yml"
+    extra.write_text(
+        yaml.safe_dump(
+            {"groups": [{"name": "deploy-extra", "rules": [{"record": "y:up", "expr": "sum(up)"}]}]}
+        )
+    )
+    try:
+        report = stack.deploy(deployed)
+        assert report.config_changed == {"rules/zz-deploy-extra.yml"}
+        assert report.actions["prometheus"] == "reloaded"
+        assert report.actions["alertmanager"] == "unchanged"
+        assert manager.running("prometheus") == pid
+        assert "deploy-extra" in {g["name"] for g in _rule_groups(deployed)}
+    finally:
+        extra.unlink()
+        stack.deploy(deployed)
+    assert "deploy-extra" not in {g["name"] for g in _rule_groups(deployed)}
+
+
 def test_changed_setting_restarts_only_that_component(deployed: StackSettings) -> None:
     longer = deployed.model_copy(update={"retention": "30d"})
     try:
@@ -351,3 +382,38 @@ def test_down_stops_only_what_it_started(deployed: StackSettings) -> None:
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_user_supplied_certificate_stack(tmp_path: Path) -> None:
+    """A CA-signed certificate of the user's own PKI instead of the local CA."""
+    from acgs_deploy.tls import ensure_certificates
+
+    # The "corporate" PKI: a CA and a server certificate made in another directory.
+    pki = ensure_certificates(StackSettings.load(tmp_path / "pki"))
+    base = _free_port_block(5)
+    settings = StackSettings.load(
+        tmp_path / "state",
+        rules_dir=tmp_path / "no-rules",
+        prometheus_port=base,
+        alertmanager_port=base + 1,
+        node_exporter_port=base + 2,
+        grafana_port=base + 3,
+        webhook_port=base + 4,
+        tls_cert_file=pki.server_cert,
+        tls_key_file=pki.server_key,
+        tls_ca_file=pki.ca_cert,
+    )
+    try:
+        report = stack.deploy(settings, demo=False)
+        assert report.actions["prometheus"] == "started"
+        assert not (settings.layout.certs_dir / "ca.key").exists()  # no local CA was made
+        secrets = Secrets.load(settings.state_dir)
+        with httpx.Client(
+            verify=ssl.create_default_context(cafile=str(pki.ca_cert)),
+            auth=(secrets.prometheus_username, secrets.prometheus_password),
+            timeout=5,
+        ) as client:
+            assert client.get(f"https://127.0.0.1:{base}/-/ready").status_code == 200
+            assert client.get(f"https://127.0.0.1:{base + 2}/metrics").status_code == 200
+    finally:
+        stack.down(settings)

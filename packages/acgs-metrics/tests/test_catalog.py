@@ -110,6 +110,7 @@ def test_bad_specs_are_refused_with_the_reason(overrides: dict[str, object], mes
         ({"name": "9lives", "values": ("a",)}, "not a valid Prometheus label name"),
         ({"name": "kind"}, "needs allowed values or max_values"),
         ({"name": "kind", "values": ("a", "a")}, "values repeat"),
+        ({"name": "code", "pattern": "[0-9]{3}", "max_values": 5, "example": "x"}, "not allowed"),
     ],
 )
 def test_bad_labels_are_refused(fields: dict[str, object], message: str) -> None:

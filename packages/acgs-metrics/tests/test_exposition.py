@@ -5,6 +5,7 @@ The ASGI app is driven by a real uvicorn server on a free loopback port.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import socket
 import ssl
@@ -266,3 +267,64 @@ def test_asgi_app_with_basic_auth(registry: CollectorRegistry, run_asgi: object)
     ok = httpx.get(f"{url}/metrics", auth=("prometheus", "s3cret-pass"))
     assert ok.status_code == 200
     assert "acgs_demo_requests_total" in ok.text
+
+
+def test_mounted_apps_serve_at_their_mount_point(registry: CollectorRegistry) -> None:
+    app = make_wsgi_app(registry)
+
+    def call(script_name: str, path_info: str) -> str:
+        statuses: list[str] = []
+        environ = {"REQUEST_METHOD": "GET", "SCRIPT_NAME": script_name, "PATH_INFO": path_info}
+        b"".join(app(environ, lambda status, headers: statuses.append(status)))
+        return statuses[0]
+
+    assert call("", "/metrics") == "200 OK"
+    assert call("/metrics", "") == "200 OK"
+    assert call("/internal/metrics", "/") == "200 OK"
+    assert call("/metrics", "/other") == "404 Not Found"
+    assert call("", "/") == "404 Not Found"
+
+
+def test_asgi_app_mounted_under_a_root_path(registry: CollectorRegistry) -> None:
+    # What Starlette's app.mount("/prom", metrics_app) passes: full path plus root_path.
+    app = make_asgi_app(registry)
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/prom", "root_path": "/prom", "headers": []}
+    asyncio.run(app(scope, receive, send))  # type: ignore[arg-type]
+    assert sent[0]["status"] == 200
+    assert b"acgs_demo_requests_total" in sent[1]["body"]
+
+
+def test_ipv6_loopback(registry: CollectorRegistry) -> None:
+    if not socket.has_ipv6:
+        pytest.fail("this machine has no IPv6 support; the test needs ::1")
+    with start_http_server(0, host="::1", registry=registry) as handle:
+        assert handle.url == f"http://[::1]:{handle.port}"
+        assert "acgs_demo_requests_total" in httpx.get(f"{handle.url}/metrics").text
+
+
+def test_asgi_app_mounted_in_starlette(registry: CollectorRegistry, run_asgi: Any) -> None:
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Mount, Route
+
+    async def home(request: object) -> PlainTextResponse:
+        return PlainTextResponse("service")
+
+    app = Starlette(
+        routes=[Route("/", home), Mount("/metrics", app=make_asgi_app(registry))]  # type: ignore[arg-type]
+    )
+    url = run_asgi(app)
+    assert httpx.get(f"{url}/").text == "service"
+    for path in ("/metrics", "/metrics/"):
+        response = httpx.get(f"{url}{path}", follow_redirects=True)
+        assert response.status_code == 200, path
+        assert 'acgs_demo_requests_total{route="/a"} 3.0' in response.text
+    assert httpx.get(f"{url}/metrics/other").status_code == 404

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 import pytest
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter
 
 from acgs_metrics import GovernanceMetrics, Instruments, LabelValueError
 from acgs_metrics.catalog import CATALOG, Catalog, LabelSpec, MetricSpec, MetricType
@@ -218,3 +219,102 @@ def test_a_metric_without_labels_is_its_own_child(registry: CollectorRegistry) -
     family.labels().inc(2)
     assert family.labels() is family.parent
     assert sample(registry, "acgs_demo_ticks_total") == 2
+
+
+def test_nan_keeps_the_last_value_but_still_counts_the_action(
+    registry: CollectorRegistry, caplog: pytest.LogCaptureFixture
+) -> None:
+    metrics = GovernanceMetrics("ec", Instruments(registry=registry, strict=False))
+    metrics.set_fitness(0.8)
+    metrics.record_action_cost("vote", 2.0)
+    with caplog.at_level(logging.WARNING, logger="acgs_metrics"):
+        metrics.set_fitness(float("nan"))
+        metrics.record_action_cost("vote", float("nan"))
+    assert sample(registry, "acgs_evolution_fitness_ratio", service="ec") == 0.8
+    labels = {"action_type": "vote", "service": "ec"}
+    assert sample(registry, "acgs_governance_action_cost_sol", **labels) == 2.0
+    assert sample(registry, "acgs_governance_actions_total", **labels) == 2
+    assert sum("NaN is not a value" in r.getMessage() for r in caplog.records) == 2
+    strict = GovernanceMetrics("ec", Instruments(registry=CollectorRegistry(), strict=True))
+    with pytest.raises(ValueError, match="nan is outside"):
+        strict.set_fitness(float("nan"))
+
+
+def test_several_instruments_share_one_registry(registry: CollectorRegistry) -> None:
+    # A GovernanceMetrics and a middleware, each with its own Instruments, one registry.
+    first = GovernanceMetrics("gs", Instruments(registry=registry))
+    second = GovernanceMetrics("ac", Instruments(registry=registry, strict=True))
+    first.count_validation("success")
+    second.count_validation("success")
+    second.count_validation("success")
+    name = "acgs_constitutional_validations_total"
+    assert sample(registry, name, service="gs", result="success") == 1
+    assert sample(registry, name, service="ac", result="success") == 2
+    # Each keeps its own mode.
+    first.count_validation("maybe")
+    with pytest.raises(LabelValueError):
+        second.count_validation("maybe")
+
+
+def test_default_registry_twice_does_not_fail() -> None:
+    # The default path: GovernanceMetrics() with no Instruments, in two services.
+    GovernanceMetrics("gs").set_active_sessions(1)
+    GovernanceMetrics("ac").set_active_sessions(2)
+
+
+def test_a_conflicting_definition_is_a_clear_error(registry: CollectorRegistry) -> None:
+    Instruments(registry=registry).counter("acgs_governance_actions_total")
+    changed = CATALOG["acgs_governance_actions_total"].model_copy(update={"help": "Other."})
+    others = Catalog(metrics=tuple(s if s.name != changed.name else changed for s in CATALOG))
+    with pytest.raises(ValueError, match="already in this registry with another definition"):
+        Instruments(others, registry=registry).counter("acgs_governance_actions_total")
+
+
+def test_a_foreign_metric_of_the_same_name_is_a_clear_error(registry: CollectorRegistry) -> None:
+    Counter("acgs_governance_actions", "Not ours.", registry=registry)
+    with pytest.raises(ValueError, match="that acgs_metrics did not create"):
+        Instruments(registry=registry).counter("acgs_governance_actions_total")
+
+
+def test_a_catalog_without_the_overflow_counter_still_folds(
+    registry: CollectorRegistry, caplog: pytest.LogCaptureFixture
+) -> None:
+    own = Catalog(metrics=(CATALOG["acgs_constitutional_validations_total"],))
+    family = Instruments(own, registry=registry).counter("acgs_constitutional_validations_total")
+    with caplog.at_level(logging.WARNING, logger="acgs_metrics"):
+        family.labels("gs", "maybe").inc()
+    name = "acgs_constitutional_validations_total"
+    assert sample(registry, name, service=OVERFLOW_VALUE, result=OVERFLOW_VALUE) == 1
+    assert any("fold into" in r.getMessage() for r in caplog.records)
+
+
+def test_the_bound_holds_under_concurrent_first_use(registry: CollectorRegistry) -> None:
+    bounded = MetricSpec(
+        name="acgs_demo_hits_total",
+        type=MetricType.COUNTER,
+        help="Demo.",
+        labels=(LabelSpec(name="key", description="k", max_values=1000),),
+        max_series=50,
+    )
+    family = Instruments(Catalog(metrics=(*CATALOG.metrics, bounded)), registry=registry).counter(
+        "acgs_demo_hits_total"
+    )
+
+    def hit(worker: int) -> None:
+        for i in range(100):
+            family.labels(f"k{(worker * 37 + i) % 200}").inc()
+
+    threads = [threading.Thread(target=hit, args=(w,)) for w in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert family.series_count == 50
+    total = sum(
+        s.value
+        for metric in registry.collect()
+        if metric.name == "acgs_demo_hits"
+        for s in metric.samples
+        if s.name == "acgs_demo_hits_total"
+    )
+    assert total == 800

@@ -87,6 +87,13 @@ def test_route_templates_map_raw_paths_to_templates() -> None:
     assert RouteTemplates([], other="/unmatched")("/x") == "/unmatched"
 
 
+def test_first_matching_template_wins() -> None:
+    routes = RouteTemplates(["/a/{x}/c", "/a/{rest:path}", "/a/{x}/d"])
+    assert routes("/a/1/c") == "/a/{x}/c"
+    assert routes("/a/1/d") == "/a/{rest:path}"
+    assert routes.templates == ["/a/{x}/c", "/a/{rest:path}", "/a/{x}/d"]
+
+
 def test_route_template_must_be_absolute() -> None:
     with pytest.raises(ValueError, match="must start with '/'"):
         RouteTemplates(["items"])
@@ -286,6 +293,30 @@ def test_asgi_websocket_passes_through(
     assert sent == [{"type": "websocket.accept"}]
     assert series_endpoints(registry) == set()
     assert in_flight(registry) == 0
+
+
+def test_asgi_templates_are_relative_to_the_mount_point(
+    http_metrics: HttpMetrics, registry: CollectorRegistry
+) -> None:
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: dict[str, Any]) -> None:
+        return None
+
+    async def mounted(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    app = ASGIMetricsMiddleware(mounted, http_metrics)
+    scope = {"type": "http", "method": "GET", "path": "/gs/items/7", "root_path": "/gs"}
+    asyncio.run(app(scope, receive, send))
+    assert requests(registry, "/items/{item_id}", "GET", 200) == 1
+
+
+def test_routes_must_not_be_a_string(registry: CollectorRegistry) -> None:
+    with pytest.raises(TypeError, match="list of route templates"):
+        HttpMetrics("gs", "/items/{item_id}", Instruments(registry=registry))
 
 
 def test_strict_mode_never_fails_a_request(registry: CollectorRegistry) -> None:

@@ -6,7 +6,7 @@ metrics, request handlers that record those metrics, and a :meth:`Behaviour.tick
 a second) that moves its gauges. Faults change what the handlers and ticks record.
 
 The numbers are made up but plausible: compliance scores in the 0.9s, synthesis in about a
-second, action costs in thousandths of a SOL, a few percent of failures.
+second, action costs in tenths of a SOL, a few percent of failures.
 """
 
 from __future__ import annotations
@@ -179,14 +179,15 @@ class ComplianceScores:
             self.behaviour.gov.set_compliance_score(principle, self.scores[principle])
 
 
-# Latest-action costs in SOL: all well under 0.01 SOL in normal operation.
+# Latest-action costs in SOL. Normal costs stay under 1 SOL (the cost-spike alert's floor);
+# the default cost_spike factor of 10 takes most action types well above it.
 ACTION_COSTS = {
-    "proposal": 0.004,
-    "vote": 0.0002,
-    "amendment": 0.006,
-    "enforcement": 0.002,
-    "appeal": 0.005,
-    "audit": 0.001,
+    "proposal": 0.25,
+    "vote": 0.02,
+    "amendment": 0.4,
+    "enforcement": 0.15,
+    "appeal": 0.3,
+    "audit": 0.1,
 }
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry
 
 from acgs_metrics import Instruments
-from acgs_metrics.exposition import render
+from acgs_metrics.exposition import make_wsgi_app
 from acgs_metrics.middleware import HttpMetrics, RouteTemplates, WSGIMetricsMiddleware
 from acgs_sim.behaviour import Behaviour, Route, behaviour_for
 from acgs_sim.faults import FaultBoard, FaultName, FaultRequestError, parse_fault_request
@@ -71,6 +71,7 @@ class SimService:
         templates += [route.template for route in self.behaviour.routes]
         self.router = RouteTemplates(templates)
         self.http = HttpMetrics(name, self.router, self.instruments)
+        self._metrics_app = make_wsgi_app(self.registry)
         self._instrumented = WSGIMetricsMiddleware(self._route, self.http)
         self._closing = False
 
@@ -101,18 +102,16 @@ class SimService:
         return self._instrumented(environ, start_response)
 
     def _route(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if self.router(environ.get("PATH_INFO") or "/") == "/metrics":
+            # The library's metrics app: content negotiation, gzip, HEAD, name[] filters.
+            return self._metrics_app(environ, start_response)
         return _send(start_response, self.respond(environ))
 
     def respond(self, environ: WSGIEnvironment) -> Response:
-        """The response to one request (the API handlers sleep their simulated latency)."""
+        """The response to a request other than /metrics (API handlers sleep their latency)."""
         path = environ.get("PATH_INFO") or "/"
         method = str(environ.get("REQUEST_METHOD", "GET")).upper()
         template = self.router(path)
-        if template == "/metrics":
-            if method not in ("GET", "HEAD"):
-                return _method_not_allowed("GET")
-            text, content_type = render(self.registry, environ.get("HTTP_ACCEPT"))
-            return 200, [("Content-Type", content_type)], b"" if method == "HEAD" else text
         if template == "/health":
             if method not in ("GET", "HEAD"):
                 return _method_not_allowed("GET")

@@ -18,10 +18,12 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -97,6 +99,8 @@ class SimProcess:
         ]
         self.env = {**os.environ, **(env or {})}
         self.process: subprocess.Popen[str] | None = None
+        self._stdout: IO[str] | None = None
+        self._stderr: IO[str] | None = None
 
     def port(self, service: str) -> int:
         return self.base_port + SERVICE_NAMES.index(service)
@@ -105,19 +109,22 @@ class SimProcess:
         return f"{self.scheme}://127.0.0.1:{self.port(service)}"
 
     def start(self, client: httpx.Client | None = None, timeout: float = 20.0) -> None:
+        # Files, not pipes: a long run must never block on a full pipe nobody reads.
+        self._stdout = tempfile.TemporaryFile("w+")  # noqa: SIM115 (lives as long as the process)
+        self._stderr = tempfile.TemporaryFile("w+")  # noqa: SIM115
         self.process = subprocess.Popen(
-            self.args,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=self.env,
+            self.args, stdout=self._stdout, stderr=self._stderr, text=True, env=self.env
         )
-        client = client or httpx.Client(timeout=2.0, verify=False)  # noqa: S501 (health probe)
+        with client or httpx.Client(timeout=2.0) as probe:
+            self._wait_until_healthy(probe, timeout)
+
+    def _wait_until_healthy(self, client: httpx.Client, timeout: float) -> None:
+        assert self.process is not None
         deadline = time.monotonic() + timeout
         waiting = set(self.services)
         while waiting:
             if self.process.poll() is not None:
-                out, err = self.process.communicate()
+                out, err = self.output()
                 raise RuntimeError(f"acgs-sim exited {self.process.returncode}: {err}{out}")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"acgs-sim services {sorted(waiting)} did not answer /health")
@@ -142,5 +149,11 @@ class SimProcess:
         return self.process.returncode
 
     def output(self) -> tuple[str, str]:
-        assert self.process is not None
-        return self.process.communicate()
+        """What the process printed so far: (stdout, stderr)."""
+        texts = []
+        for stream in (self._stdout, self._stderr):
+            assert stream is not None
+            stream.flush()
+            stream.seek(0)
+            texts.append(stream.read())
+        return texts[0], texts[1]

@@ -6,9 +6,14 @@ Exit codes: 0 fine; 1 lint errors (lint) or failed queries (queryload); 2 bad us
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+import httpx
+from rich.console import Console
+from rich.table import Table
 
 from acgs_dashboards.build import BuildError, build_all
 from acgs_dashboards.lint import (
@@ -16,10 +21,12 @@ from acgs_dashboards.lint import (
     LintUsageError,
     exit_code,
     lint_paths,
+    print_text,
+    recorded_metrics,
     render_json,
-    render_text,
 )
 from acgs_dashboards.lint.base import DEFAULT_DATASOURCE_UIDS
+from acgs_dashboards.queryload import QueryLoadError
 
 USAGE_ERROR = 2
 
@@ -70,7 +77,76 @@ def _parser() -> argparse.ArgumentParser:
         help=f"a provisioned datasource uid panels may name (repeatable; always allowed: "
         f"{', '.join(sorted(DEFAULT_DATASOURCE_UIDS))})",
     )
+    lint.add_argument(
+        "--rules",
+        action="append",
+        type=Path,
+        metavar="PATH",
+        help="rule files or directories whose recording rules define metrics (repeatable; "
+        "default: the repository's rules/ when there is one)",
+    )
+    lint.add_argument(
+        "--scrape-interval",
+        type=float,
+        default=15.0,
+        metavar="SECONDS",
+        help="global scrape interval, for the rate-window check (default 15)",
+    )
+    commands.add_parser("checks", help="list the lint checks")
+    load = commands.add_parser(
+        "queryload",
+        help="run dashboards' queries against Prometheus as Grafana would, and time them",
+        description="Run each dashboard's queries over its default time range (variables "
+        "expanded to All, step from each panel's max data points) and report per-panel "
+        "latency and series, and the dashboard total. The basic auth password is read from "
+        "$PROMETHEUS_PASSWORD, never from the command line. Exit 1 when a query fails or "
+        "a dashboard takes longer than --budget-ms.",
+    )
+    load.add_argument(
+        "paths", nargs="+", type=Path, metavar="PATH", help="dashboard JSON files or dirs"
+    )
+    load.add_argument(
+        "--url", required=True, help="Prometheus base URL, e.g. https://127.0.0.1:9090"
+    )
+    load.add_argument("--ca-file", type=Path, metavar="FILE", help="CA certificate for TLS")
+    load.add_argument("--username", help="basic auth user (password from $PROMETHEUS_PASSWORD)")
+    load.add_argument(
+        "--scrape-interval",
+        type=float,
+        default=15.0,
+        metavar="SECONDS",
+        help="the datasource's scrape interval, for $__rate_interval (default 15)",
+    )
+    load.add_argument(
+        "--budget-ms", type=float, metavar="MS", help="fail a dashboard slower than this"
+    )
+    load.add_argument("--include-collapsed", action="store_true", help="also run collapsed rows")
+    load.add_argument("--format", choices=("text", "json"), default="text")
     return parser
+
+
+def _queryload(args: argparse.Namespace) -> int:
+    from acgs_dashboards.report import run_files
+
+    password = os.environ.get("PROMETHEUS_PASSWORD")
+    if args.username and not password:
+        print("acgs-dashboards queryload: --username needs $PROMETHEUS_PASSWORD", file=sys.stderr)
+        return USAGE_ERROR
+    auth = httpx.BasicAuth(args.username, password or "") if args.username else None
+    verify: str | bool = str(args.ca_file) if args.ca_file else True
+    try:
+        with httpx.Client(base_url=args.url, auth=auth, verify=verify, timeout=60) as client:
+            return run_files(
+                args.paths,
+                client,
+                json_output=args.format == "json",
+                scrape_interval_s=args.scrape_interval,
+                budget_ms=args.budget_ms,
+                include_collapsed=args.include_collapsed,
+            )
+    except (LintUsageError, QueryLoadError) as error:
+        print(f"acgs-dashboards queryload: {error}", file=sys.stderr)
+        return USAGE_ERROR
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -87,23 +163,57 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _default_rules() -> list[Path]:
+    for parent in (Path.cwd(), *Path.cwd().parents):
+        if (parent / "rules").is_dir() and (parent / "dashboards").is_dir():
+            return [parent / "rules"]
+    return []
+
+
 def _lint(args: argparse.Namespace) -> int:
-    options = LintOptions(datasource_uids=DEFAULT_DATASOURCE_UIDS | set(args.datasource_uid))
+    rules = args.rules if args.rules is not None else _default_rules()
+    missing = [str(p) for p in rules if not p.exists()]
+    if missing:
+        print(f"acgs-dashboards lint: --rules {', '.join(missing)}: not found", file=sys.stderr)
+        return USAGE_ERROR
+    options = LintOptions(
+        datasource_uids=DEFAULT_DATASOURCE_UIDS | set(args.datasource_uid),
+        scrape_interval_s=args.scrape_interval,
+        recorded_metrics=recorded_metrics(rules),
+    )
     try:
-        findings = lint_paths(args.paths, options)
+        report = lint_paths(args.paths, options)
     except LintUsageError as error:
         print(f"acgs-dashboards lint: {error}", file=sys.stderr)
         return USAGE_ERROR
-    output = render_json(findings) if args.format == "json" else render_text(findings)
-    if output:
-        print(output)
-    return exit_code(findings)
+    if args.format == "json":
+        sys.stdout.write(render_json(report.findings, report.dashboards) + "\n")
+    else:
+        print_text(report.findings, report.dashboards, Console())
+    return exit_code(report.findings)
+
+
+def _checks() -> int:
+    from acgs_dashboards.lint.checks import CHECKS
+
+    table = Table(title="acgs-dashboards lint checks")
+    table.add_column("check")
+    table.add_column("catches")
+    table.add_row("dashboard/load", "files that are not JSON or not a dashboard")
+    for check in CHECKS:
+        table.add_row(check.name, check.summary)
+    Console().print(table)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "build":
         return _build(args)
+    if args.command == "queryload":
+        return _queryload(args)
+    if args.command == "checks":
+        return _checks()
     return _lint(args)
 
 

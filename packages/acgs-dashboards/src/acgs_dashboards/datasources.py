@@ -10,8 +10,9 @@ from acgs_dashboards.model import Dashboard
 
 __all__ = ["DatasourceRef", "resolve"]
 
-# Grafana's pseudo datasources: never a Prometheus, always present.
-BUILTIN_UIDS = frozenset({"-- Mixed --", "-- Grafana --", "-- Dashboard --", "grafana"})
+# Grafana's pseudo datasources (and server-side expressions): never a Prometheus, always there.
+BUILTIN_UIDS = frozenset({"-- Mixed --", "-- Grafana --", "-- Dashboard --", "grafana", "__expr__"})
+BUILTIN_TYPES = frozenset({"datasource", "grafana", "__expr__", "dashboard"})
 _VARIABLE_REF = re.compile(r"^\$\{?(\w+)(?::\w+)?\}?$")
 
 
@@ -59,7 +60,7 @@ def resolve(raw: Any, dashboard: Dashboard) -> DatasourceRef:
     name = _variable_name(uid)
     if name:
         return _variable(raw, name, kind, dashboard)
-    if uid in BUILTIN_UIDS or kind in {"datasource", "grafana"}:
+    if uid in BUILTIN_UIDS or kind in BUILTIN_TYPES:
         return DatasourceRef(raw, "builtin", uid=uid, type=kind)
     return DatasourceRef(raw, "uid", uid=uid, type=kind)
 

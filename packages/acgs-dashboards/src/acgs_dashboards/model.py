@@ -55,9 +55,16 @@ class DashboardLoadError(Exception):
 
 
 class _LineDict(dict[str, Any]):
-    """A JSON object that knows the line its ``{`` is on."""
+    """A JSON object that knows the line its ``{`` is on, and where its text is."""
 
     line: int = 1
+    span: tuple[str, int, int, list[int]] = ("", 0, 0, [])
+
+    def line_of_key(self, key: str) -> int:
+        """The line of ``"key":`` in this object (the first one, nested objects included)."""
+        text, start, end, newlines = self.span
+        match = re.compile(rf'"{re.escape(key)}"\s*:').search(text, start, end)
+        return bisect.bisect_left(newlines, match.start()) + 1 if match else self.line
 
 
 def _line_tracking_loads(text: str) -> Any:
@@ -70,6 +77,7 @@ def _line_tracking_loads(text: str) -> Any:
         obj, end = plain_object(s_and_end, *args, **kwargs)
         tracked = _LineDict(obj)
         tracked.line = bisect.bisect_left(newlines, start) + 1
+        tracked.span = (s_and_end[0], start, end, newlines)
         return tracked, end
 
     # The C scanner ignores parse_object; the Python one calls it for every object.
@@ -170,7 +178,7 @@ class Variable:
             value = option.get("value") if isinstance(option, dict) else None
             if isinstance(value, str) and value != "$__all":
                 values.append(value)
-        if not values and self.type == "custom":
+        if not values and self.type in {"custom", "interval"}:
             values = [v.strip() for v in re.split(r"(?<!\\),", self.query) if v.strip()]
             values = [v.split(" : ", 1)[-1] for v in values]
         return values
@@ -221,7 +229,7 @@ def _targets(panel: dict[str, Any]) -> list[Target]:
                 ref_id=str(raw.get("refId") or chr(ord("A") + index % 26)),
                 expr=expr if isinstance(expr, str) else None,
                 datasource=raw.get("datasource", panel.get("datasource")),
-                line=line_of(raw, line_of(panel)),
+                line=raw.line_of_key("expr") if isinstance(raw, _LineDict) else line_of(panel),
                 hidden=bool(raw.get("hide")),
                 instant=bool(raw.get("instant")) and not raw.get("range"),
                 raw=raw,

@@ -34,7 +34,7 @@ import httpx
 
 from acgs_dashboards.datasources import resolve
 from acgs_dashboards.model import Dashboard, Panel, Target, Variable, parse_dashboard
-from acgs_dashboards.variables import Scope, interpolate
+from acgs_dashboards.variables import Scope, format_duration, interpolate
 
 __all__ = [
     "DashboardLoad",
@@ -211,7 +211,15 @@ def _variable_values(
     variable: Variable, client: httpx.Client, scope: Scope, start: float, end: float
 ) -> list[str]:
     """Every value the variable offers, as Grafana would list them on load."""
-    if variable.type in {"custom", "interval"}:
+    if variable.type == "interval":
+        current = variable.current_values[:1]
+        if variable.raw.get("auto") and (not current or current[0].startswith("$__auto")):
+            # Grafana's auto interval: the range in auto_count steps, at least auto_min.
+            steps = variable.raw.get("auto_count") or 30
+            low = _min_interval(variable.raw.get("auto_min") or "10s", {}) or 10.0
+            return [format_duration(max(round_interval(scope.range_s / steps), low))]
+        return [v for v in current if not v.startswith("$")] or variable.options[:1]
+    if variable.type == "custom":
         return variable.options or variable.current_values
     if variable.type in {"constant", "textbox"}:
         return [interpolate(variable.query, scope)] if variable.query else []
@@ -281,9 +289,13 @@ def _resolve_variables(
         every[variable.name] = values
         all_selected = "$__all" in variable.current_values or not variable.current_values
         if variable.include_all and (all_selected or variable.raw.get("multi")):
-            # "Expanded to All": the allValue when set, else every value.
-            expanded[variable.name] = [variable.all_value] if variable.all_value else values
-            multi.add(variable.name)
+            # "Expanded to All": the custom allValue as written (Grafana does not escape
+            # it), else every value as an alternation.
+            if variable.all_value:
+                expanded[variable.name] = [variable.all_value]
+            else:
+                expanded[variable.name] = values
+                multi.add(variable.name)
         elif variable.raw.get("multi"):
             expanded[variable.name] = values
             multi.add(variable.name)

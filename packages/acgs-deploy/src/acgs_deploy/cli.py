@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from acgs_deploy import stack
 from acgs_deploy.binaries import MissingBinaries
@@ -79,7 +80,7 @@ def run(
             errors.print(f"[red]unknown command {command!r}[/red]")
             return 2
     except USER_ERRORS as error:
-        errors.print(f"[red]error:[/red] {error}", markup=True, highlight=False)
+        errors.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
         return EXIT_FAILED
     return 0
 
@@ -90,7 +91,8 @@ def _where_to_look(console: Console, settings: StackSettings) -> None:
         f"credentials: {layout.env_file} (0600; user PROMETHEUS_USERNAME / "
         "PROMETHEUS_PASSWORD, Grafana admin GRAFANA_ADMIN_PASSWORD)\n"
         f"CA certificate to trust: {layout.ca_cert}{_expiry(layout.server_cert)}\n"
-        f"logs: {layout.logs_dir}   stop: invoke down --state-dir {settings.state_dir}"
+        f"logs: {layout.logs_dir}   stop: invoke down --state-dir {settings.state_dir}",
+        soft_wrap=True,
     )
 
 

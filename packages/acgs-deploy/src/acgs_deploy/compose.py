@@ -63,6 +63,7 @@ def render_compose(settings: StackSettings, *, demo: bool) -> Path:
     layout = settings.layout
     target = layout.compose_dir
     target.mkdir(parents=True, exist_ok=True)
+    target.chmod(0o700)
     topology = compose_topology(settings, demo=demo)
     ca_pem = certs.ca_cert.read_text()
     with tempfile.TemporaryDirectory(dir=target, prefix=".staging-") as scratch:
@@ -158,7 +159,7 @@ def deploy(settings: StackSettings, *, demo: bool, console: Console) -> ComposeO
             f"and run `invoke deploy --target compose` again, or on a host with an engine: "
             f"docker compose -f {compose_file} -p {PROJECT} up -d"
         )
-        console.print(message)
+        console.print(message, soft_wrap=True)
         return ComposeOutcome(compose_file, started=False, message=message)
     done = subprocess.run(
         ["docker-compose", "-f", str(compose_file), "-p", PROJECT, "up", "-d"],

@@ -72,7 +72,11 @@ def validate(config_dir: Path, rule_sources: Path | None = None) -> None:
     problems += _check_grafana(config_dir)
     if problems:
         text = "\n".join(problems)
-        raise ConfigError(_as_user_paths(text, config_dir, rule_sources))
+        raise ConfigError(
+            _as_user_paths(text, config_dir, rule_sources)
+            + "\nNothing was applied: the running stack keeps its current configuration. "
+            "Fix the file named above, then run `invoke reload` (or `invoke deploy`)."
+        )
 
 
 def _run(check: Check, cwd: Path) -> str | None:

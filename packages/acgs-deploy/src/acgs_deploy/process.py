@@ -101,14 +101,6 @@ class ProcessManager:
         record = self._read(name)
         return None if record is None else record.argv
 
-    def exited_early(self, name: str) -> int | None:
-        """The exit code of a child of this interpreter that has already ended."""
-        record = self._read(name)
-        if record is None:
-            return None
-        child = _children.get(record.pid)
-        return None if child is None else child.poll()
-
     def stop(self, name: str, timeout: float = 10.0) -> bool:
         """Stop ``name`` if it is the process we started: SIGTERM, then SIGKILL.
 

@@ -9,6 +9,8 @@ otherwise leaves it alone. It then waits until every component answers through T
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -16,7 +18,7 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +55,7 @@ GRAFANA_HINT = (
     "`invoke deploy --target compose`. Dashboards are still built into config/grafana/."
 )
 MODE_FILE = "deploy.json"
+LOCK_FILE = ".lock"
 
 
 class DeployError(RuntimeError):
@@ -84,7 +87,6 @@ class ComponentState:
 class DeployReport:
     components: list[ComponentState] = field(default_factory=list)
     config_changed: set[str] = field(default_factory=set)
-    secrets_file: Path | None = None
     ca_cert: Path | None = None
 
     @property
@@ -374,8 +376,8 @@ def _check_ports_free(settings: StackSettings, starting: Sequence[Component]) ->
         raise DeployError(
             "ports in use by another program: "
             + "; ".join(busy)
-            + ". Stop that program or choose other ports (e.g. --prometheus-port, "
-            "ACGS_PROMETHEUS_PORT, or a stack file)."
+            + ". Stop that program or choose other ports: ACGS_PROMETHEUS_PORT=... (one "
+            "variable per port, see configs/stack.example.yml) or the same keys in a stack file."
         )
 
 
@@ -471,39 +473,67 @@ def _wait_healthy(
     return failed
 
 
+@contextlib.contextmanager
+def _exclusive(settings: StackSettings) -> Iterator[None]:
+    """One deploy, reload or down at a time per state directory."""
+    try:
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        handle = (settings.state_dir / LOCK_FILE).open("a")
+    except OSError as error:
+        raise DeployError(
+            f"cannot write to the state directory {settings.state_dir}: {error.strerror}. "
+            "Choose a writable one with --state-dir or ACGS_STATE_DIR, or fix its permissions."
+        ) from None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DeployError(
+                f"another deploy, reload or down is running on {settings.state_dir}: "
+                "wait for it to finish, then run this again"
+            ) from None
+        yield
+
+
 def deploy(
     settings: StackSettings, *, demo: bool | None = None, console: Console | None = None
 ) -> DeployReport:
     """Bring the local stack to the wanted state; see the module docstring."""
+    with _exclusive(settings):
+        return _deploy(settings, demo, console)
+
+
+def _deploy(settings: StackSettings, demo: bool | None, console: Console | None) -> DeployReport:
     console = console or Console(stderr=True)
     preflight(settings)
     demo = _demo_mode(settings, demo)
-    secrets, certs, changed = _prepare(settings, demo)
-    _write_mode(settings, demo)
     manager = _manager(settings)
-    wanted = components(settings, demo=demo, secrets=secrets)
-    reloads = configstore.components_to_reload(changed)
-    report = DeployReport(
-        config_changed=changed, secrets_file=settings.layout.env_file, ca_cert=certs.ca_cert
-    )
-    # Stop demo parts left from a demo deploy when this one is not a demo.
-    names = {c.name for c in wanted}
-    for leftover in ("webhook", "acgs-sim"):
-        if leftover not in names:
-            manager.stop(leftover)
-
+    # Plan before changing anything: what must start, and are its ports free?
+    planned = components(settings, demo=demo)
     # Running with another command line (a port, path or retention changed): restart.
     outdated = {
         c.name
-        for c in wanted
+        for c in planned
         if c.spec is not None
         and manager.running(c.name) is not None
         and manager.recorded_argv(c.name) != list(c.spec.argv)
     }
+    _check_ports_free(
+        settings,
+        [c for c in planned if c.spec is not None and manager.running(c.name) is None],
+    )
+    secrets, certs, changed = _prepare(settings, demo)
+    _write_mode(settings, demo)
+    wanted = components(settings, demo=demo, secrets=secrets)
+    reloads = configstore.components_to_reload(changed)
+    report = DeployReport(config_changed=changed, ca_cert=certs.ca_cert)
+    # Demo parts left from a demo deploy when this one is not a demo.
+    names = {c.name for c in wanted}
+    for leftover in ("webhook", "acgs-sim"):
+        if leftover not in names:
+            manager.stop(leftover)
     for name in outdated:
         manager.stop(name)
-    starting = [c for c in wanted if c.spec is not None and manager.running(c.name) is None]
-    _check_ports_free(settings, starting)
     for component in wanted:
         state = ComponentState(component.name, component.url, "")
         report.components.append(state)
@@ -550,6 +580,11 @@ def reload(settings: StackSettings, console: Console | None = None) -> DeployRep
     A configuration that fails a check is refused with the file and line; the running stack
     keeps its previous configuration.
     """
+    with _exclusive(settings):
+        return _reload_all(settings)
+
+
+def _reload_all(settings: StackSettings) -> DeployReport:
     manager = _manager(settings)
     if manager.running("prometheus") is None:
         raise DeployError(
@@ -602,6 +637,13 @@ def status(settings: StackSettings) -> list[ComponentState]:
 
 def down(settings: StackSettings) -> list[str]:
     """Stop every process this state directory started (newest first); returns their names."""
+    if not settings.state_dir.is_dir():
+        return []
+    with _exclusive(settings):
+        return _down(settings)
+
+
+def _down(settings: StackSettings) -> list[str]:
     manager = _manager(settings)
     order = [c.name for c in components(settings, demo=True)]
     recorded = manager.recorded()
@@ -629,4 +671,4 @@ def print_states(console: Console, states: Sequence[ComponentState], *, title: s
     console.print(table)
     for state in states:
         if state.hint:
-            console.print(f"{state.name}: {state.hint}")
+            console.print(f"{state.name}: {state.hint}", soft_wrap=True)

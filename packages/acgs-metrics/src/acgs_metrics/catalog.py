@@ -107,6 +107,8 @@ class LabelSpec(BaseModel):
     values: tuple[str, ...] | None = None
     pattern: str | None = None
     max_values: int | None = Field(default=None, ge=1)
+    # A typical value, for docs, demo data and tests (labels with a closed set use values[0]).
+    example: str | None = None
 
     @field_validator("name")
     @classmethod
@@ -130,7 +132,18 @@ class LabelSpec(BaseModel):
                 raise ValueError(f"label {self.name!r}: values repeat")
         if self.pattern is not None:
             re.compile(self.pattern)
+        if self.example is not None and not self.allows(self.example):
+            raise ValueError(f"label {self.name!r}: example {self.example!r} is not allowed")
         return self
+
+    @property
+    def example_value(self) -> str:
+        """A value this label allows: ``example``, else the first allowed value."""
+        if self.example is not None:
+            return self.example
+        if self.values is not None:
+            return self.values[0]
+        raise ValueError(f"label {self.name!r} has neither values nor an example")
 
     @property
     def cardinality(self) -> int:
@@ -304,6 +317,7 @@ _principle = LabelSpec(
     description="constitutional principle identifier",
     pattern=r"[A-Za-z0-9_.:-]{1,64}",
     max_values=64,
+    example="P-001",
 )
 _synthesis_type = LabelSpec(
     name="synthesis_type",
@@ -318,6 +332,7 @@ _endpoint = LabelSpec(
     description="route template of the request (never the raw path)",
     pattern=r"/[A-Za-z0-9_./{}:-]{0,127}",
     max_values=100,
+    example="/api/v1/policies/{policy_id}",
 )
 _method = LabelSpec(
     name="method",
@@ -325,7 +340,11 @@ _method = LabelSpec(
     values=("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"),
 )
 _status_code = LabelSpec(
-    name="status_code", description="HTTP status code", pattern=r"[1-5][0-9]{2}", max_values=60
+    name="status_code",
+    description="HTTP status code",
+    pattern=r"[1-5][0-9]{2}",
+    max_values=60,
+    example="200",
 )
 _action_type = LabelSpec(
     name="action_type",
@@ -513,7 +532,10 @@ CATALOG = Catalog(
             help="Label sets folded into the overflow series because a bound was reached.",
             labels=(
                 LabelSpec(
-                    name="metric", description="metric whose bound was reached", max_values=64
+                    name="metric",
+                    description="metric whose bound was reached",
+                    max_values=64,
+                    example="acgs_http_requests_total",
                 ),
             ),
         ),

@@ -40,7 +40,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.exposition import choose_encoder, gzip_accepted
 from prometheus_client.registry import Collector
 
-from acgs_metrics.multiprocess import scrape_registry
+from acgs_metrics.multiprocess import check_multiprocess_dir, scrape_registry
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -164,16 +164,26 @@ def require_basic_auth(app: WSGIApplication, auth: BasicAuth) -> WSGIApplication
 # --- the metrics endpoint as WSGI and ASGI apps ----------------------------------------------
 
 
+def _is_metrics_path(path: str, mount: str) -> bool:
+    """``/metrics`` when served at the root; the mount point itself when mounted elsewhere
+    (Starlette's ``app.mount("/metrics", ...)``, a WSGI dispatcher's ``SCRIPT_NAME``)."""
+    if mount and path.startswith(mount):
+        path = path[len(mount) :]
+        return path in ("", "/")
+    return path in (METRICS_PATH, METRICS_PATH + "/")
+
+
 def _metrics_response(
     registry: CollectorRegistry,
     method: str,
     path: str,
+    mount: str,
     query: str,
     accept: str | None,
     accept_encoding: str | None,
 ) -> tuple[int, list[tuple[str, str]], bytes]:
     """Status, headers and body for one request to the metrics app (shared by WSGI and ASGI)."""
-    if path not in (METRICS_PATH, METRICS_PATH + "/"):
+    if not _is_metrics_path(path, mount):
         return (
             404,
             [("Content-Type", "text/plain; charset=utf-8")],
@@ -201,12 +211,14 @@ def make_wsgi_app(
     registry: CollectorRegistry = REGISTRY, *, basic_auth: BasicAuth | None = None
 ) -> WSGIApplication:
     """A WSGI app serving ``GET /metrics`` (text or OpenMetrics by ``Accept``, gzip on request)."""
+    check_multiprocess_dir()
 
     def metrics_app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         status, headers, body = _metrics_response(
             registry,
             environ.get("REQUEST_METHOD", "GET"),
-            environ.get("PATH_INFO", "/"),
+            environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "/"),
+            environ.get("SCRIPT_NAME", ""),
             environ.get("QUERY_STRING", ""),
             environ.get("HTTP_ACCEPT"),
             environ.get("HTTP_ACCEPT_ENCODING"),
@@ -225,6 +237,7 @@ def make_asgi_app(
     Rendering a large registry takes milliseconds, so under asyncio it runs in a worker
     thread rather than on the event loop.
     """
+    check_multiprocess_dir()
 
     async def metrics_app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -243,6 +256,7 @@ def make_asgi_app(
                 registry,
                 scope.get("method", "GET"),
                 scope.get("path", "/"),
+                scope.get("root_path", ""),
                 scope.get("query_string", b"").decode("latin-1"),
                 headers.get("accept"),
                 headers.get("accept-encoding"),

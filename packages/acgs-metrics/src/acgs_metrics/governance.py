@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -58,6 +59,10 @@ class GovernanceMetrics:
         self._sessions = i.gauge("acgs_active_sessions")
         self._evolution = i.counter("acgs_evolution_cycles_total")
         self._fitness = i.gauge("acgs_evolution_fitness_ratio")
+        # Bounds read once: the range check runs on every call.
+        self._score_range = self._compliance.spec.value_range or (-math.inf, math.inf)
+        self._cost_range = self._action_cost.spec.value_range or (-math.inf, math.inf)
+        self._fitness_range = self._fitness.spec.value_range or (-math.inf, math.inf)
 
     # --- policy synthesis ------------------------------------------------------------
 
@@ -99,8 +104,13 @@ class GovernanceMetrics:
 
     def set_compliance_score(self, principle_id: str, score: float) -> None:
         """Set the compliance score of one principle (0 to 1)."""
-        value = self._in_range(self._compliance.spec, score)
-        self._compliance.labels(self.service, principle_id).set(value)
+        low, high = self._score_range
+        if not low <= score <= high:
+            checked = self._out_of_range(self._compliance.spec, score)
+            if checked is None:
+                return
+            score = checked
+        self._compliance.labels(self.service, principle_id).set(score)
 
     @contextmanager
     def time_validation(self) -> Iterator[None]:
@@ -121,8 +131,12 @@ class GovernanceMetrics:
 
     def record_action_cost(self, action_type: str, cost_sol: float) -> None:
         """Count a governance action and set its latest cost in SOL."""
-        value = self._in_range(self._action_cost.spec, cost_sol)
-        self._action_cost.labels(action_type, self.service).set(value)
+        low, high = self._cost_range
+        checked: float | None = cost_sol
+        if not low <= cost_sol <= high:
+            checked = self._out_of_range(self._action_cost.spec, cost_sol)
+        if checked is not None:
+            self._action_cost.labels(action_type, self.service).set(checked)
         self._actions.labels(action_type, self.service).inc()
 
     def record_decision(self, decision_type: str, outcome: str, seconds: float) -> None:
@@ -148,16 +162,23 @@ class GovernanceMetrics:
         self._evolution.labels(self.service, result).inc()
 
     def set_fitness(self, ratio: float) -> None:
-        self._fitness.labels(self.service).set(self._in_range(self._fitness.spec, ratio))
+        low, high = self._fitness_range
+        if not low <= ratio <= high:
+            checked = self._out_of_range(self._fitness.spec, ratio)
+            if checked is None:
+                return
+            ratio = checked
+        self._fitness.labels(self.service).set(ratio)
 
-    def _in_range(self, spec: MetricSpec, value: float) -> float:
-        """Clamp to the catalog's range and log; strict mode raises instead."""
-        if spec.value_range is None:
-            return value
-        low, high = spec.value_range
-        if low <= value <= high:
-            return value
+    def _out_of_range(self, spec: MetricSpec, value: float) -> float | None:
+        """A value outside the catalog's range (or NaN): strict mode raises; production
+        clamps it and logs, or for NaN, which has nowhere to clamp to, keeps the last value
+        (returns None)."""
+        low, high = spec.value_range or (-math.inf, math.inf)
         if self.instruments.strict:
             raise ValueError(f"{spec.name}: {value} is outside {low}..{high}")
+        if math.isnan(value):
+            log.warning("%s: NaN is not a value; the last value is kept", spec.name)
+            return None
         log.warning("%s: %s is outside %s..%s; clamped", spec.name, value, low, high)
         return min(max(value, low), high)

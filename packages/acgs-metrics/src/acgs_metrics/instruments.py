@@ -21,12 +21,14 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import weakref
 from typing import Any, Generic, TypeVar
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 
 from acgs_metrics.catalog import CATALOG, Catalog, MetricSpec, MetricType
+from acgs_metrics.multiprocess import multiprocess_dir
 
 __all__ = [
     "OVERFLOW_VALUE",
@@ -173,6 +175,7 @@ class Instruments:
         self.strict = strict_from_env() if strict is None else strict
         self._families: dict[str, Family[Any]] = {}
         self._lock = threading.Lock()
+        self._counts_overflow = OVERFLOW_METRIC in catalog
 
     def counter(self, name: str) -> CounterFamily:
         family = self._family(name, MetricType.COUNTER)
@@ -195,6 +198,10 @@ class Instruments:
             self._family(spec.name, spec.type)
 
     def count_overflow(self, metric: str) -> None:
+        # A catalog of one's own may leave the overflow counter out: the warning log is
+        # then the only record (never an error on the request path).
+        if not self._counts_overflow:
+            return
         # Straight to the parent: one series per catalog metric is bounded by the catalog,
         # and going through the guard again could recurse.
         self.counter(OVERFLOW_METRIC).parent.labels(metric).inc()
@@ -210,17 +217,64 @@ class Instruments:
         return family
 
     def _create(self, spec: MetricSpec) -> Family[Any]:
-        # prometheus_client adds _total itself and wants the bare counter name.
-        common: dict[str, Any] = {
-            "documentation": spec.help,
-            "labelnames": spec.label_names,
-            "registry": self.registry,
-        }
+        parent = self._shared_parent(spec)
         if spec.type is MetricType.COUNTER:
-            return CounterFamily(spec, Counter(spec.name.removesuffix("_total"), **common), self)
+            return CounterFamily(spec, parent, self)
         if spec.type is MetricType.GAUGE:
-            # How values of several worker processes combine: the catalog says, per gauge.
-            gauge = Gauge(spec.name, multiprocess_mode=spec.gauge_mode.value, **common)
-            return GaugeFamily(spec, gauge, self)
-        assert spec.buckets is not None
-        return HistogramFamily(spec, Histogram(spec.name, buckets=spec.buckets, **common), self)
+            return GaugeFamily(spec, parent, self)
+        return HistogramFamily(spec, parent, self)
+
+    def _shared_parent(self, spec: MetricSpec) -> Any:
+        """The registry's prometheus_client metric for ``spec``, created once per registry.
+
+        Several Instruments on one registry (a GovernanceMetrics and a middleware, each
+        with the default registry) share the metric instead of failing on a duplicate.
+        """
+        if self.registry is None:
+            return _new_parent(spec, None)
+        with _SHARED_LOCK:
+            known = _SHARED_PARENTS.setdefault(self.registry, {})
+            entry = known.get(spec.name)
+            if entry is not None:
+                known_spec, parent = entry
+                if known_spec != spec:
+                    raise ValueError(
+                        f"{spec.name} is already in this registry with another definition "
+                        "(a different catalog); one name, one definition per registry"
+                    )
+                return parent
+            try:
+                parent = _new_parent(spec, self.registry)
+            except ValueError as error:
+                raise ValueError(
+                    f"{spec.name}: the registry already has a metric of this name that "
+                    f"acgs_metrics did not create ({error})"
+                ) from None
+            known[spec.name] = (spec, parent)
+            return parent
+
+
+# Per registry: metric name -> (spec, prometheus_client metric). Weak keys: a registry that
+# is dropped (a test's, say) takes its entries with it.
+_SHARED_PARENTS: weakref.WeakKeyDictionary[CollectorRegistry, dict[str, tuple[MetricSpec, Any]]]
+_SHARED_PARENTS = weakref.WeakKeyDictionary()
+_SHARED_LOCK = threading.Lock()
+
+
+def _new_parent(spec: MetricSpec, registry: CollectorRegistry | None) -> Any:
+    common: dict[str, Any] = {
+        "documentation": spec.help,
+        "labelnames": spec.label_names,
+        "registry": registry,
+    }
+    if spec.type is MetricType.COUNTER:
+        # prometheus_client adds _total itself and wants the bare counter name.
+        return Counter(spec.name.removesuffix("_total"), **common)
+    if spec.type is MetricType.GAUGE:
+        # How values of several worker processes combine: the catalog says, per gauge.
+        # In one process the mode means nothing but cost: a mostrecent gauge stamps
+        # time.time() on every set() (about 1.25x the plain set), so use the default.
+        mode = spec.gauge_mode.value if multiprocess_dir() else "all"
+        return Gauge(spec.name, multiprocess_mode=mode, **common)  # type: ignore[arg-type]
+    assert spec.buckets is not None
+    return Histogram(spec.name, buckets=spec.buckets, **common)

@@ -12,8 +12,10 @@ timed in ``acgs_http_request_duration_seconds{service,endpoint,method}`` and tra
 
 ``endpoint`` is always a route template, never the raw path: raw paths carry ids and would
 make one series per id. Paths no template matches are recorded as ``/other``. An exception
-from the app counts as a 500 and is re-raised. A request is timed until its response body is
-finished (WSGI: the server closes the body iterable; ASGI: the app returns).
+from the app counts as a 500 and is re-raised. Templates are relative to where the app is
+mounted (WSGI ``PATH_INFO``; ASGI ``path`` without ``root_path``). A request is timed until
+its response body is finished (WSGI: the server closes the body iterable; ASGI: the app
+returns).
 
 A metrics failure must never fail a request: label values the catalog does not allow (an
 exotic HTTP method, say) fold into the overflow series in production mode, and in strict
@@ -69,7 +71,8 @@ class RouteTemplates:
     def __init__(self, templates: Iterable[str], other: str = OTHER_ENDPOINT) -> None:
         self.other = other
         self._exact: dict[str, str] = {}
-        self._patterns: list[tuple[re.Pattern[str], str]] = []
+        self._templated: list[str] = []
+        branches: list[str] = []
         for template in templates:
             if not template.startswith("/"):
                 raise ValueError(f"route template {template!r} must start with '/'")
@@ -82,20 +85,25 @@ class RouteTemplates:
                 regex.append(".+" if match.group(2) else "[^/]+")
                 pos = match.end()
             regex.append(re.escape(template[pos:]))
-            self._patterns.append((re.compile("".join(regex)), template))
+            branches.append(f"(?P<t{len(self._templated)}>{''.join(regex)})")
+            self._templated.append(template)
+        # One alternation, so a lookup is one regex match in C, not one per template; the
+        # first template that matches wins, as the order given says.
+        self._pattern = re.compile("|".join(branches)) if branches else None
 
     def __call__(self, path: str) -> str:
         template = self._exact.get(path)
         if template is not None:
             return template
-        for pattern, template in self._patterns:
-            if pattern.fullmatch(path):
-                return template
+        if self._pattern is not None:
+            match = self._pattern.fullmatch(path)
+            if match is not None and match.lastgroup is not None:
+                return self._templated[int(match.lastgroup[1:])]
         return self.other
 
     @property
     def templates(self) -> list[str]:
-        return [*self._exact, *(template for _, template in self._patterns)]
+        return [*self._exact, *self._templated]
 
 
 class HttpMetrics:
@@ -113,6 +121,8 @@ class HttpMetrics:
         *,
         other: str = OTHER_ENDPOINT,
     ) -> None:
+        if isinstance(routes, str):
+            raise TypeError("routes: give a list of route templates or a route_for(path) callable")
         instruments = instruments or Instruments()
         self.service = service
         self.other = other
@@ -230,7 +240,7 @@ class ASGIMetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        endpoint = self.metrics.endpoint(scope.get("path") or "/")
+        endpoint = self.metrics.endpoint(_app_path(scope))
         method = str(scope.get("method", "GET")).upper()
         status = 500  # a request that ends before its response starts is a failure
 
@@ -248,6 +258,15 @@ class ASGIMetricsMiddleware:
             raise
         finally:
             self.metrics.finished(started, endpoint, method, status)
+
+
+def _app_path(scope: Scope) -> str:
+    """The path inside the app: templates are relative to where the app is mounted."""
+    path: str = scope.get("path") or "/"
+    root: str = scope.get("root_path") or ""
+    if root and path.startswith(root):
+        path = path[len(root) :] or "/"
+    return path
 
 
 def _status_code(status: str) -> int:

@@ -20,7 +20,13 @@ import os
 from prometheus_client import CollectorRegistry
 from prometheus_client import multiprocess as _multiprocess
 
-__all__ = ["ENV_VAR", "mark_process_dead", "multiprocess_dir", "scrape_registry"]
+__all__ = [
+    "ENV_VAR",
+    "check_multiprocess_dir",
+    "mark_process_dead",
+    "multiprocess_dir",
+    "scrape_registry",
+]
 
 ENV_VAR = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -28,6 +34,16 @@ ENV_VAR = "PROMETHEUS_MULTIPROC_DIR"
 def multiprocess_dir() -> str | None:
     """The multiprocess directory when multiprocess mode is on, else None."""
     return os.environ.get(ENV_VAR) or None
+
+
+def check_multiprocess_dir() -> None:
+    """Fail early, and clearly, when multiprocess mode points at no directory."""
+    path = multiprocess_dir()
+    if path is not None and not os.path.isdir(path):
+        raise ValueError(
+            f"{ENV_VAR}={path} is not a directory: create it (empty) before the workers "
+            f"start, or unset {ENV_VAR} for a single process"
+        )
 
 
 def scrape_registry(registry: CollectorRegistry) -> CollectorRegistry:
@@ -40,6 +56,7 @@ def scrape_registry(registry: CollectorRegistry) -> CollectorRegistry:
     path = multiprocess_dir()
     if path is None:
         return registry
+    check_multiprocess_dir()
     aggregate = CollectorRegistry()
     _multiprocess.MultiProcessCollector(aggregate, path=path)  # type: ignore[no-untyped-call]
     return aggregate

@@ -121,27 +121,28 @@ def main(argv: list[str] | None = None) -> int:
             )
         console.print(table)
         return 0
-    err = Console(stderr=True)
+
+    def fail(message: str) -> int:
+        sys.stderr.write(f"acgs-rules: {message}\n")
+        return 2
+
     try:
         settings = LintSettings.from_file(args.settings) if args.settings else LintSettings()
     except SettingsError as error:
-        err.print(f"acgs-rules: {error}", highlight=False)
-        return 2
+        return fail(str(error))
     updates: dict[str, object] = {}
     if args.alertmanager_config:
         updates["alertmanager_config"] = args.alertmanager_config
     unknown = [name for name in args.disable if name not in ALL_CHECK_NAMES]
     if unknown:
-        err.print(f"acgs-rules: unknown check(s) {', '.join(unknown)}; see 'acgs-rules checks'")
-        return 2
+        return fail(f"unknown check(s) {', '.join(unknown)}; see 'acgs-rules checks'")
     if args.disable:
         updates["disabled_checks"] = (*settings.disabled_checks, *args.disable)
     settings = settings.model_copy(update=updates)
     try:
         result = lint(args.paths, settings, promtool=not args.no_promtool)
     except PromtoolMissing as error:
-        err.print(f"acgs-rules: {error}", highlight=False)
-        return 2
+        return fail(str(error))
     if args.format == "json":
         payload = {
             "findings": [f.as_dict() for f in result.findings],

@@ -26,6 +26,8 @@ SETTINGS_NAMES = ("acgs-rules.yml", "acgs-rules.yaml", ".acgs-rules.yml")
 _DISABLE = re.compile(r"#\s*acgs-rules\s+(file-)?disable\s*=\s*([\w/,\s-]+)")
 GROUP_FIELDS = {"name", "interval", "rules", "limit", "query_offset", "labels"}
 RULE_FIELDS = {"record", "alert", "expr", "for", "keep_firing_for", "labels", "annotations"}
+# libyaml when available: composing is most of the loading time.
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
@@ -81,6 +83,10 @@ class _Reader:
     def __init__(self, path: str, out: list[Finding]) -> None:
         self.path = path
         self.out = out
+        self.keys: dict[int, yaml.Node] = {}  # id(value node) -> its key node
+
+    def key_of(self, value: yaml.Node) -> yaml.Node:
+        return self.keys.get(id(value), value)
 
     def problem(self, node: yaml.Node | None, message: str, rule: str = "") -> None:
         line = node.start_mark.line + 1 if node is not None else 0
@@ -99,6 +105,7 @@ class _Reader:
             if key in result:
                 self.problem(key_node, f"{what}: field {key!r} appears twice", rule)
             result[key] = value_node
+            self.keys[id(value_node)] = key_node
         return result
 
     def scalar(self, node: yaml.Node, what: str, rule: str = "") -> str | None:
@@ -160,7 +167,7 @@ def load_file(path: Path, loaded: Loaded) -> None:
         loaded.findings.append(Finding(name, 0, "yaml/syntax", Severity.ERROR, str(error)))
         return
     try:
-        documents = [d for d in yaml.compose_all(text, Loader=yaml.SafeLoader) if d is not None]
+        documents = [d for d in yaml.compose_all(text, Loader=_LOADER) if d is not None]
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 0
@@ -207,20 +214,24 @@ def load_file(path: Path, loaded: Loaded) -> None:
         else:
             for key, node in top.items():
                 if key != "groups":
-                    reader.problem(node, f"unknown top-level field {key!r} (expected 'groups')")
+                    reader.problem(
+                        reader.key_of(node), f"unknown top-level field {key!r} (expected 'groups')"
+                    )
         if groups_node is None:
             reader.problem(document, "no 'groups' list")
             continue
         rule_file = RuleFile(name, kind, disabled=file_disabled)
-        rule_file.raw_groups = _plain(groups_node)
+        if kind == "manifest":  # promtool gets the spec as a plain rule file
+            rule_file.raw_groups = _plain(groups_node)
         _read_groups(groups_node, rule_file, reader, line_disabled, lines)
         loaded.rule_files.append(rule_file)
 
 
 def _plain(node: yaml.Node) -> Any:
+    """The Python value of a composed node."""
     try:
-        return yaml.safe_load(yaml.serialize(node))
-    except yaml.YAMLError:
+        return _LOADER("").construct_document(node)
+    except (yaml.YAMLError, RecursionError):
         return None
 
 
@@ -241,13 +252,14 @@ def _read_groups(
         for key, value in fields.items():
             if key not in GROUP_FIELDS:
                 reader.problem(
-                    value, f"unknown group field {key!r} (known: {', '.join(sorted(GROUP_FIELDS))})"
+                    reader.key_of(value),
+                    f"unknown group field {key!r} (known: {', '.join(sorted(GROUP_FIELDS))})",
                 )
         name = reader.scalar(fields["name"], "group name") if "name" in fields else None
         if "name" not in fields:
             reader.problem(group_node, "group has no 'name'")
         group = Group(name or "", rule_file.path, group_node.start_mark.line + 1)
-        group.fields = {k: v.start_mark.line + 1 for k, v in fields.items()}
+        group.fields = {k: reader.key_of(v).start_mark.line + 1 for k, v in fields.items()}
         if "interval" in fields:
             group.interval = reader.duration(fields["interval"], f"group {name!r} interval")
         rules = fields.get("rules")
@@ -292,7 +304,7 @@ def _read_rule(node: yaml.Node, group: Group, reader: _Reader) -> Rule | None:
     for key, value in fields.items():
         if key not in RULE_FIELDS:
             reader.problem(
-                value,
+                reader.key_of(value),
                 f"unknown rule field {key!r} (known: {', '.join(sorted(RULE_FIELDS))})",
                 shown,
             )
@@ -320,7 +332,7 @@ def _read_rule(node: yaml.Node, group: Group, reader: _Reader) -> Rule | None:
         expr_line=_expr_first_line(fields["expr"]),
         path=group.path,
         group=group,
-        field_lines={k: v.start_mark.line + 1 for k, v in fields.items()},
+        field_lines={k: reader.key_of(v).start_mark.line + 1 for k, v in fields.items()},
     )
     if kind == "record":
         for key in ("for", "keep_firing_for", "annotations"):

@@ -234,6 +234,10 @@ class Matcher:
     op: str  # one of = != =~ !~
     value: str
 
+    def __str__(self) -> str:
+        escaped = self.value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'{self.name}{self.op}"{escaped}"'
+
     def matches(self, value: str) -> bool:
         if self.op == "=":
             return value == self.value
@@ -304,6 +308,8 @@ class BinaryExpr(Expr):
     rhs: Expr
     bool_modifier: bool = False
     matching: VectorMatching | None = None
+    # Known when built, so long operator chains need no deep recursion to type.
+    result_type: ValueType = ValueType.VECTOR
 
 
 @dataclass(frozen=True)
@@ -488,11 +494,16 @@ def tokenize(text: str) -> list[Token]:
 # --- parser ---------------------------------------------------------------------------
 
 
+# Deeper nesting than any real rule, shallow enough for Python's recursion limit.
+MAX_NESTING = 100
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
+        self.depth = 0
 
     # token helpers
     @property
@@ -515,7 +526,10 @@ class _Parser:
         return token
 
     def at(self, text: str) -> bool:
-        return self.tok.kind in ("op", "ident") and self.tok.text == text
+        token = self.tok
+        if token.kind == "ident":  # keywords are case-insensitive
+            return token.text.lower() == text if text in _KEYWORDS else token.text == text
+        return token.kind == "op" and token.text == text
 
     def expect(self, text: str, what: str = "") -> Token:
         if not self.at(text):
@@ -541,6 +555,15 @@ class _Parser:
         return None
 
     def expression(self, min_prec: int) -> Expr:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise self.error(f"expression nested too deeply (more than {MAX_NESTING} levels)")
+        try:
+            return self._expression(min_prec)
+        finally:
+            self.depth -= 1
+
+    def _expression(self, min_prec: int) -> Expr:
         lhs = self.unary()
         while True:
             op = self.binary_op()
@@ -564,7 +587,7 @@ class _Parser:
             if self.at("group_left") or self.at("group_right"):
                 raise self.error("group_left/group_right need on(...) or ignoring(...) first")
             return None
-        on = self.advance().text == "on"
+        on = self.advance().text.lower() == "on"
         labels = self.label_list()
         card = "one-to-one"
         include: tuple[str, ...] = ()
@@ -572,7 +595,7 @@ class _Parser:
             token = self.advance()
             if op in SET_OPS:
                 raise self.error(f"no grouping allowed for {op!r} operation", token)
-            card = "many-to-one" if token.text == "group_left" else "one-to-many"
+            card = "many-to-one" if token.text.lower() == "group_left" else "one-to-many"
             if self.at("("):
                 include = self.label_list()
         return VectorMatching(card, on, labels, include)
@@ -608,12 +631,17 @@ class _Parser:
                 )
         if op in SET_OPS and matching is None:
             matching = VectorMatching("many-to-many", False, ())
-        return BinaryExpr(token.pos, op, lhs, rhs, bool_modifier, matching)
+        kind = _S if lt is _S and rt is _S else _V
+        return BinaryExpr(token.pos, op, lhs, rhs, bool_modifier, matching, kind)
 
     def unary(self) -> Expr:
         if self.tok.kind == "op" and self.tok.text in ("+", "-"):
             token = self.advance()
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise self.error(f"expression nested too deeply (more than {MAX_NESTING} levels)")
             operand = self.unary_operand()
+            self.depth -= 1
             if value_type(operand) not in (_S, _V):
                 raise self.error("unary expression only allowed on scalars or instant vectors")
             if token.text == "-" and isinstance(operand, NumberLiteral):
@@ -664,7 +692,10 @@ class _Parser:
             self.advance()
             step = None
             if not self.at("]"):
+                step_token = self.tok
                 step = self.duration("as the subquery step")
+                if step <= 0:
+                    raise self.error("subquery step must be greater than 0", step_token)
             self.expect("]", "to close the subquery")
             if value_type(expr) is not _V:
                 raise self.error(
@@ -754,13 +785,13 @@ class _Parser:
             return self.selector(None, token.pos)
         if token.kind == "ident":
             word = token.text
-            if word.lower() in AGGREGATORS and self.peek().text in ("(", "by", "without"):
+            if word.lower() in AGGREGATORS and self.peek().text.lower() in ("(", "by", "without"):
                 return self.aggregate()
             if self.peek().text == "(" and self.peek().kind == "op":
                 if word not in FUNCTIONS:
                     raise self.error(f"unknown function {word!r}")
                 return self.call()
-            if word in _KEYWORDS:
+            if word.lower() in _KEYWORDS:
                 raise self.error(f"unexpected keyword {word!r}")
             self.advance()
             return self.selector(word, token.pos)
@@ -863,7 +894,7 @@ class _Parser:
         return Call(token.pos, func.name, tuple(args))
 
     def grouping(self) -> tuple[bool, tuple[str, ...]]:
-        without = self.advance().text == "without"
+        without = self.advance().text.lower() == "without"
         return without, self.label_list()
 
     def aggregate(self) -> AggregateExpr:
@@ -929,7 +960,26 @@ def _check_regex(pattern: str, text: str, pos: int) -> None:
 
 def parse(text: str) -> Expr:
     """Parse a PromQL expression; raises :class:`PromQLError` with the position on failure."""
-    return _Parser(text).parse()
+    tree = _Parser(text).parse()
+    if _depth(tree) > MAX_TREE_DEPTH:
+        # Long operator chains nest deeply too; the analysis functions recurse over the tree.
+        raise PromQLError(
+            f"expression nested too deeply (more than {MAX_TREE_DEPTH} levels)", text, 0
+        )
+    return tree
+
+
+MAX_TREE_DEPTH = 200
+
+
+def _depth(tree: Expr) -> int:
+    deepest = 0
+    stack = [(tree, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in _children(node))
+    return deepest
 
 
 # --- types and labels -----------------------------------------------------------------
@@ -950,9 +1000,7 @@ def value_type(expr: Expr) -> ValueType:
     if isinstance(expr, ParenExpr | UnaryExpr):
         return value_type(expr.expr)
     if isinstance(expr, BinaryExpr):
-        if value_type(expr.lhs) is _S and value_type(expr.rhs) is _S:
-            return _S
-        return _V
+        return expr.result_type
     raise TypeError(f"not a PromQL node: {expr!r}")
 
 

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import yaml
 
-from acgs_rules.model import Finding, RuleFile, Severity
+from acgs_rules.model import Finding, Rule, RuleFile, Severity
 
 CHECK_NAME = "promtool/check"
+_RULE_REF = re.compile(r'group "(?P<group>[^"]*)", rule (?P<index>\d+)')
 _LOCATED = re.compile(r"^(?P<path>.+?): (?:(?P<line>\d+):(?P<col>\d+): )?(?P<msg>.+)$")
 
 
@@ -68,10 +69,20 @@ def _parse(output: str, target: str, rule_file: RuleFile) -> list[Finding]:
         match = _LOCATED.match(line)
         if match and match.group("path") == target:
             number = int(match.group("line") or 0)
+            message = match.group("msg")
+            rule = _rule_named(rule_file, message)
             if manifest or number == 0:
-                number = fallback_line
+                number = rule.line if rule is not None else fallback_line
             findings.append(
-                Finding(rule_file.path, number, CHECK_NAME, Severity.ERROR, match.group("msg"))
+                Finding(
+                    rule_file.path,
+                    number,
+                    CHECK_NAME,
+                    Severity.ERROR,
+                    message,
+                    rule.name if rule is not None else "",
+                    anchor=rule.line if rule is not None else 0,
+                )
             )
         else:
             extra.append(line)
@@ -81,6 +92,18 @@ def _parse(output: str, target: str, rule_file: RuleFile) -> list[Finding]:
             Finding(rule_file.path, fallback_line, CHECK_NAME, severity, " ".join(extra))
         )
     return findings
+
+
+def _rule_named(rule_file: RuleFile, message: str) -> Rule | None:
+    """The rule promtool means by 'group "g", rule N' (N counts from 1)."""
+    match = _RULE_REF.search(message)
+    if match is None:
+        return None
+    index = int(match.group("index")) - 1
+    for group in rule_file.groups:
+        if group.name == match.group("group") and 0 <= index < len(group.rules):
+            return group.rules[index]
+    return None
 
 
 @dataclass(frozen=True)

@@ -113,5 +113,8 @@ class LintSettings(BaseModel):
                 data[key] = str((path.parent / data[key]).resolve())
         try:
             return cls.model_validate(data)
-        except (ValidationError, ValueError) as error:
-            raise SettingsError(f"{path}: invalid settings: {error}") from None
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+            )
+            raise SettingsError(f"{path}: invalid settings: {problems}") from None

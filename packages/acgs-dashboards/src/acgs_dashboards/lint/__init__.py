@@ -1,23 +1,31 @@
 """The dashboard linter: ``acgs-dashboards lint PATH... [--format text|json]``.
 
 Checks live one per module in :mod:`acgs_dashboards.lint.checks`, listed in ``CHECKS``;
-each is documented in the package README (name, what it catches, how to silence it).
+each is documented in ``packages/acgs-dashboards/docs/checks.md`` (what it catches, an
+example, how to silence it). Findings are the rule linter's ``Finding``.
 """
 
 from acgs_dashboards.lint.base import Check, LintOptions
-from acgs_dashboards.lint.findings import Finding, Severity, exit_code, render_json, render_text
-from acgs_dashboards.lint.runner import LintUsageError, collect_files, lint_dashboards, lint_paths
+from acgs_dashboards.lint.output import exit_code, print_text, render_json
+from acgs_dashboards.lint.runner import (
+    LintReport,
+    LintUsageError,
+    collect_files,
+    lint_dashboards,
+    lint_paths,
+    recorded_metrics,
+)
 
 __all__ = [
     "Check",
-    "Finding",
     "LintOptions",
+    "LintReport",
     "LintUsageError",
-    "Severity",
     "collect_files",
     "exit_code",
     "lint_dashboards",
     "lint_paths",
+    "print_text",
+    "recorded_metrics",
     "render_json",
-    "render_text",
 ]

@@ -2,8 +2,9 @@
 
 A check looks at one dashboard (``per_dashboard``) or at every dashboard linted together
 (``across``, e.g. duplicate uids) and yields :class:`Issue` objects. The runner turns them
-into :class:`Finding` with file, line and the panel's name, and drops the ones silenced with
-``acgs-dashboards disable=CHECK`` (see :mod:`acgs_dashboards.model`).
+into the rule linter's :class:`~acgs_rules.model.Finding` (file, line, ``dashboard / panel``,
+check, severity, message) and drops the ones silenced with ``acgs-dashboards disable=CHECK``
+(see :mod:`acgs_dashboards.model`).
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from acgs_dashboards.lint.findings import Severity
 from acgs_dashboards.model import Dashboard, Panel, Target, Variable
+from acgs_rules.metrics import MetricIndex
+from acgs_rules.model import Severity
 
-__all__ = ["Check", "Context", "Issue", "LintOptions"]
+__all__ = ["DEFAULT_DATASOURCE_UIDS", "Check", "Context", "Issue", "LintOptions"]
 
 DEFAULT_DATASOURCE_UIDS = frozenset({"acgs-prometheus"})
 
@@ -23,8 +25,12 @@ DEFAULT_DATASOURCE_UIDS = frozenset({"acgs-prometheus"})
 class LintOptions:
     # Datasource uids a dashboard may name directly (the provisioned ones).
     datasource_uids: frozenset[str] = DEFAULT_DATASOURCE_UIDS
-    # Scrape interval of the stack: ranges shorter than 4 of it leave rate() without data.
+    # The global scrape interval: a rate() window under two of it returns gaps.
     scrape_interval_s: float = 15.0
+    # Metric names recorded by rules (from rules/*.yml): known, like catalog metrics.
+    recorded_metrics: frozenset[str] = frozenset()
+    # Labels every scraped series carries, whatever its metric.
+    target_labels: frozenset[str] = frozenset({"job", "instance"})
 
 
 @dataclass(frozen=True)
@@ -40,7 +46,9 @@ class Issue:
 @dataclass
 class Context:
     options: LintOptions
-    extras: dict[str, object] = field(default_factory=dict)
+    index: MetricIndex
+    # Per-dashboard caches shared by the checks (parsed queries), keyed by id(dashboard).
+    cache: dict[int, object] = field(default_factory=dict)
 
 
 PerDashboard = Callable[[Dashboard, Context], Iterable[Issue]]

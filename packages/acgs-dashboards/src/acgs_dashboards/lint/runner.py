@@ -2,25 +2,47 @@
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from acgs_dashboards.lint.base import Check, Context, Issue, LintOptions
-from acgs_dashboards.lint.findings import Finding, Severity
 from acgs_dashboards.model import (
     Dashboard,
     DashboardLoadError,
     disabled_checks,
     load_dashboard,
 )
+from acgs_rules.loader import all_rules, load
+from acgs_rules.metrics import MetricIndex
+from acgs_rules.model import Finding, Severity
 
-__all__ = ["LOAD_CHECK", "LintUsageError", "collect_files", "lint_dashboards", "lint_paths"]
+__all__ = [
+    "LOAD_CHECK",
+    "LintReport",
+    "LintUsageError",
+    "collect_files",
+    "lint_dashboards",
+    "lint_paths",
+    "recorded_metrics",
+]
 
 LOAD_CHECK = "dashboard/load"
 
 
 class LintUsageError(Exception):
     """A path given on the command line does not exist or holds no dashboards."""
+
+
+@dataclass(frozen=True)
+class LintReport:
+    findings: list[Finding]
+    dashboards: int
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity is Severity.ERROR]
 
 
 def collect_files(paths: Iterable[Path]) -> list[Path]:
@@ -37,6 +59,12 @@ def collect_files(paths: Iterable[Path]) -> list[Path]:
         else:
             raise LintUsageError(f"{path}: no such file or directory")
     return files
+
+
+def recorded_metrics(rule_paths: Iterable[Path]) -> frozenset[str]:
+    """Names the recording rules under ``rule_paths`` write (problems: acgs-rules lint's job)."""
+    loaded = load([p for p in rule_paths if p.exists()])
+    return frozenset(r.name for r in all_rules(loaded.rule_files) if not r.is_alert)
 
 
 def _silenced(dashboard: Dashboard, issue: Issue, check: str) -> bool:
@@ -72,6 +100,16 @@ def _finding(dashboard: Dashboard, issue: Issue, check: str) -> Finding:
     )
 
 
+def _run(check: Check, dashboards: Sequence[Dashboard], ctx: Context) -> list[Finding]:
+    pairs: list[tuple[Dashboard, Issue]] = []
+    if check.across is not None:
+        pairs.extend(check.across(dashboards, ctx))
+    if check.per_dashboard is not None:
+        for dashboard in dashboards:
+            pairs.extend((dashboard, issue) for issue in check.per_dashboard(dashboard, ctx))
+    return [_finding(d, i, check.name) for d, i in pairs if not _silenced(d, i, check.name)]
+
+
 def lint_dashboards(
     dashboards: Sequence[Dashboard],
     options: LintOptions | None = None,
@@ -79,20 +117,24 @@ def lint_dashboards(
 ) -> list[Finding]:
     from acgs_dashboards.lint.checks import CHECKS
 
-    context = Context(options or LintOptions())
+    options = options or LintOptions()
+    ctx = Context(options, MetricIndex(recorded=set(options.recorded_metrics)))
     findings: list[Finding] = []
     for check in checks if checks is not None else CHECKS:
-        pairs: list[tuple[Dashboard, Issue]] = []
-        if check.across is not None:
-            pairs.extend(check.across(dashboards, context))
-        if check.per_dashboard is not None:
-            for dashboard in dashboards:
-                pairs.extend((dashboard, i) for i in check.per_dashboard(dashboard, context))
-        findings.extend(
-            _finding(d, issue, check.name)
-            for d, issue in pairs
-            if not _silenced(d, issue, check.name)
-        )
+        try:
+            findings.extend(_run(check, dashboards, ctx))
+        except Exception as error:  # a bug in one check must not hide the others' findings
+            where = traceback.extract_tb(error.__traceback__)[-1]
+            findings.append(
+                Finding(
+                    "",
+                    0,
+                    check.name,
+                    Severity.ERROR,
+                    f"internal error in check (please report): {error!r} at "
+                    f"{where.filename}:{where.lineno}",
+                )
+            )
     return sorted(set(findings), key=lambda f: (f.path, f.line, f.check, f.message))
 
 
@@ -100,7 +142,7 @@ def lint_paths(
     paths: Iterable[Path],
     options: LintOptions | None = None,
     checks: Sequence[Check] | None = None,
-) -> list[Finding]:
+) -> LintReport:
     """Lint every dashboard file under ``paths``; unreadable files become findings."""
     dashboards: list[Dashboard] = []
     findings: list[Finding] = []
@@ -110,4 +152,5 @@ def lint_paths(
         except DashboardLoadError as error:
             findings.append(Finding(str(path), error.line, LOAD_CHECK, Severity.ERROR, str(error)))
     findings.extend(lint_dashboards(dashboards, options, checks))
-    return sorted(findings, key=lambda f: (f.path, f.line, f.check, f.message))
+    findings.sort(key=lambda f: (f.path, f.line, f.check, f.message))
+    return LintReport(findings, len(dashboards) + sum(f.check == LOAD_CHECK for f in findings))

@@ -150,9 +150,17 @@ def _never_true(op: str, left: Bounds, right: Bounds) -> bool:
     return False
 
 
-def _filters(node: Expr) -> bool:
-    """Can the expression return fewer series than its inputs (a real condition)?"""
+def _filters(ctx: LintContext, node: Expr, depth: int = 0) -> bool:
+    """Can the expression return fewer series than its inputs (a real condition)?
+
+    Reading a recorded metric whose recording rule filters counts too.
+    """
     for sub in walk(node):
+        if isinstance(sub, VectorSelector) and sub.name and depth < 10:
+            for recorder in ctx.recording_rules(sub.name):
+                tree = ctx.tree(recorder)
+                if tree is not None and _filters(ctx, tree, depth + 1):
+                    return True
         if isinstance(sub, BinaryExpr):
             if sub.op in COMPARISON_OPS and not sub.bool_modifier:
                 return True
@@ -172,7 +180,7 @@ def run(ctx: LintContext) -> Iterator[Finding]:
         tree = ctx.tree(rule)
         if tree is None:
             continue
-        if not _filters(tree):
+        if not _filters(ctx, tree):
             yield ctx.finding(
                 rule,
                 CHECK.name,

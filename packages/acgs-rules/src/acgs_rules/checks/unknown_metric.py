@@ -13,8 +13,19 @@ from collections.abc import Iterator
 
 from acgs_rules.checks.base import Check
 from acgs_rules.context import LintContext
-from acgs_rules.model import Finding
+from acgs_rules.model import Finding, Severity
 from acgs_rules.promql import analyze
+
+# Exporters whose metric set depends on their version and enabled collectors: a name with
+# their prefix that is missing from the packaged list is probably real, so only a warning.
+EXPORTER_PREFIXES = {
+    "node_": "node_exporter",
+    "prometheus_": "Prometheus",
+    "alertmanager_": "Alertmanager",
+    "haproxy_": "the haproxy exporter",
+    "redis_": "the redis exporter",
+    "pg_": "the postgres exporter",
+}
 
 
 def run(ctx: LintContext) -> Iterator[Finding]:
@@ -33,6 +44,19 @@ def run(ctx: LintContext) -> Iterator[Finding]:
             reported.add(name)
             close = difflib.get_close_matches(name, ctx.index.infos.keys(), n=1, cutoff=0.85)
             hint = f"; did you mean {close[0]!r}?" if close else ""
+            exporter = next(
+                (e for prefix, e in EXPORTER_PREFIXES.items() if name.startswith(prefix)), None
+            )
+            if exporter is not None:
+                yield ctx.finding(
+                    rule,
+                    CHECK.name,
+                    f"metric {name!r} is not in the known metric list of {exporter}{hint} "
+                    f"(it may come from a version or collector the list does not cover)",
+                    Severity.WARNING,
+                    line=ctx.expr_line(rule, use.pos),
+                )
+                continue
             yield ctx.finding(
                 rule,
                 CHECK.name,

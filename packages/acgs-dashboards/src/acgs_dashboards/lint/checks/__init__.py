@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from acgs_dashboards.lint.base import Check
 from acgs_dashboards.lint.checks import (
+    counter,
     datasource,
     duplicates,
+    histogram,
     legacy,
+    metrics,
     panel_basics,
+    rate_interval,
     schema,
+    syntax,
+    units,
     variables,
 )
 
@@ -24,4 +30,12 @@ CHECKS: tuple[Check, ...] = (
     panel_basics.TARGETS,
     panel_basics.TITLE_DESCRIPTION,
     panel_basics.UNITS,
+    syntax.CHECK,
+    metrics.UNKNOWN_METRIC,
+    metrics.UNKNOWN_LABEL,
+    counter.CHECK,
+    histogram.CHECK,
+    rate_interval.CHECK,
+    units.CHECK,
 )
+ALL_CHECK_NAMES = ("dashboard/load", *(check.name for check in CHECKS))

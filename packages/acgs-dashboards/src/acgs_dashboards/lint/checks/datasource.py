@@ -14,8 +14,8 @@ from typing import Any
 
 from acgs_dashboards.datasources import resolve
 from acgs_dashboards.lint.base import Check, Context, Issue
-from acgs_dashboards.lint.findings import Severity
 from acgs_dashboards.model import Dashboard, Panel, Target
+from acgs_rules.model import Severity
 
 
 def _describe(raw: Any) -> str:
@@ -50,10 +50,12 @@ def _problem(raw: Any, dashboard: Dashboard, ctx: Context) -> tuple[Severity, st
         assert ref.uid is not None
         if ref.uid not in ctx.options.datasource_uids:
             known = ", ".join(sorted(ctx.options.datasource_uids))
+            # Only the Prometheus provisioning is ours to know; a Loki uid may well exist.
+            severity = Severity.WARNING if ref.is_prometheus is False else Severity.ERROR
             return (
-                Severity.ERROR,
-                f"datasource uid {ref.uid!r} is not provisioned (known: {known}); use the "
-                "${datasource} variable",
+                severity,
+                f"datasource uid {ref.uid!r} is not provisioned (known: {known}); use a "
+                "datasource variable, or pass --datasource-uid if your Grafana has it",
             )
     if ref.kind == "name":
         return (

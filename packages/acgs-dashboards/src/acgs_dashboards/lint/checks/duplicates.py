@@ -11,8 +11,8 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 
 from acgs_dashboards.lint.base import Check, Context, Issue
-from acgs_dashboards.lint.findings import Severity
 from acgs_dashboards.model import Dashboard
+from acgs_rules.model import Severity
 
 
 def duplicate_uids(

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from acgs_dashboards.lint.base import Check, Context, Issue
-from acgs_dashboards.lint.findings import Severity
 from acgs_dashboards.model import Dashboard, Panel
+from acgs_rules.model import Severity
 
 # Panels that draw query results; text, news, dashboard lists and the like need none.
 DATA_PANELS = frozenset(
@@ -25,13 +25,15 @@ UNIT_PANELS = frozenset({"timeseries", "graph", "stat", "singlestat", "gauge", "
 
 
 def panel_unit(panel: Panel) -> str | None:
-    """The panel's unit; ``graph`` panels keep it on the left y axis."""
+    """The panel's unit; ``graph`` panels keep it on the left y axis, ``singlestat`` in format."""
     if panel.unit:
         return panel.unit
     if panel.type == "graph":
         axes = panel.raw.get("yaxes") or []
         if axes and isinstance(axes[0], dict) and isinstance(axes[0].get("format"), str):
             return str(axes[0]["format"])
+    if panel.type == "singlestat" and isinstance(panel.raw.get("format"), str):
+        return str(panel.raw["format"])
     return None
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from acgs_dashboards.lint.base import Check, Context, Issue
-from acgs_dashboards.lint.findings import Severity
 from acgs_dashboards.model import Dashboard
+from acgs_rules.model import Severity
 
 ON_TIME_RANGE_CHANGE = 2
 

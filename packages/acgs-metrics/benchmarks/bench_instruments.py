@@ -1,0 +1,449 @@
+"""acgs_metrics against bare prometheus_client, in the same run: hot path, exposition, memory.
+
+    uv run python packages/acgs-metrics/benchmarks/bench_instruments.py [--quick] [--json FILE]
+    uv run nox -s bench -- bench_instruments
+
+Both sides get the same registry: every catalog metric registered, plus the same 10,000
+label sets (6,000 counter, 3,000 gauge, 1,000 histogram). Each timing alternates the two
+sides repeat by repeat (so drift on a shared machine hits both), subtracts timeit's empty
+loop, and reports the median and the min per call; ratios are acgs_metrics / baseline.
+
+Targets: the cached-child hot path <= 1.15x, exposition <= 1.1x. The guard lookup
+(``family.labels(...)``, a cache hit) is compared with ``Counter.labels(...)``, which is
+what it replaces.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import statistics
+import sys
+import timeit
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import make_wsgi_app as prometheus_wsgi_app
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from acgs_metrics import (
+    CATALOG,
+    GovernanceMetrics,
+    Instruments,
+    LabelSpec,
+    MetricSpec,
+    MetricType,
+    Unit,
+)
+from acgs_metrics.catalog import Catalog
+from acgs_metrics.exposition import make_wsgi_app, render
+
+# 10,000 label sets in all (--quick: a tenth, for a smoke run).
+SERIES = {"counter": 6000, "gauge": 3000, "histogram": 1000}
+_key = LabelSpec(name="key", description="bench key", pattern=r"k[0-9]+", max_values=10_000)
+BENCH_SPECS = (
+    MetricSpec(
+        name="acgs_bench_events_total",
+        type=MetricType.COUNTER,
+        help="Bench events.",
+        labels=(_key,),
+        max_series=10_000,
+    ),
+    MetricSpec(
+        name="acgs_bench_level",
+        type=MetricType.GAUGE,
+        help="Bench level.",
+        labels=(_key,),
+        max_series=10_000,
+    ),
+    MetricSpec(
+        name="acgs_bench_wait_seconds",
+        type=MetricType.HISTOGRAM,
+        help="Bench wait.",
+        unit=Unit.SECONDS,
+        labels=(_key,),
+        buckets=(0.01, 0.1, 1.0, 10.0),
+        max_series=10_000,
+    ),
+)
+BENCH_CATALOG: Catalog = CATALOG.extended(BENCH_SPECS)
+
+
+def bare_metric(spec: MetricSpec, registry: CollectorRegistry) -> Any:
+    """What a service would write by hand with prometheus_client for this spec."""
+    kwargs: dict[str, Any] = {"labelnames": spec.label_names, "registry": registry}
+    if spec.type is MetricType.COUNTER:
+        return Counter(spec.name.removesuffix("_total"), spec.help, **kwargs)
+    if spec.type is MetricType.GAUGE:
+        return Gauge(spec.name, spec.help, **kwargs)
+    return Histogram(spec.name, spec.help, buckets=spec.buckets, **kwargs)
+
+
+def fill_ours(instruments: Instruments) -> None:
+    for i in range(SERIES["counter"]):
+        instruments.counter("acgs_bench_events_total").labels(f"k{i}").inc(i)
+    for i in range(SERIES["gauge"]):
+        instruments.gauge("acgs_bench_level").labels(f"k{i}").set(i)
+    for i in range(SERIES["histogram"]):
+        instruments.histogram("acgs_bench_wait_seconds").labels(f"k{i}").observe(i % 7)
+
+
+def fill_bare(metrics: dict[str, Any]) -> None:
+    for i in range(SERIES["counter"]):
+        metrics["acgs_bench_events_total"].labels(f"k{i}").inc(i)
+    for i in range(SERIES["gauge"]):
+        metrics["acgs_bench_level"].labels(f"k{i}").set(i)
+    for i in range(SERIES["histogram"]):
+        metrics["acgs_bench_wait_seconds"].labels(f"k{i}").observe(i % 7)
+
+
+@dataclass
+class Row:
+    group: str
+    name: str
+    ours: str
+    baseline: str
+    ours_median: float
+    ours_min: float
+    base_median: float
+    base_min: float
+    unit: str
+    target: float | None
+
+    @property
+    def ratio_median(self) -> float:
+        return self.ours_median / self.base_median
+
+    @property
+    def ratio_min(self) -> float:
+        return self.ours_min / self.base_min
+
+
+def loop_overhead_ns(number: int, repeats: int) -> float:
+    runs = timeit.repeat("pass", number=number, repeat=repeats)
+    return min(runs) / number * 1e9
+
+
+def compare(
+    ours: str,
+    baseline: str,
+    env: dict[str, Any],
+    *,
+    repeats: int,
+    budget_s: float,
+) -> tuple[list[float], list[float]]:
+    """Per-call ns of both statements, alternating which runs first in each repeat."""
+    ours_timer = timeit.Timer(ours, globals=env)
+    base_timer = timeit.Timer(baseline, globals=env)
+    number, _ = base_timer.autorange()  # calls that take at least 0.2 s
+    number = max(1, int(number * budget_s / 0.2))
+    overhead = loop_overhead_ns(number, 5)
+    ours_ns: list[float] = []
+    base_ns: list[float] = []
+    for repeat in range(repeats):
+        pair = [(ours_timer, ours_ns), (base_timer, base_ns)]
+        for timer, out in pair if repeat % 2 else reversed(pair):
+            out.append(timer.timeit(number) / number * 1e9 - overhead)
+    return ours_ns, base_ns
+
+
+def hot_path_cases() -> list[tuple[str, str, str, str, float | None]]:
+    """(group, name, our statement, baseline statement, target ratio)."""
+    return [
+        (
+            "hot path",
+            "counter child inc()",
+            "our_counter_child.inc()",
+            "bare_counter_child.inc()",
+            1.15,
+        ),
+        (
+            "hot path",
+            "histogram child observe()",
+            "our_hist_child.observe(0.3)",
+            "bare_hist_child.observe(0.3)",
+            1.15,
+        ),
+        (
+            "hot path",
+            "gauge child set()",
+            "our_gauge_child.set(0.5)",
+            "bare_gauge_child.set(0.5)",
+            1.15,
+        ),
+        (
+            "lookup",
+            "labels() cache hit vs Counter.labels()",
+            "our_counter.labels('gs', 'success')",
+            "bare_counter.labels('gs', 'success')",
+            None,
+        ),
+        (
+            "lookup",
+            "labels().inc() vs Counter.labels().inc()",
+            "our_counter.labels('gs', 'success').inc()",
+            "bare_counter.labels('gs', 'success').inc()",
+            None,
+        ),
+        (
+            "lookup",
+            "labels().observe() vs Histogram.labels().observe()",
+            "our_hist.labels('gs', 'constitutional').observe(0.3)",
+            "bare_hist.labels('gs', 'constitutional').observe(0.3)",
+            None,
+        ),
+        (
+            "facade",
+            "record_action_cost vs labels().set + labels().inc",
+            "governance.record_action_cost('proposal', 0.25)",
+            "bare_cost.labels('proposal', 'gs').set(0.25)\n"
+            "bare_actions.labels('proposal', 'gs').inc()",
+            None,
+        ),
+        (
+            "facade",
+            "record_action_cost vs hand-cached children",
+            "governance.record_action_cost('proposal', 0.25)",
+            "bare_cost_child.set(0.25); bare_actions_child.inc()",
+            None,
+        ),
+        (
+            "facade",
+            "set_compliance_score vs Gauge.labels().set",
+            "governance.set_compliance_score('P-001', 0.97)",
+            "bare_score.labels('gs', 'P-001').set(0.97)",
+            None,
+        ),
+        (
+            "facade",
+            "time_synthesis() vs Histogram.time() + Counter.inc",
+            "with governance.time_synthesis('constitutional'): pass",
+            "with bare_hist.labels('gs', 'constitutional').time(): pass\n"
+            "bare_ops.labels('gs', 'constitutional', 'success').inc()",
+            None,
+        ),
+    ]
+
+
+def wsgi_get(app: Callable[..., Any]) -> bytes:
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/metrics", "QUERY_STRING": ""}
+    return b"".join(app(environ, lambda status, headers: None))
+
+
+def allocated_bytes(build: Callable[[], object]) -> tuple[int, object]:
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = build()
+        gc.collect()
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    return after - before, kept
+
+
+def run(quick: bool) -> list[Row]:
+    repeats = 3 if quick else 31
+    budget = 0.005 if quick else 0.04
+
+    ours_registry = CollectorRegistry()
+    instruments = Instruments(BENCH_CATALOG, registry=ours_registry)
+    instruments.register_all()
+    bare_registry = CollectorRegistry()
+    bare = {spec.name: bare_metric(spec, bare_registry) for spec in BENCH_CATALOG}
+    fill_ours(instruments)
+    fill_bare(bare)
+
+    governance = GovernanceMetrics("gs", instruments)
+    env: dict[str, Any] = {
+        "governance": governance,
+        "our_counter": instruments.counter("acgs_constitutional_validations_total"),
+        "bare_counter": bare["acgs_constitutional_validations_total"],
+        "our_hist": instruments.histogram("acgs_policy_synthesis_duration_seconds"),
+        "bare_hist": bare["acgs_policy_synthesis_duration_seconds"],
+        "bare_ops": bare["acgs_policy_synthesis_operations_total"],
+        "bare_cost": bare["acgs_governance_action_cost_sol"],
+        "bare_actions": bare["acgs_governance_actions_total"],
+        "bare_score": bare["acgs_constitutional_compliance_score"],
+    }
+    env["our_counter_child"] = env["our_counter"].labels("gs", "success")
+    env["bare_counter_child"] = env["bare_counter"].labels("gs", "success")
+    env["our_hist_child"] = env["our_hist"].labels("gs", "constitutional")
+    env["bare_hist_child"] = env["bare_hist"].labels("gs", "constitutional")
+    env["our_gauge_child"] = instruments.gauge("acgs_active_sessions").labels("gs")
+    env["bare_gauge_child"] = bare["acgs_active_sessions"].labels("gs")
+    env["bare_cost_child"] = env["bare_cost"].labels("proposal", "gs")
+    env["bare_actions_child"] = env["bare_actions"].labels("proposal", "gs")
+
+    our_app, bare_app = make_wsgi_app(ours_registry), prometheus_wsgi_app(bare_registry)
+    env.update(
+        ours_registry=ours_registry,
+        bare_registry=bare_registry,
+        render=render,
+        generate_latest=generate_latest,
+        wsgi_get=wsgi_get,
+        our_app=our_app,
+        bare_app=bare_app,
+    )
+    exposition_cases: list[tuple[str, str, str, str, float | None]] = [
+        (
+            "exposition",
+            "render() vs generate_latest()",
+            "render(ours_registry)",
+            "generate_latest(bare_registry)",
+            1.1,
+        ),
+        ("exposition", "WSGI GET /metrics", "wsgi_get(our_app)", "wsgi_get(bare_app)", 1.1),
+    ]
+    cases = hot_path_cases() + exposition_cases
+    rows: list[Row] = []
+    with Progress(transient=True) as progress:
+        task = progress.add_task("timing", total=len(cases) + 1)
+        for group, name, ours_stmt, base_stmt, target in cases:
+            progress.update(task, description=name)
+            slow = group == "exposition"
+            ours_ns, base_ns = compare(
+                ours_stmt,
+                base_stmt,
+                env,
+                repeats=max(5, (repeats * 2) // 3) if slow else repeats,
+                budget_s=budget * 2 if slow else budget,
+            )
+            scale, unit = (1e-6, "ms") if slow else (1.0, "ns")
+            rows.append(
+                Row(
+                    group,
+                    name,
+                    ours_stmt,
+                    base_stmt,
+                    statistics.median(ours_ns) * scale,
+                    min(ours_ns) * scale,
+                    statistics.median(base_ns) * scale,
+                    min(base_ns) * scale,
+                    unit,
+                    target,
+                )
+            )
+            progress.advance(task)
+
+        progress.update(task, description="exposition size and memory")
+        ours_body, _ = render(ours_registry)
+        bare_body = generate_latest(bare_registry)
+        rows.append(
+            Row(
+                "exposition",
+                "bytes (text format)",
+                "",
+                "",
+                *[float(len(ours_body))] * 2,
+                *[float(len(bare_body))] * 2,
+                "B",
+                None,  # same series; only the digits of _created timestamps differ
+            )
+        )
+        ours_mem, _ = allocated_bytes(lambda: build_ours_series())
+        bare_mem, _ = allocated_bytes(lambda: build_bare_series())
+        rows.append(
+            Row(
+                "memory",
+                f"{sum(SERIES.values()):,} label sets (tracemalloc)",
+                "",
+                "",
+                ours_mem / 1024,
+                ours_mem / 1024,
+                bare_mem / 1024,
+                bare_mem / 1024,
+                "KiB",
+                None,
+            )
+        )
+        progress.advance(task)
+    return rows
+
+
+def build_ours_series() -> object:
+    instruments = Instruments(BENCH_CATALOG, registry=CollectorRegistry())
+    fill_ours(instruments)
+    return instruments
+
+
+def build_bare_series() -> object:
+    registry = CollectorRegistry()
+    metrics = {spec.name: bare_metric(spec, registry) for spec in BENCH_SPECS}
+    fill_bare(metrics)
+    return metrics
+
+
+def show(rows: list[Row], console: Console) -> bool:
+    table = Table(title="acgs_metrics vs prometheus_client (median and min of alternating repeats)")
+    for column in (
+        "group",
+        "measurement",
+        "acgs_metrics",
+        "prometheus_client",
+        "ratio (median)",
+        "ratio (min)",
+        "target",
+    ):
+        table.add_column(column, justify="left" if column in ("group", "measurement") else "right")
+    met = True
+    for row in rows:
+        verdict = ""
+        if row.target is not None:
+            ok = row.ratio_min <= row.target
+            met &= ok
+            verdict = f"<= {row.target:.2f}x " + ("[green]met[/]" if ok else "[red]missed[/]")
+        table.add_row(
+            row.group,
+            row.name,
+            f"{row.ours_median:,.1f} {row.unit}",
+            f"{row.base_median:,.1f} {row.unit}",
+            f"{row.ratio_median:.3f}x",
+            f"{row.ratio_min:.3f}x",
+            verdict,
+        )
+    console.print(table)
+    console.print(
+        "Per-call times exclude timeit's empty loop. The 'lookup' rows compare our cached guard "
+        "with prometheus_client's own label lookup; 'facade' rows with the code a service would "
+        "otherwise write. Targets are judged on the min ratio, the one least "
+        "disturbed by other load on a shared machine; the median is shown beside it."
+    )
+    return met
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="few short repeats (a smoke run)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    console = Console()
+    if not console.is_terminal:  # nox and CI logs: room for every column
+        console = Console(width=150)
+    if args.quick:
+        for kind in SERIES:
+            SERIES[kind] //= 10
+    rows = run(args.quick)
+    met = show(rows, console)
+    if args.json:
+        figures = [
+            {**asdict(row), "ratio_median": row.ratio_median, "ratio_min": row.ratio_min}
+            for row in rows
+        ]
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    console.print("all targets met" if met else "[red]some targets missed[/]")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

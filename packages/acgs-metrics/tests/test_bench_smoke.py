@@ -1,0 +1,37 @@
+"""The benchmark script runs and reports every figure (a smoke run; no timing is asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).parents[1] / "benchmarks" / "bench_instruments.py"
+
+
+def test_bench_quick_run_reports_every_row(tmp_path: Path) -> None:
+    out = tmp_path / "figures.json"
+    done = subprocess.run(
+        [sys.executable, str(BENCH), "--quick", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "acgs_metrics vs prometheus_client" in done.stdout
+    rows = json.loads(out.read_text())
+    names = {row["name"] for row in rows}
+    assert {
+        "counter child inc()",
+        "labels() cache hit vs Counter.labels()",
+        "render() vs generate_latest()",
+        "1,000 label sets (tracemalloc)",
+    } <= names
+    for row in rows:
+        assert row["ours_median"] > 0
+        assert row["base_median"] > 0
+    sizes = {row["name"]: row for row in rows}["bytes (text format)"]
+    # Same series on both sides: the bodies differ only in _created timestamps' digits.
+    assert abs(sizes["ratio_min"] - 1) < 0.01

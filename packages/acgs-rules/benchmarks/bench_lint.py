@@ -1,0 +1,96 @@
+"""Benchmark: lint 1,000 generated rules. Target: static checks alone under 1 s.
+
+Prints the median of the static checks (load + all checks), and the time with promtool
+(`promtool check rules` on the same file), as a rich table.
+
+    uv run python packages/acgs-rules/benchmarks/bench_lint.py
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from acgs_rules.lint import lint
+from acgs_rules.settings import LintSettings
+
+RULES = 1000
+RUNS = 5
+TARGET_SECONDS = 1.0
+
+TEMPLATES = [
+    'sum by (service) (rate(acgs_http_requests_total{{status_code=~"5..", service="{svc}"}}[1m]))'
+    " / sum by (service) (rate(acgs_http_requests_total[1m])) > 0.0{n}",
+    "histogram_quantile(0.95, sum by (service, le) "
+    '(rate(acgs_http_request_duration_seconds_bucket{{service="{svc}"}}[5m]))) > {n}',
+    'min by (service, principle_id) (acgs_constitutional_compliance_score{{service="{svc}"}})'
+    " < 0.{n}",
+    'label_replace(up{{job="acgs-{svc}"}}, "service", "$1", "job", "acgs-(.*)") == 0',
+    'predict_linear(node_filesystem_avail_bytes{{mountpoint="/d{n}"}}[6h], 86400) < 0',
+    "increase(prometheus_rule_evaluation_failures_total[5m]) > {n}",
+]
+SERVICES = ["auth", "ac", "integrity", "fv", "gs", "pgc", "ec"]
+
+
+def generate(count: int) -> dict[str, object]:
+    groups = []
+    for g in range(count // 50):
+        rules: list[dict[str, object]] = []
+        for i in range(50):
+            n = g * 50 + i
+            expr = TEMPLATES[n % len(TEMPLATES)].format(svc=SERVICES[n % 7], n=n % 9 + 1)
+            if n % 5 == 0:
+                rules.append({"record": f"acgs:bench_{n}:rate1m", "expr": expr.split(" > ")[0]})
+                continue
+            rules.append(
+                {
+                    "alert": f"Bench{n}",
+                    "expr": expr,
+                    "for": "1m",
+                    "labels": {"severity": ["critical", "warning", "info"][n % 3]},
+                    "annotations": {
+                        "summary": "{{ $labels.service }} at {{ $value | humanize }}",
+                        "description": "generated",
+                        "runbook_url": "https://example.org/runbook",
+                    },
+                }
+            )
+        groups.append({"name": f"bench-{g}", "rules": rules})
+    return {"groups": groups}
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.yml"
+        path.write_text(yaml.safe_dump(generate(RULES), sort_keys=False))
+        settings = LintSettings()
+        static_runs = []
+        for _ in range(RUNS):
+            started = time.perf_counter()
+            result = lint([path], settings, promtool=False)
+            static_runs.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        full = lint([path], settings, promtool=True)
+        with_promtool = time.perf_counter() - started
+    static = statistics.median(static_runs)
+    table = Table(title=f"acgs-rules lint: {result.rules} generated rules")
+    table.add_column("measure")
+    table.add_column("seconds", justify="right")
+    table.add_column("vs 1 s target", justify="right")
+    table.add_row("static checks (median of 5)", f"{static:.3f}", f"{static / TARGET_SECONDS:.2f}x")
+    table.add_row("  of which loading", f"{result.timings['load']:.3f}", "")
+    table.add_row("  of which checks", f"{result.timings['static']:.3f}", "")
+    table.add_row("with promtool check rules", f"{with_promtool:.3f}", "")
+    table.add_row("  of which promtool", f"{full.timings['promtool']:.3f}", "")
+    Console().print(table)
+    print(f"findings: {len(result.findings)} ({len(result.errors)} errors)")
+
+
+if __name__ == "__main__":
+    main()

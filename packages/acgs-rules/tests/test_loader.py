@@ -1,0 +1,268 @@
+"""Loading: bad YAML and wrong fields become findings with file and line, never a traceback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from acgs_rules.lint import lint
+from acgs_rules.loader import load
+from acgs_rules.model import Severity
+
+Linter = Callable[..., Any]
+RULE_START = "groups:\n  - name: g\n    rules:\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "fragment"),
+    [
+        (
+            "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n   bad",
+            6,
+            "invalid YAML",
+        ),
+        (
+            "groups:\n  - name: g\n    rules:\n      - alert: A\n        exprr: up == 0\n",
+            5,
+            "unknown rule field 'exprr'",
+        ),
+        ("groups:\n  - name: g\n    rules:\n      - alert: A\n", 4, "has no 'expr'"),
+        ("groups:\n  - name: g\n    rules:\n      - expr: up\n", 4, "needs 'alert' or 'record'"),
+        (
+            RULE_START + "      - alert: A\n        record: b\n        expr: up\n",
+            4,
+            "not both",
+        ),
+        (
+            RULE_START + "      - alert: A\n        expr: up\n        for: 5\n",
+            6,
+            "not a duration",
+        ),
+        (
+            "groups:\n  - name: g\n    intervall: 1m\n    rules: []\n",
+            3,
+            "unknown group field 'intervall'",
+        ),
+        ("groups:\n  - rules: []\n", 2, "group has no 'name'"),
+        ("groups: {name: g}\n", 1, "'groups' must be a list"),
+        ("group:\n  - name: g\n", 1, "unknown top-level field 'group'"),
+        ("- just\n- a list\n", 1, "expected a rule file"),
+        (
+            RULE_START + "      - alert: A\n        expr: up\n        expr: up\n",
+            6,
+            "appears twice",
+        ),
+        (
+            "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: [up]\n",
+            5,
+            "expr must be a string",
+        ),
+        (
+            "groups:\n  - name: g\n    rules:\n      - record: 'bad name'\n        expr: up\n",
+            4,
+            "invalid recording rule name",
+        ),
+        (
+            "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n"
+            "        labels: {9x: a}\n",
+            6,
+            "invalid label name",
+        ),
+        (
+            RULE_START + "      - record: r\n        expr: up\n        for: 1m\n",
+            6,
+            "recording rules have no 'for'",
+        ),
+    ],
+)
+def test_bad_input_is_a_finding_with_a_line(
+    lint_text: Linter, text: str, line: int, fragment: str
+) -> None:
+    found = lint_text(text, "yaml/syntax", "rule/schema")
+    assert any(fragment in f.message and f.line == line for f in found), [
+        (f.line, f.message) for f in found
+    ]
+    assert all(f.severity is Severity.ERROR for f in found)
+
+
+def test_prometheus_rule_manifests_and_multiple_documents(tmp_path: Path) -> None:
+    manifest = tmp_path / "manifest.yaml"
+    manifest.write_text(
+        """\
+apiVersion: monitoring.coreos.com/v1
+kind: PrometheusRule
+metadata: {name: acgs}
+spec:
+  groups:
+    - name: from-manifest
+      rules:
+        - record: job:up:sum
+          expr: sum by (job) (up)
+---
+apiVersion: monitoring.coreos.com/v1
+kind: PrometheusRule
+metadata: {name: broken}
+spec:
+  groups:
+    - name: broken
+      rules:
+        - record: r
+          expr: sum(
+"""
+    )
+    result = lint([manifest], promtool=True)
+    loaded = load([manifest])
+    assert [f.kind for f in loaded.rule_files] == ["manifest", "manifest"]
+    assert [g.name for f in loaded.rule_files for g in f.groups] == ["from-manifest", "broken"]
+    syntax = [f for f in result.findings if f.check == "promql/syntax"]
+    assert [(f.line, f.rule) for f in syntax] == [(19, "r")]
+    promtool = [f for f in result.findings if f.check == "promtool/check"]
+    assert promtool
+    assert all(f.path == str(manifest) for f in promtool)
+
+
+def test_directories_are_walked_and_other_configs_skipped(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.yml").write_text("groups: []\n")
+    (tmp_path / "b.yaml").write_text("groups: []\n")
+    (tmp_path / "alertmanager.yml").write_text("route: {receiver: x}\nreceivers: [{name: x}]\n")
+    (tmp_path / "acgs-rules.yml").write_text("severities: [critical]\n")
+    (tmp_path / "notes.txt").write_text("not yaml at all: [")
+    loaded = load([tmp_path])
+    assert sorted(Path(f.path).name for f in loaded.rule_files) == ["a.yml", "b.yaml"]
+    assert loaded.findings == []
+
+
+def test_missing_path_is_a_finding(tmp_path: Path) -> None:
+    loaded = load([tmp_path / "nope.yml"])
+    assert [f.message for f in loaded.findings] == ["no such file or directory"]
+
+
+def test_not_utf8_is_a_finding(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yml"
+    path.write_bytes(b"groups: [\xff]\n")
+    loaded = load([path])
+    assert loaded.findings
+    assert loaded.findings[0].check == "yaml/syntax"
+
+
+# --- hypothesis: whatever the input, findings or a clean result ------------------------
+
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.text(max_size=20),
+    st.sampled_from(["up == 0", "rate(x[5m]) > 1", "sum(", "5m", "{{ $labels.x }}", "critical"]),
+)
+KEYS = st.sampled_from(
+    [
+        "groups",
+        "name",
+        "rules",
+        "alert",
+        "record",
+        "expr",
+        "for",
+        "labels",
+        "annotations",
+        "interval",
+        "severity",
+        "summary",
+        "runbook_url",
+        "kind",
+        "spec",
+        "tests",
+        "x",
+    ]
+)
+DOCUMENTS = st.recursive(
+    SCALARS,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(KEYS, children, max_size=5),
+    max_leaves=25,
+)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(DOCUMENTS)
+def test_any_yaml_structure_gives_findings_not_crashes(tmp_path: Path, document: Any) -> None:
+    path = tmp_path / "fuzz.yml"
+    path.write_text(yaml.safe_dump(document))
+    result = lint([path], promtool=False)
+    assert not [f for f in result.findings if "internal error" in f.message]
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.text(max_size=200))
+def test_any_text_gives_findings_not_crashes(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "fuzz.yml"
+    path.write_text(text, encoding="utf-8")
+    result = lint([path], promtool=False)
+    assert not [f for f in result.findings if "internal error" in f.message]
+
+
+RULE_EXPRESSIONS = st.sampled_from(
+    [
+        "up == 0",
+        "sum by (job) (rate(http_requests_total[5m])) > 1",
+        "absent(up)",
+        "histogram_quantile(0.9, sum by (le) "
+        "(rate(acgs_http_request_duration_seconds_bucket[1m])))",
+        "acgs_constitutional_compliance_score < 0.8",
+        "rate(x[5m]",
+        "",
+        "vector(1)",
+        "label_replace(up, 'a', '$1', 'job', '(.*)') == 0",
+        "a / on(job) group_left b > 1",
+    ]
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {"alert": st.sampled_from(["A", "B", "C"]), "expr": RULE_EXPRESSIONS},
+            optional={
+                "for": st.sampled_from(["0s", "5s", "1m", "1h", "bad"]),
+                "labels": st.dictionaries(
+                    st.sampled_from(["severity", "service", "team"]),
+                    st.sampled_from(["critical", "info", "x", "{{ $value }}"]),
+                ),
+                "annotations": st.dictionaries(
+                    st.sampled_from(["summary", "description", "runbook_url"]),
+                    st.sampled_from(["s", "{{ $labels.job }}", "{{ if }}", "rules/x.md#h", "{{"]),
+                ),
+            },
+        ),
+        max_size=6,
+    )
+)
+def test_any_rule_combination_runs_every_check(tmp_path: Path, rules: list[dict[str, Any]]) -> None:
+    path = tmp_path / "fuzz.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "g", "rules": rules}]}))
+    am = tmp_path / "am.yml"
+    am.write_text(
+        "route:\n  receiver: x\n  routes:\n    - matchers: ['severity=\"critical\"']\n"
+        "      receiver: y\nreceivers: [{name: x}, {name: y, webhook_configs: [{url: 'http://a'}]}]\n"
+    )
+    from acgs_rules.settings import LintSettings
+
+    result = lint([path], LintSettings(alertmanager_config=am), promtool=False)
+    assert not [f for f in result.findings if "internal error" in f.message]
+    for finding in result.findings:
+        assert finding.path
+        assert finding.check
