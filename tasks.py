@@ -11,10 +11,12 @@ from invoke import Context, task
 
 from acgs_dashboards import cli as dashboards_cli
 from acgs_deploy import cli as deploy_cli
+from acgs_deploy.backup import cli as backup_cli
 from acgs_deploy.binaries import MissingBinaries, ensure_binaries
 
 STATE_DIR_HELP = "state directory (default .acgs/ here, or ACGS_STATE_DIR)"
 STACK_FILE_HELP = "YAML stack file with settings (or ACGS_STACK_FILE, or ./acgs-stack.yml)"
+KEY_FILE_HELP = "file whose first line is the key (default BACKUP_ENCRYPTION_KEY in monitoring.env)"
 
 
 @task(help={"quiet": "hide apt-get's output"})
@@ -204,3 +206,75 @@ def alerts_report(
 
     sys.exit(run_command("alerts-report", state_dir=state_dir, stack_file=stack_file,
                          window_s=hours * 3600, output_format=format))  # fmt: skip
+
+
+@task(
+    help={
+        "out": "directory for the backup file (default <state>/backups)",
+        "key_file": KEY_FILE_HELP,
+        "verify": "only verify this backup file (every tag and hash); changes nothing",
+        "keep_last": "after the backup, keep only the newest N backups in the directory",
+        "keep_days": "after the backup, delete backups older than M days (the newest stays)",
+        "state_dir": STATE_DIR_HELP,
+        "stack_file": STACK_FILE_HELP,
+    }
+)
+def backup(
+    c: Context,
+    out: str | None = None,
+    key_file: str | None = None,
+    verify: str | None = None,
+    keep_last: str | None = None,
+    keep_days: str | None = None,
+    state_dir: str | None = None,
+    stack_file: str | None = None,
+) -> None:
+    """Encrypted backup of the running stack (TSDB, silences, configs, certs), or --verify."""
+    if verify:
+        sys.exit(
+            backup_cli.run(
+                "verify",
+                backup_file=verify,
+                key_file=key_file,
+                state_dir=state_dir,
+                stack_file=stack_file,
+            )
+        )
+    sys.exit(
+        backup_cli.run(
+            "backup",
+            out=out,
+            key_file=key_file,
+            keep_last=keep_last,
+            keep_days=keep_days,
+            state_dir=state_dir,
+            stack_file=stack_file,
+        )
+    )
+
+
+@task(
+    help={
+        "backup_file": "the .acgsbak file to restore",
+        "key_file": KEY_FILE_HELP,
+        "state_dir": STATE_DIR_HELP,
+        "stack_file": STACK_FILE_HELP,
+    }
+)
+def restore(
+    c: Context,
+    backup_file: str,
+    key_file: str | None = None,
+    state_dir: str | None = None,
+    stack_file: str | None = None,
+) -> None:
+    """Verify a backup fully, then restore it into the running stack and check the counts."""
+    sys.exit(
+        backup_cli.run(
+            "restore",
+            backup_file=backup_file,
+            key_file=key_file,
+            state_dir=state_dir,
+            stack_file=stack_file,
+        )
+    )

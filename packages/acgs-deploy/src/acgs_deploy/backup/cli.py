@@ -1,0 +1,314 @@
+"""Backup, verify and restore for a deployed stack (`invoke backup`, `invoke restore`).
+
+Talks to the stack through `acgs_deploy.client.stack_client` (TLS + basic auth), reads the key
+from `--key-file` or BACKUP_ENCRYPTION_KEY in monitoring.env, shows a progress bar for large
+stores and prints a summary table. Exit codes: 0 done, 1 failed (the message says why; a
+refused restore changed nothing), 2 usage, 3 restored but counts differ from the manifest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+from rich.markup import escape
+
+from acgs_deploy import stack
+from acgs_deploy.backup.apistate import APIStateError
+from acgs_deploy.backup.archive import ArchiveError, Passphrase
+from acgs_deploy.backup.manifest import ManifestError
+from acgs_deploy.backup.prometheus import PrometheusAPIError
+from acgs_deploy.backup.report import (
+    PROGRESS_THRESHOLD,
+    backup_table,
+    byte_progress,
+    manifest_table,
+    metrics_table,
+    mismatch_table,
+    restore_table,
+)
+from acgs_deploy.backup.restore import RestoreError, RestoreTargets, restore_backup, verify_backup
+from acgs_deploy.backup.retention import prune
+from acgs_deploy.backup.snapshot import BackupError, BackupSources, create_backup
+from acgs_deploy.client import stack_client
+from acgs_deploy.process import ProcessManager
+from acgs_deploy.secrets import Secrets, SecretsError
+from acgs_deploy.settings import SettingsError, StackSettings
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_COUNTS_DIFFER = 3
+USER_ERRORS = (
+    APIStateError,
+    ArchiveError,
+    ManifestError,
+    BackupError,
+    RestoreError,
+    PrometheusAPIError,
+    SecretsError,
+    SettingsError,
+    stack.DeployError,
+    httpx.HTTPError,
+    OSError,
+)
+# Components whose files a restore replaces; they are stopped and started around the swap.
+STATEFUL = ("prometheus", "alertmanager", "node_exporter", "grafana")
+# The TSDB can be large: counting and snapshots get generous timeouts.
+API_TIMEOUT_S = 600.0
+
+
+def load_passphrase(settings: StackSettings, key_file: Path | None) -> Passphrase:
+    """The key from `key_file` (its first line) or BACKUP_ENCRYPTION_KEY in monitoring.env."""
+    if key_file is None:
+        return Passphrase(Secrets.load(settings.state_dir).backup_encryption_key)
+    try:
+        text = key_file.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ArchiveError(f"{key_file}: cannot read the key file: {error.strerror}") from None
+    lines = text.splitlines()
+    if not lines or not lines[0].strip():
+        raise ArchiveError(f"{key_file}: the key file is empty; its first line is the key")
+    return Passphrase(lines[0].strip())
+
+
+def stack_paths(settings: StackSettings) -> dict[str, Path]:
+    """What a backup holds besides the TSDB and silences, and where a restore puts it back."""
+    layout = settings.layout
+    return {
+        "config": layout.config_dir,
+        "certs": layout.certs_dir,
+        "monitoring.env": layout.env_file,
+        "grafana": layout.grafana_data,
+    }
+
+
+def _client(settings: StackSettings, component: str) -> httpx.Client:
+    return stack_client(settings, component, timeout=API_TIMEOUT_S)  # type: ignore[arg-type]
+
+
+def run_backup(
+    settings: StackSettings,
+    *,
+    out_dir: Path | None,
+    key_file: Path | None,
+    keep_last: int | None,
+    keep_days: float | None,
+    console: Console,
+) -> Path:
+    passphrase = load_passphrase(settings, key_file)
+    out = out_dir or settings.layout.backups_dir
+    manager = ProcessManager(settings.layout.run_dir, settings.layout.logs_dir)
+    if manager.running("prometheus") is None:
+        raise BackupError(
+            f"Prometheus is not running for {settings.state_dir}: run `invoke deploy` first"
+        )
+    alertmanager = (
+        _client(settings, "alertmanager") if manager.running("alertmanager") is not None else None
+    )
+    grafana = _client(settings, "grafana") if manager.running("grafana") is not None else None
+    with _client(settings, "prometheus") as prometheus, byte_progress(console) as bar:
+        sources = BackupSources(
+            prometheus=prometheus,
+            prometheus_data_dir=settings.layout.prometheus_data,
+            alertmanager=alertmanager,
+            grafana=grafana,
+            paths=stack_paths(settings),
+        )
+        result = create_backup(
+            sources,
+            out,
+            passphrase,
+            on_start=lambda total: (
+                bar.begin("backup", total) if total >= PROGRESS_THRESHOLD else None
+            ),
+            progress=bar.advance,
+        )
+    for client in (alertmanager, grafana):
+        if client is not None:
+            client.close()
+    console.print(metrics_table(result.manifest))
+    console.print(backup_table(result))
+    expired = prune(out, keep_last=keep_last, keep_days=keep_days)
+    if expired:
+        console.print(f"retention: deleted {', '.join(p.name for p in expired)}")
+    return result.path
+
+
+def run_verify(
+    settings: StackSettings, backup_file: Path, key_file: Path | None, console: Console
+) -> None:
+    passphrase = load_passphrase(settings, key_file)
+    size = backup_file.stat().st_size if backup_file.is_file() else 0
+    with byte_progress(console, enabled=size >= PROGRESS_THRESHOLD) as bar:
+        bar.begin("verify", size)
+        manifest = verify_backup(backup_file, passphrase, progress=bar.advance)
+    console.print(metrics_table(manifest))
+    table = manifest_table(manifest, f"Verified {backup_file.name}")
+    table.add_row("verified", "every chunk tag and every file's SHA-256")
+    console.print(table)
+
+
+def _stack_control(settings: StackSettings) -> tuple[list[str], RestoreTargets]:
+    """Which components run now, and how to stop and start exactly those."""
+    manager = ProcessManager(settings.layout.run_dir, settings.layout.logs_dir)
+    running = [state.name for state in stack.status(settings) if state.pid is not None]
+    wanted = [
+        c for c in stack.components(settings, demo=True) if c.name in running and c.name in STATEFUL
+    ]
+    if "prometheus" not in running:
+        raise RestoreError(
+            f"Prometheus is not running for {settings.state_dir}: run `invoke deploy` first, "
+            "then restore into it"
+        )
+
+    def stop() -> None:
+        for component in reversed(wanted):
+            manager.stop(component.name)
+
+    def start() -> None:
+        for component in wanted:
+            if component.spec is not None and manager.running(component.name) is None:
+                manager.start(component.spec)
+        deadline = time.monotonic() + settings.startup_timeout_s
+        pending = list(wanted)
+        while pending and time.monotonic() < deadline:
+            pending = [c for c in pending if not c.probe()]
+            time.sleep(0.2)
+        if pending:
+            names = ", ".join(c.name for c in pending)
+            logs = settings.layout.logs_dir
+            raise RestoreError(f"{names} did not come back healthy after the restore; see {logs}")
+
+    targets = RestoreTargets(
+        prometheus=lambda: _client(settings, "prometheus"),
+        prometheus_data_dir=settings.layout.prometheus_data,
+        stop=stop,
+        start=start,
+        alertmanager=(lambda: _client(settings, "alertmanager"))
+        if "alertmanager" in running
+        else None,
+        grafana=(lambda: _client(settings, "grafana")) if "grafana" in running else None,
+        paths=stack_paths(settings),
+    )
+    return running, targets
+
+
+def run_restore(
+    settings: StackSettings, backup_file: Path, key_file: Path | None, console: Console
+) -> bool:
+    """Returns True when the restored counts match the manifest."""
+    passphrase = load_passphrase(settings, key_file)
+    _, targets = _stack_control(settings)
+    size = backup_file.stat().st_size if backup_file.is_file() else 0
+    with byte_progress(console, enabled=size >= PROGRESS_THRESHOLD) as bar:
+        result = restore_backup(
+            backup_file,
+            passphrase,
+            targets,
+            progress=bar.advance,
+            on_phase=lambda phase: (
+                bar.begin(phase, size) if phase == "verify and extract" else console.log(phase)
+            ),
+        )
+    console.print(metrics_table(result.manifest))
+    console.print(restore_table(result, backup_file))
+    if result.mismatches:
+        console.print(mismatch_table(result))
+    return not result.mismatches
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m acgs_deploy.backup",
+        description="Encrypted backup, verification and restore of the ACGS monitoring stack.",
+        epilog="Exit codes: 0 done, 1 failed (a refused restore changed nothing), 2 usage, "
+        "3 restored but series/sample counts differ from the manifest.",
+    )
+    parser.add_argument("command", choices=["backup", "verify", "restore"])
+    parser.add_argument("--state-dir", type=Path, help="state directory (ACGS_STATE_DIR)")
+    parser.add_argument("--stack-file", type=Path, help="YAML stack file (ACGS_STACK_FILE)")
+    parser.add_argument(
+        "--out", type=Path, help="backup: directory for the file (default <state>/backups)"
+    )
+    parser.add_argument(
+        "--key-file",
+        type=Path,
+        help="file whose first line is the key (default: BACKUP_ENCRYPTION_KEY in monitoring.env)",
+    )
+    parser.add_argument("--backup-file", type=Path, help="verify/restore: the .acgsbak file")
+    parser.add_argument(
+        "--keep-last", type=int, help="backup: then keep only the newest N backups in --out"
+    )
+    parser.add_argument(
+        "--keep-days",
+        type=float,
+        help="backup: then delete backups older than M days (the newest stays)",
+    )
+    args = parser.parse_args(argv)
+    if args.command in ("verify", "restore") and args.backup_file is None:
+        parser.error(f"{args.command} needs --backup-file FILE")
+    return run(args.command, **{k: v for k, v in vars(args).items() if k != "command"})
+
+
+def run(
+    command: str,
+    *,
+    state_dir: Path | str | None = None,
+    stack_file: Path | str | None = None,
+    out: Path | str | None = None,
+    key_file: Path | str | None = None,
+    backup_file: Path | str | None = None,
+    keep_last: int | str | None = None,
+    keep_days: float | str | None = None,
+    console: Console | None = None,
+    settings: StackSettings | None = None,
+) -> int:
+    """One command for a deployed stack; prints its outcome and returns the exit code.
+
+    `settings` replaces loading them from state_dir/stack_file (for callers that have them).
+    """
+    console = console or Console()
+    errors = Console(stderr=True, soft_wrap=True)
+    key = Path(key_file) if key_file else None
+    try:
+        last = int(keep_last) if keep_last is not None else None
+        days = float(keep_days) if keep_days is not None else None
+    except ValueError:
+        errors.print("[red]error:[/red] --keep-last takes a whole number, --keep-days a number")
+        return EXIT_USAGE
+    try:
+        if settings is None:
+            settings = StackSettings.load(state_dir, stack_file=stack_file)
+        if command == "backup":
+            run_backup(
+                settings,
+                out_dir=Path(out) if out else None,
+                key_file=key,
+                keep_last=last,
+                keep_days=days,
+                console=console,
+            )
+        elif command in ("verify", "restore") and backup_file:
+            if command == "verify":
+                run_verify(settings, Path(backup_file), key, console)
+            elif not run_restore(settings, Path(backup_file), key, console):
+                return EXIT_COUNTS_DIFFER
+        else:
+            errors.print(f"[red]error:[/red] {command}: unknown command or missing --backup-file")
+            return EXIT_USAGE
+    except USER_ERRORS as error:
+        errors.print("[red]error:[/red]", escape(str(error)), highlight=False)
+        return EXIT_FAILED
+    except ValueError as error:
+        errors.print("[red]error:[/red]", escape(str(error)), highlight=False)
+        return EXIT_USAGE
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,297 @@
+"""Verify a backup end to end, then restore it.
+
+verify_backup reads the whole file: every chunk's tag, every tar member against the
+manifest's size and SHA-256. restore_backup does the same pass while writing into staging
+directories beside each target, and touches nothing else if that pass fails; then it stops the
+stack, swaps the staging directories in (the previous contents are kept beside them), starts
+the stack, puts the silences back and checks the restored series and sample counts against
+the manifest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import stat
+import tarfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import httpx
+
+from acgs_deploy.backup import prometheus
+from acgs_deploy.backup.apistate import (
+    API_MEMBERS,
+    DASHBOARDS_MEMBER,
+    SILENCES_MEMBER,
+    restore_dashboards,
+    restore_silences,
+)
+from acgs_deploy.backup.archive import ArchiveReader, Passphrase
+from acgs_deploy.backup.manifest import (
+    MANIFEST_NAME,
+    FileEntry,
+    Manifest,
+    ManifestError,
+    MetricCounts,
+    compare_files,
+)
+from acgs_deploy.backup.snapshot import IO_SIZE, TSDB_PREFIX, Progress
+
+
+class RestoreError(Exception):
+    """A restore step failed; the message says which and what state the stack is in."""
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    metric: str
+    expected: MetricCounts
+    found: MetricCounts | None
+
+
+@dataclass
+class RestoreResult:
+    manifest: Manifest
+    restored: dict[str, Path]
+    previous: dict[str, Path]
+    silences: int
+    dashboards: int
+    mismatches: list[Mismatch] = field(default_factory=list)
+
+
+def _safe_member(member: tarfile.TarInfo, source: str) -> str:
+    path = PurePosixPath(member.name)
+    if path.is_absolute() or ".." in path.parts or not path.parts:
+        raise ManifestError(f"{source}: unsafe path {member.name!r} in the archive")
+    if not member.isfile():
+        raise ManifestError(f"{source}: {member.name!r} is not a regular file")
+    return path.as_posix()
+
+
+def _walk(
+    path: Path,
+    passphrase: Passphrase,
+    write: Callable[[str, tarfile.TarInfo], Any] | None,
+    progress: Progress | None,
+) -> tuple[Manifest, dict[str, Any]]:
+    """One authenticated pass over the archive; returns the manifest and the API state members.
+
+    `write(name, info)` may return a binary file to receive the member's bytes.
+    """
+    source = path.name
+    found: dict[str, FileEntry] = {}
+    manifest_bytes: bytes | None = None
+    api_state: dict[str, Any] = {}
+    with path.open("rb") as stream:
+        reader = ArchiveReader(stream, passphrase, name=source)
+        seen = reader.ciphertext_bytes
+        try:
+            with tarfile.open(fileobj=reader, mode="r|", bufsize=IO_SIZE) as tar:  # type: ignore[call-overload]
+                for member in tar:
+                    name = _safe_member(member, source)
+                    if manifest_bytes is not None:
+                        raise ManifestError(f"{source}: {name!r} follows the manifest")
+                    extracted = tar.extractfile(member)
+                    assert extracted is not None  # a regular file, checked above
+                    digest = hashlib.sha256()
+                    size = 0
+                    keep = name == MANIFEST_NAME or name in API_MEMBERS
+                    kept = bytearray()
+                    target = write(name, member) if write and name != MANIFEST_NAME else None
+                    try:
+                        while block := extracted.read(IO_SIZE):
+                            digest.update(block)
+                            size += len(block)
+                            if keep:
+                                kept += block
+                            if target is not None:
+                                target.write(block)
+                            if progress:
+                                progress(reader.ciphertext_bytes - seen)
+                                seen = reader.ciphertext_bytes
+                    finally:
+                        if target is not None:
+                            target.close()
+                    if name == MANIFEST_NAME:
+                        manifest_bytes = bytes(kept)
+                    else:
+                        if name in API_MEMBERS:
+                            try:
+                                api_state[name] = json.loads(kept)
+                            except ValueError:
+                                raise ManifestError(f"{source}: {name} is not JSON") from None
+                        found[name] = FileEntry(path=name, size=size, sha256=digest.hexdigest())
+        except tarfile.TarError as error:
+            raise ManifestError(
+                f"{source}: the archive's contents are not a valid tar: {error}"
+            ) from None
+        # Authenticate what tar did not need to read (padding, end-of-archive, the final chunk).
+        reader.drain()
+        if progress:
+            progress(reader.ciphertext_bytes - seen)
+    if manifest_bytes is None:
+        raise ManifestError(f"{source}: the archive has no {MANIFEST_NAME}")
+    manifest = Manifest.from_bytes(manifest_bytes, source)
+    compare_files(manifest.files, found, source)
+    return manifest, api_state
+
+
+def verify_backup(
+    path: Path, passphrase: Passphrase, *, progress: Progress | None = None
+) -> Manifest:
+    """Check every tag and every file hash; returns the manifest. Writes nothing."""
+    if not path.is_file():
+        raise RestoreError(f"{path}: no such backup file")
+    manifest, _ = _walk(path, passphrase, None, progress)
+    return manifest
+
+
+@dataclass
+class RestoreTargets:
+    """Where each part of a backup goes, and how to stop and start what uses it."""
+
+    # Client factories: a restore may bring back other credentials, so connect after the swap.
+    prometheus: Callable[[], httpx.Client]
+    prometheus_data_dir: Path
+    stop: Callable[[], None]
+    start: Callable[[], None]
+    alertmanager: Callable[[], httpx.Client] | None = None
+    grafana: Callable[[], httpx.Client] | None = None
+    # archive prefix -> local directory or file, as in BackupSources.paths
+    paths: dict[str, Path] = field(default_factory=dict)
+
+
+def _staging(target: Path) -> Path:
+    return target.with_name(f"{target.name}.restore-staging")
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def _extract(
+    path: Path, passphrase: Passphrase, targets: dict[str, Path], progress: Progress | None
+) -> tuple[Manifest, dict[str, Any]]:
+    """Write each target's members into `<target>.restore-staging` (a directory, or a file for
+    a single-file target) while verifying."""
+    for target in targets.values():
+        _remove(_staging(target))
+
+    def write(name: str, info: tarfile.TarInfo) -> Any:
+        prefix, _, rest = name.partition("/")
+        if prefix not in targets:
+            return None
+        destination = _staging(targets[prefix]) / rest if rest else _staging(targets[prefix])
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL, info.mode & 0o777 or 0o600)
+        return os.fdopen(fd, "wb")
+
+    return _walk(path, passphrase, write, progress)
+
+
+def _swap_in(targets: dict[str, Path], stamp: str) -> tuple[dict[str, Path], dict[str, Path]]:
+    """Move each staged target into place, the old one aside; all or nothing.
+
+    Returns (restored, previous): archive prefix -> target, and -> where the old one went.
+    """
+    restored: dict[str, Path] = {}
+    previous: dict[str, Path] = {}
+    swapped: list[tuple[Path, Path | None]] = []
+    try:
+        for prefix, target in targets.items():
+            if not (_staging(target).exists()):
+                continue
+            aside = None
+            if target.exists() or target.is_symlink():
+                aside = target.with_name(f"{target.name}.before-restore-{stamp}")
+                os.replace(target, aside)
+                previous[prefix] = aside
+            swapped.append((target, aside))
+            os.replace(_staging(target), target)
+            restored[prefix] = target
+            if target.is_dir():
+                # Directory modes are not in the archive: keep the old one (certs/ is 0700).
+                mode = stat.S_IMODE(aside.stat().st_mode) if aside and aside.is_dir() else 0o700
+                target.chmod(mode)
+    except OSError as error:
+        for target, aside in reversed(swapped):
+            with contextlib.suppress(OSError):
+                if aside is not None:
+                    _remove(target)
+                    os.replace(aside, target)
+        raise RestoreError(f"could not move restored files into place: {error}") from None
+    return restored, previous
+
+
+def compare_counts(expected: dict[str, MetricCounts], found: dict[str, Any]) -> list[Mismatch]:
+    mismatches = []
+    for name, want in sorted(expected.items()):
+        got = found.get(name)
+        have = MetricCounts(series=got.series, samples=got.samples) if got else None
+        if have != want:
+            mismatches.append(Mismatch(name, want, have))
+    return mismatches
+
+
+def restore_backup(
+    path: Path,
+    passphrase: Passphrase,
+    targets: RestoreTargets,
+    *,
+    progress: Progress | None = None,
+    on_phase: Callable[[str], None] | None = None,
+) -> RestoreResult:
+    """Verify while extracting to staging, stop, swap in, start, restore silences, check counts."""
+    phase = on_phase or (lambda _: None)
+    if not path.is_file():
+        raise RestoreError(f"{path}: no such backup file")
+    paths = {TSDB_PREFIX: targets.prometheus_data_dir, **targets.paths}
+    # One pass authenticates every chunk and hash while writing into staging paths beside the
+    # targets; the running stack is only touched once that pass has succeeded.
+    phase("verify and extract")
+    try:
+        manifest, api_state = _extract(path, passphrase, paths, progress)
+    except BaseException:
+        for target in paths.values():
+            _remove(_staging(target))
+        raise
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    phase("stop")
+    targets.stop()
+    try:
+        restored, previous = _swap_in(paths, stamp)
+    except RestoreError:
+        # The old state is back in place: run on it.
+        targets.start()
+        raise
+    phase("start")
+    targets.start()
+    with targets.prometheus() as client:
+        prometheus.wait_ready(client)
+        restored_silences = restored_dashboards = 0
+        if targets.alertmanager is not None and SILENCES_MEMBER in api_state:
+            phase("silences")
+            with targets.alertmanager() as alertmanager:
+                restored_silences = restore_silences(alertmanager, api_state[SILENCES_MEMBER])
+        if targets.grafana is not None and DASHBOARDS_MEMBER in api_state:
+            phase("dashboards")
+            with targets.grafana() as grafana:
+                restored_dashboards = restore_dashboards(grafana, api_state[DASHBOARDS_MEMBER])
+        phase("check")
+        mismatches: list[Mismatch] = []
+        if manifest.count_range_ms is not None:
+            found = prometheus.count_samples(client, *manifest.count_range_ms)
+            mismatches = compare_counts(manifest.metrics, found)
+    return RestoreResult(
+        manifest, restored, previous, restored_silences, restored_dashboards, mismatches
+    )

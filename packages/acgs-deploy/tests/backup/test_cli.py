@@ -1,0 +1,98 @@
+"""The command layer: key sources, clear errors, exit codes, and the key never printed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from acgs_deploy.backup import cli
+from acgs_deploy.backup.archive import Passphrase, ScryptParams
+from acgs_deploy.backup.scratch import ScratchServer
+from acgs_deploy.backup.snapshot import BackupSources, create_backup
+from acgs_deploy.settings import StackSettings
+
+RIGHT_KEY = "right-key-3f9a1c77e0"
+WRONG_KEY = "wrong-key-8b2d44aa19"
+
+
+def test_verify_with_key_files_and_errors(
+    prometheus_server: ScratchServer,
+    tmp_path: Path,
+    fast_kdf: ScryptParams,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    data_dir = Path(next(a for a in prometheus_server.argv if "tsdb.path" in a).split("=", 1)[1])
+    sources = BackupSources(prometheus=prometheus_server.client(), prometheus_data_dir=data_dir)
+    result = create_backup(
+        sources, tmp_path / "b", Passphrase(RIGHT_KEY), params=fast_kdf, settle_s=2
+    )
+    settings = StackSettings.load(tmp_path / "state")
+    right, wrong = tmp_path / "right.key", tmp_path / "wrong.key"
+    right.write_text(RIGHT_KEY + "\n")
+    wrong.write_text(WRONG_KEY + "\n")
+
+    console = Console(record=True, width=160)
+    code = cli.run(
+        "verify", settings=settings, backup_file=result.path, key_file=right, console=console
+    )
+    assert code == 0
+    shown = console.export_text()
+    assert "every chunk tag and every file's SHA-256" in shown
+    assert "backup_test_total" in shown
+
+    assert cli.run("verify", settings=settings, backup_file=result.path, key_file=wrong) == 1
+    assert "key does not open" in capsys.readouterr().err
+
+    assert (
+        cli.run("verify", settings=settings, backup_file=result.path, key_file=tmp_path / "nope")
+        == 1
+    )
+    assert "nope: cannot read the key file" in capsys.readouterr().err
+
+    (tmp_path / "empty.key").write_text("\n")
+    assert (
+        cli.run(
+            "verify", settings=settings, backup_file=result.path, key_file=tmp_path / "empty.key"
+        )
+        == 1
+    )
+    assert "the key file is empty" in capsys.readouterr().err
+
+    assert (
+        cli.run(
+            "verify", settings=settings, backup_file=tmp_path / "missing.acgsbak", key_file=right
+        )
+        == 1
+    )
+    assert "missing.acgsbak: no such backup file" in capsys.readouterr().err
+
+    # No monitoring.env in this state dir and no --key-file: say how to get one.
+    assert cli.run("verify", settings=settings, backup_file=result.path) == 1
+    assert "monitoring.env does not exist" in capsys.readouterr().err
+
+    everything = shown + capsys.readouterr().out
+    assert RIGHT_KEY not in everything
+    assert WRONG_KEY not in everything
+
+
+def test_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    settings = StackSettings.load(tmp_path / "state")
+    assert cli.run("backup", settings=settings, keep_last="many") == cli.EXIT_USAGE
+    assert "--keep-last takes a whole number" in capsys.readouterr().err
+    assert cli.run("restore", settings=settings) == cli.EXIT_USAGE
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["restore"])
+    assert exit_info.value.code == 2
+    assert "restore needs --backup-file FILE" in capsys.readouterr().err
+
+
+def test_backup_needs_a_running_prometheus(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = StackSettings.load(tmp_path / "state")
+    key = tmp_path / "k"
+    key.write_text("some key\n")
+    assert cli.run("backup", settings=settings, key_file=key) == 1
+    assert "Prometheus is not running" in capsys.readouterr().err
