@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -24,33 +23,11 @@ from acgs_deploy.backup.archive import Passphrase
 from acgs_deploy.backup.restore import verify_backup
 from acgs_deploy.client import stack_client
 from acgs_deploy.secrets import Secrets
-from acgs_deploy.settings import REPO_ROOT, StackSettings
+from acgs_deploy.settings import REPO_ROOT, StackSettings, free_stack_ports
 
 pytestmark = pytest.mark.stack
 
 QUERIES = ("up", "acgs_constitutional_compliance_score", "prometheus_tsdb_head_series")
-
-
-def _free_port_block(size: int) -> int:
-    for _ in range(200):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
-        if base + size > 65000 or 7990 <= base <= 9200:
-            continue
-        sockets = []
-        try:
-            for port in range(base, base + size):
-                sock = socket.socket()
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-        return base
-    raise RuntimeError("no block of free ports found")
 
 
 @pytest.fixture(scope="module")
@@ -60,17 +37,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings
     rules.mkdir()
     for source in sorted((REPO_ROOT / "rules").glob("*.yml")):
         shutil.copyfile(source, rules / source.name)
-    base = _free_port_block(12)
-    settings = StackSettings.load(
-        root / "state",
-        rules_dir=rules,
-        sim_base_port=base,
-        prometheus_port=base + 7,
-        alertmanager_port=base + 8,
-        node_exporter_port=base + 9,
-        grafana_port=base + 10,
-        webhook_port=base + 11,
-    )
+    settings = StackSettings.load(root / "state", rules_dir=rules, **free_stack_ports())
     try:
         stack.deploy(settings, demo=True)
         # Counts stop 30 s before a snapshot: let the stack collect more than that.

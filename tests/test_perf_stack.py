@@ -8,7 +8,6 @@ torn down. Run with `nox -s stack`.
 from __future__ import annotations
 
 import json
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,38 +21,16 @@ from acgs_deploy.client import stack_client
 from acgs_deploy.health import check_targets
 from acgs_deploy.perf.promapi import query
 from acgs_deploy.perf.run import run_command
-from acgs_deploy.settings import StackSettings
+from acgs_deploy.settings import StackSettings, free_stack_ports
 
 pytestmark = pytest.mark.stack
-
-COMPONENT_PORTS = ("prometheus", "alertmanager", "node_exporter", "grafana", "webhook")
-
-
-def _free_base_port(size: int) -> int:
-    """A base port with `size` free ports after it, away from the guide's defaults."""
-    for _ in range(200):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
-        if base + size > 65000 or 2990 <= base <= 9200:
-            continue
-        try:
-            for port in range(base, base + size):
-                with socket.socket() as sock:
-                    sock.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no block of free ports")
 
 
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings]:
-    base = _free_base_port(7 + len(COMPONENT_PORTS))
-    ports = {f"{name}_port": base + 7 + i for i, name in enumerate(COMPONENT_PORTS)}
     # The tasks read the ports from a stack file, as a person running them would.
     root = tmp_path_factory.mktemp("perf-stack")
-    (root / "stack.yml").write_text(yaml.safe_dump({"sim_base_port": base, **ports}))
+    (root / "stack.yml").write_text(yaml.safe_dump(free_stack_ports()))
     settings = StackSettings.load(root / "state", stack_file=root / "stack.yml")
     try:
         stack.deploy(settings, demo=True)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from acgs_deploy import cli, configstore, stack
 from acgs_deploy.client import Component, base_url, ssl_context, stack_client
 from acgs_deploy.process import ProcessManager
 from acgs_deploy.secrets import Secrets
-from acgs_deploy.settings import REPO_ROOT, StackSettings
+from acgs_deploy.settings import REPO_ROOT, StackSettings, free_stack_ports
 from acgs_deploy.webhook import read_notifications
 
 pytestmark = pytest.mark.stack
@@ -44,29 +43,6 @@ FALLBACK_COMPLIANCE_RULE = """groups:
         annotations:
           summary: compliance score below 0.9 (test-only rule)
 """
-
-
-def _free_port_block(size: int) -> int:
-    """A base port with ``size`` free ports after it, outside the guide's defaults."""
-    for _ in range(200):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base + size > 65000 or 7990 <= base <= 9200:
-            continue
-        sockets = []
-        try:
-            for port in range(base, base + size):
-                s = socket.socket()
-                sockets.append(s)
-                s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        finally:
-            for s in sockets:
-                s.close()
-        return base
-    raise RuntimeError("no block of free ports found")
 
 
 def _wait(predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.5) -> Any:
@@ -89,17 +65,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings
         shutil.copyfile(source, rules / source.name)
     if "ACGSComplianceScoreLow" not in "".join(p.read_text() for p in rules.glob("*.yml")):
         (rules / "test-compliance.yml").write_text(FALLBACK_COMPLIANCE_RULE)
-    base = _free_port_block(7 + 5)
-    settings = StackSettings.load(
-        root / "state",
-        rules_dir=rules,
-        sim_base_port=base,
-        prometheus_port=base + 7,
-        alertmanager_port=base + 8,
-        node_exporter_port=base + 9,
-        grafana_port=base + 10,
-        webhook_port=base + 11,
-    )
+    settings = StackSettings.load(root / "state", rules_dir=rules, **free_stack_ports())
     try:
         stack.deploy(settings, demo=True)
         yield settings
@@ -390,15 +356,10 @@ def test_user_supplied_certificate_stack(tmp_path: Path) -> None:
 
     # The "corporate" PKI: a CA and a server certificate made in another directory.
     pki = ensure_certificates(StackSettings.load(tmp_path / "pki"))
-    base = _free_port_block(5)
     settings = StackSettings.load(
         tmp_path / "state",
         rules_dir=tmp_path / "no-rules",
-        prometheus_port=base,
-        alertmanager_port=base + 1,
-        node_exporter_port=base + 2,
-        grafana_port=base + 3,
-        webhook_port=base + 4,
+        **free_stack_ports(),
         tls_cert_file=pki.server_cert,
         tls_key_file=pki.server_key,
         tls_ca_file=pki.ca_cert,
@@ -413,7 +374,13 @@ def test_user_supplied_certificate_stack(tmp_path: Path) -> None:
             auth=(secrets.prometheus_username, secrets.prometheus_password),
             timeout=5,
         ) as client:
-            assert client.get(f"https://127.0.0.1:{base}/-/ready").status_code == 200
-            assert client.get(f"https://127.0.0.1:{base + 2}/metrics").status_code == 200
+            assert (
+                client.get(f"https://127.0.0.1:{settings.prometheus_port}/-/ready").status_code
+                == 200
+            )
+            assert (
+                client.get(f"https://127.0.0.1:{settings.node_exporter_port}/metrics").status_code
+                == 200
+            )
     finally:
         stack.down(settings)

@@ -9,7 +9,6 @@ is torn down afterwards. Prints the medians; run with `nox -s bench -- bench_dep
 from __future__ import annotations
 
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -20,31 +19,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from acgs_deploy.settings import free_stack_ports
+
 ROOT = Path(__file__).resolve().parents[3]
 ROUNDS = 3
 REDEPLOYS = 3
-
-
-def free_block(size: int) -> int:
-    for _ in range(200):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base + size > 65000:
-            continue
-        taken = []
-        try:
-            for port in range(base, base + size):
-                s = socket.socket()
-                taken.append(s)
-                s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        finally:
-            for s in taken:
-                s.close()
-        return base
-    raise RuntimeError("no free port block")
 
 
 def invoke(task: str, state: Path, env: dict[str, str], *extra: str) -> float:
@@ -68,16 +47,8 @@ def main() -> None:
     cold: list[float] = []
     warm: list[float] = []
     for _ in range(ROUNDS):
-        base = free_block(12)
-        env = {
-            **os.environ,
-            "ACGS_SIM_BASE_PORT": str(base),
-            "ACGS_PROMETHEUS_PORT": str(base + 7),
-            "ACGS_ALERTMANAGER_PORT": str(base + 8),
-            "ACGS_NODE_EXPORTER_PORT": str(base + 9),
-            "ACGS_GRAFANA_PORT": str(base + 10),
-            "ACGS_WEBHOOK_PORT": str(base + 11),
-        }
+        ports = {f"ACGS_{field.upper()}": str(port) for field, port in free_stack_ports().items()}
+        env = {**os.environ, **ports}
         with tempfile.TemporaryDirectory(prefix="acgs-bench-") as scratch:
             state = Path(scratch) / "state"
             try:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import tempfile
 from pathlib import Path
 
@@ -21,26 +20,7 @@ from rich.console import Console
 
 from acgs_deploy import stack
 from acgs_deploy.perf.run import run_command
-from acgs_deploy.settings import REPO_ROOT, StackSettings
-
-PORTS = ("prometheus", "alertmanager", "node_exporter", "grafana", "webhook")
-
-
-def free_base_port(size: int) -> int:
-    for _ in range(200):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
-        if base + size > 65000 or 2990 <= base <= 9200:
-            continue
-        try:
-            for port in range(base, base + size):
-                with socket.socket() as sock:
-                    sock.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no block of free ports")
+from acgs_deploy.settings import REPO_ROOT, StackSettings, free_stack_ports
 
 
 def main() -> None:
@@ -50,10 +30,8 @@ def main() -> None:
     report = Path(os.environ.get("BENCH_REPORT", REPO_ROOT / "reports" / "bench-perf"))
     console = Console()
     with tempfile.TemporaryDirectory(prefix="bench-perf-") as tmp:
-        base = free_base_port(7 + len(PORTS))
         stack_file = Path(tmp) / "stack.yml"
-        ports = {f"{name}_port": base + 7 + i for i, name in enumerate(PORTS)}
-        stack_file.write_text(yaml.safe_dump({"sim_base_port": base, **ports}))
+        stack_file.write_text(yaml.safe_dump(free_stack_ports()))
         settings = StackSettings.load(Path(tmp) / "state", stack_file=stack_file)
         try:
             stack.deploy(settings, demo=True)

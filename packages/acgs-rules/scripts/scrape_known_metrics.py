@@ -12,7 +12,6 @@ they watch); they were written from the exporters' documentation and source.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import tempfile
 import time
@@ -20,13 +19,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from acgs_metrics.ports import free_port
+
 OUT = Path(__file__).resolve().parent.parent / "src" / "acgs_rules" / "data" / "known_metrics"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def commands(port: int, state: Path) -> dict[str, list[str]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -14,13 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from acgs_metrics.ports import free_port
+
 RULES = Path(__file__).resolve().parents[3] / "rules"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def get_json(url: str) -> dict[str, object]:

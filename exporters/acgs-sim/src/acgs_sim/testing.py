@@ -13,14 +13,12 @@ For tests here and in other packages (deploy, perf) that need live ACGS services
 from __future__ import annotations
 
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -29,35 +27,16 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from acgs_metrics import SERVICE_NAMES
+from acgs_metrics.ports import free_port_block, ports_free
 
 __all__ = ["ACGS_SIM", "Sample", "SimProcess", "free_base_port", "parse_metrics", "ports_free"]
 
 ACGS_SIM = Path(sys.executable).with_name("acgs-sim")
-# Ports the guide's stack uses: never pick them, whatever a test runs beside.
-RESERVED = set(range(8000, 8007)) | {3000, 9090, 9093, 9100}
-
-
-def ports_free(ports: Iterable[int], host: str = "127.0.0.1") -> bool:
-    """True when a server could listen on every port (no listener; TIME_WAIT is fine)."""
-    for port in ports:
-        with socket.socket() as sock:
-            # Like the servers themselves: a closed server's TIME_WAIT sockets do not count.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind((host, port))
-            except OSError:
-                return False
-    return True
 
 
 def free_base_port() -> int:
     """A base port whose seven service ports are all free right now."""
-    for _ in range(200):
-        base = random.randrange(20000, 60000)  # noqa: S311 (not security)
-        ports = range(base, base + len(SERVICE_NAMES))
-        if not RESERVED & set(ports) and ports_free(ports):
-            return base
-    raise RuntimeError("no seven consecutive free ports found")
+    return free_port_block(len(SERVICE_NAMES))
 
 
 @dataclass

@@ -12,7 +12,6 @@ the way out, whatever happened.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -23,6 +22,8 @@ from pathlib import Path
 
 import httpx
 
+from acgs_metrics.ports import free_port
+
 __all__ = ["BINARIES", "LocalStack", "StackError", "free_port", "local_stack"]
 
 BINARIES = ("prometheus", "prometheus-node-exporter", "prometheus-alertmanager")
@@ -30,12 +31,6 @@ BINARIES = ("prometheus", "prometheus-node-exporter", "prometheus-alertmanager")
 
 class StackError(RuntimeError):
     """A program of the stack is missing, exited or never answered."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -23,7 +23,14 @@ from pydantic_settings import (
 
 from acgs_deploy.layout import StateLayout
 
-__all__ = ["REPO_ROOT", "SECRET_FIELDS", "STACK_FILE_NAME", "SettingsError", "StackSettings"]
+__all__ = [
+    "REPO_ROOT",
+    "SECRET_FIELDS",
+    "STACK_FILE_NAME",
+    "SettingsError",
+    "StackSettings",
+    "free_stack_ports",
+]
 
 # The checkout this package lives in (packages/acgs-deploy/src/acgs_deploy/settings.py).
 REPO_ROOT = Path(__file__).resolve().parents[4]
@@ -208,6 +215,31 @@ class StackSettings(BaseSettings):
         for index, spec in enumerate(SERVICES):
             ports[f"acgs-{spec.name}"] = self.sim_base_port + index
         return ports
+
+
+# The components with a port of their own, after the seven services' block.
+_COMPONENT_PORT_FIELDS = (
+    "prometheus_port",
+    "alertmanager_port",
+    "node_exporter_port",
+    "grafana_port",
+    "webhook_port",
+)
+
+
+def free_stack_ports() -> dict[str, int]:
+    """Port settings for a whole stack on ports free right now (tests, benchmarks).
+
+    One block: the seven services from ``sim_base_port``, then each component's port.
+    """
+    from acgs_metrics.ports import free_port_block
+    from acgs_metrics.services import SERVICES
+
+    base = free_port_block(len(SERVICES) + len(_COMPONENT_PORT_FIELDS))
+    ports = {"sim_base_port": base}
+    for offset, field in enumerate(_COMPONENT_PORT_FIELDS, start=len(SERVICES)):
+        ports[field] = base + offset
+    return ports
 
 
 def _choose_stack_file(stack_file: Path | str | None) -> Path | None:

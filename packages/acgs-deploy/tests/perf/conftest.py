@@ -10,7 +10,6 @@ a temporary directory and is stopped at the end, also on failure.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import threading
 import time
@@ -26,6 +25,7 @@ import pytest
 
 from acgs_deploy.perf.endpoint import Endpoint
 from acgs_deploy.perf.promapi import query
+from acgs_metrics.ports import free_port
 
 USERNAME = "prom-test"
 PASSWORD = "s3cret-for-tests"
@@ -47,12 +47,6 @@ groups:
       - record: test:up:sum
         expr: sum(up)
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_ready(

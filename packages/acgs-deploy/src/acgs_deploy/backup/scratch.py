@@ -6,7 +6,6 @@ flags backup needs (admin API, lifecycle) and always stops it (use it as a conte
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -14,14 +13,10 @@ from types import TracebackType
 
 import httpx
 
+from acgs_metrics.ports import free_port
+
 PROMETHEUS = "/usr/bin/prometheus"
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class ScratchServer:

@@ -1,0 +1,54 @@
+"""Free TCP ports on 127.0.0.1 for test servers, benchmarks and scratch Prometheus instances.
+
+One implementation for the whole toolkit. A port found free can still be taken by another
+process before our server binds it; the window is milliseconds and the servers we start fail
+loudly on "address in use", so callers accept that small race.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+from collections.abc import Iterable
+
+__all__ = ["GUIDE_PORTS", "free_port", "free_port_block", "ports_free"]
+
+# The ports of the guide's stack (Grafana, the seven services, Prometheus, Alertmanager, the
+# webhook receiver, node_exporter): never hand them out, whatever runs beside a test.
+GUIDE_PORTS = frozenset({3000, *range(8000, 8007), 9090, 9093, 9097, 9100})
+
+
+def ports_free(ports: Iterable[int], host: str = "127.0.0.1") -> bool:
+    """True when a server could listen on every port now (TIME_WAIT leftovers do not count)."""
+    for port in ports:
+        with socket.socket() as sock:
+            # Like the servers themselves: a closed server's TIME_WAIT sockets do not block it.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((host, port))
+            except OSError:
+                return False
+    return True
+
+
+def free_port() -> int:
+    """One port the kernel says is free (never one of the guide's ports)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in GUIDE_PORTS:
+            return port
+
+
+def free_port_block(size: int) -> int:
+    """A base port such that ``base .. base + size - 1`` are all free and none is the guide's."""
+    if size < 1:
+        raise ValueError(f"size must be at least 1, got {size}")
+    for _ in range(200):
+        # Below Linux's ephemeral range (32768+), so outgoing connections do not take them.
+        base = random.randrange(20000, 32768 - size)  # noqa: S311 (not security)
+        block = range(base, base + size)
+        if GUIDE_PORTS.isdisjoint(block) and ports_free(block):
+            return base
+    raise RuntimeError(f"no {size} consecutive free ports found between 20000 and 32767")
