@@ -20,14 +20,12 @@ from acgs_dashboards.build import BuildError, build_all
 from acgs_dashboards.lint import (
     LintOptions,
     LintUsageError,
-    exit_code,
     lint_paths,
-    print_text,
     recorded_metrics,
-    render_json,
 )
 from acgs_dashboards.lint.base import DEFAULT_DATASOURCE_UIDS
 from acgs_dashboards.queryload import QueryLoadError
+from acgs_rules.output import exit_code, print_text, render_json
 
 USAGE_ERROR = 2
 
@@ -203,9 +201,9 @@ def _lint(args: argparse.Namespace) -> int:
         print(f"acgs-dashboards lint: {error}", file=sys.stderr)
         return USAGE_ERROR
     if args.format == "json":
-        sys.stdout.write(render_json(report.findings, report.dashboards) + "\n")
+        sys.stdout.write(render_json(report.findings, {"dashboards": report.dashboards}) + "\n")
     else:
-        print_text(report.findings, report.dashboards, Console())
+        print_text(report.findings, f"{report.dashboards} dashboard(s)", Console())
     return exit_code(report.findings)
 
 

@@ -6,16 +6,15 @@ Exit codes: 0 no errors (warnings allowed), 1 errors found, 2 bad usage or setti
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from collections import Counter
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from acgs_rules.checks import ALL_CHECK_NAMES, CHECKS
-from acgs_rules.lint import LintResult, lint
+from acgs_rules.lint import lint
+from acgs_rules.output import exit_code, print_text, render_json
 from acgs_rules.promtool import PromtoolMissing
 from acgs_rules.settings import LintSettings, SettingsError
 
@@ -73,34 +72,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def print_text(result: LintResult, console: Console) -> None:
-    for f in result.findings:
-        style = "red" if f.severity == "error" else "yellow"
-        rule = f" {f.rule}:" if f.rule else ""
-        location = f"{f.path}:{f.line}" if f.line else f.path
-        console.print(
-            f"{location}: [{style}]{f.severity}[/{style}] [bold]\\[{f.check}][/bold]"
-            f"{rule} {f.message}",
-            highlight=False,
-            soft_wrap=True,
-        )
-    if result.findings:
-        table = Table(title="findings by check")
-        table.add_column("check")
-        table.add_column("errors", justify="right")
-        table.add_column("warnings", justify="right")
-        errors = Counter(f.check for f in result.errors)
-        warnings = Counter(f.check for f in result.warnings)
-        for name in sorted(set(errors) | set(warnings)):
-            table.add_row(name, str(errors[name]), str(warnings[name]))
-        console.print(table)
-    console.print(
-        f"{result.files} rule file(s), {result.rules} rule(s), {result.tests} test file(s): "
-        f"{len(result.errors)} error(s), {len(result.warnings)} warning(s)",
-        highlight=False,
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console()
@@ -144,20 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     except PromtoolMissing as error:
         return fail(str(error))
     if args.format == "json":
-        payload = {
-            "findings": [f.as_dict() for f in result.findings],
-            "summary": {
-                "files": result.files,
-                "rules": result.rules,
-                "test_files": result.tests,
-                "errors": len(result.errors),
-                "warnings": len(result.warnings),
-            },
-        }
-        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+        counts = {"files": result.files, "rules": result.rules, "test_files": result.tests}
+        sys.stdout.write(render_json(result.findings, counts) + "\n")
     else:
-        print_text(result, console)
-    return 1 if result.errors else 0
+        read = f"{result.files} rule file(s), {result.rules} rule(s), {result.tests} test file(s)"
+        print_text(result.findings, read, console)
+    return exit_code(result.findings)
 
 
 if __name__ == "__main__":

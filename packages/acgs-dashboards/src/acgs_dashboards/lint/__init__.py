@@ -6,7 +6,6 @@ example, how to silence it). Findings are the rule linter's ``Finding``.
 """
 
 from acgs_dashboards.lint.base import Check, LintOptions
-from acgs_dashboards.lint.output import exit_code, print_text, render_json
 from acgs_dashboards.lint.runner import (
     LintReport,
     LintUsageError,
@@ -22,10 +21,7 @@ __all__ = [
     "LintReport",
     "LintUsageError",
     "collect_files",
-    "exit_code",
     "lint_dashboards",
     "lint_paths",
-    "print_text",
     "recorded_metrics",
-    "render_json",
 ]

@@ -1,45 +1,42 @@
-"""Finding output in the rule linter's formats: one line per finding, or JSON.
+"""How linter findings are shown: one line each plus a table by check, or JSON.
 
-The :class:`~acgs_rules.model.Finding` type itself is the rule linter's; a finding's ``rule``
-is ``dashboard title / panel title / refId`` here.
+Shared by ``acgs-rules lint`` and ``acgs-dashboards lint`` so both print, count and exit alike.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from rich.console import Console
 from rich.table import Table
 
 from acgs_rules.model import Finding, Severity
 
-__all__ = ["exit_code", "print_text", "render_json"]
+__all__ = ["exit_code", "print_text", "render_json", "severity_counts"]
 
 
 def exit_code(findings: Sequence[Finding]) -> int:
-    """1 when any finding is an error, else 0 (as ``acgs-rules lint``)."""
+    """1 when any finding is an error, else 0 (warnings alone pass)."""
     return 1 if any(f.severity is Severity.ERROR for f in findings) else 0
 
 
-def _summary(findings: Sequence[Finding], dashboards: int) -> dict[str, int]:
+def severity_counts(findings: Sequence[Finding]) -> dict[str, int]:
     return {
-        "dashboards": dashboards,
         "errors": sum(f.severity is Severity.ERROR for f in findings),
         "warnings": sum(f.severity is Severity.WARNING for f in findings),
     }
 
 
-def render_json(findings: Sequence[Finding], dashboards: int) -> str:
-    payload = {
-        "findings": [f.as_dict() for f in findings],
-        "summary": _summary(findings, dashboards),
-    }
-    return json.dumps(payload, indent=2)
+def render_json(findings: Sequence[Finding], counts: Mapping[str, int]) -> str:
+    """``{"findings": [...], "summary": {**counts, "errors": E, "warnings": W}}``."""
+    summary = {**counts, **severity_counts(findings)}
+    return json.dumps({"findings": [f.as_dict() for f in findings], "summary": summary}, indent=2)
 
 
-def print_text(findings: Sequence[Finding], dashboards: int, console: Console) -> None:
+def print_text(findings: Sequence[Finding], what_was_read: str, console: Console) -> None:
+    """``path:line: severity [check] rule: message`` per finding, a table, then one summary."""
     for f in findings:
         style = "red" if f.severity is Severity.ERROR else "yellow"
         rule = f" {f.rule}:" if f.rule else ""
@@ -60,9 +57,8 @@ def print_text(findings: Sequence[Finding], dashboards: int, console: Console) -
         for name in sorted(set(errors) | set(warnings)):
             table.add_row(name, str(errors[name]), str(warnings[name]))
         console.print(table)
-    summary = _summary(findings, dashboards)
+    counts = severity_counts(findings)
     console.print(
-        f"{summary['dashboards']} dashboard(s): {summary['errors']} error(s), "
-        f"{summary['warnings']} warning(s)",
+        f"{what_was_read}: {counts['errors']} error(s), {counts['warnings']} warning(s)",
         highlight=False,
     )
