@@ -23,10 +23,8 @@ SERIES = CATALOG.by_series_name()
 
 
 def spec_of(sample_name: str) -> MetricSpec:
-    """The catalog metric a sample belongs to (histograms' _created too); KeyError if none."""
-    if sample_name in SERIES:
-        return SERIES[sample_name]
-    return CATALOG[sample_name.removesuffix("_created")]
+    """The catalog metric a sample belongs to; KeyError if none."""
+    return SERIES[sample_name]
 
 
 @pytest.fixture(scope="module")

@@ -129,6 +129,9 @@ def test_series_names_cover_histogram_and_counter_samples() -> None:
         "acgs_http_request_duration_seconds"
     )
     assert by_series["acgs_http_requests_total"].name == "acgs_http_requests_total"
+    # prometheus_client exposes a _created sample for histograms as well as counters.
+    assert by_series["acgs_http_request_duration_seconds_created"].type is MetricType.HISTOGRAM
+    assert by_series["acgs_http_requests_created"].type is MetricType.COUNTER
 
 
 def test_json_output_round_trips_to_the_same_catalog() -> None:

@@ -20,15 +20,18 @@ from acgs_metrics.catalog import (
 )
 from acgs_metrics.governance import GovernanceMetrics
 from acgs_metrics.instruments import Instruments, LabelValueError
+from acgs_metrics.middleware import ASGIMetricsMiddleware, HttpMetrics, WSGIMetricsMiddleware
 from acgs_metrics.services import SERVICE_NAMES, SERVICES, ServiceSpec
 
 __all__ = [
     "CATALOG",
     "SERVICES",
     "SERVICE_NAMES",
+    "ASGIMetricsMiddleware",
     "Catalog",
     "GaugeMode",
     "GovernanceMetrics",
+    "HttpMetrics",
     "Instruments",
     "LabelSpec",
     "LabelValueError",
@@ -36,5 +39,6 @@ __all__ = [
     "MetricType",
     "ServiceSpec",
     "Unit",
+    "WSGIMetricsMiddleware",
 ]
 __version__ = "0.1.0"

@@ -256,7 +256,8 @@ class MetricSpec(BaseModel):
     def series_names(self) -> tuple[str, ...]:
         """The sample names this metric produces in the text exposition format."""
         if self.type is MetricType.HISTOGRAM:
-            return (f"{self.name}_bucket", f"{self.name}_sum", f"{self.name}_count")
+            suffixes = ("_bucket", "_sum", "_count", "_created")
+            return tuple(self.name + suffix for suffix in suffixes)
         if self.type is MetricType.COUNTER:
             return (self.name, self.name.removesuffix("_total") + "_created")
         return (self.name,)

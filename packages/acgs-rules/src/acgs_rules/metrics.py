@@ -74,7 +74,7 @@ class MetricIndex:
                 del self.infos[family]
         if kind == "summary" and labels is not None:
             self.infos[family] = MetricInfo(family, "gauge", source, labels | {"quantile"}, spec)
-        if kind == "counter" and spec is not None:
+        if kind in ("counter", "histogram") and spec is not None:
             created = family.removesuffix("_total") + "_created"
             self.infos[created] = MetricInfo(created, "gauge", source, labels, spec, family)
 
