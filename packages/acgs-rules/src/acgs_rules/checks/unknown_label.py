@@ -3,7 +3,8 @@ metrics, and equality matchers must use a value the catalog allows."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from acgs_rules.checks.base import Check
 from acgs_rules.context import LintContext
@@ -56,7 +57,32 @@ def _matcher_findings(ctx: LintContext, rule: Rule, tree: Expr) -> Iterator[Find
                 )
 
 
-def _grouping_findings(ctx: LintContext, rule: Rule, tree: Expr) -> Iterator[Finding]:
+@dataclass(frozen=True)
+class MissingGroupingLabel:
+    """A ``by``/``without`` label that none of the aggregated metrics has."""
+
+    node: AggregateExpr
+    label: str
+    metrics: frozenset[str]
+    labels: frozenset[str]
+
+    def message(self) -> str:
+        clause = "without" if self.node.without else "by"
+        return (
+            f"{self.node.op} {clause} ({self.label}): none of {', '.join(sorted(self.metrics))} "
+            f"has a label {self.label!r} (labels: {', '.join(sorted(self.labels))})"
+        )
+
+
+def missing_grouping_labels(
+    tree: Expr, labels_of: Callable[[str | None], frozenset[str] | None]
+) -> Iterator[MissingGroupingLabel]:
+    """Grouping labels absent from every metric under the aggregation.
+
+    ``labels_of`` gives a metric's labels, or None when they are unknown (then nothing is
+    said). Aggregations over label-changing functions, ``group_left/right`` or
+    ``count_values`` are skipped: their label set is no longer the metrics' own.
+    """
     for node in walk(tree):
         if not isinstance(node, AggregateExpr) or not node.grouping:
             continue
@@ -68,21 +94,21 @@ def _grouping_findings(ctx: LintContext, rule: Rule, tree: Expr) -> Iterator[Fin
         if any(isinstance(n, AggregateExpr) and n.op == "count_values" for n in inner):
             continue
         names = [u.name for u in analyze(node.expr).selectors]
-        known = [_labels_known(ctx, n) for n in names]
+        known = [labels_of(n) for n in names]
         if not names or any(k is None for k in known):
             continue
-        shown = [str(n) for n in names]
         union = frozenset().union(*(k for k in known if k is not None))
         for label in node.grouping:
             if label not in union:
-                clause = "without" if node.without else "by"
-                yield ctx.finding(
-                    rule,
-                    CHECK.name,
-                    f"{node.op} {clause} ({label}): none of {', '.join(sorted(set(shown)))} "
-                    f"has a label {label!r} (labels: {', '.join(sorted(union))})",
-                    line=ctx.expr_line(rule, node.pos),
-                )
+                metrics = frozenset(str(n) for n in names)
+                yield MissingGroupingLabel(node, label, metrics, union)
+
+
+def _grouping_findings(ctx: LintContext, rule: Rule, tree: Expr) -> Iterator[Finding]:
+    for missing in missing_grouping_labels(tree, lambda name: _labels_known(ctx, name)):
+        yield ctx.finding(
+            rule, CHECK.name, missing.message(), line=ctx.expr_line(rule, missing.node.pos)
+        )
 
 
 def run(ctx: LintContext) -> Iterator[Finding]:

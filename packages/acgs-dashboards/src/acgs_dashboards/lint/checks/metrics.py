@@ -19,10 +19,8 @@ from collections.abc import Iterator
 from acgs_dashboards.lint.base import Check, Context, Issue
 from acgs_dashboards.lint.queries import Query, dashboard_queries, from_variable
 from acgs_dashboards.model import Dashboard
+from acgs_rules.checks.unknown_label import missing_grouping_labels
 from acgs_rules.model import Severity
-from acgs_rules.promql import AggregateExpr, BinaryExpr, Call, analyze, walk
-
-_LABEL_CHANGERS = {"label_replace", "label_join"}
 
 
 def _issue(query: Query, severity: Severity, message: str) -> Issue:
@@ -92,31 +90,9 @@ def unknown_labels(dashboard: Dashboard, ctx: Context) -> Iterator[Issue]:
                         f"{use.name}{{{matcher.name}{matcher.op}{matcher.value!r}}} matches no "
                         f"allowed value ({', '.join(allowed_values)})",
                     )
-        for node in walk(query.tree):
-            if not isinstance(node, AggregateExpr) or not node.grouping:
-                continue
-            inner = list(walk(node.expr))
-            if any(isinstance(n, Call) and n.func in _LABEL_CHANGERS for n in inner):
-                continue
-            if any(isinstance(n, BinaryExpr) and n.matching and n.matching.include for n in inner):
-                continue
-            if any(isinstance(n, AggregateExpr) and n.op == "count_values" for n in inner):
-                continue
-            names = [u.name for u in analyze(node.expr).selectors]
-            known = [_labels(ctx, n) for n in names]
-            if not names or any(k is None for k in known):
-                continue
-            union = frozenset().union(*(k for k in known if k is not None))
-            for label in node.grouping:
-                if label not in union and not from_variable(label):
-                    clause = "without" if node.without else "by"
-                    shown = ", ".join(sorted({str(n) for n in names}))
-                    yield _issue(
-                        query,
-                        Severity.ERROR,
-                        f"{node.op} {clause} ({label}): none of {shown} has a label "
-                        f"{label!r} (labels: {', '.join(sorted(union))})",
-                    )
+        for missing in missing_grouping_labels(query.tree, lambda name: _labels(ctx, name)):
+            if not from_variable(missing.label):
+                yield _issue(query, Severity.ERROR, missing.message())
 
 
 UNKNOWN_METRIC = Check(

@@ -15,18 +15,9 @@ from acgs_dashboards.lint.base import Check, Context, Issue
 from acgs_dashboards.lint.queries import dashboard_queries
 from acgs_dashboards.model import Dashboard
 from acgs_dashboards.variables import format_duration
+from acgs_rules.checks.range_window import TWO_SAMPLE_FUNCTIONS
 from acgs_rules.model import Severity
 
-TWO_SAMPLE_FUNCTIONS = {
-    "rate",
-    "irate",
-    "increase",
-    "delta",
-    "idelta",
-    "deriv",
-    "changes",
-    "resets",
-}
 _INTERVAL_WINDOW = re.compile(r"\[\s*(\$__interval|\$\{__interval\}|\[\[__interval\]\])\s*[\]:]")
 _VARIABLE_WINDOW = re.compile(r"\[\s*\$(?!__)|\[\s*\$\{(?!__)")
 
