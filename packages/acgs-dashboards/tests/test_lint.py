@@ -361,3 +361,21 @@ def test_target_labels_from_the_command_line(tmp_path: Path) -> None:
     path.write_text(json.dumps(board(panel('acgs_active_sessions{cluster="eu"}'))))
     assert main(["lint", str(path)]) == 1
     assert main(["lint", str(path), "--target-label", "cluster"]) == 0
+
+
+def test_a_crashing_check_is_a_finding_and_the_others_still_run() -> None:
+    from acgs_dashboards.lint import Check, lint_dashboards
+    from acgs_dashboards.lint.checks import CHECKS
+    from acgs_dashboards.model import parse_dashboard
+
+    def explode(dashboard: object, ctx: object) -> Any:
+        raise KeyError("boom")
+
+    broken = Check("test/broken", "always crashes", per_dashboard=explode)
+    dashboard = parse_dashboard(board(panel("acgs_not_in_the_catalog")))
+    findings = lint_dashboards([dashboard], checks=[broken, *CHECKS])
+    crash = [f for f in findings if f.check == "test/broken"]
+    assert len(crash) == 1
+    assert crash[0].severity is Severity.ERROR
+    assert "internal error in check (please report): KeyError('boom')" in crash[0].message
+    assert "promql/unknown-metric" in checks(findings)

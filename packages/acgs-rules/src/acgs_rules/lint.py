@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import time
-import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,17 +91,7 @@ def lint(
         try:
             findings.extend(check.run(ctx))
         except Exception as error:  # a bug in a check must not hide the other findings
-            where = traceback.extract_tb(error.__traceback__)[-1]
-            findings.append(
-                Finding(
-                    "",
-                    0,
-                    check.name,
-                    Severity.ERROR,
-                    f"internal error in check (please report): {error!r} at "
-                    f"{where.filename}:{where.lineno}",
-                )
-            )
+            findings.append(Finding.internal_error(check.name, error))
     timings["static"] = time.perf_counter() - started
     if promtool and "promtool/check" not in disabled:
         started = time.perf_counter()

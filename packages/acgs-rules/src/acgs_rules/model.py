@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import traceback
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -25,6 +26,19 @@ class Finding:
     rule: str = ""
     # Line of the rule the finding is about (0: none), to apply its silencing comments.
     anchor: int = field(default=0, compare=False)
+
+    @classmethod
+    def internal_error(cls, check: str, error: Exception) -> Finding:
+        """A check that crashed: reported as a finding so the other checks still count."""
+        where = traceback.extract_tb(error.__traceback__)[-1]
+        return cls(
+            "",
+            0,
+            check,
+            Severity.ERROR,
+            f"internal error in check (please report): {error!r} at "
+            f"{where.filename}:{where.lineno}",
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {

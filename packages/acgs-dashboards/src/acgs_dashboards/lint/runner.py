@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,17 +123,7 @@ def lint_dashboards(
         try:
             findings.extend(_run(check, dashboards, ctx))
         except Exception as error:  # a bug in one check must not hide the others' findings
-            where = traceback.extract_tb(error.__traceback__)[-1]
-            findings.append(
-                Finding(
-                    "",
-                    0,
-                    check.name,
-                    Severity.ERROR,
-                    f"internal error in check (please report): {error!r} at "
-                    f"{where.filename}:{where.lineno}",
-                )
-            )
+            findings.append(Finding.internal_error(check.name, error))
     return sorted(set(findings), key=lambda f: (f.path, f.line, f.check, f.message))
 
 
