@@ -39,9 +39,17 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings
         shutil.copyfile(source, rules / source.name)
     settings = StackSettings.load(root / "state", rules_dir=rules, **free_stack_ports())
     try:
+        started = time.time()
         stack.deploy(settings, demo=True)
-        # Counts stop 30 s before a snapshot: let the stack collect more than that.
-        time.sleep(45)
+        # A backup counts samples up to 30 s before its snapshot: wait until every queried
+        # metric (Prometheus' own are scraped only every 15 s) has samples before that.
+        deadline = time.monotonic() + 150
+        while not (
+            time.time() - 35 > started
+            and all(query_range(settings, q, started, time.time() - 35) for q in QUERIES)
+        ):
+            assert time.monotonic() < deadline, f"no samples of {QUERIES} after 150 s"
+            time.sleep(2)
         yield settings
     finally:
         stack.down(settings)
