@@ -134,20 +134,19 @@ def health(
 )
 def perf(
     c: Context,
-    users: int = 1000,
-    duration: float = 600.0,
+    users: str = "1000",
+    duration: str = "600",
     report: str | None = None,
-    think: float = 1.0,
-    detection_trials: int = 3,
-    quiet_window: float = 60.0,
+    think: str = "1",
+    detection_trials: str = "3",
+    quiet_window: str = "60",
     state_dir: str | None = None,
     stack_file: str | None = None,
 ) -> None:
     """Measure every performance target on the live stack; exits 1 when one is missed."""
-    from pathlib import Path
-
     from acgs_deploy.perf.run import run_command
 
+    # Numbers arrive as strings: run_command checks them and names the flag when one is bad.
     sys.exit(
         run_command(
             "perf",
@@ -155,7 +154,7 @@ def perf(
             stack_file=stack_file,
             users=users,
             duration_s=duration,
-            report_dir=Path(report) if report else None,
+            report_dir=report,
             think_s=think,
             detection_trials=detection_trials,
             overhead_window_s=quiet_window,
@@ -173,7 +172,7 @@ def perf(
 )
 def overhead(
     c: Context,
-    window: float = 60.0,
+    window: str = "60",
     format: str = "text",
     state_dir: str | None = None,
     stack_file: str | None = None,
@@ -196,7 +195,7 @@ def overhead(
 )
 def alerts_report(
     c: Context,
-    hours: float = 24.0,
+    hours: str = "24",
     format: str = "text",
     state_dir: str | None = None,
     stack_file: str | None = None,
@@ -205,7 +204,7 @@ def alerts_report(
     from acgs_deploy.perf.run import run_command
 
     sys.exit(run_command("alerts-report", state_dir=state_dir, stack_file=stack_file,
-                         window_s=hours * 3600, output_format=format))  # fmt: skip
+                         hours=hours, output_format=format))  # fmt: skip
 
 
 @task(

@@ -18,9 +18,10 @@ from rich.console import Console
 
 from acgs_deploy import stack
 from acgs_deploy.client import stack_client
-from acgs_deploy.health import check_targets
+from acgs_deploy.health import check_targets, expected_targets
+from acgs_deploy.perf.detection import AlertmanagerAlerts
 from acgs_deploy.perf.promapi import query
-from acgs_deploy.perf.run import run_command
+from acgs_deploy.perf.run import SIM_NOT_RUNNING, run_command, running_pids
 from acgs_deploy.settings import StackSettings, free_stack_ports
 
 pytestmark = pytest.mark.stack
@@ -37,7 +38,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings
         # Wait until every target has been scraped once (the global interval is 15 s).
         with stack_client(settings, "prometheus") as client:
             deadline = time.monotonic() + 60
-            while check_targets(client).status != "ok":
+            while check_targets(client, expected_targets(settings)).status != "ok":
                 assert time.monotonic() < deadline, "targets not all up after 60 s"
                 time.sleep(1)
         yield settings
@@ -88,7 +89,24 @@ def test_health_fails_when_a_service_stops_answering(deployed: StackSettings) ->
     assert code == 1
 
 
+def _fire_compliance_alert(settings: StackSettings) -> None:
+    """Leave a compliance_drop fault on gs and wait until its alert is in Alertmanager."""
+    import httpx
+
+    gs = f"http://{settings.sim_host}:{settings.sim_base_port + 4}"
+    httpx.post(f"{gs}/control/faults", json={"fault": "compliance_drop"}, timeout=5)
+    labels = {"service": "gs"}
+    with stack_client(settings, "alertmanager") as am:
+        alerts = AlertmanagerAlerts(am)
+        deadline = time.monotonic() + 60
+        while alerts.gone("ACGSComplianceScoreLow", labels):
+            assert time.monotonic() < deadline, "ACGSComplianceScoreLow never fired"
+            time.sleep(1)
+
+
 def test_perf_measures_every_target(deployed: StackSettings, tmp_path: Path) -> None:
+    # A fault left behind: the alert is firing when detection starts; perf clears it first.
+    _fire_compliance_alert(deployed)
     code, text = _run(
         "perf", deployed, users=200, duration_s=5.0, report_dir=tmp_path, dashboard_runs=2,
         overhead_window_s=10.0, detection_trials=1,
@@ -103,6 +121,8 @@ def test_perf_measures_every_target(deployed: StackSettings, tmp_path: Path) -> 
     assert load["requests"] > 200
     assert load["summary"]["success_rate"] > 0.95
     assert 0 < load["generator_core_share"] < 1
+    assert report["valid"] is True
+    assert "load generator CPU" in names
     assert {p["name"] for p in report["overhead"]["processes"]} == {
         "prometheus", "alertmanager", "node_exporter"
     }  # fmt: skip
@@ -132,6 +152,51 @@ def test_overhead_alone(deployed: StackSettings) -> None:
     assert {p["name"] for p in body["processes"]} == {"prometheus", "alertmanager", "node_exporter"}
     assert 0 < body["memory_share"] < 0.5
     assert code == (0 if body["passed"] else 1)
+
+
+def test_perf_without_acgs_sim_says_detection_was_skipped(
+    deployed: StackSettings, tmp_path: Path
+) -> None:
+    import os
+    import signal
+
+    import psutil
+
+    sim = psutil.Process(running_pids(deployed)["acgs-sim"])
+    os.kill(sim.pid, signal.SIGTERM)
+    sim.wait(timeout=20)
+    _, text = _run(
+        "perf", deployed, users=5, duration_s=1.0, report_dir=tmp_path, dashboard_runs=1,
+        overhead_window_s=1.0, detection_trials=1,
+    )  # fmt: skip
+    report = json.loads((tmp_path / "report.json").read_text())
+    row = next(c for c in report["checks"] if c["name"] == "alert detection")
+    assert row == {
+        "name": "alert detection",
+        "target": "< 30 s",
+        "measured": f"skipped: {SIM_NOT_RUNNING}",
+        "passed": None,
+    }
+    assert report["detection"] == {"skipped": SIM_NOT_RUNNING}
+    assert f"skipped: {SIM_NOT_RUNNING}" in " ".join(text.split())
+
+
+def test_perf_on_a_stopped_stack_is_one_line_and_a_partial_report(
+    deployed: StackSettings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Runs last in this module: it stops the stack (the fixture's down() is then a no-op).
+    stack.down(deployed)
+    code, _ = _run("perf", deployed, users=5, duration_s=1.0, report_dir=tmp_path,
+                   dashboard_runs=1, overhead_window_s=1.0, detection_trials=0)  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "perf:" in err
+    assert "is the stack running?" in " ".join(err.split())
+    assert "Traceback" not in err
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["passed"] is False
+    assert report["valid"] is False
+    assert report["error"]
 
 
 def test_a_missing_stack_is_one_clear_line(

@@ -1,6 +1,11 @@
 """Alert-fatigue review: how often each alert fired over a window, which are noisiest or
 flapping, and a suggestion for each.
 
+Episodes are counted per series (one label set): an alert that fires once for seven
+services has seven episodes but is not flapping. Flapping is one series firing again and
+again, briefly. "Fired" counts incidents: episodes of any series of the alert that overlap
+in time are one incident (one outage seen from seven places).
+
 Sources: Prometheus' `ALERTS` series (firing and pending, sampled with range queries at the
 rule evaluation interval), `ALERTS_FOR_STATE` (one distinct value per activation, so even an
 activation shorter than the step is counted), and Alertmanager's `/api/v2/alerts` (what is
@@ -11,7 +16,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -21,7 +26,7 @@ from rich.table import Table
 
 from acgs_deploy.perf.promapi import query_range
 
-# An alert that fired this often in the window, each time briefly, is flapping.
+# One series that fired this often in the window, each time briefly, is flapping.
 FLAP_MIN_EPISODES = 3
 FLAP_MAX_MEDIAN_S = 600.0
 ALWAYS_FIRING_SHARE = 0.9
@@ -34,18 +39,35 @@ class AlertStats:
     alertname: str
     severity: str = ""
     series: int = 0
+    incidents: int = 0
     firing_episodes: int = 0
     activations: int = 0
     firing_s: float = 0.0
+    # The series with the most episodes, and its episodes' durations.
+    busiest_series: str = ""
     episode_durations_s: list[float] = field(default_factory=list)
     active_in_alertmanager: int = 0
     suppressed_in_alertmanager: int = 0
     flapping: bool = False
     suggestion: str = ""
+    intervals: list[tuple[float, float]] = field(default_factory=list, repr=False)
+
+    @property
+    def busiest_series_episodes(self) -> int:
+        return len(self.episode_durations_s)
 
     @property
     def median_episode_s(self) -> float:
+        """Median episode duration of the busiest series."""
         return statistics.median(self.episode_durations_s) if self.episode_durations_s else 0.0
+
+    def add_series(self, labels: str, intervals: list[tuple[float, float]]) -> None:
+        self.series += 1
+        self.firing_episodes += len(intervals)
+        self.intervals.extend(intervals)
+        if len(intervals) > self.busiest_series_episodes:
+            self.busiest_series = labels
+            self.episode_durations_s = [end - start for start, end in intervals]
 
 
 @dataclass(frozen=True)
@@ -56,8 +78,8 @@ class FatigueReport:
 
     @property
     def noisiest(self) -> list[AlertStats]:
-        ranked = sorted(self.alerts, key=lambda a: (-a.firing_episodes, -a.firing_s, a.alertname))
-        return [a for a in ranked if a.firing_episodes][:NOISIEST]
+        ranked = sorted(self.alerts, key=lambda a: (-a.incidents, -a.firing_s, a.alertname))
+        return [a for a in ranked if a.incidents][:NOISIEST]
 
     @property
     def flapping(self) -> list[AlertStats]:
@@ -67,7 +89,8 @@ class FatigueReport:
         def row(alert: AlertStats) -> dict[str, Any]:
             data = asdict(alert)
             data["median_episode_s"] = alert.median_episode_s
-            del data["episode_durations_s"]
+            data["busiest_series_episodes"] = alert.busiest_series_episodes
+            del data["episode_durations_s"], data["intervals"]
             return data
 
         return {
@@ -79,31 +102,48 @@ class FatigueReport:
         }
 
 
-def _episodes(values: Sequence[Sequence[Any]], step_s: float) -> list[float]:
-    """Durations of the runs of consecutive samples (a gap longer than one step ends a run)."""
-    durations: list[float] = []
+def _episodes(values: Sequence[Sequence[Any]], step_s: float) -> list[tuple[float, float]]:
+    """(start, end) of the runs of consecutive samples (a gap longer than one step ends a run)."""
+    episodes: list[tuple[float, float]] = []
     start = previous = None
     for timestamp, _ in values:
         t = float(timestamp)
         if previous is None or t - previous > step_s * 1.5:
             if start is not None and previous is not None:
-                durations.append(previous - start + step_s)
+                episodes.append((start, previous + step_s))
             start = t
         previous = t
     if start is not None and previous is not None:
-        durations.append(previous - start + step_s)
-    return durations
+        episodes.append((start, previous + step_s))
+    return episodes
+
+
+def merge_incidents(intervals: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Overlapping (or touching) episodes of any series merged into incidents."""
+    merged: list[tuple[float, float]] = []
+    for start, end in sorted(intervals):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _series_name(metric: Mapping[str, str]) -> str:
+    skip = {"__name__", "alertname", "alertstate"}
+    return "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(metric.items()) if k not in skip) + "}"
 
 
 def _suggest(alert: AlertStats, window_s: float) -> str:
-    if alert.firing_s >= ALWAYS_FIRING_SHARE * window_s * max(1, alert.series):
+    if alert.firing_s >= ALWAYS_FIRING_SHARE * window_s:
         return (
             "fires all the time: fix the cause or the threshold; while fixing, silence it "
             "with an expiry instead of letting people learn to ignore it"
         )
     if alert.flapping:
         return (
-            f"flaps ({alert.firing_episodes} times, median {alert.median_episode_s:.0f} s): "
+            f"flaps ({alert.busiest_series} fired {alert.busiest_series_episodes} times, "
+            f"median {alert.median_episode_s:.0f} s): "
             "raise `for:` or add `keep_firing_for:` so brief recoveries do not resolve and "
             "re-fire; move the threshold away from normal values"
         )
@@ -116,6 +156,11 @@ def _suggest(alert: AlertStats, window_s: float) -> str:
         return (
             f"{alert.activations - alert.firing_episodes} activation(s) ended while pending: "
             "`for:` is filtering noise as meant; no change"
+        )
+    if alert.series > 1 and alert.incidents < alert.series:
+        return (
+            f"{alert.series} label sets fired together in {alert.incidents} incident(s): "
+            "group them in Alertmanager (`group_by`) so each incident notifies once"
         )
     if alert.firing_episodes:
         return "fired rarely: no change"
@@ -141,12 +186,9 @@ def alert_fatigue(
         return entry
 
     for series in query_range(prometheus, 'ALERTS{alertstate="firing"}', start, end, step_s):
-        entry = stats(series["metric"])
-        durations = _episodes(series["values"], step_s)
-        entry.series += 1
-        entry.firing_episodes += len(durations)
-        entry.firing_s += sum(durations)
-        entry.episode_durations_s.extend(durations)
+        stats(series["metric"]).add_series(
+            _series_name(series["metric"]), _episodes(series["values"], step_s)
+        )
     for series in query_range(prometheus, "ALERTS_FOR_STATE", start, end, step_s):
         stats(series["metric"]).activations += len({value for _, value in series["values"]})
     for series in query_range(prometheus, 'ALERTS{alertstate="pending"}', start, end, step_s):
@@ -161,19 +203,24 @@ def alert_fatigue(
             if alert.get("status", {}).get("state") == "suppressed":
                 entry.suppressed_in_alertmanager += 1
     for entry in alerts.values():
+        incidents = merge_incidents(entry.intervals)
+        entry.incidents = len(incidents)
+        entry.firing_s = sum(end - start for start, end in incidents)
         entry.activations = max(entry.activations, entry.firing_episodes)
         entry.flapping = (
-            entry.firing_episodes >= FLAP_MIN_EPISODES
+            entry.busiest_series_episodes >= FLAP_MIN_EPISODES
             and entry.median_episode_s <= FLAP_MAX_MEDIAN_S
         )
         entry.suggestion = _suggest(entry, window_s)
-    ordered = sorted(alerts.values(), key=lambda a: (-a.firing_episodes, a.alertname))
+    ordered = sorted(alerts.values(), key=lambda a: (-a.incidents, -a.firing_episodes, a.alertname))
     return FatigueReport(window_s, step_s, ordered)
 
 
 def render_fatigue(report: FatigueReport, console: Console) -> None:
     table = Table(title=f"Alert fatigue over the last {report.window_s / 3600:.1f} h")
-    for column in ("alert", "severity", "fired", "firing time", "series", "in AM", "suggestion"):
+    columns = ("alert", "severity", "incidents", "episodes", "firing time", "series", "in AM",
+               "suggestion")  # fmt: skip
+    for column in columns:
         table.add_column(column)
     for alert in report.alerts:
         name = f"[bold]{alert.alertname}[/]" if alert in report.noisiest else alert.alertname
@@ -182,6 +229,7 @@ def render_fatigue(report: FatigueReport, console: Console) -> None:
         table.add_row(
             name,
             alert.severity,
+            str(alert.incidents),
             str(alert.firing_episodes),
             f"{alert.firing_s:.0f} s",
             str(alert.series),

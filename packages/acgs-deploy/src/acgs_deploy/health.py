@@ -2,7 +2,7 @@
 
 Each check returns a `HealthCheck` (name, status ok/warn/fail, a one-line detail, and data
 for machines). Components healthy and ready through TLS and auth; targets up against the
-jobs in the loaded configuration; rules loaded and evaluating without errors; Alertmanager
+jobs and addresses the settings say; rules loaded and evaluating without errors; Alertmanager
 reachable with its receivers (API v2); firing alerts summarised; days until the TLS
 certificates expire; TSDB disk use against retention; age of the last backup.
 `run_health` exits 1 when any check fails (warnings alone do not fail).
@@ -15,13 +15,13 @@ import json
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import httpx
-import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -61,28 +61,62 @@ def check_ready(name: str, client: httpx.Client) -> HealthCheck:
     return HealthCheck(f"{name} ready", "ok", "healthy and ready (TLS, auth)", {"codes": codes})
 
 
-def check_targets(prometheus: httpx.Client) -> HealthCheck:
-    """Every job of the loaded configuration has targets, all of them up."""
-    loaded = yaml.safe_load(api_get(prometheus, "/api/v1/status/config")["yaml"])
-    expected = sorted(job["job_name"] for job in loaded.get("scrape_configs") or [])
+def expected_targets(settings: StackSettings) -> dict[str, set[str]]:
+    """The jobs and target addresses (host:port) the settings say the local stack scrapes."""
+    from acgs_deploy.render import local_topology
+
+    topology = local_topology(settings, demo=False)
+    expected = {f"acgs-{service}": {target} for service, target in topology.acgs_targets}
+    expected["prometheus"] = {topology.prometheus}
+    expected["alertmanager"] = {topology.alertmanager}
+    expected["node_exporter"] = {topology.node_exporter}
+    for job, target in topology.optional_exporters:
+        expected[job] = {target}
+    return expected
+
+
+def _address(target: Mapping[str, Any]) -> str:
+    """host:port Prometheus scrapes (the scrape URL's, as relabelling may change `instance`)."""
+    return urlsplit(str(target.get("scrapeUrl", ""))).netloc or str(target["labels"]["instance"])
+
+
+def check_targets(prometheus: httpx.Client, expected: Mapping[str, set[str]]) -> HealthCheck:
+    """Every expected job (from the settings, not the loaded configuration: a stale or foreign
+    configuration must not pass) is scraped at the expected addresses only, all targets up."""
     active = api_get(prometheus, "/api/v1/targets", {"state": "active"})["activeTargets"]
     health: dict[str, list[str]] = {}
+    addresses: dict[str, set[str]] = {}
     errors: dict[str, str] = {}
     for target in active:
         job = target["labels"].get("job", "")
         health.setdefault(job, []).append(target["health"])
+        addresses.setdefault(job, set()).add(_address(target))
         if target["health"] == "down":
             errors.setdefault(job, target.get("lastError", ""))
-    missing = [job for job in expected if job not in health]
+    missing = sorted(job for job in expected if job not in health)
+    unexpected = {
+        job: sorted(found - expected.get(job, set()))
+        for job, found in sorted(addresses.items())
+        if found - expected.get(job, set())
+    }
     # "unknown" is a target not scraped yet (just after a start or reload): not a failure.
     pending = sorted(job for job, states in health.items() if "unknown" in states)
     up = sum(states.count("up") for states in health.values())
     total = sum(len(states) for states in health.values())
-    data = {"expected_jobs": expected, "missing_jobs": missing, "down_jobs": sorted(errors),
-            "not_scraped_yet": pending, "targets_up": up, "targets_total": total}  # fmt: skip
-    if missing or errors:
+    data = {"expected_jobs": sorted(expected), "missing_jobs": missing, "down_jobs": sorted(errors),
+            "unexpected_targets": unexpected, "not_scraped_yet": pending, "targets_up": up,
+            "targets_total": total}  # fmt: skip
+    if missing or errors or unexpected:
         problems = [f"no targets for {', '.join(missing)}"] if missing else []
+        problems += [
+            f"{job} scrapes {', '.join(found)}, the settings say {', '.join(sorted(expected[job]))}"
+            if job in expected
+            else f"{job} scrapes {', '.join(found)}, a job the settings do not have"
+            for job, found in unexpected.items()
+        ]
         problems += [f"down: {job} ({error})" for job, error in sorted(errors.items())]
+        if missing or unexpected:
+            problems.append("the loaded configuration does not match the settings: invoke deploy")
         return HealthCheck("targets", "fail", f"{up}/{total} up; " + "; ".join(problems), data)
     if pending:
         detail = f"{up}/{total} up; not scraped yet: {', '.join(pending)}"
@@ -180,12 +214,16 @@ def check_tsdb(prometheus: httpx.Client, data_dir: Path) -> HealthCheck:
 
 
 def check_backups(backups_dir: Path, now: float | None = None) -> HealthCheck:
-    """Age of the newest file in the backups directory."""
-    files = [p for p in backups_dir.glob("*") if p.is_file()] if backups_dir.is_dir() else []
-    if not files:
+    """Age of the newest finished backup (`acgs-backup-<time>.acgsbak`), by the time in its
+    name; partial files (`*.part`) and anything else in the directory do not count."""
+    from acgs_deploy.backup.retention import backup_time
+
+    stamped = [(when, p) for p in sorted(backups_dir.glob("*.acgsbak")) if p.is_file()
+               if (when := backup_time(p)) is not None] if backups_dir.is_dir() else []  # fmt: skip
+    if not stamped:
         return HealthCheck("last backup", "warn", f"no backup in {backups_dir}: run invoke backup")
-    newest = max(files, key=lambda p: p.stat().st_mtime)
-    age_h = ((now or time.time()) - newest.stat().st_mtime) / 3600
+    when, newest = max(stamped)
+    age_h = ((now or time.time()) - when.timestamp()) / 3600
     data = {"file": str(newest), "age_hours": round(age_h, 2)}
     detail = f"{newest.name}, {age_h:.1f} h old"
     if age_h > BACKUP_FAIL_HOURS:
@@ -211,7 +249,7 @@ def stack_health(settings: StackSettings) -> list[HealthCheck]:
         checks += [
             _guard("prometheus ready", lambda: check_ready("prometheus", prom)),
             _guard("alertmanager ready", lambda: check_ready("alertmanager", am)),
-            _guard("targets", lambda: check_targets(prom)),
+            _guard("targets", lambda: check_targets(prom, expected_targets(settings))),
             _guard("rules", lambda: check_rules(prom)),
             _guard("alertmanager", lambda: check_alertmanager(am)),
             _guard("firing alerts", lambda: check_firing(am)),

@@ -44,6 +44,9 @@ groups:
       - alert: TestFault
         expr: test_fault_active > 0
         labels: {severity: critical, service: gs}
+      - alert: TestPerTarget
+        expr: up >= 0
+        labels: {severity: info}
       - record: test:up:sum
         expr: sum(up)
 """
@@ -92,6 +95,8 @@ class Stack:
     webhook: Webhook
     fault: prometheus_client.Gauge
     ca_file: Path
+    # job -> the address Prometheus scrapes for it
+    targets: dict[str, str]
 
 
 @pytest.fixture(scope="session")
@@ -176,6 +181,7 @@ def stack(
         )
         (base / "rules.yml").write_text(RULES)
         port = free_port()
+        absent_port = free_port()
         (base / "prometheus.yml").write_text(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
             f"rule_files: [{base / 'rules.yml'}]\n"
@@ -189,7 +195,7 @@ def stack(
             "  - job_name: acgs-test\n"
             f"    static_configs: [{{targets: ['127.0.0.1:{exporter_port}']}}]\n"
             "  - job_name: absent\n"
-            f"    static_configs: [{{targets: ['127.0.0.1:{free_port()}']}}]\n"
+            f"    static_configs: [{{targets: ['127.0.0.1:{absent_port}']}}]\n"
         )
         (base / "prometheus.yml").chmod(0o600)
         prom_log = base / "prometheus.log"
@@ -216,6 +222,11 @@ def stack(
             webhook=webhook,
             fault=fault,
             ca_file=cert,
+            targets={
+                "prometheus": f"127.0.0.1:{port}",
+                "acgs-test": f"127.0.0.1:{exporter_port}",
+                "absent": f"127.0.0.1:{absent_port}",
+            },
         )
     finally:
         for process in reversed(processes):

@@ -31,7 +31,7 @@ from acgs_deploy.perf.report import (
 from acgs_deploy.perf.scrape import scrape_latency
 from acgs_deploy.perf.stats import Sample, percentile, summarize
 
-from .conftest import Stack
+from .conftest import Stack, wait_for
 
 
 def test_scrape_latency_per_job(stack: Stack) -> None:
@@ -105,6 +105,27 @@ def test_detection_time_from_fault_to_receiver(stack: Stack, source_kind: str) -
     # 1 s scrape + 1 s evaluation + Alertmanager's 1 s group_wait: well under 10 s, over 0.
     assert all(0 < t < 10 for t in result.times_s)
     assert result.passed
+
+
+def test_an_alert_that_never_goes_quiet_names_itself(stack: Stack) -> None:
+    labels = {"service": "gs"}
+    stack.fault.set(1)  # a fault left behind that nobody clears
+    try:
+        with stack.alertmanager.client() as am_client:
+            api = AlertmanagerAlerts(am_client)
+            wait_for(lambda: not api.gone("TestFault", labels))
+            with pytest.raises(
+                TimeoutError, match=r"TestFault\{'service': 'gs'\} still active 2 s"
+            ):
+                measure_detection(
+                    "TestFault", labels, inject=lambda: None, clear=lambda: None,
+                    source=api, quiet=lambda: api.gone("TestFault", labels),
+                    trials=1, timeout_s=2, settle_s=0,
+                )  # fmt: skip
+    finally:
+        stack.fault.set(0)
+    with stack.alertmanager.client() as am_client:
+        wait_for(lambda: AlertmanagerAlerts(am_client).gone("TestFault", labels))
 
 
 def test_worst_case_adds_the_configured_delays() -> None:

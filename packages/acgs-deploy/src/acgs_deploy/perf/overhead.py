@@ -70,7 +70,9 @@ def measure_overhead(
         try:
             processes[name] = psutil.Process(pid)
         except psutil.NoSuchProcess:
-            raise ProcessLookupError(f"{name} (pid {pid}) is not running") from None
+            raise ProcessLookupError(
+                f"{name} (pid {pid}) is not running: see `invoke status`"
+            ) from None
     cpu_start = {}
     for name, process in processes.items():
         cpu_start[name] = _cpu_seconds(process)

@@ -4,12 +4,19 @@
 mix), monitoring overhead and scrape latency in the same quiet window, query latency under N
 virtual users, and alert detection (when the demo services run). It prints a target/measured/verdict
 table, writes `report.json` and two pictures into the report directory, and returns 1 when
-a target is missed.
+a target is missed. `report.json` is written even when a phase fails (with the error), and a
+run whose load generator used more than `GENERATOR_MAX_CORE_SHARE` of a core is marked
+invalid: its latencies are the generator's queueing, not Prometheus'.
+
+`run_command` is the tasks' entry point: it parses and checks the flags (given as strings
+by invoke) before any work, and turns every problem the user can fix into one red line.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -18,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import yaml
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -25,7 +33,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from acgs_deploy.alerts_report import alert_fatigue, render_fatigue
 from acgs_deploy.perf import dashload, detection, overhead, scrape
 from acgs_deploy.perf.endpoint import Endpoint
-from acgs_deploy.perf.loadgen import run_load
+from acgs_deploy.perf.loadgen import LoadResult, run_load
 from acgs_deploy.perf.promapi import api_get, parse_duration
 from acgs_deploy.perf.querymix import query_mix
 from acgs_deploy.perf.report import (
@@ -48,6 +56,13 @@ DETECTION_FAULT = "compliance_drop"
 DETECTION_SERVICE_INDEX = 4  # gs
 DETECTION_ALERT = "ACGSComplianceScoreLow"
 DETECTION_LABELS = {"service": "gs"}
+# Above this share of one core the generator, not Prometheus, sets the latencies.
+GENERATOR_MAX_CORE_SHARE = 0.8
+SIM_NOT_RUNNING = "acgs-sim not running (deploy --demo)"
+
+
+class UsageError(ValueError):
+    """A flag value the user must change; exit code 2."""
 
 
 def prometheus_endpoint(settings: StackSettings) -> Endpoint:
@@ -122,6 +137,15 @@ def detection_worst_case_s(
     )
 
 
+def clear_sim_faults(settings: StackSettings) -> None:
+    """Clear the faults of every demo service, so detection starts from a quiet stack."""
+    from acgs_metrics.services import SERVICES
+
+    for index in range(len(SERVICES)):
+        url = f"http://{settings.sim_host}:{settings.sim_base_port + index}/control/faults"
+        httpx.delete(url, timeout=5).raise_for_status()
+
+
 def _measure_detection(
     settings: StackSettings,
     prometheus: httpx.Client,
@@ -144,6 +168,7 @@ def _measure_detection(
         httpx.delete(f"{sim}/control/faults", timeout=5).raise_for_status()
 
     task = progress.add_task("alert detection", total=trials, status=f"{trials} trials")
+    clear_sim_faults(settings)
     result = detection.measure_detection(
         DETECTION_ALERT,
         DETECTION_LABELS,
@@ -159,6 +184,31 @@ def _measure_detection(
     return detection.DetectionResult(result.alertname, result.times_s, result.timeouts, worst)
 
 
+def prepare_report_dir(report_dir: Path | None) -> Path:
+    """The report directory, created now, so a bad `--report` fails before any work."""
+    path = report_dir or Path("reports") / time.strftime("perf-%Y%m%d-%H%M%S")
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--report {path} is a file: give a directory for report.json")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"--report {path}: cannot create it ({error.strerror})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UsageError(f"--report {path}: not writable, give another directory")
+    return path
+
+
+def generator_check(load: LoadResult) -> Check:
+    """Whether the load generator had CPU to spare; a saturated one invalidates the run."""
+    share = load.generator_core_share
+    measured = f"{share:.0%} of a core, {load.requests_per_s:.0f} req/s"
+    target = f"< {GENERATOR_MAX_CORE_SHARE:.0%} of one core"
+    if share > GENERATOR_MAX_CORE_SHARE:
+        return Check("load generator saturated", target,
+                     f"{measured}: run invalid, lower --users or raise --think", False)  # fmt: skip
+    return Check("load generator CPU", target, measured, True)
+
+
 def run_perf(
     settings: StackSettings,
     users: int = 1000,
@@ -171,15 +221,52 @@ def run_perf(
     console: Console | None = None,
 ) -> int:
     """Every perf target against the deployed stack; see the module docstring. 0 = all met."""
-    from acgs_deploy.client import stack_client
-
     console = console or Console()
-    report_dir = report_dir or Path("reports") / time.strftime("perf-%Y%m%d-%H%M%S")
-    report_dir.mkdir(parents=True, exist_ok=True)
-    endpoint = prometheus_endpoint(settings)
-    dashboards = dashload.load_dashboards(settings.layout.config_dir / "grafana" / "dashboards")
+    report_dir = prepare_report_dir(report_dir)
     checks: list[Check] = []
     details: dict[str, Any] = {"users": users, "duration_s": duration_s, "think_s": think_s}
+    load: LoadResult | None = None
+    try:
+        load = _measure_all(
+            settings, checks, details, users, duration_s, think_s, dashboard_runs,
+            overhead_window_s, detection_trials, console,
+        )  # fmt: skip
+    except BaseException as error:
+        details["error"] = f"{type(error).__name__}: {error}"
+        checks.append(Check("run completed", "-", f"stopped: {details['error']}", False))
+        render_table(checks, console, "Performance: stopped early")
+        raise
+    finally:
+        details["valid"] = load is not None and generator_check(load).passed is True
+        write_json(report_dir / "report.json", checks, details)
+        if load is None:
+            console.print(f"partial report: {report_dir}/report.json")
+    plot_latency_distribution(load.samples, report_dir / "latency-distribution.png",
+                              QUERY_P95_TARGET_MS)  # fmt: skip
+    plot_latency_over_time(load.samples, report_dir / "latency-over-time.png",
+                           QUERY_P95_TARGET_MS)  # fmt: skip
+    render_table(checks, console, f"Performance: {users} users for {duration_s:.0f} s")
+    console.print(f"report: {report_dir}/report.json, latency-*.png")
+    return 0 if all_passed(checks) else 1
+
+
+def _measure_all(
+    settings: StackSettings,
+    checks: list[Check],
+    details: dict[str, Any],
+    users: int,
+    duration_s: float,
+    think_s: float,
+    dashboard_runs: int,
+    overhead_window_s: float,
+    detection_trials: int,
+    console: Console,
+) -> LoadResult:
+    """The phases of `run_perf`, appending to `checks` and `details` as each one ends."""
+    from acgs_deploy.client import stack_client
+
+    endpoint = prometheus_endpoint(settings)
+    dashboards = dashload.load_dashboards(settings.layout.config_dir / "grafana" / "dashboards")
     scrape_s = parse_duration(settings.scrape_interval)
     with (
         stack_client(settings, "prometheus") as prom,
@@ -233,9 +320,7 @@ def run_perf(
                   None),
             Check("query latency p50 / p99", "-",
                   f"{summary.p50_ms:.1f} / {summary.p99_ms:.1f} ms", None),
-            Check("load generator CPU", "not the bottleneck",
-                  f"{load.generator_core_share:.0%} of a core, {load.requests_per_s:.0f} req/s",
-                  None),
+            generator_check(load),
         ]  # fmt: skip
         details["load"] = {
             "requests": summary.count,
@@ -248,8 +333,18 @@ def run_perf(
             "mix": [asdict(q) for q in mix],
         }
 
-        if detection_trials and "acgs-sim" in running_pids(settings):
-            found = _measure_detection(settings, prom, am, detection_trials, progress)
+        if not detection_trials:
+            _skip_detection(checks, details, "--detection-trials 0")
+        elif "acgs-sim" not in running_pids(settings):
+            _skip_detection(checks, details, SIM_NOT_RUNNING)
+        else:
+            try:
+                found = _measure_detection(settings, prom, am, detection_trials, progress)
+            except (OSError, httpx.HTTPError, LookupError, ValueError) as error:
+                # TimeoutError (an OSError) included: the alert never went quiet.
+                checks.append(Check("alert detection", "< 30 s", f"not measured: {error}", False))
+                details["detection"] = {"error": f"{type(error).__name__}: {error}"}
+                return load
             worst = "-" if found.worst_case_s is None else f"{found.worst_case_s:.0f} s"
             measured = (f"max {max(found.times_s):.1f} s of {len(found.times_s)}"
                         if found.times_s else "no alert arrived")  # fmt: skip
@@ -260,14 +355,12 @@ def run_perf(
                 Check("alert detection, configured worst case", "-", worst, None),
             ]
             details["detection"] = asdict(found)
-    plot_latency_distribution(load.samples, report_dir / "latency-distribution.png",
-                              QUERY_P95_TARGET_MS)  # fmt: skip
-    plot_latency_over_time(load.samples, report_dir / "latency-over-time.png",
-                           QUERY_P95_TARGET_MS)  # fmt: skip
-    write_json(report_dir / "report.json", checks, details)
-    render_table(checks, console, f"Performance: {users} users for {duration_s:.0f} s")
-    console.print(f"report: {report_dir}/report.json, latency-*.png")
-    return 0 if all_passed(checks) else 1
+    return load
+
+
+def _skip_detection(checks: list[Check], details: dict[str, Any], reason: str) -> None:
+    checks.append(Check("alert detection", "< 30 s", f"skipped: {reason}", None))
+    details["detection"] = {"skipped": reason}
 
 
 def _error_counts(samples: list[Any]) -> dict[str, int]:
@@ -337,6 +430,56 @@ def run_alerts_report(
     return 0
 
 
+# Numeric flags: option name -> (flag, type, lowest value, whether the lowest is allowed).
+NUMERIC_FLAGS: dict[str, tuple[str, type[int] | type[float], float, bool]] = {
+    "users": ("--users", int, 1, True),
+    "duration_s": ("--duration", float, 0, False),
+    "think_s": ("--think", float, 0, True),
+    "detection_trials": ("--detection-trials", int, 0, True),
+    "overhead_window_s": ("--quiet-window", float, 0, False),
+    "dashboard_runs": ("--dashboard-runs", int, 1, True),
+    "window_s": ("--window", float, 0, False),
+    "hours": ("--hours", float, 0, False),
+}
+
+
+def _number(option: str, value: object) -> int | float:
+    flag, kind, lowest, inclusive = NUMERIC_FLAGS[option]
+    what = "a whole number" if kind is int else "a number"
+    bound = f"{'>=' if inclusive else '>'} {lowest:g}"
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        number = kind(value) if isinstance(value, str | int | float) else None
+    except ValueError:
+        number = None
+    if (
+        number is None
+        or not math.isfinite(number)
+        or (number < lowest if inclusive else number <= lowest)
+    ):
+        raise UsageError(f"{flag} must be {what} {bound}, got {value!r}")
+    return number
+
+
+def parse_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The tasks' flags (strings from invoke, or numbers from Python) checked and converted.
+
+    `hours` (alerts-report) becomes `window_s`; `report_dir` becomes a Path.
+    """
+    parsed = dict(options)
+    for option, value in options.items():
+        if option in NUMERIC_FLAGS:
+            parsed[option] = _number(option, value)
+    if "output_format" in parsed and parsed["output_format"] not in ("text", "json"):
+        raise UsageError(f"--format must be text or json, got {parsed['output_format']!r}")
+    if "hours" in parsed:
+        parsed["window_s"] = parsed.pop("hours") * 3600
+    if parsed.get("report_dir") is not None:
+        parsed["report_dir"] = Path(parsed["report_dir"])
+    return parsed
+
+
 def run_command(
     command: str,
     *,
@@ -347,9 +490,11 @@ def run_command(
 ) -> int:
     """The entry point of the tasks `health`, `perf`, `overhead` and `alerts-report`.
 
-    Loads the stack settings and runs the command; a problem the user can fix (no stack
-    deployed, bad settings, a refused query) is one red line on stderr and exit code 1.
+    Checks the flags, loads the stack settings and runs the command. A bad flag is one red
+    line and exit code 2, before any work; a problem the user can fix (no stack deployed,
+    bad settings, a stopped server, a refused query) is one red line and exit code 1.
     """
+    from acgs_dashboards.queryload import QueryLoadError
     from acgs_deploy.health import run_health
     from acgs_deploy.perf.endpoint import NotLoopback
     from acgs_deploy.perf.promapi import PrometheusError
@@ -367,9 +512,22 @@ def run_command(
         errors.print(f"[red]unknown command {command!r}[/]: one of {', '.join(commands)}")
         return 2
     try:
+        parsed = parse_options(options)
         settings = StackSettings.load(state_dir, stack_file=stack_file)
-        return int(commands[command](settings, console=console, **options))
-    except (SettingsError, SecretsError, PrometheusError, NotLoopback, LookupError,
-            FileNotFoundError, ValueError, httpx.HTTPError) as error:  # fmt: skip
+        return int(commands[command](settings, console=console, **parsed))
+    except UsageError as error:
         errors.print(f"[red]{command}: {error}[/]")
+        return 2
+    except (SettingsError, SecretsError, PrometheusError, NotLoopback, LookupError, OSError,
+            ValueError, httpx.HTTPError, QueryLoadError, psutil.Error,
+            yaml.YAMLError) as error:  # fmt: skip
+        errors.print(f"[red]{command}: {_describe(error)}[/]", highlight=False)
         return 1
+
+
+def _describe(error: BaseException) -> str:
+    """One line for the user: the message, with a hint when the stack is likely down."""
+    text = str(error) or type(error).__name__
+    if isinstance(error, httpx.ConnectError | ConnectionError) or "did not answer" in text:
+        return f"{text}: is the stack running? (invoke status, invoke deploy)"
+    return text
