@@ -43,7 +43,9 @@ def main() -> None:
         finally:
             stack.down(settings)
     body = json.loads((report / "report.json").read_text())
-    load = body["load"]
+    load = body.get("load")
+    if load is None:  # perf stopped before the load phase; it printed why
+        raise SystemExit(f"perf exit code {code}: no load figures in {report / 'report.json'}")
     console.print(
         f"{users} users, {duration:.0f} s, think {think} s: {load['requests']} requests, "
         f"{load['requests_per_s']:.0f}/s, p50 {load['summary']['p50_ms']:.1f} ms, "
