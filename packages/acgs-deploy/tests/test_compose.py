@@ -3,6 +3,7 @@ amtool). No Docker engine runs here, so `up` is not exercised."""
 
 from __future__ import annotations
 
+import configparser
 import os
 import re
 import stat
@@ -70,3 +71,40 @@ def test_deploy_without_engine_says_so(settings: StackSettings) -> None:
     assert "rendered and validated" in text
     assert "not started" in text
     assert "docker compose -f" in text
+
+
+def _grafana_ini(path: Path) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=None)
+    parser.read_string(path.read_text())
+    return parser
+
+
+def test_grafana_listens_where_the_compose_file_publishes(settings: StackSettings) -> None:
+    """A grafana_port other than 3000: the container port of the mapping is where it listens."""
+    assert settings.grafana_port != 3000
+    path = compose.render_compose(settings, demo=False)
+    done = subprocess.run(
+        ["docker-compose", "-f", str(path), "config"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=path.parent,
+    )
+    (mapping,) = yaml.safe_load(done.stdout)["services"]["grafana"]["ports"]
+    host, host_port, container = mapping.removesuffix("/tcp").split(":")
+    assert (host, int(host_port)) == ("127.0.0.1", settings.grafana_port)
+    server = _grafana_ini(path.parent / "config" / "grafana" / "grafana.ini")["server"]
+    assert server["http_port"] == container
+    # Browsers still reach it on the published port.
+    assert server["root_url"] == f"https://127.0.0.1:{settings.grafana_port}/"
+
+
+def test_local_grafana_listens_on_grafana_port(settings: StackSettings) -> None:
+    from acgs_deploy.render import local_topology, render
+    from acgs_deploy.secrets import Secrets
+
+    secrets, _ = Secrets.ensure(settings.state_dir)
+    out = settings.state_dir / "rendered"
+    render(settings, secrets, local_topology(settings, demo=False), out)
+    server = _grafana_ini(out / "grafana" / "grafana.ini")["server"]
+    assert server["http_port"] == str(settings.grafana_port)

@@ -21,7 +21,13 @@ from pathlib import Path
 from rich.console import Console
 
 from acgs_deploy import binaries, configstore
-from acgs_deploy.render import compose_topology, grafana_environment, render, render_template
+from acgs_deploy.render import (
+    GRAFANA_CONTAINER_PORT,
+    compose_topology,
+    grafana_environment,
+    render,
+    render_template,
+)
 from acgs_deploy.secrets import RECEIVER_KEYS, Secrets, write_private
 from acgs_deploy.settings import StackSettings
 from acgs_deploy.tls import ensure_certificates
@@ -93,6 +99,7 @@ def render_compose(settings: StackSettings, *, demo: bool) -> Path:
             uid=os.getuid(),
             gid=os.getgid(),
             publish=settings.host,
+            grafana_container_port=GRAFANA_CONTAINER_PORT,
             ca_pem=ca_pem,
         )
         (staged / COMPOSE_FILE).write_text(compose_text)

@@ -25,6 +25,7 @@ from acgs_metrics.services import SERVICES
 
 __all__ = [
     "CONFIGS_DIR",
+    "GRAFANA_CONTAINER_PORT",
     "RenderError",
     "Topology",
     "compose_topology",
@@ -35,6 +36,8 @@ __all__ = [
 
 CONFIGS_DIR = REPO_ROOT / "configs"
 FINGERPRINT_FILE = ".dashboards-fingerprint"
+# Grafana's port inside its container (the image's default); the host port is grafana_port.
+GRAFANA_CONTAINER_PORT = 3000
 
 
 class RenderError(RuntimeError):
@@ -55,6 +58,7 @@ class Topology:
     server_cert: str
     server_key: str
     grafana_listen: str
+    grafana_port: int  # where Grafana listens (in the container for compose)
     grafana_data: str
     grafana_logs: str
     grafana_provisioning: str
@@ -90,6 +94,7 @@ def local_topology(settings: StackSettings, *, demo: bool) -> Topology:
         server_cert=str(layout.server_cert),
         server_key=str(layout.server_key),
         grafana_listen=settings.host,
+        grafana_port=settings.grafana_port,
         grafana_data=str(layout.grafana_data),
         grafana_logs=str(layout.logs_dir / "grafana"),
         grafana_provisioning=str(live / "grafana" / "provisioning"),
@@ -123,6 +128,8 @@ def compose_topology(settings: StackSettings, *, demo: bool) -> Topology:
         server_cert="/etc/acgs-certs/server.crt",
         server_key="/etc/acgs-certs/server.key",
         grafana_listen="0.0.0.0",  # noqa: S104 (inside the container; published per settings)
+        # The compose file publishes grafana_port on the host to this port in the container.
+        grafana_port=GRAFANA_CONTAINER_PORT,
         grafana_data="/var/lib/grafana",
         grafana_logs="/var/lib/grafana/logs",
         grafana_provisioning="/etc/acgs/grafana/provisioning",
