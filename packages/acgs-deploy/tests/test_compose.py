@@ -10,15 +10,16 @@ import stat
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 from rich.console import Console
 
-from acgs_deploy import compose
+from acgs_deploy import cli, compose
 from acgs_deploy.settings import StackSettings
 
 
 def test_compose_file_renders_and_validates(settings: StackSettings) -> None:
-    path = compose.render_compose(settings, demo=True)
+    path = compose.render_compose(settings)
     assert path.name == "docker-compose.monitoring.yml"
     done = subprocess.run(
         ["docker-compose", "-f", str(path), "config"],
@@ -49,7 +50,7 @@ def test_compose_optional_exporters(tmp_path: Path) -> None:
     settings = StackSettings.load(
         tmp_path / "state", rules_dir=tmp_path / "none", redis_address="redis:6379"
     )
-    path = compose.render_compose(settings, demo=False)
+    path = compose.render_compose(settings)
     services = yaml.safe_load(path.read_text())["services"]
     assert "redis-exporter" in services
     assert "postgres-exporter" not in services
@@ -71,6 +72,33 @@ def test_deploy_without_engine_says_so(settings: StackSettings) -> None:
     assert "rendered and validated" in text
     assert "not started" in text
     assert "docker compose -f" in text
+    # Printed as is: without the Docker SDK the hint names the extra `acgs-deploy[docker]`,
+    # which rich markup would swallow.
+    assert outcome.message in text
+
+
+def test_demo_is_refused_before_anything_is_written(
+    settings: StackSettings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli.run("deploy", target="compose", demo=True, state_dir=settings.state_dir)
+    assert code == cli.EXIT_FAILED
+    err = " ".join(capsys.readouterr().err.split())
+    assert "--demo is not supported with --target compose" in err
+    assert "invoke deploy --demo" in err
+    assert not settings.state_dir.exists()
+
+
+def test_state_dir_that_is_a_file_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "state-file"
+    blocker.write_text("not a directory")
+    code = cli.run("deploy", target="compose", state_dir=blocker)
+    assert code == cli.EXIT_FAILED
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"cannot write to the state directory {blocker}" in err
+    assert "Traceback" not in err
+    assert blocker.read_text() == "not a directory"
 
 
 def _grafana_ini(path: Path) -> configparser.ConfigParser:
@@ -82,7 +110,7 @@ def _grafana_ini(path: Path) -> configparser.ConfigParser:
 def test_grafana_listens_where_the_compose_file_publishes(settings: StackSettings) -> None:
     """A grafana_port other than 3000: the container port of the mapping is where it listens."""
     assert settings.grafana_port != 3000
-    path = compose.render_compose(settings, demo=False)
+    path = compose.render_compose(settings)
     done = subprocess.run(
         ["docker-compose", "-f", str(path), "config"],
         capture_output=True,

@@ -15,7 +15,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from acgs_deploy import stack
+from acgs_deploy import compose, stack
 from acgs_deploy.binaries import MissingBinaries
 from acgs_deploy.configstore import ConfigError
 from acgs_deploy.render import RenderError
@@ -29,6 +29,7 @@ EXIT_FAILED = 1
 EXIT_NOT_STARTED = 3
 USER_ERRORS = (
     stack.DeployError,
+    compose.ComposeError,
     SettingsError,
     SecretsError,
     TLSError,
@@ -53,13 +54,13 @@ def run(
     try:
         settings = StackSettings.load(state_dir, stack_file=stack_file)
         if command == "deploy" and target == "compose":
-            from acgs_deploy import compose
-
             outcome = compose.deploy(settings, demo=bool(demo), console=console)
             return 0 if outcome.started else EXIT_NOT_STARTED
         if command == "deploy":
             if target != "local":
-                errors.print(f"[red]unknown target {target!r}[/red]: use local or compose")
+                errors.print(
+                    f"[red]unknown target {escape(repr(target))}[/red]: use local or compose"
+                )
                 return 2
             report = stack.deploy(settings, demo=demo, console=errors)
             stack.print_states(console, report.components, title="ACGS monitoring stack")
@@ -71,13 +72,13 @@ def run(
         elif command == "reload":
             report = stack.reload(settings, console=errors)
             changed = ", ".join(sorted(report.config_changed)) or "nothing"
-            console.print(f"configuration changed: {changed}")
+            console.print(f"configuration changed: {changed}", markup=False)
             stack.print_states(console, report.components, title="reload")
         elif command == "down":
             stopped = stack.down(settings)
-            console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+            console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}", markup=False)
         else:
-            errors.print(f"[red]unknown command {command!r}[/red]")
+            errors.print(f"[red]unknown command {escape(repr(command))}[/red]")
             return 2
     except USER_ERRORS as error:
         errors.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
@@ -93,6 +94,8 @@ def _where_to_look(console: Console, settings: StackSettings) -> None:
         f"CA certificate to trust: {layout.ca_cert}{_expiry(layout.server_cert)}\n"
         f"logs: {layout.logs_dir}   stop: invoke down --state-dir {settings.state_dir}",
         soft_wrap=True,
+        markup=False,
+        highlight=False,
     )
 
 

@@ -6,6 +6,9 @@ promtool and amtool (on a copy whose file paths point at the host's certificates
 file with ``docker-compose config`` (works without an engine). The stack is started only when
 the Docker SDK reaches an engine; otherwise the files stay rendered and the command says how
 to start them (exit code 3).
+
+``--demo`` is refused: the demo services (acgs-sim) and the webhook receiver are local
+processes, and nothing in the compose file runs them. Use the local target for the demo.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from rich.console import Console
 from acgs_deploy import binaries, configstore
 from acgs_deploy.render import (
     GRAFANA_CONTAINER_PORT,
+    LOOPBACK_HOSTS,
     compose_topology,
     grafana_environment,
     render,
@@ -30,9 +34,19 @@ from acgs_deploy.render import (
 )
 from acgs_deploy.secrets import RECEIVER_KEYS, Secrets, write_private
 from acgs_deploy.settings import StackSettings
+from acgs_deploy.stack import check_state_dir
 from acgs_deploy.tls import ensure_certificates
+from acgs_metrics.services import SERVICES
 
-__all__ = ["COMPOSE_FILE", "IMAGES", "ComposeOutcome", "deploy", "render_compose"]
+__all__ = [
+    "COMPOSE_FILE",
+    "DEMO_REFUSED",
+    "IMAGES",
+    "ComposeError",
+    "ComposeOutcome",
+    "deploy",
+    "render_compose",
+]
 
 COMPOSE_FILE = "docker-compose.monitoring.yml"
 GRAFANA_ENV_FILE = "grafana.env"
@@ -50,8 +64,18 @@ IMAGES = {
 }
 
 
+# What validating the compose directory runs on this host.
+VALIDATORS = [b for b in binaries.BINARIES if b.name in ("promtool", "amtool", "docker-compose")]
+DEMO_REFUSED = (
+    "--demo is not supported with --target compose: the demo services (acgs-sim) and the "
+    "webhook receiver run as local processes, which the containers cannot reach on "
+    "127.0.0.1. For the demo run `invoke deploy --demo` (the local target); for compose, "
+    "deploy without --demo and set sim_host (ACGS_SIM_HOST) to where your ACGS services listen."
+)
+
+
 class ComposeError(RuntimeError):
-    """The compose file or its configs failed validation; nothing was replaced."""
+    """The compose target cannot be deployed as asked; the message says what to do."""
 
 
 @dataclass(frozen=True)
@@ -61,8 +85,9 @@ class ComposeOutcome:
     message: str
 
 
-def render_compose(settings: StackSettings, *, demo: bool) -> Path:
+def render_compose(settings: StackSettings) -> Path:
     """Render, validate and write the compose directory; returns the compose file."""
+    binaries.ensure_binaries(VALIDATORS)
     receivers = {name: getattr(settings, name) for name in RECEIVER_KEYS}
     secrets, _ = Secrets.ensure(settings.state_dir, receivers)
     certs = ensure_certificates(settings)
@@ -70,7 +95,7 @@ def render_compose(settings: StackSettings, *, demo: bool) -> Path:
     target = layout.compose_dir
     target.mkdir(parents=True, exist_ok=True)
     target.chmod(0o700)
-    topology = compose_topology(settings, demo=demo)
+    topology = compose_topology(settings)
     ca_pem = certs.ca_cert.read_text()
     with tempfile.TemporaryDirectory(dir=target, prefix=".staging-") as scratch:
         staged = Path(scratch) / "compose"
@@ -126,7 +151,6 @@ def render_compose(settings: StackSettings, *, demo: bool) -> Path:
 
 
 def _validate_compose(path: Path) -> None:
-    binaries.ensure_binaries([b for b in binaries.BINARIES if b.name == "docker-compose"])
     done = subprocess.run(
         ["docker-compose", "-f", path.name, "config", "--quiet"],
         cwd=path.parent,
@@ -157,8 +181,30 @@ def _engine_problem() -> str | None:
 
 
 def deploy(settings: StackSettings, *, demo: bool, console: Console) -> ComposeOutcome:
-    compose_file = render_compose(settings, demo=demo)
-    console.print(f"rendered and validated {compose_file}")
+    """Preflight, render and validate, then start where an engine answers."""
+    if demo:
+        raise ComposeError(DEMO_REFUSED)
+    check_state_dir(settings)
+    try:
+        compose_file = render_compose(settings)
+    except OSError as error:
+        raise ComposeError(
+            f"cannot write the compose directory {settings.layout.compose_dir}: "
+            f"{error.strerror} ({error.filename}). Choose a writable --state-dir or fix "
+            "its permissions."
+        ) from None
+    console.print(f"rendered and validated {compose_file}", markup=False, highlight=False)
+    if settings.sim_host in LOOPBACK_HOSTS:
+        last = settings.sim_base_port + len(SERVICES) - 1
+        console.print(
+            f"note: the ACGS services are scraped at host.docker.internal (this host seen from "
+            f"the containers), ports {settings.sim_base_port}-{last}; "
+            "services listening only on 127.0.0.1 are not reachable there: let them listen "
+            "on the Docker bridge or set sim_host (ACGS_SIM_HOST) to their address.",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     problem = _engine_problem()
     if problem is not None:
         message = (
@@ -166,7 +212,7 @@ def deploy(settings: StackSettings, *, demo: bool, console: Console) -> ComposeO
             f"and run `invoke deploy --target compose` again, or on a host with an engine: "
             f"docker compose -f {compose_file} -p {PROJECT} up -d"
         )
-        console.print(message, soft_wrap=True)
+        console.print(message, soft_wrap=True, markup=False, highlight=False)
         return ComposeOutcome(compose_file, started=False, message=message)
     done = subprocess.run(
         ["docker-compose", "-f", str(compose_file), "-p", PROJECT, "up", "-d"],

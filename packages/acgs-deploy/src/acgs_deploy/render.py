@@ -26,6 +26,7 @@ from acgs_metrics.services import SERVICES
 __all__ = [
     "CONFIGS_DIR",
     "GRAFANA_CONTAINER_PORT",
+    "LOOPBACK_HOSTS",
     "RenderError",
     "Topology",
     "compose_topology",
@@ -102,13 +103,15 @@ def local_topology(settings: StackSettings, *, demo: bool) -> Topology:
     )
 
 
-def compose_topology(settings: StackSettings, *, demo: bool) -> Topology:
-    # The ACGS services and the demo receiver run on the host, outside the compose network.
-    sim_host = (
-        "host.docker.internal"
-        if settings.sim_host in ("127.0.0.1", "localhost", "::1")
-        else settings.sim_host
-    )
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def compose_topology(settings: StackSettings) -> Topology:
+    # The ACGS services run outside the compose network. A loopback sim_host means "this
+    # host", reached from the containers as host.docker.internal (the Docker bridge gateway):
+    # the services must then listen on an address the bridge reaches, not on 127.0.0.1.
+    # No demo parts: the compose target refuses --demo (see acgs_deploy.compose).
+    sim_host = "host.docker.internal" if settings.sim_host in LOOPBACK_HOSTS else settings.sim_host
     optional = [
         ("haproxy", "haproxy-exporter:9101", settings.haproxy_scrape_uri),
         ("redis", "redis-exporter:9121", settings.redis_address),
@@ -123,7 +126,7 @@ def compose_topology(settings: StackSettings, *, demo: bool) -> Topology:
             for index, spec in enumerate(SERVICES)
         ],
         optional_exporters=[(job, target) for job, target, enabled in optional if enabled],
-        webhook_url=f"http://host.docker.internal:{settings.webhook_port}/alerts" if demo else None,
+        webhook_url=None,
         ca_cert="/etc/acgs-certs/ca.crt",
         server_cert="/etc/acgs-certs/server.crt",
         server_key="/etc/acgs-certs/server.key",

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import httpx
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -41,6 +42,7 @@ __all__ = [
     "ComponentState",
     "DeployError",
     "DeployReport",
+    "check_state_dir",
     "deploy",
     "down",
     "print_states",
@@ -324,6 +326,18 @@ def preflight(settings: StackSettings) -> None:
         binaries.ensure_binaries(REQUIRED)
     except binaries.MissingBinaries as error:
         raise DeployError(str(error)) from None
+    check_state_dir(settings)
+    by_port: dict[int, list[str]] = {}
+    for name, port in settings.ports().items():
+        by_port.setdefault(port, []).append(name)
+    clashes = {port: names for port, names in by_port.items() if len(names) > 1}
+    if clashes:
+        text = "; ".join(f"{port}: {', '.join(names)}" for port, names in sorted(clashes.items()))
+        raise DeployError(f"two components share a port ({text}): give each its own port")
+
+
+def check_state_dir(settings: StackSettings) -> None:
+    """The state directory can be made and written, with enough free disk (both targets)."""
     state = settings.state_dir
     try:
         settings.layout.make()
@@ -341,13 +355,6 @@ def preflight(settings: StackSettings) -> None:
             f"{settings.min_free_disk_mb} MiB (min_free_disk_mb). Free some space or choose "
             "another --state-dir."
         )
-    by_port: dict[int, list[str]] = {}
-    for name, port in settings.ports().items():
-        by_port.setdefault(port, []).append(name)
-    clashes = {port: names for port, names in by_port.items() if len(names) > 1}
-    if clashes:
-        text = "; ".join(f"{port}: {', '.join(names)}" for port, names in sorted(clashes.items()))
-        raise DeployError(f"two components share a port ({text}): give each its own port")
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -664,11 +671,12 @@ def print_states(console: Console, states: Sequence[ComponentState], *, title: s
         colour = {"healthy": "green", "unhealthy": "red", "stopped": "yellow"}.get(
             state.state, "dim"
         )
-        row = [state.name, state.url, f"[{colour}]{state.state}[/{colour}]"]
+        # Names and URLs as they are: an IPv6 URL or a path may hold brackets.
+        row = [escape(state.name), escape(state.url), f"[{colour}]{escape(state.state)}[/{colour}]"]
         if show_action:
             row.append(state.action)
         table.add_row(*row)
     console.print(table)
     for state in states:
         if state.hint:
-            console.print(f"{state.name}: {state.hint}", soft_wrap=True)
+            console.print(f"{state.name}: {state.hint}", soft_wrap=True, markup=False)
