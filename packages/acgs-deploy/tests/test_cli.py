@@ -23,3 +23,13 @@ def test_paths_with_brackets_are_printed_as_they_are(tmp_path: Path) -> None:
 def test_unknown_target_is_named(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert cli.run("deploy", target="[k8s]", state_dir=tmp_path) == 2
     assert "unknown target '[k8s]'" in capsys.readouterr().err
+
+
+def test_unparsable_variable_is_an_error_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ACGS_EXTERNAL_LABELS", "notjson")
+    assert cli.run("status", state_dir=tmp_path) == cli.EXIT_FAILED
+    err = capsys.readouterr().err
+    assert "error: ACGS_EXTERNAL_LABELS (external_labels): not a JSON object" in err
+    assert "Traceback" not in err
