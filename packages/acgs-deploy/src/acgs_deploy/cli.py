@@ -118,8 +118,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--state-dir", type=Path, help="state directory (ACGS_STATE_DIR)")
     parser.add_argument("--stack-file", type=Path, help="YAML stack file (ACGS_STACK_FILE)")
     parser.add_argument("--target", choices=["local", "compose"], default="local")
-    parser.add_argument(
-        "--demo", action="store_true", help="also run acgs-sim and the webhook receiver"
+    # Neither flag: the demo mode of the last deploy of this state directory.
+    demo = parser.add_mutually_exclusive_group()
+    demo.add_argument(
+        "--demo",
+        action="store_true",
+        default=None,
+        help="also run acgs-sim and the webhook receiver (kept on later deploys)",
+    )
+    demo.add_argument(
+        "--no-demo", dest="demo", action="store_false", help="stop acgs-sim and the webhook"
     )
     args = parser.parse_args(argv)
     return run(
@@ -127,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         state_dir=args.state_dir,
         stack_file=args.stack_file,
         target=args.target,
-        demo=True if args.demo else None,
+        demo=args.demo,
     )
 
 
