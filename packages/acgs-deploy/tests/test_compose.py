@@ -136,3 +136,13 @@ def test_local_grafana_listens_on_grafana_port(settings: StackSettings) -> None:
     render(settings, secrets, local_topology(settings, demo=False), out)
     server = _grafana_ini(out / "grafana" / "grafana.ini")["server"]
     assert server["http_port"] == str(settings.grafana_port)
+
+
+def test_status_and_down_say_how_to_manage_compose(settings: StackSettings) -> None:
+    compose_file = compose.render_compose(settings)
+    for command in ("status", "down"):
+        console = Console(record=True, width=400)
+        assert cli.run(command, state_dir=settings.state_dir, console=console) == 0
+        text = console.export_text()
+        assert f"compose deployment ({compose_file})" in text
+        assert f"docker compose -f {compose_file} -p acgs-monitoring down" in text

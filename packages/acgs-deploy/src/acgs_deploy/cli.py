@@ -69,6 +69,7 @@ def run(
             states = stack.status(settings)
             stack.print_states(console, states, title=f"ACGS stack in {settings.state_dir}")
             _where_to_look(console, settings)
+            _compose_note(console, settings)
         elif command == "reload":
             report = stack.reload(settings, console=errors)
             changed = ", ".join(sorted(report.config_changed)) or "nothing"
@@ -77,6 +78,7 @@ def run(
         elif command == "down":
             stopped = stack.down(settings)
             console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}", markup=False)
+            _compose_note(console, settings)
         else:
             errors.print(f"[red]unknown command {escape(repr(command))}[/red]")
             return 2
@@ -97,6 +99,12 @@ def _where_to_look(console: Console, settings: StackSettings) -> None:
         markup=False,
         highlight=False,
     )
+
+
+def _compose_note(console: Console, settings: StackSettings) -> None:
+    note = compose.management_note(settings)
+    if note is not None:
+        console.print(note, soft_wrap=True, markup=False, highlight=False)
 
 
 def _expiry(server_cert: Path) -> str:

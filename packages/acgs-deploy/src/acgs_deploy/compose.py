@@ -45,6 +45,7 @@ __all__ = [
     "ComposeError",
     "ComposeOutcome",
     "deploy",
+    "management_note",
     "render_compose",
 ]
 
@@ -148,6 +149,19 @@ def render_compose(settings: StackSettings) -> Path:
         os.replace(staged / GRAFANA_ENV_FILE, target / GRAFANA_ENV_FILE)
         os.replace(staged / COMPOSE_FILE, target / COMPOSE_FILE)
     return target / COMPOSE_FILE
+
+
+def management_note(settings: StackSettings) -> str | None:
+    """For status and down, which manage local processes only: how to manage compose."""
+    compose_file = settings.layout.compose_dir / COMPOSE_FILE
+    if not compose_file.is_file():
+        return None
+    command = f"docker compose -f {compose_file} -p {PROJECT}"
+    return (
+        f"this state directory also holds a compose deployment ({compose_file}); `invoke "
+        f"status` and `invoke down` manage the local target only. Its containers: "
+        f"`{command} ps` (status), `{command} down` (stop)"
+    )
 
 
 def _validate_compose(path: Path) -> None:
