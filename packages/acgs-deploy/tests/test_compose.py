@@ -17,6 +17,8 @@ from rich.console import Console
 from acgs_deploy import cli, compose
 from acgs_deploy.settings import StackSettings
 
+from .conftest import IssueCertificate
+
 
 def test_compose_file_renders_and_validates(settings: StackSettings) -> None:
     path = compose.render_compose(settings)
@@ -146,3 +148,14 @@ def test_status_and_down_say_how_to_manage_compose(settings: StackSettings) -> N
         text = console.export_text()
         assert f"compose deployment ({compose_file})" in text
         assert f"docker compose -f {compose_file} -p acgs-monitoring down" in text
+
+
+def test_user_certificate_without_the_service_names_is_refused(
+    tmp_path: Path, issue_certificate: IssueCertificate
+) -> None:
+    files = issue_certificate("issued", ["localhost"], ["127.0.0.1"])
+    settings = StackSettings.load(tmp_path / "state", rules_dir=tmp_path / "none", **files)
+    with pytest.raises(compose.ComposeError) as caught:
+        compose.render_compose(settings)
+    assert "prometheus, alertmanager, node-exporter as SANs" in str(caught.value)
+    assert not (settings.layout.compose_dir / compose.COMPOSE_FILE).exists()

@@ -35,7 +35,7 @@ from acgs_deploy.render import (
 from acgs_deploy.secrets import RECEIVER_KEYS, Secrets, write_private
 from acgs_deploy.settings import StackSettings
 from acgs_deploy.stack import check_state_dir
-from acgs_deploy.tls import ensure_certificates
+from acgs_deploy.tls import describe_sans, ensure_certificates, uncovered
 from acgs_metrics.services import SERVICES
 
 __all__ = [
@@ -92,6 +92,15 @@ def render_compose(settings: StackSettings) -> Path:
     receivers = {name: getattr(settings, name) for name in RECEIVER_KEYS}
     secrets, _ = Secrets.ensure(settings.state_dir, receivers)
     certs = ensure_certificates(settings)
+    if certs.user_supplied:
+        # Inside the compose network the servers reach each other by service name.
+        missing = uncovered(certs.server_cert, ("prometheus", "alertmanager", "node-exporter"))
+        if missing:
+            raise ComposeError(
+                f"{settings.tls_cert_file}: for the compose target the certificate also needs "
+                f"the service names {', '.join(missing)} as SANs (it has "
+                f"{describe_sans(certs.server_cert)}); have it reissued with them"
+            )
     layout = settings.layout
     target = layout.compose_dir
     target.mkdir(parents=True, exist_ok=True)
