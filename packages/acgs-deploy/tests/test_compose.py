@@ -158,4 +158,4 @@ def test_user_certificate_without_the_service_names_is_refused(
     with pytest.raises(compose.ComposeError) as caught:
         compose.render_compose(settings)
     assert "prometheus, alertmanager, node-exporter as SANs" in str(caught.value)
-    assert not (settings.layout.compose_dir / compose.COMPOSE_FILE).exists()
+    assert not settings.state_dir.exists()  # refused before anything was written

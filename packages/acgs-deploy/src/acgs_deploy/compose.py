@@ -89,18 +89,19 @@ class ComposeOutcome:
 def render_compose(settings: StackSettings) -> Path:
     """Render, validate and write the compose directory; returns the compose file."""
     binaries.ensure_binaries(VALIDATORS)
+    if settings.tls_cert_file is not None:
+        # Inside the compose network the servers reach each other by service name.
+        user_cert = settings.tls_cert_file
+        missing = uncovered(user_cert, ("prometheus", "alertmanager", "node-exporter"))
+        if missing:
+            raise ComposeError(
+                f"{user_cert}: for the compose target the certificate also needs the service "
+                f"names {', '.join(missing)} as SANs (it has {describe_sans(user_cert)}); "
+                "have it reissued with them"
+            )
     receivers = {name: getattr(settings, name) for name in RECEIVER_KEYS}
     secrets, _ = Secrets.ensure(settings.state_dir, receivers)
     certs = ensure_certificates(settings)
-    if certs.user_supplied:
-        # Inside the compose network the servers reach each other by service name.
-        missing = uncovered(certs.server_cert, ("prometheus", "alertmanager", "node-exporter"))
-        if missing:
-            raise ComposeError(
-                f"{settings.tls_cert_file}: for the compose target the certificate also needs "
-                f"the service names {', '.join(missing)} as SANs (it has "
-                f"{describe_sans(certs.server_cert)}); have it reissued with them"
-            )
     layout = settings.layout
     target = layout.compose_dir
     target.mkdir(parents=True, exist_ok=True)
@@ -213,8 +214,8 @@ def deploy(settings: StackSettings, *, demo: bool, console: Console) -> ComposeO
     except OSError as error:
         raise ComposeError(
             f"cannot write the compose directory {settings.layout.compose_dir}: "
-            f"{error.strerror} ({error.filename}). Choose a writable --state-dir or fix "
-            "its permissions."
+            f"{error.strerror or error}{f' ({error.filename})' if error.filename else ''}. "
+            "Choose a writable --state-dir or fix its permissions."
         ) from None
     console.print(f"rendered and validated {compose_file}", markup=False, highlight=False)
     if settings.sim_host in LOOPBACK_HOSTS:
