@@ -98,7 +98,7 @@ def test_state_dir_that_is_a_file_is_a_clear_error(
     code = cli.run("deploy", target="compose", state_dir=blocker)
     assert code == cli.EXIT_FAILED
     err = " ".join(capsys.readouterr().err.split())
-    assert f"cannot write to the state directory {blocker}" in err
+    assert f"cannot write to the state directory {blocker}: {blocker} is a file" in err
     assert "Traceback" not in err
     assert blocker.read_text() == "not a directory"
 

@@ -217,7 +217,9 @@ def deploy(settings: StackSettings, *, demo: bool, console: Console) -> ComposeO
             f"{error.strerror or error}{f' ({error.filename})' if error.filename else ''}. "
             "Choose a writable --state-dir or fix its permissions."
         ) from None
-    console.print(f"rendered and validated {compose_file}", markup=False, highlight=False)
+    console.print(
+        f"rendered and validated {compose_file}", markup=False, highlight=False, soft_wrap=True
+    )
     if settings.sim_host in LOOPBACK_HOSTS:
         last = settings.sim_base_port + len(SERVICES) - 1
         console.print(

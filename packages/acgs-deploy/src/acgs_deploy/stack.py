@@ -344,10 +344,7 @@ def check_state_dir(settings: StackSettings) -> None:
         with tempfile.NamedTemporaryFile(dir=state, prefix=".write-test-"):
             pass
     except OSError as error:
-        raise DeployError(
-            f"cannot write to the state directory {state}: {error.strerror}. Choose a writable "
-            "one with --state-dir or ACGS_STATE_DIR, or fix its permissions."
-        ) from None
+        raise _unwritable(state, error) from None
     free_mb = shutil.disk_usage(state).free // (1 << 20)
     if free_mb < settings.min_free_disk_mb:
         raise DeployError(
@@ -355,6 +352,18 @@ def check_state_dir(settings: StackSettings) -> None:
             f"{settings.min_free_disk_mb} MiB (min_free_disk_mb). Free some space or choose "
             "another --state-dir."
         )
+
+
+def _unwritable(state: Path, error: OSError) -> DeployError:
+    blocker = next((p for p in (state, *state.parents) if p.exists()), state)
+    if not blocker.is_dir():
+        why = f"{blocker} is a file, not a directory"
+    else:
+        why = error.strerror or str(error)
+    return DeployError(
+        f"cannot write to the state directory {state}: {why}. Choose a writable one with "
+        "--state-dir or ACGS_STATE_DIR, or fix its permissions."
+    )
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -487,10 +496,7 @@ def _exclusive(settings: StackSettings) -> Iterator[None]:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         handle = (settings.state_dir / LOCK_FILE).open("a")
     except OSError as error:
-        raise DeployError(
-            f"cannot write to the state directory {settings.state_dir}: {error.strerror}. "
-            "Choose a writable one with --state-dir or ACGS_STATE_DIR, or fix its permissions."
-        ) from None
+        raise _unwritable(settings.state_dir, error) from None
     with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
