@@ -42,6 +42,7 @@ def test(c: Context, sessions: str = "") -> None:
     help={
         "target": "local (background processes, the default) or compose",
         "demo": "also run acgs-sim and the webhook receiver that records alerts",
+        "no_demo": "stop the demo parts (default: as the last deploy of this state dir)",
         "state_dir": STATE_DIR_HELP,
         "stack_file": STACK_FILE_HELP,
     }
@@ -50,15 +51,18 @@ def deploy(
     c: Context,
     target: str = "local",
     demo: bool = False,
+    no_demo: bool = False,
     state_dir: str | None = None,
     stack_file: str | None = None,
 ) -> None:
     """Bring the stack up (or repair/reload it): validated, TLS, basic auth; safe to rerun."""
+    if demo and no_demo:
+        sys.exit("--demo and --no-demo exclude each other: give one")
     sys.exit(
         deploy_cli.run(
             "deploy",
             target=target,
-            demo=True if demo else None,
+            demo=True if demo else (False if no_demo else None),
             state_dir=state_dir,
             stack_file=stack_file,
         )

@@ -332,6 +332,32 @@ def test_changed_setting_restarts_only_that_component(deployed: StackSettings) -
         stack.deploy(deployed)
 
 
+def test_no_demo_switches_the_demo_off_and_it_stays_off(
+    deployed: StackSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`acgs-deploy deploy --no-demo` (as `invoke deploy --no-demo`) on a demo state dir."""
+    for name in ("prometheus_port", "alertmanager_port", "node_exporter_port", "grafana_port"):
+        monkeypatch.setenv(f"ACGS_{name.upper()}", str(getattr(deployed, name)))
+    monkeypatch.setenv("ACGS_SIM_BASE_PORT", str(deployed.sim_base_port))
+    monkeypatch.setenv("ACGS_WEBHOOK_PORT", str(deployed.webhook_port))
+    monkeypatch.setenv("ACGS_RULES_DIR", str(deployed.rules_dir))
+    state = ["--state-dir", str(deployed.state_dir)]
+    manager = ProcessManager(deployed.layout.run_dir, deployed.layout.logs_dir)
+    demo_parts = ("webhook", "acgs-sim")
+    try:
+        assert cli.main(["deploy", "--no-demo", *state]) == 0
+        assert {name: manager.running(name) for name in demo_parts} == dict.fromkeys(demo_parts)
+        alertmanager = (deployed.layout.config_dir / "alertmanager.yml").read_text()
+        assert f":{deployed.webhook_port}/alerts" not in alertmanager
+        # A later deploy without either flag keeps it off.
+        assert cli.main(["deploy", *state]) == 0
+        assert manager.running("acgs-sim") is None
+        assert {s.name for s in stack.status(deployed)}.isdisjoint(demo_parts)
+    finally:
+        assert cli.main(["deploy", "--demo", *state]) == 0
+    assert all(manager.running(name) for name in demo_parts)
+
+
 def test_down_stops_only_what_it_started(deployed: StackSettings) -> None:
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:

@@ -3,21 +3,25 @@ amtool). No Docker engine runs here, so `up` is not exercised."""
 
 from __future__ import annotations
 
+import configparser
 import os
 import re
 import stat
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 from rich.console import Console
 
-from acgs_deploy import compose
+from acgs_deploy import cli, compose
 from acgs_deploy.settings import StackSettings
+
+from .conftest import IssueCertificate
 
 
 def test_compose_file_renders_and_validates(settings: StackSettings) -> None:
-    path = compose.render_compose(settings, demo=True)
+    path = compose.render_compose(settings)
     assert path.name == "docker-compose.monitoring.yml"
     done = subprocess.run(
         ["docker-compose", "-f", str(path), "config"],
@@ -48,7 +52,7 @@ def test_compose_optional_exporters(tmp_path: Path) -> None:
     settings = StackSettings.load(
         tmp_path / "state", rules_dir=tmp_path / "none", redis_address="redis:6379"
     )
-    path = compose.render_compose(settings, demo=False)
+    path = compose.render_compose(settings)
     services = yaml.safe_load(path.read_text())["services"]
     assert "redis-exporter" in services
     assert "postgres-exporter" not in services
@@ -70,3 +74,88 @@ def test_deploy_without_engine_says_so(settings: StackSettings) -> None:
     assert "rendered and validated" in text
     assert "not started" in text
     assert "docker compose -f" in text
+    # Printed as is: without the Docker SDK the hint names the extra `acgs-deploy[docker]`,
+    # which rich markup would swallow.
+    assert outcome.message in text
+
+
+def test_demo_is_refused_before_anything_is_written(
+    settings: StackSettings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli.run("deploy", target="compose", demo=True, state_dir=settings.state_dir)
+    assert code == cli.EXIT_FAILED
+    err = " ".join(capsys.readouterr().err.split())
+    assert "--demo is not supported with --target compose" in err
+    assert "invoke deploy --demo" in err
+    assert not settings.state_dir.exists()
+
+
+def test_state_dir_that_is_a_file_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "state-file"
+    blocker.write_text("not a directory")
+    code = cli.run("deploy", target="compose", state_dir=blocker)
+    assert code == cli.EXIT_FAILED
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"cannot write to the state directory {blocker}: {blocker} is a file" in err
+    assert "Traceback" not in err
+    assert blocker.read_text() == "not a directory"
+
+
+def _grafana_ini(path: Path) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=None)
+    parser.read_string(path.read_text())
+    return parser
+
+
+def test_grafana_listens_where_the_compose_file_publishes(settings: StackSettings) -> None:
+    """A grafana_port other than 3000: the container port of the mapping is where it listens."""
+    assert settings.grafana_port != 3000
+    path = compose.render_compose(settings)
+    done = subprocess.run(
+        ["docker-compose", "-f", str(path), "config"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=path.parent,
+    )
+    (mapping,) = yaml.safe_load(done.stdout)["services"]["grafana"]["ports"]
+    host, host_port, container = mapping.removesuffix("/tcp").split(":")
+    assert (host, int(host_port)) == ("127.0.0.1", settings.grafana_port)
+    server = _grafana_ini(path.parent / "config" / "grafana" / "grafana.ini")["server"]
+    assert server["http_port"] == container
+    # Browsers still reach it on the published port.
+    assert server["root_url"] == f"https://127.0.0.1:{settings.grafana_port}/"
+
+
+def test_local_grafana_listens_on_grafana_port(settings: StackSettings) -> None:
+    from acgs_deploy.render import local_topology, render
+    from acgs_deploy.secrets import Secrets
+
+    secrets, _ = Secrets.ensure(settings.state_dir)
+    out = settings.state_dir / "rendered"
+    render(settings, secrets, local_topology(settings, demo=False), out)
+    server = _grafana_ini(out / "grafana" / "grafana.ini")["server"]
+    assert server["http_port"] == str(settings.grafana_port)
+
+
+def test_status_and_down_say_how_to_manage_compose(settings: StackSettings) -> None:
+    compose_file = compose.render_compose(settings)
+    for command in ("status", "down"):
+        console = Console(record=True, width=400)
+        assert cli.run(command, state_dir=settings.state_dir, console=console) == 0
+        text = console.export_text()
+        assert f"compose deployment ({compose_file})" in text
+        assert f"docker compose -f {compose_file} -p acgs-monitoring down" in text
+
+
+def test_user_certificate_without_the_service_names_is_refused(
+    tmp_path: Path, issue_certificate: IssueCertificate
+) -> None:
+    files = issue_certificate("issued", ["localhost"], ["127.0.0.1"])
+    settings = StackSettings.load(tmp_path / "state", rules_dir=tmp_path / "none", **files)
+    with pytest.raises(compose.ComposeError) as caught:
+        compose.render_compose(settings)
+    assert "prometheus, alertmanager, node-exporter as SANs" in str(caught.value)
+    assert not settings.state_dir.exists()  # refused before anything was written

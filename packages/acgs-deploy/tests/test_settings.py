@@ -88,3 +88,28 @@ def test_example_stack_file_loads(tmp_path: Path) -> None:
     assert settings.redis_exporter_target == "127.0.0.1:9121"
     assert settings.external_labels["cluster"] == "acgs-1-production"
     assert len(settings_lines) > 20
+
+
+def test_mapping_variable_that_is_not_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACGS_EXTERNAL_LABELS", "notjson")
+    with pytest.raises(SettingsError, match=r"^ACGS_EXTERNAL_LABELS \(external_labels\): not a"):
+        StackSettings.load(tmp_path)
+    monkeypatch.setenv("ACGS_EXTERNAL_LABELS", '{"cluster": "acgs-2"}')
+    assert StackSettings.load(tmp_path).external_labels == {"cluster": "acgs-2"}
+
+
+@pytest.mark.parametrize("name", ["team-name", "1st", "__reserved", ""])
+def test_external_label_names_are_checked(tmp_path: Path, name: str) -> None:
+    stack_file = tmp_path / "stack.yml"
+    stack_file.write_text(f'external_labels: {{"{name}": x, cluster: acgs}}\n')
+    with pytest.raises(SettingsError) as caught:
+        StackSettings.load(tmp_path, stack_file=stack_file)
+    message = str(caught.value)
+    assert "external_labels (env ACGS_EXTERNAL_LABELS)" in message
+    assert f"invalid label name(s) {name!r}" in message
+    assert "stack.yml" in message
+
+
+def test_external_label_names_that_prometheus_accepts(tmp_path: Path) -> None:
+    labels = {"cluster": "a", "_region": "b", "zone_2": "c"}
+    assert StackSettings.load(tmp_path, external_labels=labels).external_labels == labels

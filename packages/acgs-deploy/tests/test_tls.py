@@ -12,6 +12,8 @@ from cryptography import x509
 from acgs_deploy.settings import StackSettings
 from acgs_deploy.tls import TLSError, ensure_certificates
 
+from .conftest import IssueCertificate
+
 
 def _sans(path: Path) -> tuple[set[str], set[str]]:
     cert = x509.load_pem_x509_certificate(path.read_bytes())
@@ -93,3 +95,26 @@ def test_user_supplied_mismatch_is_refused(tmp_path: Path) -> None:
         ensure_certificates(settings)
     with pytest.raises(TLSError, match="missing: tls_key_file, tls_ca_file"):
         ensure_certificates(StackSettings.load(tmp_path / "s", tls_cert_file=one.server_cert))
+
+
+def test_user_certificate_must_name_the_connect_host(
+    tmp_path: Path, issue_certificate: IssueCertificate
+) -> None:
+    files = issue_certificate("named", ["acgs.example.org"], ["10.1.2.3"])
+    with pytest.raises(TLSError) as caught:
+        ensure_certificates(StackSettings.load(tmp_path / "s1", **files))
+    message = str(caught.value)
+    assert "do not include 127.0.0.1" in message
+    assert "(acgs.example.org, 10.1.2.3)" in message
+    assert not (tmp_path / "s1" / "certs" / "server.crt").exists()  # nothing adopted
+    for host in ("acgs.example.org", "ACGS.example.org", "10.1.2.3"):
+        assert ensure_certificates(StackSettings.load(tmp_path / host, host=host, **files))
+
+
+def test_user_certificate_wildcard_covers_one_label(
+    tmp_path: Path, issue_certificate: IssueCertificate
+) -> None:
+    files = issue_certificate("wild", ["*.example.org"], [])
+    assert ensure_certificates(StackSettings.load(tmp_path / "a", host="acgs.example.org", **files))
+    with pytest.raises(TLSError, match=r"do not include a\.b\.example\.org"):
+        ensure_certificates(StackSettings.load(tmp_path / "b", host="a.b.example.org", **files))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -57,14 +58,39 @@ def ensure_binaries(binaries: Iterable[Binary] = BINARIES, *, quiet: bool = Fals
             f"missing: {names}. Install them as root:\n"
             f"  sudo apt-get update && sudo {' '.join(command)}"
         )
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    output = subprocess.DEVNULL if quiet else None
     if not quiet:
         print(f"installing {names}: {' '.join(command)}", flush=True)
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, stdout=output)
-    subprocess.run(command, check=True, env=env, stdout=output)
+    _apt_get(["apt-get", "update", "-qq"], quiet=quiet)
+    _apt_get(command, quiet=quiet)
     still = missing(absent)
     if still:
         raise MissingBinaries(
             f"apt-get ran but these are still missing: {', '.join(b.name for b in still)}"
         )
+
+
+def _apt_get(command: list[str], *, quiet: bool) -> None:
+    """Run one apt-get step; a failure (offline, unknown package, lock) is MissingBinaries."""
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    try:
+        done = subprocess.run(
+            command,
+            env=env,
+            stdout=subprocess.DEVNULL if quiet else None,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    except OSError as error:
+        raise MissingBinaries(
+            f"cannot run `{' '.join(command)}`: {error.strerror}. On a system without "
+            "apt-get, install the Debian packages' equivalents by hand (see DESIGN.md)."
+        ) from None
+    if done.returncode != 0:
+        tail = "\n    ".join(done.stderr.strip().splitlines()[-3:]) or "(no output)"
+        raise MissingBinaries(
+            f"`{' '.join(command)}` failed with exit code {done.returncode}:\n    {tail}\n"
+            "Check the network and the APT sources (/etc/apt/sources.list*), then run again."
+        )
+    if not quiet and done.stderr:
+        print(done.stderr, end="", file=sys.stderr, flush=True)

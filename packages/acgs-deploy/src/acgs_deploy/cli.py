@@ -15,7 +15,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from acgs_deploy import stack
+from acgs_deploy import compose, stack
 from acgs_deploy.binaries import MissingBinaries
 from acgs_deploy.configstore import ConfigError
 from acgs_deploy.render import RenderError
@@ -29,6 +29,7 @@ EXIT_FAILED = 1
 EXIT_NOT_STARTED = 3
 USER_ERRORS = (
     stack.DeployError,
+    compose.ComposeError,
     SettingsError,
     SecretsError,
     TLSError,
@@ -53,13 +54,13 @@ def run(
     try:
         settings = StackSettings.load(state_dir, stack_file=stack_file)
         if command == "deploy" and target == "compose":
-            from acgs_deploy import compose
-
             outcome = compose.deploy(settings, demo=bool(demo), console=console)
             return 0 if outcome.started else EXIT_NOT_STARTED
         if command == "deploy":
             if target != "local":
-                errors.print(f"[red]unknown target {target!r}[/red]: use local or compose")
+                errors.print(
+                    f"[red]unknown target {escape(repr(target))}[/red]: use local or compose"
+                )
                 return 2
             report = stack.deploy(settings, demo=demo, console=errors)
             stack.print_states(console, report.components, title="ACGS monitoring stack")
@@ -68,16 +69,18 @@ def run(
             states = stack.status(settings)
             stack.print_states(console, states, title=f"ACGS stack in {settings.state_dir}")
             _where_to_look(console, settings)
+            _compose_note(console, settings)
         elif command == "reload":
             report = stack.reload(settings, console=errors)
             changed = ", ".join(sorted(report.config_changed)) or "nothing"
-            console.print(f"configuration changed: {changed}")
+            console.print(f"configuration changed: {changed}", markup=False)
             stack.print_states(console, report.components, title="reload")
         elif command == "down":
             stopped = stack.down(settings)
-            console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+            console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}", markup=False)
+            _compose_note(console, settings)
         else:
-            errors.print(f"[red]unknown command {command!r}[/red]")
+            errors.print(f"[red]unknown command {escape(repr(command))}[/red]")
             return 2
     except USER_ERRORS as error:
         errors.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
@@ -93,7 +96,15 @@ def _where_to_look(console: Console, settings: StackSettings) -> None:
         f"CA certificate to trust: {layout.ca_cert}{_expiry(layout.server_cert)}\n"
         f"logs: {layout.logs_dir}   stop: invoke down --state-dir {settings.state_dir}",
         soft_wrap=True,
+        markup=False,
+        highlight=False,
     )
+
+
+def _compose_note(console: Console, settings: StackSettings) -> None:
+    note = compose.management_note(settings)
+    if note is not None:
+        console.print(note, soft_wrap=True, markup=False, highlight=False)
 
 
 def _expiry(server_cert: Path) -> str:
@@ -115,8 +126,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--state-dir", type=Path, help="state directory (ACGS_STATE_DIR)")
     parser.add_argument("--stack-file", type=Path, help="YAML stack file (ACGS_STACK_FILE)")
     parser.add_argument("--target", choices=["local", "compose"], default="local")
-    parser.add_argument(
-        "--demo", action="store_true", help="also run acgs-sim and the webhook receiver"
+    # Neither flag: the demo mode of the last deploy of this state directory.
+    demo = parser.add_mutually_exclusive_group()
+    demo.add_argument(
+        "--demo",
+        action="store_true",
+        default=None,
+        help="also run acgs-sim and the webhook receiver (kept on later deploys)",
+    )
+    demo.add_argument(
+        "--no-demo", dest="demo", action="store_false", help="stop acgs-sim and the webhook"
     )
     args = parser.parse_args(argv)
     return run(
@@ -124,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         state_dir=args.state_dir,
         stack_file=args.stack_file,
         target=args.target,
-        demo=True if args.demo else None,
+        demo=args.demo,
     )
 
 

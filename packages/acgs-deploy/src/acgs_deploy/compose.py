@@ -6,6 +6,9 @@ promtool and amtool (on a copy whose file paths point at the host's certificates
 file with ``docker-compose config`` (works without an engine). The stack is started only when
 the Docker SDK reaches an engine; otherwise the files stay rendered and the command says how
 to start them (exit code 3).
+
+``--demo`` is refused: the demo services (acgs-sim) and the webhook receiver are local
+processes, and nothing in the compose file runs them. Use the local target for the demo.
 """
 
 from __future__ import annotations
@@ -21,12 +24,30 @@ from pathlib import Path
 from rich.console import Console
 
 from acgs_deploy import binaries, configstore
-from acgs_deploy.render import compose_topology, grafana_environment, render, render_template
+from acgs_deploy.render import (
+    GRAFANA_CONTAINER_PORT,
+    LOOPBACK_HOSTS,
+    compose_topology,
+    grafana_environment,
+    render,
+    render_template,
+)
 from acgs_deploy.secrets import RECEIVER_KEYS, Secrets, write_private
 from acgs_deploy.settings import StackSettings
-from acgs_deploy.tls import ensure_certificates
+from acgs_deploy.stack import check_state_dir
+from acgs_deploy.tls import describe_sans, ensure_certificates, uncovered
+from acgs_metrics.services import SERVICES
 
-__all__ = ["COMPOSE_FILE", "IMAGES", "ComposeOutcome", "deploy", "render_compose"]
+__all__ = [
+    "COMPOSE_FILE",
+    "DEMO_REFUSED",
+    "IMAGES",
+    "ComposeError",
+    "ComposeOutcome",
+    "deploy",
+    "management_note",
+    "render_compose",
+]
 
 COMPOSE_FILE = "docker-compose.monitoring.yml"
 GRAFANA_ENV_FILE = "grafana.env"
@@ -44,8 +65,18 @@ IMAGES = {
 }
 
 
+# What validating the compose directory runs on this host.
+VALIDATORS = [b for b in binaries.BINARIES if b.name in ("promtool", "amtool", "docker-compose")]
+DEMO_REFUSED = (
+    "--demo is not supported with --target compose: the demo services (acgs-sim) and the "
+    "webhook receiver run as local processes, which the containers cannot reach on "
+    "127.0.0.1. For the demo run `invoke deploy --demo` (the local target); for compose, "
+    "deploy without --demo and set sim_host (ACGS_SIM_HOST) to where your ACGS services listen."
+)
+
+
 class ComposeError(RuntimeError):
-    """The compose file or its configs failed validation; nothing was replaced."""
+    """The compose target cannot be deployed as asked; the message says what to do."""
 
 
 @dataclass(frozen=True)
@@ -55,8 +86,19 @@ class ComposeOutcome:
     message: str
 
 
-def render_compose(settings: StackSettings, *, demo: bool) -> Path:
+def render_compose(settings: StackSettings) -> Path:
     """Render, validate and write the compose directory; returns the compose file."""
+    binaries.ensure_binaries(VALIDATORS)
+    if settings.tls_cert_file is not None:
+        # Inside the compose network the servers reach each other by service name.
+        user_cert = settings.tls_cert_file
+        missing = uncovered(user_cert, ("prometheus", "alertmanager", "node-exporter"))
+        if missing:
+            raise ComposeError(
+                f"{user_cert}: for the compose target the certificate also needs the service "
+                f"names {', '.join(missing)} as SANs (it has {describe_sans(user_cert)}); "
+                "have it reissued with them"
+            )
     receivers = {name: getattr(settings, name) for name in RECEIVER_KEYS}
     secrets, _ = Secrets.ensure(settings.state_dir, receivers)
     certs = ensure_certificates(settings)
@@ -64,7 +106,7 @@ def render_compose(settings: StackSettings, *, demo: bool) -> Path:
     target = layout.compose_dir
     target.mkdir(parents=True, exist_ok=True)
     target.chmod(0o700)
-    topology = compose_topology(settings, demo=demo)
+    topology = compose_topology(settings)
     ca_pem = certs.ca_cert.read_text()
     with tempfile.TemporaryDirectory(dir=target, prefix=".staging-") as scratch:
         staged = Path(scratch) / "compose"
@@ -93,6 +135,7 @@ def render_compose(settings: StackSettings, *, demo: bool) -> Path:
             uid=os.getuid(),
             gid=os.getgid(),
             publish=settings.host,
+            grafana_container_port=GRAFANA_CONTAINER_PORT,
             ca_pem=ca_pem,
         )
         (staged / COMPOSE_FILE).write_text(compose_text)
@@ -118,8 +161,20 @@ def render_compose(settings: StackSettings, *, demo: bool) -> Path:
     return target / COMPOSE_FILE
 
 
+def management_note(settings: StackSettings) -> str | None:
+    """For status and down, which manage local processes only: how to manage compose."""
+    compose_file = settings.layout.compose_dir / COMPOSE_FILE
+    if not compose_file.is_file():
+        return None
+    command = f"docker compose -f {compose_file} -p {PROJECT}"
+    return (
+        f"this state directory also holds a compose deployment ({compose_file}); `invoke "
+        f"status` and `invoke down` manage the local target only. Its containers: "
+        f"`{command} ps` (status), `{command} down` (stop)"
+    )
+
+
 def _validate_compose(path: Path) -> None:
-    binaries.ensure_binaries([b for b in binaries.BINARIES if b.name == "docker-compose"])
     done = subprocess.run(
         ["docker-compose", "-f", path.name, "config", "--quiet"],
         cwd=path.parent,
@@ -150,8 +205,32 @@ def _engine_problem() -> str | None:
 
 
 def deploy(settings: StackSettings, *, demo: bool, console: Console) -> ComposeOutcome:
-    compose_file = render_compose(settings, demo=demo)
-    console.print(f"rendered and validated {compose_file}")
+    """Preflight, render and validate, then start where an engine answers."""
+    if demo:
+        raise ComposeError(DEMO_REFUSED)
+    check_state_dir(settings)
+    try:
+        compose_file = render_compose(settings)
+    except OSError as error:
+        raise ComposeError(
+            f"cannot write the compose directory {settings.layout.compose_dir}: "
+            f"{error.strerror or error}{f' ({error.filename})' if error.filename else ''}. "
+            "Choose a writable --state-dir or fix its permissions."
+        ) from None
+    console.print(
+        f"rendered and validated {compose_file}", markup=False, highlight=False, soft_wrap=True
+    )
+    if settings.sim_host in LOOPBACK_HOSTS:
+        last = settings.sim_base_port + len(SERVICES) - 1
+        console.print(
+            f"note: the ACGS services are scraped at host.docker.internal (this host seen from "
+            f"the containers), ports {settings.sim_base_port}-{last}; "
+            "services listening only on 127.0.0.1 are not reachable there: let them listen "
+            "on the Docker bridge or set sim_host (ACGS_SIM_HOST) to their address.",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     problem = _engine_problem()
     if problem is not None:
         message = (
@@ -159,7 +238,7 @@ def deploy(settings: StackSettings, *, demo: bool, console: Console) -> ComposeO
             f"and run `invoke deploy --target compose` again, or on a host with an engine: "
             f"docker compose -f {compose_file} -p {PROJECT} up -d"
         )
-        console.print(message, soft_wrap=True)
+        console.print(message, soft_wrap=True, markup=False, highlight=False)
         return ComposeOutcome(compose_file, started=False, message=message)
     done = subprocess.run(
         ["docker-compose", "-f", str(compose_file), "-p", PROJECT, "up", "-d"],

@@ -25,6 +25,8 @@ from acgs_metrics.services import SERVICES
 
 __all__ = [
     "CONFIGS_DIR",
+    "GRAFANA_CONTAINER_PORT",
+    "LOOPBACK_HOSTS",
     "RenderError",
     "Topology",
     "compose_topology",
@@ -35,6 +37,8 @@ __all__ = [
 
 CONFIGS_DIR = REPO_ROOT / "configs"
 FINGERPRINT_FILE = ".dashboards-fingerprint"
+# Grafana's port inside its container (the image's default); the host port is grafana_port.
+GRAFANA_CONTAINER_PORT = 3000
 
 
 class RenderError(RuntimeError):
@@ -55,6 +59,7 @@ class Topology:
     server_cert: str
     server_key: str
     grafana_listen: str
+    grafana_port: int  # where Grafana listens (in the container for compose)
     grafana_data: str
     grafana_logs: str
     grafana_provisioning: str
@@ -90,6 +95,7 @@ def local_topology(settings: StackSettings, *, demo: bool) -> Topology:
         server_cert=str(layout.server_cert),
         server_key=str(layout.server_key),
         grafana_listen=settings.host,
+        grafana_port=settings.grafana_port,
         grafana_data=str(layout.grafana_data),
         grafana_logs=str(layout.logs_dir / "grafana"),
         grafana_provisioning=str(live / "grafana" / "provisioning"),
@@ -97,13 +103,15 @@ def local_topology(settings: StackSettings, *, demo: bool) -> Topology:
     )
 
 
-def compose_topology(settings: StackSettings, *, demo: bool) -> Topology:
-    # The ACGS services and the demo receiver run on the host, outside the compose network.
-    sim_host = (
-        "host.docker.internal"
-        if settings.sim_host in ("127.0.0.1", "localhost", "::1")
-        else settings.sim_host
-    )
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def compose_topology(settings: StackSettings) -> Topology:
+    # The ACGS services run outside the compose network. A loopback sim_host means "this
+    # host", reached from the containers as host.docker.internal (the Docker bridge gateway):
+    # the services must then listen on an address the bridge reaches, not on 127.0.0.1.
+    # No demo parts: the compose target refuses --demo (see acgs_deploy.compose).
+    sim_host = "host.docker.internal" if settings.sim_host in LOOPBACK_HOSTS else settings.sim_host
     optional = [
         ("haproxy", "haproxy-exporter:9101", settings.haproxy_scrape_uri),
         ("redis", "redis-exporter:9121", settings.redis_address),
@@ -118,11 +126,13 @@ def compose_topology(settings: StackSettings, *, demo: bool) -> Topology:
             for index, spec in enumerate(SERVICES)
         ],
         optional_exporters=[(job, target) for job, target, enabled in optional if enabled],
-        webhook_url=f"http://host.docker.internal:{settings.webhook_port}/alerts" if demo else None,
+        webhook_url=None,
         ca_cert="/etc/acgs-certs/ca.crt",
         server_cert="/etc/acgs-certs/server.crt",
         server_key="/etc/acgs-certs/server.key",
         grafana_listen="0.0.0.0",  # noqa: S104 (inside the container; published per settings)
+        # The compose file publishes grafana_port on the host to this port in the container.
+        grafana_port=GRAFANA_CONTAINER_PORT,
         grafana_data="/var/lib/grafana",
         grafana_logs="/var/lib/grafana/logs",
         grafana_provisioning="/etc/acgs/grafana/provisioning",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from pydantic_settings import (
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+from pydantic_settings import SettingsError as SourceError
 
 from acgs_deploy.layout import StateLayout
 
@@ -41,6 +43,9 @@ _stack_file: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
     "acgs_stack_file", default=None
 )
 
+
+# Prometheus label names; names starting with "__" are reserved for its internal use.
+LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 # Settings whose values never appear in messages.
 SECRET_FIELDS = frozenset({"smtp_password", "slack_webhook_url", "pagerduty_routing_key"})
@@ -152,6 +157,17 @@ class StackSettings(BaseSettings):
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().absolute()
 
+    @field_validator("external_labels", mode="after")
+    @classmethod
+    def _label_names(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = [n for n in value if not LABEL_NAME.fullmatch(n) or n.startswith("__")]
+        if bad:
+            raise ValueError(
+                f"invalid label name(s) {', '.join(map(repr, bad))}: a Prometheus label name "
+                "is letters, digits and underscores, not starting with a digit or with '__'"
+            )
+        return value
+
     @property
     def layout(self) -> StateLayout:
         return StateLayout(self.state_dir)
@@ -198,6 +214,8 @@ class StackSettings(BaseSettings):
             return cls(**chosen)
         except ValidationError as error:
             raise SettingsError(_explain(error, path)) from None
+        except SourceError as error:
+            raise SettingsError(_explain_source(error)) from None
         finally:
             _stack_file.reset(token)
 
@@ -256,6 +274,18 @@ def _choose_stack_file(stack_file: Path | str | None) -> Path | None:
         return path
     default = Path.cwd() / STACK_FILE_NAME
     return default if default.is_file() else None
+
+
+def _explain_source(error: SourceError) -> str:
+    """pydantic-settings could not parse a variable (a mapping setting that is not JSON)."""
+    found = re.search(r'field "([^"]+)"', str(error))
+    if found is None:
+        return f"invalid settings from ACGS_* variables: {error}"
+    field = found.group(1)
+    return (
+        f"ACGS_{field.upper()} ({field}): not a JSON object; give one, e.g. "
+        f'ACGS_{field.upper()}=\'{{"cluster": "acgs-1"}}\', or unset it'
+    )
 
 
 def _explain(error: ValidationError, stack_file: Path | None) -> str:

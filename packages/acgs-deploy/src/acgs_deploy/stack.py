@@ -24,6 +24,7 @@ from pathlib import Path
 
 import httpx
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -41,6 +42,7 @@ __all__ = [
     "ComponentState",
     "DeployError",
     "DeployReport",
+    "check_state_dir",
     "deploy",
     "down",
     "print_states",
@@ -324,23 +326,7 @@ def preflight(settings: StackSettings) -> None:
         binaries.ensure_binaries(REQUIRED)
     except binaries.MissingBinaries as error:
         raise DeployError(str(error)) from None
-    state = settings.state_dir
-    try:
-        settings.layout.make()
-        with tempfile.NamedTemporaryFile(dir=state, prefix=".write-test-"):
-            pass
-    except OSError as error:
-        raise DeployError(
-            f"cannot write to the state directory {state}: {error.strerror}. Choose a writable "
-            "one with --state-dir or ACGS_STATE_DIR, or fix its permissions."
-        ) from None
-    free_mb = shutil.disk_usage(state).free // (1 << 20)
-    if free_mb < settings.min_free_disk_mb:
-        raise DeployError(
-            f"only {free_mb} MiB free under {state}; the stack wants at least "
-            f"{settings.min_free_disk_mb} MiB (min_free_disk_mb). Free some space or choose "
-            "another --state-dir."
-        )
+    check_state_dir(settings)
     by_port: dict[int, list[str]] = {}
     for name, port in settings.ports().items():
         by_port.setdefault(port, []).append(name)
@@ -348,6 +334,36 @@ def preflight(settings: StackSettings) -> None:
     if clashes:
         text = "; ".join(f"{port}: {', '.join(names)}" for port, names in sorted(clashes.items()))
         raise DeployError(f"two components share a port ({text}): give each its own port")
+
+
+def check_state_dir(settings: StackSettings) -> None:
+    """The state directory can be made and written, with enough free disk (both targets)."""
+    state = settings.state_dir
+    try:
+        settings.layout.make()
+        with tempfile.NamedTemporaryFile(dir=state, prefix=".write-test-"):
+            pass
+    except OSError as error:
+        raise _unwritable(state, error) from None
+    free_mb = shutil.disk_usage(state).free // (1 << 20)
+    if free_mb < settings.min_free_disk_mb:
+        raise DeployError(
+            f"only {free_mb} MiB free under {state}; the stack wants at least "
+            f"{settings.min_free_disk_mb} MiB (min_free_disk_mb). Free some space or choose "
+            "another --state-dir."
+        )
+
+
+def _unwritable(state: Path, error: OSError) -> DeployError:
+    blocker = next((p for p in (state, *state.parents) if p.exists()), state)
+    if not blocker.is_dir():
+        why = f"{blocker} is a file, not a directory"
+    else:
+        why = error.strerror or str(error)
+    return DeployError(
+        f"cannot write to the state directory {state}: {why}. Choose a writable one with "
+        "--state-dir or ACGS_STATE_DIR, or fix its permissions."
+    )
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -480,10 +496,7 @@ def _exclusive(settings: StackSettings) -> Iterator[None]:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         handle = (settings.state_dir / LOCK_FILE).open("a")
     except OSError as error:
-        raise DeployError(
-            f"cannot write to the state directory {settings.state_dir}: {error.strerror}. "
-            "Choose a writable one with --state-dir or ACGS_STATE_DIR, or fix its permissions."
-        ) from None
+        raise _unwritable(settings.state_dir, error) from None
     with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -664,11 +677,12 @@ def print_states(console: Console, states: Sequence[ComponentState], *, title: s
         colour = {"healthy": "green", "unhealthy": "red", "stopped": "yellow"}.get(
             state.state, "dim"
         )
-        row = [state.name, state.url, f"[{colour}]{state.state}[/{colour}]"]
+        # Names and URLs as they are: an IPv6 URL or a path may hold brackets.
+        row = [escape(state.name), escape(state.url), f"[{colour}]{escape(state.state)}[/{colour}]"]
         if show_action:
             row.append(state.action)
         table.add_row(*row)
     console.print(table)
     for state in states:
         if state.hint:
-            console.print(f"{state.name}: {state.hint}", soft_wrap=True)
+            console.print(f"{state.name}: {state.hint}", soft_wrap=True, markup=False)

@@ -13,6 +13,7 @@ import datetime as dt
 import ipaddress
 import shutil
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +28,15 @@ from acgs_deploy.layout import StateLayout
 from acgs_deploy.secrets import write_private
 from acgs_deploy.settings import StackSettings
 
-__all__ = ["CertificateInfo", "TLSError", "certificate_expiry", "ensure_certificates"]
+__all__ = [
+    "CertificateInfo",
+    "TLSError",
+    "certificate_expiry",
+    "describe_sans",
+    "ensure_certificates",
+    "san_names",
+    "uncovered",
+]
 
 CA_DAYS = 3650
 SERVER_DAYS = 365
@@ -208,6 +217,13 @@ def _adopt_user_certificates(settings: StackSettings, layout: StateLayout) -> Ce
         ) from None
     if cert.not_valid_after_utc <= _now():
         raise TLSError(f"{cert_path}: expired on {cert.not_valid_after_utc:%Y-%m-%d}")
+    host = settings.connect_host
+    if uncovered(cert_path, [host]):
+        raise TLSError(
+            f"{cert_path}: its subject alternative names ({describe_sans(cert_path)}) do not "
+            f"include {host}, where clients and scrapes connect (the host setting): have it "
+            f"issued with {host} as a SAN, or set host to an address it names"
+        )
     targets = {cert_path: layout.server_cert, ca_path: layout.ca_cert}
     changed = False
     for source, target in targets.items():
@@ -226,6 +242,42 @@ def _adopt_user_certificates(settings: StackSettings, layout: StateLayout) -> Ce
         user_supplied=True,
         changed=changed,
     )
+
+
+def san_names(cert: x509.Certificate) -> tuple[list[str], list[str]]:
+    """(DNS names, IP addresses) in a certificate's subject alternative names."""
+    try:
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return [], []
+    ips = [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)]
+    return list(sans.get_values_for_type(x509.DNSName)), ips
+
+
+def uncovered(cert_path: Path, hosts: Iterable[str]) -> list[str]:
+    """The hosts TLS clients would refuse ``cert_path`` for (SANs only, as Go checks)."""
+    dns, ips = san_names(_load_cert(cert_path))
+    return [host for host in hosts if not _covers(dns, ips, host)]
+
+
+def _covers(dns: list[str], ips: list[str], host: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        wanted = host.rstrip(".").lower()
+        for name in (n.lower() for n in dns):
+            if name == wanted:
+                return True
+            # A wildcard stands for exactly one leftmost label.
+            if name.startswith("*.") and wanted.partition(".")[2] == name[2:]:
+                return True
+        return False
+    return any(ipaddress.ip_address(ip) == address for ip in ips)
+
+
+def describe_sans(cert_path: Path) -> str:
+    dns, ips = san_names(_load_cert(cert_path))
+    return ", ".join([*dns, *ips]) or "none"
 
 
 def _private_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
