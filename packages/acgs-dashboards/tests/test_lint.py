@@ -336,11 +336,19 @@ DATA = Path(__file__).parent / "data"
 def test_unseen_correct_dashboards_get_no_errors() -> None:
     """Hand-written in the shapes found in the wild: schema 22 rows, graph and singlestat
     panels, [[var]] syntax, interval and auto variables, regex variables, mixed and
-    expression datasources, shared queries, library panels, Loki, the API wrapper."""
+    expression datasources, shared queries, library panels, Loki, the API wrapper; an
+    "Export for sharing externally" with ``${DS_PROMETHEUS}`` declared in ``__inputs``,
+    native-histogram quantiles (no ``le``) and a join inside a quantile."""
     options = LintOptions(recorded_metrics=frozenset())
     report = lint_paths([DATA], options)
-    assert report.dashboards == 2
+    assert report.dashboards == 3
     assert report.errors == []
+    (shared,) = [f for f in report.findings if "shared_export" in f.path]
+    assert (shared.check, shared.severity, shared.line) == (
+        "datasource/reference",
+        Severity.WARNING,
+        2,  # the line of "__inputs": one warning for the dashboard, not one per panel
+    )
     assert {f.check for f in report.findings} == {
         "dashboard/schema",
         "panel/legacy-type",

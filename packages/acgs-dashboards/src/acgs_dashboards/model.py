@@ -207,6 +207,23 @@ class Dashboard:
     def disabled(self) -> frozenset[str]:
         return disabled_checks(self.raw.get("description"))
 
+    @property
+    def inputs(self) -> dict[str, str]:
+        """Datasource inputs of an "Export for sharing externally" (``__inputs``): name to
+        plugin id. Grafana asks for them on import and fills ``${NAME}`` in."""
+        declared: dict[str, str] = {}
+        inputs = self.raw.get("__inputs")
+        for item in inputs if isinstance(inputs, list) else []:
+            if isinstance(item, dict) and item.get("type") == "datasource":
+                name, plugin = item.get("name"), item.get("pluginId")
+                if isinstance(name, str) and name:
+                    declared[name] = plugin if isinstance(plugin, str) else ""
+        return declared
+
+    def line_of_key(self, key: str) -> int:
+        """The line of the top-level field ``key`` (the dashboard's line when unknown)."""
+        return self.raw.line_of_key(key) if isinstance(self.raw, _LineDict) else self.line
+
     def variable(self, name: str) -> Variable | None:
         for variable in self.variables:
             if variable.name == name:
