@@ -380,10 +380,44 @@ def test_a_crashing_check_is_a_finding_and_the_others_still_run() -> None:
         raise KeyError("boom")
 
     broken = Check("test/broken", "always crashes", per_dashboard=explode)
-    dashboard = parse_dashboard(board(panel("acgs_not_in_the_catalog")))
+    dashboard = parse_dashboard(board(panel("acgs_not_in_the_catalog")), "boards/mine.json")
     findings = lint_dashboards([dashboard], checks=[broken, *CHECKS])
     crash = [f for f in findings if f.check == "test/broken"]
     assert len(crash) == 1
     assert crash[0].severity is Severity.ERROR
+    # The crash names the dashboard it was reading, so the reader knows where to look.
+    assert (crash[0].path, crash[0].line, crash[0].rule) == ("boards/mine.json", 1, "Test board")
     assert "internal error in check (please report): KeyError('boom')" in crash[0].message
     assert "promql/unknown-metric" in checks(findings)
+
+
+def test_fields_of_the_wrong_type_are_findings_not_crashes(tmp_path: Path) -> None:
+    """Each field a reader used to call .get() on, given the wrong JSON type."""
+    odd_config = panel("up", title="Odd config")
+    odd_config["fieldConfig"] = "s"
+    odd_defaults = panel("up", title="Odd defaults")
+    odd_defaults["fieldConfig"] = {"defaults": ["unit", "s"], "overrides": {"unit": "s"}}
+    odd_targets = panel("up", title="Odd targets", gridPos="wide", description=7)
+    odd_targets["targets"] = 5
+    document = board(odd_config, odd_defaults, odd_targets, time="now-6h", description=["x"])
+    document["templating"] = {"list": {"name": "datasource"}}
+    findings = lint(tmp_path, document)
+    assert not [f for f in findings if "internal error" in f.message], findings
+    schema = {f.message.split(" must ")[0]: f for f in findings if f.check == "dashboard/schema"}
+    assert set(schema) == {
+        "field 'time'",
+        "field 'templating.list'",
+        "panel 'Odd config': field 'fieldConfig'",
+        "panel 'Odd defaults': field 'fieldConfig.defaults'",
+        "panel 'Odd defaults': field 'fieldConfig.overrides'",
+        "panel 'Odd targets': field 'targets'",
+        "panel 'Odd targets': field 'gridPos'",
+    }
+    assert all(f.severity is Severity.ERROR for f in schema.values())
+    lines = (tmp_path / "board0.json").read_text().splitlines()
+    time_finding = schema["field 'time'"]
+    assert time_finding.path.endswith("board0.json")
+    assert '"time": "now-6h"' in lines[time_finding.line - 1]
+    assert "not a string" in time_finding.message
+    defaults = schema["panel 'Odd defaults': field 'fieldConfig.defaults'"]
+    assert '"defaults": [' in lines[defaults.line - 1]

@@ -159,6 +159,11 @@ def test_queryload_command(
     monkeypatch.delenv("PROMETHEUS_PASSWORD", raising=False)
     assert main([*args, "--username", "admin"]) == 2
     assert "PROMETHEUS_PASSWORD" in capsys.readouterr().err
+    wrong_type = tmp_path / "wrong_type.json"
+    wrong_type.write_text(json.dumps({"title": "t", "panels": [], "time": "now-6h"}, indent=1))
+    assert main(["queryload", str(wrong_type), "--url", live.url]) == 2
+    err = capsys.readouterr().err
+    assert "wrong_type.json: line 4: field 'time' must be an object, not a string" in err
     odd = tmp_path / "odd.json"
     odd.write_text(json.dumps({"title": "odd", "panels": [], "time": {"from": "yesterday"}}))
     assert main(["queryload", str(odd), "--url", live.url]) == 2

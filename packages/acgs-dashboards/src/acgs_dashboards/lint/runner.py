@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from acgs_dashboards.lint.base import Check, Context, Issue, LintOptions
@@ -99,14 +99,33 @@ def _finding(dashboard: Dashboard, issue: Issue, check: str) -> Finding:
     )
 
 
+def _crash(check: Check, error: Exception, dashboard: Dashboard | None) -> Finding:
+    """A crashed check as a finding, pointing at the dashboard it was reading (if one)."""
+    finding = Finding.internal_error(check.name, error)
+    if dashboard is None:
+        return finding
+    return replace(finding, path=dashboard.path, line=dashboard.line, rule=dashboard.title)
+
+
 def _run(check: Check, dashboards: Sequence[Dashboard], ctx: Context) -> list[Finding]:
+    """The check's findings; a crash is one finding, and the other dashboards still count."""
     pairs: list[tuple[Dashboard, Issue]] = []
+    crashes: list[Finding] = []
     if check.across is not None:
-        pairs.extend(check.across(dashboards, ctx))
+        try:
+            pairs.extend(check.across(dashboards, ctx))
+        except Exception as error:  # a bug in one check must not hide the others' findings
+            crashes.append(_crash(check, error, dashboards[0] if len(dashboards) == 1 else None))
     if check.per_dashboard is not None:
         for dashboard in dashboards:
-            pairs.extend((dashboard, issue) for issue in check.per_dashboard(dashboard, ctx))
-    return [_finding(d, i, check.name) for d, i in pairs if not _silenced(d, i, check.name)]
+            try:
+                found = list(check.per_dashboard(dashboard, ctx))
+            except Exception as error:
+                crashes.append(_crash(check, error, dashboard))
+                continue
+            pairs.extend((dashboard, issue) for issue in found)
+    findings = [_finding(d, i, check.name) for d, i in pairs if not _silenced(d, i, check.name)]
+    return findings + crashes
 
 
 def lint_dashboards(
@@ -120,10 +139,7 @@ def lint_dashboards(
     ctx = Context(options, MetricIndex(recorded=set(options.recorded_metrics)))
     findings: list[Finding] = []
     for check in checks if checks is not None else CHECKS:
-        try:
-            findings.extend(_run(check, dashboards, ctx))
-        except Exception as error:  # a bug in one check must not hide the others' findings
-            findings.append(Finding.internal_error(check.name, error))
+        findings.extend(_run(check, dashboards, ctx))
     return sorted(set(findings), key=lambda f: (f.path, f.line, f.check, f.message))
 
 
