@@ -313,9 +313,38 @@ def test_cli_exit_codes_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert payload["summary"] == {"dashboards": 1, "errors": 1, "warnings": 0}
     (finding,) = payload["findings"]
     assert set(finding) == {"file", "line", "rule", "check", "severity", "message"}
-    assert main(["lint", str(tmp_path / "missing.json")]) == 2
-    assert "no such file" in capsys.readouterr().err
-    assert main(["lint", str(good), "--rules", str(tmp_path / "nope")]) == 2
+    # A missing path is an error finding (exit 1), as in acgs-rules lint.
+    assert main(["lint", str(good), str(tmp_path / "missing.json"), "--format", "json"]) == 1
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["summary"] == {"dashboards": 1, "errors": 1, "warnings": 0}
+    assert [(f["line"], f["check"], f["message"]) for f in payload["findings"]] == [
+        (0, "dashboard/load", "no such file or directory")
+    ]
+    assert main(["lint", str(good), "--rules", str(tmp_path / "nope")]) == 1
+    assert "rules/load" in capsys.readouterr().out
+
+
+def test_disable_flag_and_scrape_interval_are_checked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(board(panel("rate(acgs_active_sessions[5m])"))))
+    assert main(["lint", str(bad)]) == 1
+    assert main(["lint", str(bad), "--disable", "promql/counter"]) == 0
+    assert main(["lint", str(tmp_path / "gone.json"), "--disable", "dashboard/load"]) == 0
+    capsys.readouterr()
+    assert main(["lint", str(bad), "--disable", "promql/nope"]) == 2
+    assert "unknown check(s) promql/nope" in capsys.readouterr().err
+    for interval in ("0", "-15", "nan", "soon"):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["lint", str(bad), "--scrape-interval", interval])
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert "--scrape-interval" in err
+        assert "above 0" in err or "not a number" in err
+    with pytest.raises(SystemExit):
+        main(["queryload", str(bad), "--url", "http://127.0.0.1:1", "--scrape-interval", "0"])
+    assert "must be above 0" in capsys.readouterr().err
 
 
 def test_recording_rules_from_rule_files_are_known(tmp_path: Path) -> None:
@@ -328,6 +357,37 @@ def test_recording_rules_from_rule_files_are_known(tmp_path: Path) -> None:
     path.write_text(json.dumps(board(panel("acgs:errors:ratio_rate5m", unit="percentunit"))))
     assert main(["lint", str(path), "--rules", str(rules)]) == 0
     assert main(["lint", str(path), "--rules", str(tmp_path / "b.json")]) == 1
+
+
+def test_rule_files_that_do_not_load_are_findings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken.yml"
+    broken.write_text("groups:\n- name: g\n  rules:\n  - record: acgs:x:rate5m\n    expr: [\n")
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(board(panel("acgs:x:rate5m", unit="short"))))
+    assert main(["lint", str(path), "--rules", str(broken), "--format", "json"]) == 1
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    (load_error,) = [f for f in findings if f["check"] == "rules/load"]
+    assert load_error["file"] == str(broken)
+    assert load_error["line"] == 6
+    assert "invalid YAML" in load_error["message"]
+    # The consequence is still reported, but now with its cause next to it.
+    assert "promql/unknown-metric" in {f["check"] for f in findings}
+
+
+def test_default_rules_are_found_from_anywhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Linting from outside the repository still knows the recorded acgs: names."""
+    from acgs_dashboards.cli import CHECKOUT_ROOT
+
+    recorded = "acgs:http_requests:rate1m"
+    assert recorded in (CHECKOUT_ROOT / "rules" / "acgs-recording.yml").read_text()
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(board(panel(recorded, unit="reqps"))))
+    monkeypatch.chdir(tmp_path)
+    assert main(["lint", str(path)]) == 0, capsys.readouterr().out
 
 
 DATA = Path(__file__).parent / "data"
