@@ -14,6 +14,7 @@ from acgs_dashboards.builders import (
 )
 
 OBJECTIVE = 0.999
+WINDOW = "30d"  # the objective's window; the burn-rate thresholds assume it
 
 
 def build() -> db.Dashboard:
@@ -26,7 +27,7 @@ def build() -> db.Dashboard:
         variables=[service_variable()],
         time_from="now-7d",
     )
-    slo_panels(board, objective=OBJECTIVE)
+    slo_panels(board, objective=OBJECTIVE, window=WINDOW)
     board.with_panel(
         timeseries(
             "Availability by service (1h)",

@@ -313,9 +313,38 @@ def test_cli_exit_codes_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert payload["summary"] == {"dashboards": 1, "errors": 1, "warnings": 0}
     (finding,) = payload["findings"]
     assert set(finding) == {"file", "line", "rule", "check", "severity", "message"}
-    assert main(["lint", str(tmp_path / "missing.json")]) == 2
-    assert "no such file" in capsys.readouterr().err
-    assert main(["lint", str(good), "--rules", str(tmp_path / "nope")]) == 2
+    # A missing path is an error finding (exit 1), as in acgs-rules lint.
+    assert main(["lint", str(good), str(tmp_path / "missing.json"), "--format", "json"]) == 1
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["summary"] == {"dashboards": 1, "errors": 1, "warnings": 0}
+    assert [(f["line"], f["check"], f["message"]) for f in payload["findings"]] == [
+        (0, "dashboard/load", "no such file or directory")
+    ]
+    assert main(["lint", str(good), "--rules", str(tmp_path / "nope")]) == 1
+    assert "rules/load" in capsys.readouterr().out
+
+
+def test_disable_flag_and_scrape_interval_are_checked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(board(panel("rate(acgs_active_sessions[5m])"))))
+    assert main(["lint", str(bad)]) == 1
+    assert main(["lint", str(bad), "--disable", "promql/counter"]) == 0
+    assert main(["lint", str(tmp_path / "gone.json"), "--disable", "dashboard/load"]) == 0
+    capsys.readouterr()
+    assert main(["lint", str(bad), "--disable", "promql/nope"]) == 2
+    assert "unknown check(s) promql/nope" in capsys.readouterr().err
+    for interval in ("0", "-15", "nan", "soon"):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["lint", str(bad), "--scrape-interval", interval])
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert "--scrape-interval" in err
+        assert "above 0" in err or "not a number" in err
+    with pytest.raises(SystemExit):
+        main(["queryload", str(bad), "--url", "http://127.0.0.1:1", "--scrape-interval", "0"])
+    assert "must be above 0" in capsys.readouterr().err
 
 
 def test_recording_rules_from_rule_files_are_known(tmp_path: Path) -> None:
@@ -330,17 +359,56 @@ def test_recording_rules_from_rule_files_are_known(tmp_path: Path) -> None:
     assert main(["lint", str(path), "--rules", str(tmp_path / "b.json")]) == 1
 
 
+def test_rule_files_that_do_not_load_are_findings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken.yml"
+    broken.write_text("groups:\n- name: g\n  rules:\n  - record: acgs:x:rate5m\n    expr: [\n")
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(board(panel("acgs:x:rate5m", unit="short"))))
+    assert main(["lint", str(path), "--rules", str(broken), "--format", "json"]) == 1
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    (load_error,) = [f for f in findings if f["check"] == "rules/load"]
+    assert load_error["file"] == str(broken)
+    assert load_error["line"] == 6
+    assert "invalid YAML" in load_error["message"]
+    # The consequence is still reported, but now with its cause next to it.
+    assert "promql/unknown-metric" in {f["check"] for f in findings}
+
+
+def test_default_rules_are_found_from_anywhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Linting from outside the repository still knows the recorded acgs: names."""
+    from acgs_dashboards.cli import CHECKOUT_ROOT
+
+    recorded = "acgs:http_requests:rate1m"
+    assert recorded in (CHECKOUT_ROOT / "rules" / "acgs-recording.yml").read_text()
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(board(panel(recorded, unit="reqps"))))
+    monkeypatch.chdir(tmp_path)
+    assert main(["lint", str(path)]) == 0, capsys.readouterr().out
+
+
 DATA = Path(__file__).parent / "data"
 
 
 def test_unseen_correct_dashboards_get_no_errors() -> None:
     """Hand-written in the shapes found in the wild: schema 22 rows, graph and singlestat
     panels, [[var]] syntax, interval and auto variables, regex variables, mixed and
-    expression datasources, shared queries, library panels, Loki, the API wrapper."""
+    expression datasources, shared queries, library panels, Loki, the API wrapper; an
+    "Export for sharing externally" with ``${DS_PROMETHEUS}`` declared in ``__inputs``,
+    native-histogram quantiles (no ``le``) and a join inside a quantile."""
     options = LintOptions(recorded_metrics=frozenset())
     report = lint_paths([DATA], options)
-    assert report.dashboards == 2
+    assert report.dashboards == 3
     assert report.errors == []
+    (shared,) = [f for f in report.findings if "shared_export" in f.path]
+    assert (shared.check, shared.severity, shared.line) == (
+        "datasource/reference",
+        Severity.WARNING,
+        2,  # the line of "__inputs": one warning for the dashboard, not one per panel
+    )
     assert {f.check for f in report.findings} == {
         "dashboard/schema",
         "panel/legacy-type",
@@ -372,10 +440,44 @@ def test_a_crashing_check_is_a_finding_and_the_others_still_run() -> None:
         raise KeyError("boom")
 
     broken = Check("test/broken", "always crashes", per_dashboard=explode)
-    dashboard = parse_dashboard(board(panel("acgs_not_in_the_catalog")))
+    dashboard = parse_dashboard(board(panel("acgs_not_in_the_catalog")), "boards/mine.json")
     findings = lint_dashboards([dashboard], checks=[broken, *CHECKS])
     crash = [f for f in findings if f.check == "test/broken"]
     assert len(crash) == 1
     assert crash[0].severity is Severity.ERROR
+    # The crash names the dashboard it was reading, so the reader knows where to look.
+    assert (crash[0].path, crash[0].line, crash[0].rule) == ("boards/mine.json", 1, "Test board")
     assert "internal error in check (please report): KeyError('boom')" in crash[0].message
     assert "promql/unknown-metric" in checks(findings)
+
+
+def test_fields_of_the_wrong_type_are_findings_not_crashes(tmp_path: Path) -> None:
+    """Each field a reader used to call .get() on, given the wrong JSON type."""
+    odd_config = panel("up", title="Odd config")
+    odd_config["fieldConfig"] = "s"
+    odd_defaults = panel("up", title="Odd defaults")
+    odd_defaults["fieldConfig"] = {"defaults": ["unit", "s"], "overrides": {"unit": "s"}}
+    odd_targets = panel("up", title="Odd targets", gridPos="wide", description=7)
+    odd_targets["targets"] = 5
+    document = board(odd_config, odd_defaults, odd_targets, time="now-6h", description=["x"])
+    document["templating"] = {"list": {"name": "datasource"}}
+    findings = lint(tmp_path, document)
+    assert not [f for f in findings if "internal error" in f.message], findings
+    schema = {f.message.split(" must ")[0]: f for f in findings if f.check == "dashboard/schema"}
+    assert set(schema) == {
+        "field 'time'",
+        "field 'templating.list'",
+        "panel 'Odd config': field 'fieldConfig'",
+        "panel 'Odd defaults': field 'fieldConfig.defaults'",
+        "panel 'Odd defaults': field 'fieldConfig.overrides'",
+        "panel 'Odd targets': field 'targets'",
+        "panel 'Odd targets': field 'gridPos'",
+    }
+    assert all(f.severity is Severity.ERROR for f in schema.values())
+    lines = (tmp_path / "board0.json").read_text().splitlines()
+    time_finding = schema["field 'time'"]
+    assert time_finding.path.endswith("board0.json")
+    assert '"time": "now-6h"' in lines[time_finding.line - 1]
+    assert "not a string" in time_finding.message
+    defaults = schema["panel 'Odd defaults': field 'fieldConfig.defaults'"]
+    assert '"defaults": [' in lines[defaults.line - 1]

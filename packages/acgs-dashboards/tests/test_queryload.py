@@ -159,6 +159,11 @@ def test_queryload_command(
     monkeypatch.delenv("PROMETHEUS_PASSWORD", raising=False)
     assert main([*args, "--username", "admin"]) == 2
     assert "PROMETHEUS_PASSWORD" in capsys.readouterr().err
+    wrong_type = tmp_path / "wrong_type.json"
+    wrong_type.write_text(json.dumps({"title": "t", "panels": [], "time": "now-6h"}, indent=1))
+    assert main(["queryload", str(wrong_type), "--url", live.url]) == 2
+    err = capsys.readouterr().err
+    assert "wrong_type.json: line 4: field 'time' must be an object, not a string" in err
     odd = tmp_path / "odd.json"
     odd.write_text(json.dumps({"title": "odd", "panels": [], "time": {"from": "yesterday"}}))
     assert main(["queryload", str(odd), "--url", live.url]) == 2
@@ -188,3 +193,30 @@ def test_unseen_dashboards_run_without_query_errors(live: Any) -> None:
             assert not any("|=" in e or "$A" in e for e in exprs)
             assert not any("$" in e for e in exprs), exprs
             assert load.series > 0
+
+
+def test_slo_burn_rates_show_zero_on_a_healthy_stack(built: Path) -> None:
+    """No 5xx anywhere: the recorded error ratios are empty, the panels must still say 0."""
+    from acgs_dashboards.testing import local_stack
+
+    rules = Path(__file__).resolve().parents[3] / "rules" / "*.yml"
+    (board,) = [b for b in _boards(built) if b["uid"] == "acgs-slo"]
+    with local_stack([rules], gs_error_rate=None) as healthy:
+        healthy.wait_for(f"count(acgs:http_requests:rate1m) == {len(healthy.services)}", 60)
+        with healthy.client() as client:
+            errors = client.get("/api/v1/query", params={"query": "acgs:slo_error_ratio:rate5m"})
+            assert errors.json()["data"]["result"] == []  # the situation the fix is for
+        # The services' first requests land over a few seconds: wait until every one shows.
+        deadline = time.monotonic() + 30
+        while True:
+            load = _load_until_complete(board, healthy)
+            by_title = {p.title: p for p in load.panels}
+            per_service = by_title["Burn rate by service (1h)"]
+            if per_service.series == len(healthy.services) or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+    assert load.errors == []
+    assert _empty(load) == []
+    assert per_service.series == len(healthy.services)
+    (worst,) = by_title["Burn rate (1h, worst service)"].queries
+    assert worst.series == 1

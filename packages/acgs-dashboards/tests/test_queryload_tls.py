@@ -102,4 +102,43 @@ def test_queryload_over_tls_with_basic_auth(
     assert PASSWORD not in out
     monkeypatch.setenv("PROMETHEUS_PASSWORD", "wrong")
     assert main([*args, "--username", "admin"]) == 1  # every query answered 401
+    (report,) = json.loads(capsys.readouterr().out)
+    # The status and what the server said, not "Expecting value: line 1 column 1".
+    (query,) = report["panels"][0]["queries"]
+    assert query["error"].startswith("HTTP 401 Unauthorized, not a Prometheus JSON reply: ")
+    assert "Unauthorized" in query["error"].split(": ", 1)[1]
     assert main([a for a in args if a not in ("--ca-file", str(ca))] + ["--username", "admin"]) == 1
+
+
+def test_variable_errors_are_shown_in_the_table_and_json(
+    secured: tuple[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url, ca = secured
+    board = tmp_path / "v.json"
+    variable = {"name": "job", "type": "query", "query": "label_values(up{, job)"}
+    board.write_text(
+        json.dumps(
+            {
+                "title": "vars",
+                "uid": "vars",
+                "time": {"from": "now-5m", "to": "now"},
+                "templating": {"list": [variable]},
+                "panels": [{"type": "stat", "title": "p", "targets": [{"expr": "vector(1)"}]}],
+            }
+        )
+    )
+    monkeypatch.setenv("PROMETHEUS_PASSWORD", PASSWORD)
+    args = ["queryload", str(board), "--url", url, "--ca-file", str(ca), "--username", "admin"]
+    assert main([*args, "--format", "json"]) == 1
+    (report,) = json.loads(capsys.readouterr().out)
+    (error,) = report["variable_errors"]
+    assert error.startswith("variable $job: ")
+    assert "parse error" in error
+    assert main(args) == 1
+    table = capsys.readouterr().out
+    assert "(variables)" in table
+    assert "$job" in table
+    assert "parse" in table

@@ -408,8 +408,21 @@ def red_row(board: db.Dashboard, *, repeat_by: str = "service") -> db.Dashboard:
     return board
 
 
-# Recorded by rules/acgs-recording.yml: per-service 5xx ratio over each burn-rate window.
+# Recorded by rules/acgs-recording.yml: per-service 5xx ratio over each burn-rate window,
+# and per-service request rate (by service only, like the ratios).
 SLO_ERROR_RATIO = "acgs:slo_error_ratio:rate{window}"
+SERVICE_REQUEST_RATE = "acgs:http_requests:rate1m"
+
+
+def slo_error_ratio(window: str, selector: str = SERVICE_MATCHER) -> str:
+    """The recorded 5xx ratio over ``window``, 0 for services that serve but never failed.
+
+    The recording divides 5xx by all requests; a service with no 5xx has no 5xx series, so
+    the ratio is empty rather than 0 and a healthy stack's burn-rate panels say "No data".
+    ``or 0 * <request rate>`` fills in a 0 for every service that has traffic.
+    """
+    recorded = SLO_ERROR_RATIO.format(window=window)
+    return f"({recorded}{{{selector}}} or 0 * {SERVICE_REQUEST_RATE}{{{selector}}})"
 
 
 def slo_panels(
@@ -417,22 +430,23 @@ def slo_panels(
 ) -> db.Dashboard:
     """Availability against ``objective``, error budget left and burn rates.
 
-    Availability and budget are computed over the dashboard's range from the raw counter;
+    Availability and budget are computed over the time range shown, from the raw counter
+    (the row title says so; pick the ``window`` in the time picker for the SLO itself);
     burn rates read the recording rules the burn-rate alerts use, so the panels show what
-    the alerts see.
+    the alerts see, and are relative to a ``window`` budget.
     """
     budget = 1 - objective
 
     def burn(rate_window: str, aggregate: str = "max") -> str:
-        recorded = SLO_ERROR_RATIO.format(window=rate_window)
-        return f"{aggregate}({recorded}{{{SERVICE_MATCHER}}}) / {budget:g}"
+        return f"{aggregate}({slo_error_ratio(rate_window)}) / {budget:g}"
 
-    board.with_row(db.Row(f"Availability SLO ({objective:.1%} over {window})"))
+    board.with_row(db.Row(f"Availability SLO {objective:.1%}: stats over the time range shown"))
     board.with_panel(
         stat_panel(
-            "Availability",
-            "Share of non-5xx HTTP requests over the dashboard's range; "
-            f"objective {objective:.1%}.",
+            "Availability (time range)",
+            "Share of non-5xx HTTP requests over the time range shown; objective "
+            f"{objective:.1%} over {window}: pick 'Last {window.removesuffix('d')} days' for "
+            "the SLO window (the data must be retained that long).",
             Query(availability(interval="$__range"), instant=True),
             unit="percentunit",
             steps=((None, "red"), (objective, "green")),
@@ -441,8 +455,9 @@ def slo_panels(
     )
     board.with_panel(
         stat_panel(
-            "Error budget left",
-            f"Fraction of the {budget:.1%} error budget not yet spent over the dashboard's range.",
+            "Error budget left (time range)",
+            f"Fraction of the {budget:.1%} error budget not yet spent over the time range "
+            f"shown (the SLO's budget is for {window}: pick that range for it).",
             Query(f"1 - ({error_ratio(interval='$__range')}) / {budget:g}", instant=True),
             unit="percentunit",
             steps=((None, "red"), (0.25, "orange"), (0.5, "green")),
@@ -452,8 +467,8 @@ def slo_panels(
     board.with_panel(
         stat_panel(
             "Burn rate (1h, worst service)",
-            "How fast the error budget burns: 1 spends it exactly over the SLO window; "
-            "14.4 over 1h (with 5m agreeing) pages: 2 % of a 30-day budget in one hour.",
+            f"How fast the error budget burns: 1 spends it exactly over the {window} SLO "
+            "window; 14.4 over 1h (with 5m agreeing) pages: 2 % of a 30-day budget in one hour.",
             Query(burn("1h"), instant=True),
             unit="short",
             steps=((None, "green"), (1, "orange"), (14.4, "red")),
@@ -475,10 +490,7 @@ def slo_panels(
         timeseries(
             "Burn rate by service (1h)",
             "Each service's burn rate over the last hour; the line is the 14.4 page threshold.",
-            Query(
-                f"{SLO_ERROR_RATIO.format(window='1h')}{{{SERVICE_MATCHER}}} / {budget:g}",
-                legend="{{service}}",
-            ),
+            Query(f"{slo_error_ratio('1h')} / {budget:g}", legend="{{service}}"),
             unit="short",
             limit=14.4,
             width=12,

@@ -1,6 +1,9 @@
 """``acgs-dashboards``: build, lint and measure the ACGS Grafana dashboards.
 
-Exit codes: 0 fine; 1 lint errors (lint) or failed queries (queryload); 2 bad usage or input.
+Exit codes, as ``acgs-rules``: 0 fine (warnings allowed); 1 lint errors (lint: a missing
+path or an unreadable dashboard or rule file is an error finding too) or failed queries
+(queryload); 2 bad usage (unknown flag or check name, a scrape interval not above 0), or a
+dashboard queryload cannot run.
 """
 
 from __future__ import annotations
@@ -21,13 +24,27 @@ from acgs_dashboards.lint import (
     LintOptions,
     LintUsageError,
     lint_paths,
-    recorded_metrics,
+    load_recording_rules,
 )
 from acgs_dashboards.lint.base import DEFAULT_DATASOURCE_UIDS
 from acgs_dashboards.queryload import QueryLoadError
 from acgs_rules.output import exit_code, print_text, render_json
 
 USAGE_ERROR = 2
+# In a checkout this file is <repo>/packages/acgs-dashboards/src/acgs_dashboards/cli.py.
+_HERE = Path(__file__).resolve()
+CHECKOUT_ROOT = _HERE.parents[4] if len(_HERE.parents) > 4 else _HERE.parent
+
+
+def _seconds(text: str) -> float:
+    """A scrape interval: a number of seconds above 0 (0 would divide the rate windows)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: the scrape interval must be above 0 s")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -82,11 +99,19 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="PATH",
         help="rule files or directories whose recording rules define metrics (repeatable; "
-        "default: the repository's rules/ when there is one)",
+        "default: the repository's rules/, found from the current directory upwards, else "
+        "beside this checkout of the package); a file that does not load is an error finding",
+    )
+    lint.add_argument(
+        "--disable",
+        action="append",
+        default=[],
+        metavar="CHECK",
+        help="skip a check (repeatable); see 'acgs-dashboards checks'",
     )
     lint.add_argument(
         "--scrape-interval",
-        type=float,
+        type=_seconds,
         default=15.0,
         metavar="SECONDS",
         help="global scrape interval, for the rate-window check (default 15)",
@@ -119,7 +144,7 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--username", help="basic auth user (password from $PROMETHEUS_PASSWORD)")
     load.add_argument(
         "--scrape-interval",
-        type=float,
+        type=_seconds,
         default=15.0,
         metavar="SECONDS",
         help="the datasource's scrape interval, for $__rate_interval (default 15)",
@@ -177,29 +202,34 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _default_rules() -> list[Path]:
-    for parent in (Path.cwd(), *Path.cwd().parents):
+    """``rules/`` of the repository: above the current directory, else beside the checkout
+    this package runs from (so linting from elsewhere still knows our recorded names)."""
+    for parent in (Path.cwd(), *Path.cwd().parents, CHECKOUT_ROOT):
         if (parent / "rules").is_dir() and (parent / "dashboards").is_dir():
             return [parent / "rules"]
     return []
 
 
 def _lint(args: argparse.Namespace) -> int:
-    rules = args.rules if args.rules is not None else _default_rules()
-    missing = [str(p) for p in rules if not p.exists()]
-    if missing:
-        print(f"acgs-dashboards lint: --rules {', '.join(missing)}: not found", file=sys.stderr)
+    from acgs_dashboards.lint.checks import ALL_CHECK_NAMES
+
+    unknown = [name for name in args.disable if name not in ALL_CHECK_NAMES]
+    if unknown:
+        print(
+            f"acgs-dashboards lint: unknown check(s) {', '.join(unknown)}; see "
+            "'acgs-dashboards checks'",
+            file=sys.stderr,
+        )
         return USAGE_ERROR
+    rules = load_recording_rules(args.rules if args.rules is not None else _default_rules())
     options = LintOptions(
         datasource_uids=DEFAULT_DATASOURCE_UIDS | set(args.datasource_uid),
         scrape_interval_s=args.scrape_interval,
-        recorded_metrics=recorded_metrics(rules),
+        recorded_metrics=rules.names,
         target_labels=frozenset({"job", "instance", *args.target_label}),
+        disabled_checks=frozenset(args.disable),
     )
-    try:
-        report = lint_paths(args.paths, options)
-    except LintUsageError as error:
-        print(f"acgs-dashboards lint: {error}", file=sys.stderr)
-        return USAGE_ERROR
+    report = lint_paths(args.paths, options, extra_findings=rules.findings)
     if args.format == "json":
         sys.stdout.write(render_json(report.findings, {"dashboards": report.dashboards}) + "\n")
     else:
@@ -213,7 +243,8 @@ def _checks() -> int:
     table = Table(title="acgs-dashboards lint checks")
     table.add_column("check")
     table.add_column("catches")
-    table.add_row("dashboard/load", "files that are not JSON or not a dashboard")
+    table.add_row("dashboard/load", "missing paths, files that are not JSON or not a dashboard")
+    table.add_row("rules/load", "rule files (--rules) that do not load")
     for check in CHECKS:
         table.add_row(check.name, check.summary)
     Console().print(table)

@@ -69,4 +69,6 @@ def _variable(raw: Any, name: str, kind: str | None, dashboard: Dashboard) -> Da
     variable = dashboard.variable(name)
     if variable is not None and variable.type == "datasource" and not kind:
         kind = variable.query or None
+    if variable is None and not kind:
+        kind = dashboard.inputs.get(name) or None  # an import input of a shared export
     return DatasourceRef(raw, "variable", type=kind, variable=name)

@@ -22,6 +22,7 @@ __all__ = [
     "DISABLE_PATTERN",
     "Dashboard",
     "DashboardLoadError",
+    "FieldProblem",
     "Panel",
     "Target",
     "Variable",
@@ -37,8 +38,8 @@ __all__ = [
 DISABLE_PATTERN = re.compile(r"acgs-dashboards\s+disable\s*=\s*([\w/,\s-]+)")
 
 
-def disabled_checks(text: str | None) -> frozenset[str]:
-    if not text:
+def disabled_checks(text: object) -> frozenset[str]:
+    if not isinstance(text, str) or not text:
         return frozenset()
     names: set[str] = set()
     for match in DISABLE_PATTERN.finditer(text):
@@ -90,6 +91,65 @@ def line_of(node: object, default: int = 1) -> int:
     return node.line if isinstance(node, _LineDict) else default
 
 
+def as_object(value: object) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one (its type is reported elsewhere)."""
+    return value if isinstance(value, dict) else {}
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """A field of the wrong JSON type. The linter reports it (``dashboard/schema``) and
+    every reader treats the field as absent, so one bad field cannot crash a check."""
+
+    line: int
+    field: str  # e.g. "time", or "fieldConfig.defaults" of panel 'Latency'
+    message: str
+
+
+_JSON_KINDS: dict[type, str] = {dict: "an object", list: "a list", str: "a string"}
+
+
+def _json_kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return f"a number ({value!r})"
+    for kind, name in _JSON_KINDS.items():
+        if isinstance(value, kind):
+            return name
+    return "null"
+
+
+def _typed(
+    container: dict[str, Any],
+    key: str,
+    kind: type,
+    problems: list[FieldProblem],
+    parent: str = "",
+    owner: str = "",
+) -> Any:
+    """``container[key]`` if absent or of ``kind``; otherwise None, and a problem noted.
+
+    ``parent``: the JSON path of ``container`` ("time", "fieldConfig"); ``owner``: whose
+    field it is when not the dashboard's ("panel 'Latency'").
+    """
+    value = container.get(key)
+    if value is None or isinstance(value, kind):
+        return value
+    line = container.line_of_key(key) if isinstance(container, _LineDict) else 1
+    name = f"{parent}.{key}" if parent else key
+    prefix = f"{owner}: " if owner else ""
+    problems.append(
+        FieldProblem(
+            line,
+            name,
+            f"{prefix}field {name!r} must be {_JSON_KINDS[kind]}, not {_json_kind(value)}; "
+            "fix or remove it (Grafana cannot read it either)",
+        )
+    )
+    return None
+
+
 @dataclass
 class Target:
     ref_id: str
@@ -124,13 +184,24 @@ class Panel:
 
     @property
     def unit(self) -> str | None:
-        defaults = (self.raw.get("fieldConfig") or {}).get("defaults") or {}
+        defaults = as_object(as_object(self.raw.get("fieldConfig")).get("defaults"))
         unit = defaults.get("unit")
         return unit if isinstance(unit, str) and unit else None
 
     @property
     def library(self) -> bool:
         return "libraryPanel" in self.raw
+
+    @property
+    def overrides(self) -> list[dict[str, Any]]:
+        overrides = as_object(self.raw.get("fieldConfig")).get("overrides")
+        return [o for o in overrides if isinstance(o, dict)] if isinstance(overrides, list) else []
+
+    @property
+    def width(self) -> int | None:
+        """Grid columns (of 24) the panel spans, when ``gridPos.w`` says."""
+        width = as_object(self.raw.get("gridPos")).get("w")
+        return width if isinstance(width, int) and not isinstance(width, bool) else None
 
 
 @dataclass
@@ -174,7 +245,8 @@ class Variable:
     def options(self) -> list[str]:
         """Values listed in the JSON (custom variables, saved options), "All" excluded."""
         values: list[str] = []
-        for option in self.raw.get("options") or []:
+        options = self.raw.get("options")
+        for option in options if isinstance(options, list) else []:
             value = option.get("value") if isinstance(option, dict) else None
             if isinstance(value, str) and value != "$__all":
                 values.append(value)
@@ -192,6 +264,7 @@ class Dashboard:
     panels: list[Panel] = field(default_factory=list)
     rows: list[Panel] = field(default_factory=list)
     variables: list[Variable] = field(default_factory=list)
+    problems: list[FieldProblem] = field(default_factory=list)
 
     @property
     def uid(self) -> str | None:
@@ -207,6 +280,23 @@ class Dashboard:
     def disabled(self) -> frozenset[str]:
         return disabled_checks(self.raw.get("description"))
 
+    @property
+    def inputs(self) -> dict[str, str]:
+        """Datasource inputs of an "Export for sharing externally" (``__inputs``): name to
+        plugin id. Grafana asks for them on import and fills ``${NAME}`` in."""
+        declared: dict[str, str] = {}
+        inputs = self.raw.get("__inputs")
+        for item in inputs if isinstance(inputs, list) else []:
+            if isinstance(item, dict) and item.get("type") == "datasource":
+                name, plugin = item.get("name"), item.get("pluginId")
+                if isinstance(name, str) and name:
+                    declared[name] = plugin if isinstance(plugin, str) else ""
+        return declared
+
+    def line_of_key(self, key: str) -> int:
+        """The line of the top-level field ``key`` (the dashboard's line when unknown)."""
+        return self.raw.line_of_key(key) if isinstance(self.raw, _LineDict) else self.line
+
     def variable(self, name: str) -> Variable | None:
         for variable in self.variables:
             if variable.name == name:
@@ -214,13 +304,19 @@ class Dashboard:
         return None
 
     def time_range(self) -> tuple[str, str]:
-        time = self.raw.get("time") or {}
-        return str(time.get("from", "now-6h")), str(time.get("to", "now"))
+        """``time.from`` and ``time.to``; Grafana's defaults where they are missing or wrong
+        (``problems`` names the wrong ones)."""
+        time = as_object(self.raw.get("time"))
+        start, end = time.get("from"), time.get("to")
+        return (
+            start if isinstance(start, str) and start else "now-6h",
+            end if isinstance(end, str) and end else "now",
+        )
 
 
-def _targets(panel: dict[str, Any]) -> list[Target]:
+def _targets(panel: dict[str, Any], where: str, problems: list[FieldProblem]) -> list[Target]:
     targets = []
-    for index, raw in enumerate(panel.get("targets") or []):
+    for index, raw in enumerate(_typed(panel, "targets", list, problems, owner=where) or []):
         if not isinstance(raw, dict):
             continue
         expr = raw.get("expr")
@@ -238,24 +334,41 @@ def _targets(panel: dict[str, Any]) -> list[Target]:
     return targets
 
 
-def _panel(raw: dict[str, Any], row: str | None, collapsed: bool, repeat: str | None) -> Panel:
+def _panel(
+    raw: dict[str, Any],
+    row: str | None,
+    collapsed: bool,
+    repeat: str | None,
+    problems: list[FieldProblem],
+) -> Panel:
     title = raw.get("title")
+    title = title if isinstance(title, str) else ""
+    where = f"panel {title or raw.get('id')!r}"
+    field_config = _typed(raw, "fieldConfig", dict, problems, owner=where) or {}
+    _typed(field_config, "defaults", dict, problems, "fieldConfig", where)
+    _typed(field_config, "overrides", list, problems, "fieldConfig", where)
+    _typed(raw, "gridPos", dict, problems, owner=where)
+    own_repeat = _typed(raw, "repeat", str, problems, owner=where)
     return Panel(
         id=raw.get("id"),
-        title=title if isinstance(title, str) else "",
+        title=title,
         type=str(raw.get("type") or ""),
         line=line_of(raw),
         raw=raw,
-        targets=_targets(raw),
+        targets=_targets(raw, where, problems),
         datasource=raw.get("datasource"),
         row=row,
         collapsed=collapsed,
-        repeat=raw.get("repeat") or repeat or None,
+        repeat=own_repeat or repeat or None,
     )
 
 
 def _walk_panels(
-    panels: list[Any], row: str | None, collapsed: bool, repeat: str | None
+    panels: list[Any],
+    row: str | None,
+    collapsed: bool,
+    repeat: str | None,
+    problems: list[FieldProblem],
 ) -> Iterator[tuple[bool, Panel]]:
     """(is_row, panel) in layout order; a row's own ``panels`` hold it while collapsed."""
     current_row, current_collapsed, current_repeat = row, collapsed, repeat
@@ -263,14 +376,15 @@ def _walk_panels(
         if not isinstance(raw, dict):
             continue
         if raw.get("type") == "row":
-            row_panel = _panel(raw, None, False, None)
+            row_panel = _panel(raw, None, False, None, problems)
             yield True, row_panel
             current_row = row_panel.title
             current_collapsed = bool(raw.get("collapsed"))
-            current_repeat = raw.get("repeat") or None
-            yield from _walk_panels(raw.get("panels") or [], current_row, True, current_repeat)
+            current_repeat = row_panel.repeat
+            nested = _typed(raw, "panels", list, problems, owner=f"row {row_panel.title!r}") or []
+            yield from _walk_panels(nested, current_row, True, current_repeat, problems)
             continue
-        yield False, _panel(raw, current_row, current_collapsed, current_repeat)
+        yield False, _panel(raw, current_row, current_collapsed, current_repeat, problems)
 
 
 def parse_dashboard(document: Any, path: str = "<dashboard>") -> Dashboard:
@@ -285,15 +399,19 @@ def parse_dashboard(document: Any, path: str = "<dashboard>") -> Dashboard:
             line_of(document),
         )
     dashboard = Dashboard(path=path, raw=document, line=line_of(document))
-    panels: list[Any] = list(document.get("panels") or [])
+    problems = dashboard.problems
+    time = _typed(document, "time", dict, problems) or {}
+    _typed(time, "from", str, problems, "time")
+    _typed(time, "to", str, problems, "time")
+    panels: list[Any] = list(_typed(document, "panels", list, problems) or [])
     # Schema < 16 kept panels in "rows"; walk them too so old dashboards are still linted.
-    for legacy_row in document.get("rows") or []:
+    for index, legacy_row in enumerate(_typed(document, "rows", list, problems) or []):
         if isinstance(legacy_row, dict):
-            panels.extend(legacy_row.get("panels") or [])
-    for is_row, panel in _walk_panels(panels, None, False, None):
+            panels.extend(_typed(legacy_row, "panels", list, problems, f"rows[{index}]") or [])
+    for is_row, panel in _walk_panels(panels, None, False, None, problems):
         (dashboard.rows if is_row else dashboard.panels).append(panel)
-    templating = document.get("templating") or {}
-    for raw in templating.get("list") or [] if isinstance(templating, dict) else []:
+    templating = _typed(document, "templating", dict, problems) or {}
+    for raw in _typed(templating, "list", list, problems, "templating") or []:
         if isinstance(raw, dict) and isinstance(raw.get("name"), str):
             dashboard.variables.append(
                 Variable(raw["name"], str(raw.get("type") or ""), line_of(raw), raw)

@@ -109,6 +109,7 @@ class DashboardLoad:
             "variables_ms": round(self.variables_s * 1000, 1),
             "total_ms": round(self.total_s * 1000, 1),
             "series": self.series,
+            "variable_errors": list(self.variable_errors),
             "panels": [
                 {
                     "id": p.panel_id,
@@ -199,10 +200,27 @@ _QUERY_RESULT = re.compile(r"^\s*query_result\(\s*(.+)\s*\)\s*$", re.S)
 _LABEL_NAMES = re.compile(r"^\s*label_names\(\s*(.*?)\s*\)\s*$")
 
 
+EXCERPT_CHARS = 200
+
+
+def _body(response: httpx.Response) -> dict[str, Any]:
+    """The JSON reply of Prometheus; an HTTP status and a body excerpt when it is not JSON
+    (a 401 from the auth in front, a proxy's HTML error page)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        return body
+    excerpt = " ".join(response.text.split())[:EXCERPT_CHARS] or "(empty body)"
+    raise QueryLoadError(
+        f"HTTP {response.status_code} {response.reason_phrase}, not a Prometheus JSON reply: "
+        f"{excerpt}"
+    )
+
+
 def _get(client: httpx.Client, path: str, params: Mapping[str, Any]) -> Any:
-    response = client.get(path, params=params)
-    response.raise_for_status()
-    body = response.json()
+    body = _body(client.get(path, params=params))
     if body.get("status") != "success":
         raise QueryLoadError(f"{path}: {body.get('error', 'no error text')}")
     return body["data"]
@@ -216,7 +234,8 @@ def _variable_values(
         current = variable.current_values[:1]
         if variable.raw.get("auto") and (not current or current[0].startswith("$__auto")):
             # Grafana's auto interval: the range in auto_count steps, at least auto_min.
-            steps = variable.raw.get("auto_count") or 30
+            steps = variable.raw.get("auto_count")
+            steps = steps if isinstance(steps, int) and steps > 0 else 30
             low = _min_interval(variable.raw.get("auto_min") or "10s", {}) or 10.0
             return [format_duration(max(round_interval(scope.range_s / steps), low))]
         return [v for v in current if not v.startswith("$")] or variable.options[:1]
@@ -299,7 +318,7 @@ def _resolve_variables(
             values = _variable_values(variable, client, scope, start, end)
         except httpx.TransportError:
             raise
-        except (httpx.HTTPError, QueryLoadError, ValueError, KeyError) as error:
+        except (httpx.HTTPError, QueryLoadError, ValueError, KeyError, TypeError) as error:
             errors.append(f"variable ${variable.name}: {error}")
             values = [v for v in variable.current_values if v != "$__all"]
         every[variable.name] = values
@@ -355,8 +374,10 @@ def _panel_jobs(
     scrape_s: float,
 ) -> list[_Job]:
     range_s = end - start
-    width = (panel.raw.get("gridPos") or {}).get("w") or GRID_COLUMNS // 2
-    points = panel.raw.get("maxDataPoints") or max(1, round(width / GRID_COLUMNS * SCREEN_WIDTH_PX))
+    width = panel.width or GRID_COLUMNS // 2
+    points = panel.raw.get("maxDataPoints")
+    if not isinstance(points, int | float) or isinstance(points, bool) or points < 1:
+        points = max(1, round(width / GRID_COLUMNS * SCREEN_WIDTH_PX))
     interval = round_interval(range_s / float(points))
     low = _min_interval(panel.raw.get("interval"), expanded) or scrape_s
     interval = max(interval, low)
@@ -410,14 +431,15 @@ def _run(client: httpx.Client, job: _Job) -> QueryLoad:
                 data={"query": job.expr, "start": job.start, "end": job.end, "step": job.step},
             )
         latency = time.perf_counter() - began
-        body = response.json()
-    except (httpx.HTTPError, ValueError) as error:
+        body = _body(response)
+    except (httpx.HTTPError, QueryLoadError) as error:
         return QueryLoad(job.ref_id, job.expr, time.perf_counter() - began, 0, str(error))
     if body.get("status") != "success":
         message = f"{body.get('errorType', response.status_code)}: {body.get('error', '')}"
         return QueryLoad(job.ref_id, job.expr, latency, 0, message)
-    result = body["data"]["result"]
-    series = len(result) if isinstance(result, list) else 1
+    data = body.get("data")
+    result = data.get("result") if isinstance(data, dict) else None
+    series = len(result) if isinstance(result, list) else int(result is not None)
     return QueryLoad(job.ref_id, job.expr, latency, series)
 
 
@@ -436,6 +458,9 @@ def run_dashboard(
     """
     board = dashboard if isinstance(dashboard, Dashboard) else parse_dashboard(dict(dashboard))
     now = time.time() if now is None else now
+    for problem in board.problems:
+        if problem.field.split(".")[0] == "time":
+            raise QueryLoadError(f"line {problem.line}: {problem.message}")
     time_from, time_to = board.time_range()
     start, end = parse_time(time_from, now), parse_time(time_to, now)
     if end <= start:

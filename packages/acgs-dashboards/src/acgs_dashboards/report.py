@@ -31,7 +31,9 @@ def load_table(load: DashboardLoad, budget_ms: float | None = None) -> Table:
     table.add_column("latency ms", justify="right")
     table.add_column("series", justify="right")
     table.add_column("errors")
-    table.add_row("(variables)", "", f"{load.variables_s * 1000:.1f}", "", "")
+    table.add_row(
+        "(variables)", "", f"{load.variables_s * 1000:.1f}", "", "; ".join(load.variable_errors)
+    )
     for panel in sorted(load.panels, key=lambda p: -p.latency_s):
         table.add_row(
             panel.title,

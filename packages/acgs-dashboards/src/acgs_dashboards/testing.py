@@ -1,8 +1,9 @@
 """A throwaway monitoring stack for tests and benchmarks that run dashboard queries.
 
 :func:`local_stack` starts real programs on free loopback ports in a temporary directory:
-``acgs-sim`` (the seven demo services, jobs ``acgs-<service>``, with a small ``error_rate``
-fault on gs so 5xx series and the SLO error-ratio recordings exist), ``prometheus``
+``acgs-sim`` (the seven demo services, jobs ``acgs-<service>``, by default with a small
+``error_rate`` fault on gs so 5xx series and the SLO error-ratio recordings exist; a
+healthy stack without it is one argument away), ``prometheus``
 (scraping every second, loading the given rule files plus an always-firing alert, sending to
 the Alertmanager), ``prometheus-alertmanager`` and ``prometheus-node-exporter``. It yields a
 :class:`LocalStack` once the first scrapes have landed, and stops everything it started on
@@ -100,8 +101,12 @@ def _prometheus_config(
 
 
 @contextmanager
-def local_stack(rule_files: Sequence[Path] = ()) -> Iterator[LocalStack]:
+def local_stack(
+    rule_files: Sequence[Path] = (), gs_error_rate: float | None = 0.05
+) -> Iterator[LocalStack]:
     """Start the stack (see the module docstring); stopped when the block ends.
+
+    ``gs_error_rate``: the share of gs requests answered 5xx; None for no fault at all.
 
     Needs ``acgs-sim`` installed (the workspace has it; acgs-dashboards does not depend on it).
     """
@@ -122,9 +127,9 @@ def local_stack(rule_files: Sequence[Path] = ()) -> Iterator[LocalStack]:
         sim = SimProcess(free_base_port(), "--seed", "7")
         cleanup.callback(lambda: sim.process is not None and sim.terminate())
         sim.start()
-        httpx.post(
-            f"{sim.url('gs')}/control/faults", json={"fault": "error_rate", "value": 0.05}
-        ).raise_for_status()
+        if gs_error_rate is not None:
+            fault = {"fault": "error_rate", "value": gs_error_rate}
+            httpx.post(f"{sim.url('gs')}/control/faults", json=fault).raise_for_status()
         node_port, am_port, prom_port = free_port(), free_port(), free_port()
         start("prometheus-node-exporter", f"--web.listen-address=127.0.0.1:{node_port}")
         (state / "alertmanager.yml").write_text(

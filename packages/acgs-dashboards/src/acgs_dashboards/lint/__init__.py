@@ -9,9 +9,12 @@ from acgs_dashboards.lint.base import Check, LintOptions
 from acgs_dashboards.lint.runner import (
     LintReport,
     LintUsageError,
+    RecordingRules,
     collect_files,
+    find_files,
     lint_dashboards,
     lint_paths,
+    load_recording_rules,
     recorded_metrics,
 )
 
@@ -20,8 +23,11 @@ __all__ = [
     "LintOptions",
     "LintReport",
     "LintUsageError",
+    "RecordingRules",
     "collect_files",
+    "find_files",
     "lint_dashboards",
     "lint_paths",
+    "load_recording_rules",
     "recorded_metrics",
 ]

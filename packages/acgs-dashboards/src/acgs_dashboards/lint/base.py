@@ -31,6 +31,8 @@ class LintOptions:
     recorded_metrics: frozenset[str] = frozenset()
     # Labels every scraped series carries, whatever its metric.
     target_labels: frozenset[str] = frozenset({"job", "instance"})
+    # Checks not to run (``--disable CHECK``), as in the rule linter.
+    disabled_checks: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

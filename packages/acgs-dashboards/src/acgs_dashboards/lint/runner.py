@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from acgs_dashboards.lint.base import Check, Context, Issue, LintOptions
@@ -19,15 +19,20 @@ from acgs_rules.model import Finding, Severity
 
 __all__ = [
     "LOAD_CHECK",
+    "RULES_CHECK",
     "LintReport",
     "LintUsageError",
+    "RecordingRules",
     "collect_files",
+    "find_files",
     "lint_dashboards",
     "lint_paths",
+    "load_recording_rules",
     "recorded_metrics",
 ]
 
 LOAD_CHECK = "dashboard/load"
+RULES_CHECK = "rules/load"
 
 
 class LintUsageError(Exception):
@@ -44,26 +49,72 @@ class LintReport:
         return [f for f in self.findings if f.severity is Severity.ERROR]
 
 
-def collect_files(paths: Iterable[Path]) -> list[Path]:
-    """The JSON files named, and every ``*.json`` under the directories named."""
+def find_files(paths: Iterable[Path]) -> tuple[list[Path], list[Finding]]:
+    """The JSON files named and every ``*.json`` under the directories named; a path that
+    does not exist, or a directory without dashboards, is a ``dashboard/load`` finding (as
+    the rule linter reports a missing path)."""
     files: list[Path] = []
+    problems: list[Finding] = []
     for path in paths:
         if path.is_dir():
             found = sorted(path.rglob("*.json"))
             if not found:
-                raise LintUsageError(f"{path}: no *.json dashboard files in this directory")
+                problems.append(
+                    Finding(
+                        str(path),
+                        0,
+                        LOAD_CHECK,
+                        Severity.ERROR,
+                        "no *.json dashboard files in this directory",
+                    )
+                )
             files.extend(found)
         elif path.is_file():
             files.append(path)
         else:
-            raise LintUsageError(f"{path}: no such file or directory")
+            problems.append(
+                Finding(str(path), 0, LOAD_CHECK, Severity.ERROR, "no such file or directory")
+            )
+    return files, problems
+
+
+def collect_files(paths: Iterable[Path]) -> list[Path]:
+    """Like :func:`find_files`, but the first problem raises :class:`LintUsageError`."""
+    files, problems = find_files(paths)
+    if problems:
+        raise LintUsageError(f"{problems[0].path}: {problems[0].message}")
     return files
 
 
+@dataclass(frozen=True)
+class RecordingRules:
+    names: frozenset[str]  # metric names the recording rules write
+    findings: list[Finding]  # rule files that could not be read: their names are unknown
+
+
+def load_recording_rules(rule_paths: Iterable[Path]) -> RecordingRules:
+    """The recording rules under ``rule_paths``. A file that does not load is a
+    ``rules/load`` finding: otherwise every name it records would turn into an "unknown
+    metric" error with no hint why. (Checking the rules themselves is acgs-rules lint's job.)
+    """
+    loaded = load(list(rule_paths))
+    names = frozenset(r.name for r in all_rules(loaded.rule_files) if not r.is_alert)
+    findings = [
+        replace(
+            finding,
+            check=RULES_CHECK,
+            message=f"{finding.message} ({finding.check}); the metrics this file records are "
+            "unknown to the dashboard linter until it loads: run acgs-rules lint on it",
+        )
+        for finding in loaded.findings
+        if finding.severity is Severity.ERROR
+    ]
+    return RecordingRules(names, findings)
+
+
 def recorded_metrics(rule_paths: Iterable[Path]) -> frozenset[str]:
-    """Names the recording rules under ``rule_paths`` write (problems: acgs-rules lint's job)."""
-    loaded = load([p for p in rule_paths if p.exists()])
-    return frozenset(r.name for r in all_rules(loaded.rule_files) if not r.is_alert)
+    """Names the recording rules under ``rule_paths`` write (see :func:`load_recording_rules`)."""
+    return load_recording_rules([p for p in rule_paths if p.exists()]).names
 
 
 def _silenced(dashboard: Dashboard, issue: Issue, check: str) -> bool:
@@ -99,14 +150,33 @@ def _finding(dashboard: Dashboard, issue: Issue, check: str) -> Finding:
     )
 
 
+def _crash(check: Check, error: Exception, dashboard: Dashboard | None) -> Finding:
+    """A crashed check as a finding, pointing at the dashboard it was reading (if one)."""
+    finding = Finding.internal_error(check.name, error)
+    if dashboard is None:
+        return finding
+    return replace(finding, path=dashboard.path, line=dashboard.line, rule=dashboard.title)
+
+
 def _run(check: Check, dashboards: Sequence[Dashboard], ctx: Context) -> list[Finding]:
+    """The check's findings; a crash is one finding, and the other dashboards still count."""
     pairs: list[tuple[Dashboard, Issue]] = []
+    crashes: list[Finding] = []
     if check.across is not None:
-        pairs.extend(check.across(dashboards, ctx))
+        try:
+            pairs.extend(check.across(dashboards, ctx))
+        except Exception as error:  # a bug in one check must not hide the others' findings
+            crashes.append(_crash(check, error, dashboards[0] if len(dashboards) == 1 else None))
     if check.per_dashboard is not None:
         for dashboard in dashboards:
-            pairs.extend((dashboard, issue) for issue in check.per_dashboard(dashboard, ctx))
-    return [_finding(d, i, check.name) for d, i in pairs if not _silenced(d, i, check.name)]
+            try:
+                found = list(check.per_dashboard(dashboard, ctx))
+            except Exception as error:
+                crashes.append(_crash(check, error, dashboard))
+                continue
+            pairs.extend((dashboard, issue) for issue in found)
+    findings = [_finding(d, i, check.name) for d, i in pairs if not _silenced(d, i, check.name)]
+    return findings + crashes
 
 
 def lint_dashboards(
@@ -120,10 +190,8 @@ def lint_dashboards(
     ctx = Context(options, MetricIndex(recorded=set(options.recorded_metrics)))
     findings: list[Finding] = []
     for check in checks if checks is not None else CHECKS:
-        try:
+        if check.name not in options.disabled_checks:
             findings.extend(_run(check, dashboards, ctx))
-        except Exception as error:  # a bug in one check must not hide the others' findings
-            findings.append(Finding.internal_error(check.name, error))
     return sorted(set(findings), key=lambda f: (f.path, f.line, f.check, f.message))
 
 
@@ -131,15 +199,22 @@ def lint_paths(
     paths: Iterable[Path],
     options: LintOptions | None = None,
     checks: Sequence[Check] | None = None,
+    extra_findings: Iterable[Finding] = (),
 ) -> LintReport:
-    """Lint every dashboard file under ``paths``; unreadable files become findings."""
+    """Lint every dashboard file under ``paths``; missing paths and unreadable files
+    become findings. ``extra_findings`` (e.g. rule files that did not load) join the
+    report, unless their check is disabled."""
+    options = options or LintOptions()
     dashboards: list[Dashboard] = []
-    findings: list[Finding] = []
-    for path in collect_files(paths):
+    files, findings = find_files(paths)
+    findings.extend(extra_findings)
+    for path in files:
         try:
             dashboards.append(load_dashboard(path))
         except DashboardLoadError as error:
             findings.append(Finding(str(path), error.line, LOAD_CHECK, Severity.ERROR, str(error)))
+    unreadable = sum(f.check == LOAD_CHECK and f.line > 0 for f in findings)
+    findings = [f for f in findings if f.check not in options.disabled_checks]
     findings.extend(lint_dashboards(dashboards, options, checks))
     findings.sort(key=lambda f: (f.path, f.line, f.check, f.message))
-    return LintReport(findings, len(dashboards) + sum(f.check == LOAD_CHECK for f in findings))
+    return LintReport(findings, len(dashboards) + unreadable)

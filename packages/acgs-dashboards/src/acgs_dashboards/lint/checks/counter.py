@@ -3,7 +3,8 @@
 ``rate``/``irate``/``increase``/``resets`` on a gauge treat every drop as a counter reset
 and draw nonsense (error). A counter shown without ``rate``/``increase`` is a line that
 only climbs since the process started, and drops to zero on every restart (warning).
-``deriv``/``delta`` on a counter ignore resets (warning).
+``deriv``/``delta`` on a counter ignore resets (warning). ``rate`` on an exporter's
+histogram family name (no ``_bucket`` suffix) reads its native histogram: that is fine.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ def check(dashboard: Dashboard, ctx: Context) -> Iterator[Issue]:
             if use.name is None:
                 continue
             is_counter = ctx.index.is_counter(use.name)
+            info = ctx.index.get(use.name)
+            if info is not None and info.type == "histogram" and info.spec is None:
+                continue  # a native histogram: rate() and increase() are meant for it
             if use.function in COUNTER_FUNCTIONS and is_counter is False:
-                info = ctx.index.get(use.name)
                 kind = info.type if info else "not a counter"
                 yield Issue(
                     Severity.ERROR,

@@ -3,8 +3,10 @@
 Every panel and target must name a datasource that exists wherever the dashboard is
 loaded: a datasource variable (``${datasource}``), or a uid provisioned on our Grafana
 (``acgs-prometheus``; more with ``--datasource-uid``). A uid copied from someone's Grafana,
-or a ``${DS_PROMETHEUS}`` placeholder from "Export for sharing externally", resolves to
-nothing under file provisioning and every panel shows an error.
+or a ``${DS_PROMETHEUS}`` placeholder that nothing declares, resolves to nothing and every
+panel shows an error. A placeholder declared in ``__inputs`` ("Export for sharing
+externally") is correct: Grafana asks for it on import. Only file provisioning leaves it
+empty, so it gets one warning per dashboard.
 """
 
 from __future__ import annotations
@@ -24,6 +26,14 @@ def _describe(raw: Any) -> str:
     return repr(raw)
 
 
+def _import_input(raw: Any, dashboard: Dashboard) -> str | None:
+    """The ``__inputs`` name ``raw`` refers to, when it is not a variable of the dashboard."""
+    ref = resolve(raw, dashboard)
+    if ref.kind != "variable" or ref.variable is None or dashboard.variable(ref.variable):
+        return None
+    return ref.variable if ref.variable in dashboard.inputs else None
+
+
 def _problem(raw: Any, dashboard: Dashboard, ctx: Context) -> tuple[Severity, str] | None:
     ref = resolve(raw, dashboard)
     if ref.kind == "invalid":
@@ -31,6 +41,8 @@ def _problem(raw: Any, dashboard: Dashboard, ctx: Context) -> tuple[Severity, st
     if ref.kind == "variable":
         assert ref.variable is not None
         variable = dashboard.variable(ref.variable)
+        if variable is None and ref.variable in dashboard.inputs:
+            return None  # reported once per dashboard by references()
         if variable is None:
             hint = (
                 ": it is a placeholder of 'Export for sharing externally', which file "
@@ -74,9 +86,12 @@ def _references(panel: Panel) -> Iterator[tuple[Any, Target | None]]:
 
 
 def references(dashboard: Dashboard, ctx: Context) -> Iterator[Issue]:
+    inputs_used: set[str] = set()
     for panel in dashboard.panels:
         reported: set[str] = set()
         for raw, target in _references(panel):
+            if (name := _import_input(raw, dashboard)) is not None:
+                inputs_used.add(name)
             problem = _problem(raw, dashboard, ctx)
             key = _describe(raw)
             if problem is not None and key not in reported:
@@ -84,16 +99,28 @@ def references(dashboard: Dashboard, ctx: Context) -> Iterator[Issue]:
                 yield Issue(problem[0], problem[1], panel=panel, target=target)
     for variable in dashboard.variables:
         if variable.type == "query" and variable.datasource is not None:
+            if (name := _import_input(variable.datasource, dashboard)) is not None:
+                inputs_used.add(name)
             problem = _problem(variable.datasource, dashboard, ctx)
             if problem is not None:
                 yield Issue(problem[0], problem[1], variable=variable)
+    if inputs_used:
+        names = ", ".join(f"${{{n}}}" for n in sorted(inputs_used))
+        yield Issue(
+            Severity.WARNING,
+            f"datasource {names} is an import input (__inputs): Grafana fills it when the "
+            "dashboard is imported, but file provisioning does not; to provision it, replace "
+            "it with a datasource variable",
+            line=dashboard.line_of_key("__inputs"),
+        )
 
 
 def datasource_variable(dashboard: Dashboard, ctx: Context) -> Iterator[Issue]:
     queries = any(t.expr for p in dashboard.panels for t in p.targets)
-    has_variable = any(
-        v.type == "datasource" and v.query == "prometheus" for v in dashboard.variables
-    )
+    has_variable = (
+        any(v.type == "datasource" and v.query == "prometheus" for v in dashboard.variables)
+        or "prometheus" in dashboard.inputs.values()
+    )  # chosen on import
     if queries and not has_variable:
         yield Issue(
             Severity.WARNING,

@@ -29,9 +29,10 @@ def panel_unit(panel: Panel) -> str | None:
     if panel.unit:
         return panel.unit
     if panel.type == "graph":
-        axes = panel.raw.get("yaxes") or []
-        if axes and isinstance(axes[0], dict) and isinstance(axes[0].get("format"), str):
-            return str(axes[0]["format"])
+        axes = panel.raw.get("yaxes")
+        first = axes[0] if isinstance(axes, list) and axes else None
+        if isinstance(first, dict) and isinstance(first.get("format"), str):
+            return str(first["format"])
     if panel.type == "singlestat" and isinstance(panel.raw.get("format"), str):
         return str(panel.raw["format"])
     return None

@@ -1,4 +1,7 @@
-"""``dashboard/schema``: the dashboard has a uid and a current schemaVersion.
+"""``dashboard/schema``: fields have their JSON types; a uid and a current schemaVersion.
+
+A field of the wrong type (``"time": "now-6h"``, ``"fieldConfig": {"defaults": []}``) is an
+error naming the field and its line; the other checks read it as absent.
 
 Without a uid, Grafana makes one up on every import, so links and provisioning break.
 An old schemaVersion is migrated by Grafana on load; what is stored stays old and drifts.
@@ -18,6 +21,8 @@ OLDEST_CURRENT = 36
 
 
 def check(dashboard: Dashboard, ctx: Context) -> Iterator[Issue]:
+    for problem in dashboard.problems:
+        yield Issue(Severity.ERROR, problem.message, line=problem.line)
     if dashboard.uid is None:
         yield Issue(
             Severity.WARNING,
@@ -36,4 +41,8 @@ def check(dashboard: Dashboard, ctx: Context) -> Iterator[Issue]:
         yield Issue(Severity.ERROR, "the dashboard has no title; Grafana refuses to save it")
 
 
-CHECK = Check(NAME, "uid present, schemaVersion current, title present", per_dashboard=check)
+CHECK = Check(
+    NAME,
+    "fields of the right JSON type; uid, current schemaVersion, title present",
+    per_dashboard=check,
+)

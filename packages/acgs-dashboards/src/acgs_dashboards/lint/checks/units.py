@@ -146,13 +146,15 @@ def _rate_pair(lhs: Expr, rhs: Expr, index: MetricIndex) -> str | None:
     return None
 
 
+def _list(value: object) -> list[object]:
+    return value if isinstance(value, list) else []
+
+
 def _has_unit_overrides(panel: Panel) -> bool:
-    overrides = (panel.raw.get("fieldConfig") or {}).get("overrides") or []
     return any(
         prop.get("id") == "unit"
-        for override in overrides
-        if isinstance(override, dict)
-        for prop in override.get("properties") or []
+        for override in panel.overrides
+        for prop in _list(override.get("properties"))
         if isinstance(prop, dict)
     )
 
