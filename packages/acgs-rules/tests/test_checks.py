@@ -126,6 +126,15 @@ EXPRESSION_CASES = [
     ),
     ("alert/comparison", "absent(up) == 0", "can never be true", "absent(up)"),
     ("alert/comparison", "up > 1", "can never be true", "up < 1"),
+    # A filtering comparison keeps the vector side: rate above 10 can happen.
+    (
+        "alert/comparison",
+        "(0 < rate(up[5m])) < 0",
+        "can never be true",
+        "(0 < rate(node_cpu_seconds_total[5m])) > 10",
+    ),
+    # Reading no metric is the watchdog pattern; reading one without a condition is not.
+    ("alert/comparison", "sum(up)", "has no condition", "vector(1)"),
     (
         "alert/comparison",
         "histogram_quantile(0.99, sum by (le) "
@@ -194,7 +203,34 @@ groups:
     assert lint_text(text, "promql/unknown-metric") == []
     (window,) = lint_text(text, "promql/range-window")
     assert window.severity is Severity.WARNING  # an _over_time function, not rate
-    assert "1m15s" in window.message  # 15s scrape + 1m recording interval
+    assert "at least [2m]" in window.message  # recorded every 1m, whatever its sources
+
+
+def test_recorded_series_are_spaced_by_their_group_interval(lint_text: Linter) -> None:
+    # Written every 5s evaluation, read from another group: [30s] holds six samples.
+    text = """\
+groups:
+  - name: rec
+    rules:
+      - record: instance:node_cpu_busy:rate1m
+        expr: sum by (instance) (rate(node_cpu_seconds_total{mode!="idle"}[1m]))
+  - name: alerts
+    rules:
+      - alert: A
+        expr: deriv(instance:node_cpu_busy:rate1m[30s]) > 0.1
+        for: 5m
+        labels: {severity: warning}
+        annotations: {summary: s, description: d, runbook_url: https://x.org}
+      - alert: B
+        expr: rate(instance:node_cpu_busy:rate1m[8s]) > 0.1
+        for: 5m
+        labels: {severity: warning}
+        annotations: {summary: s, description: d, runbook_url: https://x.org}
+"""
+    (window,) = lint_text(text, "promql/range-window")
+    assert window.rule == "B"
+    assert window.severity is Severity.ERROR
+    assert "at least [10s]" in window.message
 
 
 def test_duplicates(lint_text: Linter, alert_file: AlertFile) -> None:

@@ -139,6 +139,47 @@ def test_directories_are_walked_and_other_configs_skipped(tmp_path: Path) -> Non
     assert loaded.findings == []
 
 
+def test_walking_skips_kubernetes_objects_and_prometheus_configs(tmp_path: Path) -> None:
+    (tmp_path / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        "resources: [rules.yaml]\n"
+    )
+    (tmp_path / "prometheus.yml").write_text(
+        "global: {scrape_interval: 15s}\nrule_files: [rules/*.yml]\n"
+        "scrape_configs: [{job_name: p, static_configs: [{targets: [localhost:9090]}]}]\n"
+    )
+    (tmp_path / "bundle.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n---\n"
+        "apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata: {name: r}\n"
+        "spec:\n  groups:\n    - name: g\n      rules: []\n"
+    )
+    loaded = load([tmp_path])
+    assert loaded.findings == []
+    assert loaded.test_files == []  # prometheus.yml has rule_files but is no test file
+    assert [(Path(f.path).name, f.kind) for f in loaded.rule_files] == [("bundle.yaml", "manifest")]
+
+
+def test_a_named_file_with_nothing_to_lint_is_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "cm.yaml"
+    path.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
+    (finding,) = load([path]).findings
+    assert finding.severity is Severity.WARNING
+    assert "Kubernetes ConfigMap object" in finding.message
+
+
+def test_a_file_named_twice_is_read_once(tmp_path: Path) -> None:
+    (tmp_path / "rules").mkdir()
+    rules = tmp_path / "rules" / "a.yml"
+    rules.write_text(
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up == 0\n"
+        "        labels: {severity: warning}\n"
+    )
+    loaded = load([tmp_path / "rules", rules, tmp_path / "rules" / ".." / "rules" / "a.yml"])
+    assert len(loaded.rule_files) == 1
+    result = lint([tmp_path / "rules", rules], promtool=False)
+    assert [f for f in result.findings if f.check == "rules/duplicate"] == []
+
+
 def test_missing_path_is_a_finding(tmp_path: Path) -> None:
     loaded = load([tmp_path / "nope.yml"])
     assert [f.message for f in loaded.findings] == ["no such file or directory"]

@@ -95,6 +95,25 @@ class LintContext:
     def group_interval(self, rule: Rule) -> float:
         return rule.group.interval or self.settings.evaluation_interval
 
+    def sample_spacing(self, use: SelectorUse) -> float:
+        """Worst-case time between two samples of the series a selector reads.
+
+        A recorded series gets a sample every evaluation of its recording group, whatever its
+        sources' scrape intervals; a scraped one every scrape interval (a ``job`` matcher may
+        name a faster job).
+        """
+        recorders = self.recording_rules(use.name) if use.name is not None else []
+        if recorders:
+            return max(self.group_interval(rule) for rule in recorders)
+        for matcher in use.matchers:
+            if matcher.name == "job":
+                seconds = self.settings.job_scrape_interval(matcher.op, matcher.value)
+                if seconds is not None:
+                    return seconds
+        if use.name is None:
+            return self.settings.scrape_interval
+        return self.settings.scrape_interval_for(use.name)
+
     def selector_delay(self, use: SelectorUse, reader: Rule | None = None, depth: int = 0) -> float:
         """Worst-case age of the newest sample a selector reads, seen from rule ``reader``.
 

@@ -39,28 +39,57 @@ class Loaded:
     findings: list[Finding] = field(default_factory=list)
 
 
-def _other_config(path: Path) -> bool:
-    """An Alertmanager config or a linter settings file, met while walking a directory."""
-    if path.name in SETTINGS_NAMES:
-        return True
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
-        return False
-    return isinstance(data, dict) and "route" in data and "groups" not in data
+# Top-level keys of a Prometheus server config (it has `rule_files` too, like a test file).
+_PROMETHEUS_CONFIG_KEYS = frozenset(
+    {"global", "scrape_configs", "alerting", "remote_write", "remote_read", "storage"}
+)
 
 
-def expand_paths(paths: Iterable[Path]) -> tuple[list[Path], list[Finding]]:
-    """Files as given; directories walked for ``*.yml``/``*.yaml`` (sorted), skipping
-    Alertmanager configs and settings files kept beside the rules."""
-    files: list[Path] = []
+def _foreign(top: dict[str, yaml.Node]) -> str | None:
+    """What a document is when it is not a rule file, manifest or test file (else None).
+
+    Directories hold more than rules: Kubernetes objects other than PrometheusRule
+    (ConfigMaps, Kustomizations), Alertmanager and Prometheus configs.
+    """
+    if "groups" in top or "tests" in top:
+        return None
+    kind = getattr(top.get("kind"), "value", None)
+    if "kind" in top and kind != "PrometheusRule":
+        return f"a Kubernetes {kind} object" if isinstance(kind, str) else "a Kubernetes object"
+    if "route" in top:
+        return "an Alertmanager config"
+    if _PROMETHEUS_CONFIG_KEYS & top.keys():
+        return "a Prometheus config"
+    return None
+
+
+@dataclass(frozen=True)
+class InputFile:
+    path: Path
+    walked: bool  # found while walking a directory (not named on the command line)
+
+
+def expand_paths(paths: Iterable[Path]) -> tuple[list[InputFile], list[Finding]]:
+    """Files as given; directories walked for ``*.yml``/``*.yaml`` (sorted), skipping linter
+    settings files. A file reached twice (named and inside a named directory) is read once."""
+    files: list[InputFile] = []
     problems: list[Finding] = []
+    seen: set[Path] = set()
+
+    def add(path: Path, walked: bool) -> None:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            files.append(InputFile(path, walked))
+
     for path in paths:
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.suffix in YAML_SUFFIXES)
-            files.extend(p for p in found if p.is_file() and not _other_config(p))
+            for file in found:
+                if file.is_file() and file.name not in SETTINGS_NAMES:
+                    add(file, True)
         elif path.is_file():
-            files.append(path)
+            add(path, False)
         else:
             problems.append(
                 Finding(str(path), 0, "yaml/syntax", Severity.ERROR, "no such file or directory")
@@ -72,8 +101,8 @@ def load(paths: Iterable[Path]) -> Loaded:
     """Load every rule file, manifest and test file under ``paths``."""
     files, problems = expand_paths(paths)
     loaded = Loaded(findings=problems)
-    for path in files:
-        load_file(path, loaded)
+    for file in files:
+        load_file(file.path, loaded, walked=file.walked)
     return loaded
 
 
@@ -159,7 +188,9 @@ def _disabled_ranges(text: str) -> tuple[frozenset[str], list[tuple[int, frozens
     return frozenset(file_wide), per_line
 
 
-def load_file(path: Path, loaded: Loaded) -> None:
+def load_file(path: Path, loaded: Loaded, *, walked: bool = False) -> None:
+    """Read one file; documents that are other configs are skipped (a warning when the file
+    was named explicitly and holds nothing to lint)."""
     name = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -184,6 +215,8 @@ def load_file(path: Path, loaded: Loaded) -> None:
     reader = _Reader(name, loaded.findings)
     file_disabled, line_disabled = _disabled_ranges(text)
     lines = text.splitlines()
+    skipped: list[str] = []
+    used = 0
     for document in documents:
         top = (
             reader.mapping(document, "the document")
@@ -197,6 +230,11 @@ def load_file(path: Path, loaded: Loaded) -> None:
                 "test file (with 'tests')",
             )
             continue
+        foreign = _foreign(top)
+        if foreign is not None:
+            skipped.append(foreign)
+            continue
+        used += 1
         if "tests" in top or "rule_files" in top:
             test = _read_test_file(path, top, reader)
             if test is not None:
@@ -225,6 +263,17 @@ def load_file(path: Path, loaded: Loaded) -> None:
             rule_file.raw_groups = _plain(groups_node)
         _read_groups(groups_node, rule_file, reader, line_disabled, lines)
         loaded.rule_files.append(rule_file)
+    if skipped and not used and not walked:
+        loaded.findings.append(
+            Finding(
+                name,
+                0,
+                "rule/schema",
+                Severity.WARNING,
+                f"nothing to lint: this is {skipped[0]}, not a rule file, PrometheusRule "
+                "manifest or promtool test file",
+            )
+        )
 
 
 def _plain(node: yaml.Node) -> Any:
