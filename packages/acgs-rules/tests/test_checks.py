@@ -18,6 +18,9 @@ AlertFile = Callable[..., str]
 # (check, bad expression, fragment of the message, a correct expression for the same intent)
 EXPRESSION_CASES = [
     ("promql/syntax", "sum(rate(x[5m])", "invalid PromQL", "sum(rate(up[5m])) > 1"),
+    ("promql/syntax", "up[5m]", "returns a range vector", "max_over_time(up[5m]) > 0"),
+    ("promql/syntax", 'up[5m:1m] or "x"', "invalid PromQL", "vector(1)"),
+    ("promql/syntax", '"down"', "returns a string", "sum(up) > 0"),
     (
         "promql/unknown-metric",
         "rate(acgs_http_request_total[5m]) > 1",
