@@ -293,6 +293,73 @@ def test_template_problems(
     assert any(fragment in f.message for f in found), [f.message for f in found]
 
 
+RECORDED_BY_SERVICE = """\
+groups:
+  - name: rec
+    rules:
+      - record: service:acgs_http_errors:rate5m
+        expr: sum by (service) (rate(acgs_http_requests_total{status=~"5.."}[5m]))
+        labels: {team: governance}
+      - record: service:acgs_http_errors:ratio
+        expr: service:acgs_http_errors:rate5m / 2
+  - name: alerts
+    rules:
+      - alert: A
+        expr: service:acgs_http_errors:ratio > 0.05
+        for: 5m
+        labels: {severity: warning}
+        annotations:
+          summary: "SUMMARY"
+          description: d
+          runbook_url: https://x.org
+"""
+
+
+@pytest.mark.parametrize(
+    ("summary", "missing"),
+    [
+        ("{{ $labels.instance }} errors", "instance"),
+        ("{{ $labels.service }} of {{ $labels.team }} on {{ $labels.job }}", "job"),
+        ("{{ $labels.service }} of {{ $labels.team }}", None),
+    ],
+)
+def test_labels_follow_recorded_metrics_to_their_recording_rule(
+    lint_text: Linter, summary: str, missing: str | None
+) -> None:
+    found = lint_text(RECORDED_BY_SERVICE.replace("SUMMARY", summary), "alert/template")
+    if missing is None:
+        assert found == []
+    else:
+        (finding,) = found
+        assert f"$labels.{missing}," in finding.message
+
+
+def test_histogram_le_aggregated_away_in_a_recording_rule(lint_text: Linter) -> None:
+    text = """\
+groups:
+  - name: rec
+    rules:
+      - record: job:acgs_policy_synthesis_duration_seconds_bucket:rate5m
+        expr: sum by (job) (rate(acgs_policy_synthesis_duration_seconds_bucket[5m]))
+      - record: le:acgs_policy_synthesis_duration_seconds_bucket:rate5m
+        expr: sum by (job, le) (rate(acgs_policy_synthesis_duration_seconds_bucket[5m]))
+  - name: alerts
+    rules:
+      - alert: Bad
+        expr: histogram_quantile(0.9, job:acgs_policy_synthesis_duration_seconds_bucket:rate5m) > 1
+        for: 5m
+        labels: {severity: warning}
+        annotations: {summary: s, description: d, runbook_url: https://x.org}
+      - alert: Good
+        expr: histogram_quantile(0.9, le:acgs_policy_synthesis_duration_seconds_bucket:rate5m) > 1
+        for: 5m
+        labels: {severity: warning}
+        annotations: {summary: s, description: d, runbook_url: https://x.org}
+"""
+    found = [f for f in lint_text(text, "promql/histogram") if "'le'" in f.message]
+    assert [f.rule for f in found] == ["Bad"]
+
+
 def test_valid_templates_pass(lint_text: Linter, alert_file: AlertFile) -> None:
     summary = (
         "{{ $labels.job }} at {{ $value | humanizePercentage }}"

@@ -10,7 +10,17 @@ from acgs_rules.alertmanager import AlertmanagerConfig
 from acgs_rules.loader import Loaded, all_rules
 from acgs_rules.metrics import MetricIndex
 from acgs_rules.model import Finding, Rule, Severity
-from acgs_rules.promql import Expr, PromQLError, SelectorUse, analyze, parse
+from acgs_rules.promql import (
+    Expr,
+    LabelSet,
+    PromQLError,
+    SelectorUse,
+    VectorSelector,
+    analyze,
+    merge_label_sets,
+    output_labels,
+    parse,
+)
 from acgs_rules.settings import LintSettings
 
 
@@ -23,6 +33,7 @@ class LintContext:
     index: MetricIndex = field(init=False)
     _trees: dict[int, Expr | PromQLError] = field(init=False, default_factory=dict)
     _recorders: dict[str, list[Rule]] | None = field(init=False, default=None)
+    _recorded_labels: dict[str, LabelSet | None] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         recorded = {r.name for r in self.rules() if not r.is_alert}
@@ -77,6 +88,32 @@ class LintContext:
                 if not rule.is_alert:
                     self._recorders.setdefault(rule.name, []).append(rule)
         return self._recorders.get(name, [])
+
+    def output_labels(self, rule: Rule) -> LabelSet | None:
+        """The labels the rule's result carries, following recorded metrics to their
+        recording expressions; None when the expression does not parse."""
+        tree = self.tree(rule)
+        return output_labels(tree, self.selector_labels) if tree is not None else None
+
+    def selector_labels(self, selector: VectorSelector) -> LabelSet | None:
+        """A recorded metric's labels: its recording expressions' plus their static labels."""
+        name = selector.name
+        recorders = self.recording_rules(name) if name else []
+        if name is None or not recorders:
+            return None
+        if name in self._recorded_labels:  # known, or None while being worked out (a cycle)
+            return self._recorded_labels[name]
+        self._recorded_labels[name] = None
+        sets: list[LabelSet] = []
+        for rule in recorders:
+            tree = self.tree(rule)
+            if tree is None:
+                return None
+            labels = output_labels(tree, self.selector_labels)
+            labels = labels.drop(frozenset(k for k, v in rule.labels.items() if not v))
+            sets.append(labels.add(frozenset(k for k, v in rule.labels.items() if v)))
+        self._recorded_labels[name] = merge_label_sets(sets)
+        return self._recorded_labels[name]
 
     def base_metrics(self, name: str, depth: int = 0) -> set[str]:
         """The scraped metrics a (possibly recorded) metric comes from."""
