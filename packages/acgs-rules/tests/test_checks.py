@@ -495,6 +495,73 @@ tests:
     assert "fires" in coverage[0].message
 
 
+def _coverage(paths: list[Path]) -> list[tuple[str, str]]:
+    result = lint(paths, promtool=False)
+    return [(f.rule, f.message) for f in result.findings if f.check == "alert/test-coverage"]
+
+
+def test_each_severity_variant_needs_its_own_firing_test(
+    tmp_path: Path, alert_file: AlertFile
+) -> None:
+    warning = alert_file("up == 0", name="Down")
+    critical = warning.split("rules:\n", 1)[1].replace("severity: warning", "severity: critical")
+    (tmp_path / "rules.yml").write_text(warning + critical)
+    (tmp_path / "tests.yml").write_text(
+        """\
+rule_files: [rules.yml]
+tests:
+  - input_series: [{series: 'up{job="a"}', values: '0x10'}]
+    alert_rule_test:
+      - {eval_time: 0m, alertname: Down, exp_alerts: []}
+      - eval_time: 5m
+        alertname: Down
+        exp_alerts: [{exp_labels: {severity: warning, job: a}}]
+"""
+    )
+    ((rule, message),) = _coverage([tmp_path])
+    assert rule == "Down"
+    assert "Down (severity=critical) fires" in message
+
+
+def test_tests_count_only_for_the_rule_files_they_load(
+    tmp_path: Path, alert_file: AlertFile
+) -> None:
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "a.yml").write_text(alert_file("up == 0", name="Down"))
+    (tmp_path / "tests").mkdir()
+    test = """\
+rule_files: [RULES]
+tests:
+  - input_series: [{series: 'up{job="a"}', values: '0x10'}]
+    alert_rule_test:
+      - {eval_time: 0m, alertname: Down, exp_alerts: []}
+      - {eval_time: 5m, alertname: Down, exp_alerts: [{exp_labels: {severity: warning, job: a}}]}
+"""
+    (tmp_path / "tests" / "t.yml").write_text(test.replace("RULES", "../rules/other.yml"))
+    found = _coverage([tmp_path])
+    assert len(found) == 2
+    assert all("no test file lists" in message for _, message in found)
+    (tmp_path / "tests" / "t.yml").write_text(test.replace("RULES", "../rules/*.yml"))
+    assert _coverage([tmp_path]) == []
+
+
+@pytest.mark.parametrize(
+    ("tests", "fragment"),
+    [
+        ("alert_rule_test: 5", "'alert_rule_test' must be a list"),
+        ("alert_rule_test: [{alertname: A, exp_alerts: 3}]", "'exp_alerts' must be a list"),
+        ("alert_rule_test: [{alertname: A, exp_alerts: [{exp_labels: [a]}]}]", "exp_labels"),
+    ],
+)
+def test_malformed_alert_rule_tests_are_findings(tmp_path: Path, tests: str, fragment: str) -> None:
+    path = tmp_path / "t.yml"
+    path.write_text(f"rule_files: [r.yml]\ntests:\n  - input_series: []\n    {tests}\n")
+    (finding,) = lint([path], promtool=False).findings
+    assert finding.check == "rule/schema"
+    assert finding.line == 4
+    assert fragment in finding.message
+
+
 def test_exporter_metrics_missing_from_the_lists_are_warnings(
     lint_text: Linter, alert_file: AlertFile
 ) -> None:

@@ -427,6 +427,10 @@ def _read_test_file(path: Path, top: dict[str, yaml.Node], reader: _Reader) -> T
             continue
         entries = fields["alert_rule_test"]
         if not isinstance(entries, yaml.SequenceNode):
+            if entries.tag != "tag:yaml.org,2002:null":
+                reader.problem(
+                    entries, f"test file: 'alert_rule_test' must be a list, got {_kind(entries)}"
+                )
             continue
         for entry in entries.value:
             plain = _plain(entry)
@@ -434,6 +438,16 @@ def _read_test_file(path: Path, top: dict[str, yaml.Node], reader: _Reader) -> T
                 reader.problem(entry, "alert_rule_test entry needs an 'alertname'")
                 continue
             expected = plain.get("exp_alerts") or []
+            if not isinstance(expected, list) or not all(
+                isinstance(e, dict) and isinstance(e.get("exp_labels") or {}, dict)
+                for e in expected
+            ):
+                reader.problem(
+                    entry,
+                    "alert_rule_test: 'exp_alerts' must be a list of "
+                    "{exp_labels: {...}, exp_annotations: {...}}",
+                )
+                continue
             labels = [
                 {str(k): str(v) for k, v in (e.get("exp_labels") or {}).items()}
                 for e in expected
