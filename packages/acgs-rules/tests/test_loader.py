@@ -127,6 +127,35 @@ spec:
     assert all(f.path == str(manifest) for f in promtool)
 
 
+def test_promtool_findings_in_manifests_point_at_manifest_lines(tmp_path: Path) -> None:
+    manifest = tmp_path / "manifest.yaml"
+    manifest.write_text(
+        """\
+apiVersion: monitoring.coreos.com/v1
+kind: PrometheusRule
+metadata:
+  name: acgs
+  labels: {team: governance}
+spec:
+  groups:
+    - name: g
+      rules:
+        - record: r
+          expr: up
+          exprr: x
+    - name: g
+      rules: []
+"""
+    )
+    promtool = [f for f in lint([manifest]).findings if f.check == "promtool/check"]
+    assert sorted((f.line, f.message) for f in promtool) == [
+        (12, "field exprr not found in type rulefmt.RuleNode"),
+    ]
+    manifest.write_text(manifest.read_text().replace("          exprr: x\n", ""))
+    promtool = [f for f in lint([manifest]).findings if f.check == "promtool/check"]
+    assert [(f.line, "repeated" in f.message) for f in promtool] == [(12, True)]
+
+
 def test_directories_are_walked_and_other_configs_skipped(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "a.yml").write_text("groups: []\n")

@@ -261,6 +261,7 @@ def load_file(path: Path, loaded: Loaded, *, walked: bool = False) -> None:
         rule_file = RuleFile(name, kind, disabled=file_disabled)
         if kind == "manifest":  # promtool gets the spec as a plain rule file
             rule_file.raw_groups = _plain(groups_node)
+            rule_file.promtool_text = _same_lines_rule_file(lines, groups_node, rule_file)
         _read_groups(groups_node, rule_file, reader, line_disabled, lines)
         loaded.rule_files.append(rule_file)
     if skipped and not used and not walked:
@@ -274,6 +275,25 @@ def load_file(path: Path, loaded: Loaded, *, walked: bool = False) -> None:
                 "manifest or promtool test file",
             )
         )
+
+
+def _same_lines_rule_file(lines: list[str], groups: yaml.Node, rule_file: RuleFile) -> str | None:
+    """A manifest's ``spec.groups`` as a rule file with every line where it is in the manifest.
+
+    The block under ``groups:`` is copied verbatim below a ``groups:`` key on the line above
+    it, blank lines before; None when that is not the same data (flow style, aliases).
+    """
+    first = groups.start_mark.line
+    last = groups.end_mark.line if groups.end_mark.column else groups.end_mark.line - 1
+    if first < 1 or not isinstance(groups, yaml.SequenceNode) or groups.flow_style:
+        return None
+    text = "\n" * (first - 1) + "groups:\n" + "\n".join(lines[first : last + 1]) + "\n"
+    try:
+        data = yaml.load(text, Loader=_LOADER)  # noqa: S506 (_LOADER is a safe loader)
+        same = data == {"groups": rule_file.raw_groups}
+    except (yaml.YAMLError, RecursionError):
+        return None
+    return text if same else None
 
 
 def _plain(node: yaml.Node) -> Any:
