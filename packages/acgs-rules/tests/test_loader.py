@@ -177,6 +177,9 @@ def test_walking_skips_kubernetes_objects_and_prometheus_configs(tmp_path: Path)
         "global: {scrape_interval: 15s}\nrule_files: [rules/*.yml]\n"
         "scrape_configs: [{job_name: p, static_configs: [{targets: [localhost:9090]}]}]\n"
     )
+    (tmp_path / "datasources.yml").write_text(
+        "apiVersion: 1\ndatasources: [{name: Prometheus, type: prometheus}]\n"
+    )
     (tmp_path / "bundle.yaml").write_text(
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n---\n"
         "apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata: {name: r}\n"

@@ -49,13 +49,16 @@ def _foreign(top: dict[str, yaml.Node]) -> str | None:
     """What a document is when it is not a rule file, manifest or test file (else None).
 
     Directories hold more than rules: Kubernetes objects other than PrometheusRule
-    (ConfigMaps, Kustomizations), Alertmanager and Prometheus configs.
+    (ConfigMaps, Kustomizations), Grafana provisioning files, Alertmanager and Prometheus
+    configs.
     """
     if "groups" in top or "tests" in top:
         return None
     kind = getattr(top.get("kind"), "value", None)
     if "kind" in top and kind != "PrometheusRule":
         return f"a Kubernetes {kind} object" if isinstance(kind, str) else "a Kubernetes object"
+    if "apiVersion" in top and "spec" not in top:
+        return "a Grafana provisioning file"  # apiVersion: 1 with datasources, providers, ...
     if "route" in top:
         return "an Alertmanager config"
     if _PROMETHEUS_CONFIG_KEYS & top.keys():
