@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from acgs_rules.lint import lint
 from acgs_rules.model import Severity
+from acgs_rules.promtool import run_unit_tests
 from acgs_rules.settings import LintSettings
 
 Linter = Callable[..., Any]
@@ -493,6 +495,32 @@ tests:
     coverage = [f for f in result.findings if f.check == "alert/test-coverage"]
     assert [(f.rule, f.severity) for f in coverage] == [("Untested", Severity.ERROR)]
     assert "fires" in coverage[0].message
+
+
+def test_a_watchdog_alert_is_a_correct_rule(tmp_path: Path) -> None:
+    annotations = {
+        "summary": "Alerting pipeline heartbeat",
+        "description": "Always firing: when it stops arriving, alerting is broken.",
+        "runbook_url": "https://example.org/watchdog",
+    }
+    rule = {"alert": "Watchdog", "expr": "vector(1)", "labels": {"severity": "info"}}
+    (tmp_path / "rules.yml").write_text(
+        yaml.safe_dump(
+            {"groups": [{"name": "meta", "rules": [rule | {"annotations": annotations}]}]}
+        )
+    )
+    expected = {"exp_labels": {"severity": "info"}, "exp_annotations": annotations}
+    case = {"alertname": "Watchdog", "eval_time": "1m", "exp_alerts": [expected]}
+    (tmp_path / "test.yml").write_text(
+        yaml.safe_dump(
+            {
+                "rule_files": ["rules.yml"],
+                "tests": [{"input_series": [], "alert_rule_test": [case]}],
+            }
+        )
+    )
+    assert run_unit_tests([tmp_path / "test.yml"]).ok
+    assert lint([tmp_path]).findings == []
 
 
 def _coverage(paths: list[Path]) -> list[tuple[str, str]]:

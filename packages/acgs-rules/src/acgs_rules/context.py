@@ -58,6 +58,12 @@ class LintContext:
         result = self._trees[key]
         return None if isinstance(result, PromQLError) else result
 
+    def always_fires(self, rule: Rule) -> bool:
+        """An expression that reads no metric (``vector(1)``): a watchdog / dead man's
+        switch that fires all the time on purpose, to prove the alerting pipeline works."""
+        tree = self.tree(rule)
+        return tree is not None and not analyze(tree).selectors
+
     def parse_error(self, rule: Rule) -> PromQLError | None:
         self.tree(rule)
         result = self._trees[id(rule)]

@@ -6,7 +6,8 @@ relative to the test file, globs allowed) and names the alert. It fires the aler
 ``exp_alerts`` entry carries the alert's static labels (so a ``severity: warning`` and a
 ``severity: critical`` variant of one name each need their own firing test); an entry for the
 name that expects none of them (empty ``exp_alerts``, or only the other variant) proves it
-silent, since promtool checks the full list of alerts of that name.
+silent, since promtool checks the full list of alerts of that name. A watchdog that reads no
+metric (``vector(1)``) needs only the firing test.
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ def run(ctx: LintContext) -> Iterator[Finding]:
                 + f" fires (alert_rule_test with exp_alerts carrying its labels){why}",
                 severity,
             )
-        if not any(not _expects(t, labels) for t in mine):
+        # A watchdog (`vector(1)`) fires at every evaluation: there is no silent case.
+        if not ctx.always_fires(rule) and not any(not _expects(t, labels) for t in mine):
             yield ctx.finding(
                 rule,
                 CHECK.name,
