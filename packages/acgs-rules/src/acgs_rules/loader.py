@@ -286,8 +286,10 @@ def _same_lines_rule_file(lines: list[str], groups: yaml.Node, rule_file: RuleFi
     The block under ``groups:`` is copied verbatim below a ``groups:`` key on the line above
     it, blank lines before; None when that is not the same data (flow style, aliases).
     """
-    first = groups.start_mark.line
-    last = groups.end_mark.line if groups.end_mark.column else groups.end_mark.line - 1
+    first, end = groups.start_mark.line, groups.end_mark
+    # The node ends where the next token starts: that line is not part of it.
+    before_end = lines[end.line][: end.column] if end.line < len(lines) else "x"
+    last = end.line - 1 if not before_end.strip() else end.line
     if first < 1 or not isinstance(groups, yaml.SequenceNode) or groups.flow_style:
         return None
     text = "\n" * (first - 1) + "groups:\n" + "\n".join(lines[first : last + 1]) + "\n"
