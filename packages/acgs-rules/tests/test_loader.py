@@ -154,6 +154,15 @@ spec:
     manifest.write_text(manifest.read_text().replace("          exprr: x\n", ""))
     promtool = [f for f in lint([manifest]).findings if f.check == "promtool/check"]
     assert [(f.line, "repeated" in f.message) for f in promtool] == [(12, True)]
+    # An indentless groups list followed by another spec key maps line for line too.
+    manifest.write_text(
+        "kind: PrometheusRule\nspec:\n  groups:\n  - name: g\n    rules:\n"
+        "    - record: r\n      expr: up\n      exprr: x\n  other: 1\n"
+    )
+    promtool = [f for f in lint([manifest]).findings if f.check == "promtool/check"]
+    assert [(f.line, f.message) for f in promtool] == [
+        (8, "field exprr not found in type rulefmt.RuleNode")
+    ]
 
 
 def test_directories_are_walked_and_other_configs_skipped(tmp_path: Path) -> None:
