@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from acgs_rules.lint import lint
 from acgs_rules.model import Severity
+from acgs_rules.promtool import run_unit_tests
 from acgs_rules.settings import LintSettings
 
 Linter = Callable[..., Any]
@@ -18,6 +20,9 @@ AlertFile = Callable[..., str]
 # (check, bad expression, fragment of the message, a correct expression for the same intent)
 EXPRESSION_CASES = [
     ("promql/syntax", "sum(rate(x[5m])", "invalid PromQL", "sum(rate(up[5m])) > 1"),
+    ("promql/syntax", "up[5m]", "returns a range vector", "max_over_time(up[5m]) > 0"),
+    ("promql/syntax", 'up[5m:1m] or "x"', "invalid PromQL", "vector(1)"),
+    ("promql/syntax", '"down"', "returns a string", "sum(up) > 0"),
     (
         "promql/unknown-metric",
         "rate(acgs_http_request_total[5m]) > 1",
@@ -126,6 +131,15 @@ EXPRESSION_CASES = [
     ),
     ("alert/comparison", "absent(up) == 0", "can never be true", "absent(up)"),
     ("alert/comparison", "up > 1", "can never be true", "up < 1"),
+    # A filtering comparison keeps the vector side: rate above 10 can happen.
+    (
+        "alert/comparison",
+        "(0 < rate(up[5m])) < 0",
+        "can never be true",
+        "(0 < rate(node_cpu_seconds_total[5m])) > 10",
+    ),
+    # Reading no metric is the watchdog pattern; reading one without a condition is not.
+    ("alert/comparison", "sum(up)", "has no condition", "vector(1)"),
     (
         "alert/comparison",
         "histogram_quantile(0.99, sum by (le) "
@@ -194,7 +208,34 @@ groups:
     assert lint_text(text, "promql/unknown-metric") == []
     (window,) = lint_text(text, "promql/range-window")
     assert window.severity is Severity.WARNING  # an _over_time function, not rate
-    assert "1m15s" in window.message  # 15s scrape + 1m recording interval
+    assert "at least [2m]" in window.message  # recorded every 1m, whatever its sources
+
+
+def test_recorded_series_are_spaced_by_their_group_interval(lint_text: Linter) -> None:
+    # Written every 5s evaluation, read from another group: [30s] holds six samples.
+    text = """\
+groups:
+  - name: rec
+    rules:
+      - record: instance:node_cpu_busy:rate1m
+        expr: sum by (instance) (rate(node_cpu_seconds_total{mode!="idle"}[1m]))
+  - name: alerts
+    rules:
+      - alert: A
+        expr: deriv(instance:node_cpu_busy:rate1m[30s]) > 0.1
+        for: 5m
+        labels: {severity: warning}
+        annotations: {summary: s, description: d, runbook_url: https://x.org}
+      - alert: B
+        expr: rate(instance:node_cpu_busy:rate1m[8s]) > 0.1
+        for: 5m
+        labels: {severity: warning}
+        annotations: {summary: s, description: d, runbook_url: https://x.org}
+"""
+    (window,) = lint_text(text, "promql/range-window")
+    assert window.rule == "B"
+    assert window.severity is Severity.ERROR
+    assert "at least [10s]" in window.message
 
 
 def test_duplicates(lint_text: Linter, alert_file: AlertFile) -> None:
@@ -252,6 +293,73 @@ def test_template_problems(
     text = alert_file("sum by (job) (up) == 0").replace('summary: "s"', f"summary: '{annotation}'")
     found = lint_text(text, "alert/template")
     assert any(fragment in f.message for f in found), [f.message for f in found]
+
+
+RECORDED_BY_SERVICE = """\
+groups:
+  - name: rec
+    rules:
+      - record: service:acgs_http_errors:rate5m
+        expr: sum by (service) (rate(acgs_http_requests_total{status=~"5.."}[5m]))
+        labels: {team: governance}
+      - record: service:acgs_http_errors:ratio
+        expr: service:acgs_http_errors:rate5m / 2
+  - name: alerts
+    rules:
+      - alert: A
+        expr: service:acgs_http_errors:ratio > 0.05
+        for: 5m
+        labels: {severity: warning}
+        annotations:
+          summary: "SUMMARY"
+          description: d
+          runbook_url: https://x.org
+"""
+
+
+@pytest.mark.parametrize(
+    ("summary", "missing"),
+    [
+        ("{{ $labels.instance }} errors", "instance"),
+        ("{{ $labels.service }} of {{ $labels.team }} on {{ $labels.job }}", "job"),
+        ("{{ $labels.service }} of {{ $labels.team }}", None),
+    ],
+)
+def test_labels_follow_recorded_metrics_to_their_recording_rule(
+    lint_text: Linter, summary: str, missing: str | None
+) -> None:
+    found = lint_text(RECORDED_BY_SERVICE.replace("SUMMARY", summary), "alert/template")
+    if missing is None:
+        assert found == []
+    else:
+        (finding,) = found
+        assert f"$labels.{missing}," in finding.message
+
+
+def test_histogram_le_aggregated_away_in_a_recording_rule(lint_text: Linter) -> None:
+    text = """\
+groups:
+  - name: rec
+    rules:
+      - record: job:acgs_policy_synthesis_duration_seconds_bucket:rate5m
+        expr: sum by (job) (rate(acgs_policy_synthesis_duration_seconds_bucket[5m]))
+      - record: le:acgs_policy_synthesis_duration_seconds_bucket:rate5m
+        expr: sum by (job, le) (rate(acgs_policy_synthesis_duration_seconds_bucket[5m]))
+  - name: alerts
+    rules:
+      - alert: Bad
+        expr: histogram_quantile(0.9, job:acgs_policy_synthesis_duration_seconds_bucket:rate5m) > 1
+        for: 5m
+        labels: {severity: warning}
+        annotations: {summary: s, description: d, runbook_url: https://x.org}
+      - alert: Good
+        expr: histogram_quantile(0.9, le:acgs_policy_synthesis_duration_seconds_bucket:rate5m) > 1
+        for: 5m
+        labels: {severity: warning}
+        annotations: {summary: s, description: d, runbook_url: https://x.org}
+"""
+    found = [f for f in lint_text(text, "promql/histogram") if "'le'" in f.message]
+    assert [f.rule for f in found] == ["Bad"]
 
 
 def test_valid_templates_pass(lint_text: Linter, alert_file: AlertFile) -> None:
@@ -387,6 +495,99 @@ tests:
     coverage = [f for f in result.findings if f.check == "alert/test-coverage"]
     assert [(f.rule, f.severity) for f in coverage] == [("Untested", Severity.ERROR)]
     assert "fires" in coverage[0].message
+
+
+def test_a_watchdog_alert_is_a_correct_rule(tmp_path: Path) -> None:
+    annotations = {
+        "summary": "Alerting pipeline heartbeat",
+        "description": "Always firing: when it stops arriving, alerting is broken.",
+        "runbook_url": "https://example.org/watchdog",
+    }
+    rule = {"alert": "Watchdog", "expr": "vector(1)", "labels": {"severity": "info"}}
+    (tmp_path / "rules.yml").write_text(
+        yaml.safe_dump(
+            {"groups": [{"name": "meta", "rules": [rule | {"annotations": annotations}]}]}
+        )
+    )
+    expected = {"exp_labels": {"severity": "info"}, "exp_annotations": annotations}
+    case = {"alertname": "Watchdog", "eval_time": "1m", "exp_alerts": [expected]}
+    (tmp_path / "test.yml").write_text(
+        yaml.safe_dump(
+            {
+                "rule_files": ["rules.yml"],
+                "tests": [{"input_series": [], "alert_rule_test": [case]}],
+            }
+        )
+    )
+    assert run_unit_tests([tmp_path / "test.yml"]).ok
+    assert lint([tmp_path]).findings == []
+
+
+def _coverage(paths: list[Path]) -> list[tuple[str, str]]:
+    result = lint(paths, promtool=False)
+    return [(f.rule, f.message) for f in result.findings if f.check == "alert/test-coverage"]
+
+
+def test_each_severity_variant_needs_its_own_firing_test(
+    tmp_path: Path, alert_file: AlertFile
+) -> None:
+    warning = alert_file("up == 0", name="Down")
+    critical = warning.split("rules:\n", 1)[1].replace("severity: warning", "severity: critical")
+    (tmp_path / "rules.yml").write_text(warning + critical)
+    (tmp_path / "tests.yml").write_text(
+        """\
+rule_files: [rules.yml]
+tests:
+  - input_series: [{series: 'up{job="a"}', values: '0x10'}]
+    alert_rule_test:
+      - {eval_time: 0m, alertname: Down, exp_alerts: []}
+      - eval_time: 5m
+        alertname: Down
+        exp_alerts: [{exp_labels: {severity: warning, job: a}}]
+"""
+    )
+    ((rule, message),) = _coverage([tmp_path])
+    assert rule == "Down"
+    assert "Down (severity=critical) fires" in message
+
+
+def test_tests_count_only_for_the_rule_files_they_load(
+    tmp_path: Path, alert_file: AlertFile
+) -> None:
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "a.yml").write_text(alert_file("up == 0", name="Down"))
+    (tmp_path / "tests").mkdir()
+    test = """\
+rule_files: [RULES]
+tests:
+  - input_series: [{series: 'up{job="a"}', values: '0x10'}]
+    alert_rule_test:
+      - {eval_time: 0m, alertname: Down, exp_alerts: []}
+      - {eval_time: 5m, alertname: Down, exp_alerts: [{exp_labels: {severity: warning, job: a}}]}
+"""
+    (tmp_path / "tests" / "t.yml").write_text(test.replace("RULES", "../rules/other.yml"))
+    found = _coverage([tmp_path])
+    assert len(found) == 2
+    assert all("no test file lists" in message for _, message in found)
+    (tmp_path / "tests" / "t.yml").write_text(test.replace("RULES", "../rules/*.yml"))
+    assert _coverage([tmp_path]) == []
+
+
+@pytest.mark.parametrize(
+    ("tests", "fragment"),
+    [
+        ("alert_rule_test: 5", "'alert_rule_test' must be a list"),
+        ("alert_rule_test: [{alertname: A, exp_alerts: 3}]", "'exp_alerts' must be a list"),
+        ("alert_rule_test: [{alertname: A, exp_alerts: [{exp_labels: [a]}]}]", "exp_labels"),
+    ],
+)
+def test_malformed_alert_rule_tests_are_findings(tmp_path: Path, tests: str, fragment: str) -> None:
+    path = tmp_path / "t.yml"
+    path.write_text(f"rule_files: [r.yml]\ntests:\n  - input_series: []\n    {tests}\n")
+    (finding,) = lint([path], promtool=False).findings
+    assert finding.check == "rule/schema"
+    assert finding.line == 4
+    assert fragment in finding.message
 
 
 def test_exporter_metrics_missing_from_the_lists_are_warnings(

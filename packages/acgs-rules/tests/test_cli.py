@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 GOOD = """\
 groups:
   - name: g
@@ -68,6 +70,31 @@ def test_bad_settings_and_unknown_check_exit_two(tmp_path: Path) -> None:
     assert "settings.yml: invalid settings" in result.stderr
     assert "Traceback" not in result.stderr
     assert run("lint", str(path), "--disable", "no/such-check").returncode == 2
+
+
+@pytest.mark.parametrize(
+    ("settings_text", "field", "fragment"),
+    [
+        ('scrape_intervals: {"acgs_(.*": 5s}\n', "scrape_intervals", "invalid regex 'acgs_(.*'"),
+        ('job_scrape_intervals: {"[acgs": 5s}\n', "job_scrape_intervals", "invalid regex"),
+        ('extra_metrics: ["myapp_*(" ]\n', "extra_metrics", "invalid regex"),
+        ("disabled_checks: [promql/sytnax]\n", "disabled_checks", "promql/sytnax"),
+        ("severity_overrides: {no/such: warning}\n", "severity_overrides", "no/such"),
+    ],
+)
+def test_bad_settings_fields_are_named_without_a_traceback(
+    tmp_path: Path, settings_text: str, field: str, fragment: str
+) -> None:
+    path = tmp_path / "rules.yml"
+    path.write_text(GOOD)
+    settings = tmp_path / "settings.yml"
+    settings.write_text(settings_text)
+    result = run("lint", str(path), "--no-promtool", "--settings", str(settings))
+    assert result.returncode == 2, result.stdout
+    assert f"settings.yml: invalid settings: {field}" in result.stderr
+    assert fragment in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "internal error" not in result.stdout
 
 
 def test_checks_command_lists_every_check() -> None:

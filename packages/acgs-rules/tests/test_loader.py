@@ -127,6 +127,44 @@ spec:
     assert all(f.path == str(manifest) for f in promtool)
 
 
+def test_promtool_findings_in_manifests_point_at_manifest_lines(tmp_path: Path) -> None:
+    manifest = tmp_path / "manifest.yaml"
+    manifest.write_text(
+        """\
+apiVersion: monitoring.coreos.com/v1
+kind: PrometheusRule
+metadata:
+  name: acgs
+  labels: {team: governance}
+spec:
+  groups:
+    - name: g
+      rules:
+        - record: r
+          expr: up
+          exprr: x
+    - name: g
+      rules: []
+"""
+    )
+    promtool = [f for f in lint([manifest]).findings if f.check == "promtool/check"]
+    assert sorted((f.line, f.message) for f in promtool) == [
+        (12, "field exprr not found in type rulefmt.RuleNode"),
+    ]
+    manifest.write_text(manifest.read_text().replace("          exprr: x\n", ""))
+    promtool = [f for f in lint([manifest]).findings if f.check == "promtool/check"]
+    assert [(f.line, "repeated" in f.message) for f in promtool] == [(12, True)]
+    # An indentless groups list followed by another spec key maps line for line too.
+    manifest.write_text(
+        "kind: PrometheusRule\nspec:\n  groups:\n  - name: g\n    rules:\n"
+        "    - record: r\n      expr: up\n      exprr: x\n  other: 1\n"
+    )
+    promtool = [f for f in lint([manifest]).findings if f.check == "promtool/check"]
+    assert [(f.line, f.message) for f in promtool] == [
+        (8, "field exprr not found in type rulefmt.RuleNode")
+    ]
+
+
 def test_directories_are_walked_and_other_configs_skipped(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "a.yml").write_text("groups: []\n")
@@ -137,6 +175,50 @@ def test_directories_are_walked_and_other_configs_skipped(tmp_path: Path) -> Non
     loaded = load([tmp_path])
     assert sorted(Path(f.path).name for f in loaded.rule_files) == ["a.yml", "b.yaml"]
     assert loaded.findings == []
+
+
+def test_walking_skips_kubernetes_objects_and_prometheus_configs(tmp_path: Path) -> None:
+    (tmp_path / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        "resources: [rules.yaml]\n"
+    )
+    (tmp_path / "prometheus.yml").write_text(
+        "global: {scrape_interval: 15s}\nrule_files: [rules/*.yml]\n"
+        "scrape_configs: [{job_name: p, static_configs: [{targets: [localhost:9090]}]}]\n"
+    )
+    (tmp_path / "datasources.yml").write_text(
+        "apiVersion: 1\ndatasources: [{name: Prometheus, type: prometheus}]\n"
+    )
+    (tmp_path / "bundle.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n---\n"
+        "apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata: {name: r}\n"
+        "spec:\n  groups:\n    - name: g\n      rules: []\n"
+    )
+    loaded = load([tmp_path])
+    assert loaded.findings == []
+    assert loaded.test_files == []  # prometheus.yml has rule_files but is no test file
+    assert [(Path(f.path).name, f.kind) for f in loaded.rule_files] == [("bundle.yaml", "manifest")]
+
+
+def test_a_named_file_with_nothing_to_lint_is_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "cm.yaml"
+    path.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
+    (finding,) = load([path]).findings
+    assert finding.severity is Severity.WARNING
+    assert "Kubernetes ConfigMap object" in finding.message
+
+
+def test_a_file_named_twice_is_read_once(tmp_path: Path) -> None:
+    (tmp_path / "rules").mkdir()
+    rules = tmp_path / "rules" / "a.yml"
+    rules.write_text(
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up == 0\n"
+        "        labels: {severity: warning}\n"
+    )
+    loaded = load([tmp_path / "rules", rules, tmp_path / "rules" / ".." / "rules" / "a.yml"])
+    assert len(loaded.rule_files) == 1
+    result = lint([tmp_path / "rules", rules], promtool=False)
+    assert [f for f in result.findings if f.check == "rules/duplicate"] == []
 
 
 def test_missing_path_is_a_finding(tmp_path: Path) -> None:

@@ -10,7 +10,17 @@ from acgs_rules.alertmanager import AlertmanagerConfig
 from acgs_rules.loader import Loaded, all_rules
 from acgs_rules.metrics import MetricIndex
 from acgs_rules.model import Finding, Rule, Severity
-from acgs_rules.promql import Expr, PromQLError, SelectorUse, analyze, parse
+from acgs_rules.promql import (
+    Expr,
+    LabelSet,
+    PromQLError,
+    SelectorUse,
+    VectorSelector,
+    analyze,
+    merge_label_sets,
+    output_labels,
+    parse,
+)
 from acgs_rules.settings import LintSettings
 
 
@@ -23,6 +33,7 @@ class LintContext:
     index: MetricIndex = field(init=False)
     _trees: dict[int, Expr | PromQLError] = field(init=False, default_factory=dict)
     _recorders: dict[str, list[Rule]] | None = field(init=False, default=None)
+    _recorded_labels: dict[str, LabelSet | None] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         recorded = {r.name for r in self.rules() if not r.is_alert}
@@ -46,6 +57,12 @@ class LintContext:
                 self._trees[key] = PromQLError("expression nested too deeply", rule.expr, 0)
         result = self._trees[key]
         return None if isinstance(result, PromQLError) else result
+
+    def always_fires(self, rule: Rule) -> bool:
+        """An expression that reads no metric (``vector(1)``): a watchdog / dead man's
+        switch that fires all the time on purpose, to prove the alerting pipeline works."""
+        tree = self.tree(rule)
+        return tree is not None and not analyze(tree).selectors
 
     def parse_error(self, rule: Rule) -> PromQLError | None:
         self.tree(rule)
@@ -78,6 +95,32 @@ class LintContext:
                     self._recorders.setdefault(rule.name, []).append(rule)
         return self._recorders.get(name, [])
 
+    def output_labels(self, rule: Rule) -> LabelSet | None:
+        """The labels the rule's result carries, following recorded metrics to their
+        recording expressions; None when the expression does not parse."""
+        tree = self.tree(rule)
+        return output_labels(tree, self.selector_labels) if tree is not None else None
+
+    def selector_labels(self, selector: VectorSelector) -> LabelSet | None:
+        """A recorded metric's labels: its recording expressions' plus their static labels."""
+        name = selector.name
+        recorders = self.recording_rules(name) if name else []
+        if name is None or not recorders:
+            return None
+        if name in self._recorded_labels:  # known, or None while being worked out (a cycle)
+            return self._recorded_labels[name]
+        self._recorded_labels[name] = None
+        sets: list[LabelSet] = []
+        for rule in recorders:
+            tree = self.tree(rule)
+            if tree is None:
+                return None
+            labels = output_labels(tree, self.selector_labels)
+            labels = labels.drop(frozenset(k for k, v in rule.labels.items() if not v))
+            sets.append(labels.add(frozenset(k for k, v in rule.labels.items() if v)))
+        self._recorded_labels[name] = merge_label_sets(sets)
+        return self._recorded_labels[name]
+
     def base_metrics(self, name: str, depth: int = 0) -> set[str]:
         """The scraped metrics a (possibly recorded) metric comes from."""
         recorders = self.recording_rules(name)
@@ -94,6 +137,25 @@ class LintContext:
 
     def group_interval(self, rule: Rule) -> float:
         return rule.group.interval or self.settings.evaluation_interval
+
+    def sample_spacing(self, use: SelectorUse) -> float:
+        """Worst-case time between two samples of the series a selector reads.
+
+        A recorded series gets a sample every evaluation of its recording group, whatever its
+        sources' scrape intervals; a scraped one every scrape interval (a ``job`` matcher may
+        name a faster job).
+        """
+        recorders = self.recording_rules(use.name) if use.name is not None else []
+        if recorders:
+            return max(self.group_interval(rule) for rule in recorders)
+        for matcher in use.matchers:
+            if matcher.name == "job":
+                seconds = self.settings.job_scrape_interval(matcher.op, matcher.value)
+                if seconds is not None:
+                    return seconds
+        if use.name is None:
+            return self.settings.scrape_interval
+        return self.settings.scrape_interval_for(use.name)
 
     def selector_delay(self, use: SelectorUse, reader: Rule | None = None, depth: int = 0) -> float:
         """Worst-case age of the newest sample a selector reads, seen from rule ``reader``.

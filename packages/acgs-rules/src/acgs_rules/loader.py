@@ -39,28 +39,60 @@ class Loaded:
     findings: list[Finding] = field(default_factory=list)
 
 
-def _other_config(path: Path) -> bool:
-    """An Alertmanager config or a linter settings file, met while walking a directory."""
-    if path.name in SETTINGS_NAMES:
-        return True
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
-        return False
-    return isinstance(data, dict) and "route" in data and "groups" not in data
+# Top-level keys of a Prometheus server config (it has `rule_files` too, like a test file).
+_PROMETHEUS_CONFIG_KEYS = frozenset(
+    {"global", "scrape_configs", "alerting", "remote_write", "remote_read", "storage"}
+)
 
 
-def expand_paths(paths: Iterable[Path]) -> tuple[list[Path], list[Finding]]:
-    """Files as given; directories walked for ``*.yml``/``*.yaml`` (sorted), skipping
-    Alertmanager configs and settings files kept beside the rules."""
-    files: list[Path] = []
+def _foreign(top: dict[str, yaml.Node]) -> str | None:
+    """What a document is when it is not a rule file, manifest or test file (else None).
+
+    Directories hold more than rules: Kubernetes objects other than PrometheusRule
+    (ConfigMaps, Kustomizations), Grafana provisioning files, Alertmanager and Prometheus
+    configs.
+    """
+    if "groups" in top or "tests" in top:
+        return None
+    kind = getattr(top.get("kind"), "value", None)
+    if "kind" in top and kind != "PrometheusRule":
+        return f"a Kubernetes {kind} object" if isinstance(kind, str) else "a Kubernetes object"
+    if "apiVersion" in top and "spec" not in top:
+        return "a Grafana provisioning file"  # apiVersion: 1 with datasources, providers, ...
+    if "route" in top:
+        return "an Alertmanager config"
+    if _PROMETHEUS_CONFIG_KEYS & top.keys():
+        return "a Prometheus config"
+    return None
+
+
+@dataclass(frozen=True)
+class InputFile:
+    path: Path
+    walked: bool  # found while walking a directory (not named on the command line)
+
+
+def expand_paths(paths: Iterable[Path]) -> tuple[list[InputFile], list[Finding]]:
+    """Files as given; directories walked for ``*.yml``/``*.yaml`` (sorted), skipping linter
+    settings files. A file reached twice (named and inside a named directory) is read once."""
+    files: list[InputFile] = []
     problems: list[Finding] = []
+    seen: set[Path] = set()
+
+    def add(path: Path, walked: bool) -> None:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            files.append(InputFile(path, walked))
+
     for path in paths:
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.suffix in YAML_SUFFIXES)
-            files.extend(p for p in found if p.is_file() and not _other_config(p))
+            for file in found:
+                if file.is_file() and file.name not in SETTINGS_NAMES:
+                    add(file, True)
         elif path.is_file():
-            files.append(path)
+            add(path, False)
         else:
             problems.append(
                 Finding(str(path), 0, "yaml/syntax", Severity.ERROR, "no such file or directory")
@@ -72,8 +104,8 @@ def load(paths: Iterable[Path]) -> Loaded:
     """Load every rule file, manifest and test file under ``paths``."""
     files, problems = expand_paths(paths)
     loaded = Loaded(findings=problems)
-    for path in files:
-        load_file(path, loaded)
+    for file in files:
+        load_file(file.path, loaded, walked=file.walked)
     return loaded
 
 
@@ -159,7 +191,9 @@ def _disabled_ranges(text: str) -> tuple[frozenset[str], list[tuple[int, frozens
     return frozenset(file_wide), per_line
 
 
-def load_file(path: Path, loaded: Loaded) -> None:
+def load_file(path: Path, loaded: Loaded, *, walked: bool = False) -> None:
+    """Read one file; documents that are other configs are skipped (a warning when the file
+    was named explicitly and holds nothing to lint)."""
     name = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -184,6 +218,8 @@ def load_file(path: Path, loaded: Loaded) -> None:
     reader = _Reader(name, loaded.findings)
     file_disabled, line_disabled = _disabled_ranges(text)
     lines = text.splitlines()
+    skipped: list[str] = []
+    used = 0
     for document in documents:
         top = (
             reader.mapping(document, "the document")
@@ -197,6 +233,11 @@ def load_file(path: Path, loaded: Loaded) -> None:
                 "test file (with 'tests')",
             )
             continue
+        foreign = _foreign(top)
+        if foreign is not None:
+            skipped.append(foreign)
+            continue
+        used += 1
         if "tests" in top or "rule_files" in top:
             test = _read_test_file(path, top, reader)
             if test is not None:
@@ -223,8 +264,41 @@ def load_file(path: Path, loaded: Loaded) -> None:
         rule_file = RuleFile(name, kind, disabled=file_disabled)
         if kind == "manifest":  # promtool gets the spec as a plain rule file
             rule_file.raw_groups = _plain(groups_node)
+            rule_file.promtool_text = _same_lines_rule_file(lines, groups_node, rule_file)
         _read_groups(groups_node, rule_file, reader, line_disabled, lines)
         loaded.rule_files.append(rule_file)
+    if skipped and not used and not walked:
+        loaded.findings.append(
+            Finding(
+                name,
+                0,
+                "rule/schema",
+                Severity.WARNING,
+                f"nothing to lint: this is {skipped[0]}, not a rule file, PrometheusRule "
+                "manifest or promtool test file",
+            )
+        )
+
+
+def _same_lines_rule_file(lines: list[str], groups: yaml.Node, rule_file: RuleFile) -> str | None:
+    """A manifest's ``spec.groups`` as a rule file with every line where it is in the manifest.
+
+    The block under ``groups:`` is copied verbatim below a ``groups:`` key on the line above
+    it, blank lines before; None when that is not the same data (flow style, aliases).
+    """
+    first, end = groups.start_mark.line, groups.end_mark
+    # The node ends where the next token starts: that line is not part of it.
+    before_end = lines[end.line][: end.column] if end.line < len(lines) else "x"
+    last = end.line - 1 if not before_end.strip() else end.line
+    if first < 1 or not isinstance(groups, yaml.SequenceNode) or groups.flow_style:
+        return None
+    text = "\n" * (first - 1) + "groups:\n" + "\n".join(lines[first : last + 1]) + "\n"
+    try:
+        data = yaml.load(text, Loader=_LOADER)  # noqa: S506 (_LOADER is a safe loader)
+        same = data == {"groups": rule_file.raw_groups}
+    except (yaml.YAMLError, RecursionError):
+        return None
+    return text if same else None
 
 
 def _plain(node: yaml.Node) -> Any:
@@ -378,6 +452,10 @@ def _read_test_file(path: Path, top: dict[str, yaml.Node], reader: _Reader) -> T
             continue
         entries = fields["alert_rule_test"]
         if not isinstance(entries, yaml.SequenceNode):
+            if entries.tag != "tag:yaml.org,2002:null":
+                reader.problem(
+                    entries, f"test file: 'alert_rule_test' must be a list, got {_kind(entries)}"
+                )
             continue
         for entry in entries.value:
             plain = _plain(entry)
@@ -385,6 +463,16 @@ def _read_test_file(path: Path, top: dict[str, yaml.Node], reader: _Reader) -> T
                 reader.problem(entry, "alert_rule_test entry needs an 'alertname'")
                 continue
             expected = plain.get("exp_alerts") or []
+            if not isinstance(expected, list) or not all(
+                isinstance(e, dict) and isinstance(e.get("exp_labels") or {}, dict)
+                for e in expected
+            ):
+                reader.problem(
+                    entry,
+                    "alert_rule_test: 'exp_alerts' must be a list of "
+                    "{exp_labels: {...}, exp_annotations: {...}}",
+                )
+                continue
             labels = [
                 {str(k): str(v) for k, v in (e.get("exp_labels") or {}).items()}
                 for e in expected

@@ -98,6 +98,9 @@ class RuleFile:
     groups: list[Group] = field(default_factory=list)
     disabled: frozenset[str] = frozenset()  # checks silenced for the whole file
     raw_groups: list[Any] = field(default_factory=list)  # plain data, for promtool
+    # A manifest's groups as a plain rule file whose lines are the manifest's lines, so
+    # promtool's line numbers point into the manifest (None: not possible, use raw_groups).
+    promtool_text: str | None = None
 
 
 @dataclass

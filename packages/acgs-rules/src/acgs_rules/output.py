@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from acgs_rules.model import Finding, Severity
 
@@ -36,17 +37,24 @@ def render_json(findings: Sequence[Finding], counts: Mapping[str, int]) -> str:
 
 
 def print_text(findings: Sequence[Finding], what_was_read: str, console: Console) -> None:
-    """``path:line: severity [check] rule: message`` per finding, a table, then one summary."""
+    """``path:line: severity [check] rule: message`` per finding, a table, then one summary.
+
+    Every field is user text (paths, rule names, PromQL in messages): lines are built as
+    :class:`rich.text.Text`, never parsed as markup or emoji codes, so ``[/x]``, ``[a-z]+`` or
+    ``file.yml:100:`` come out verbatim.
+    """
     for f in findings:
         style = "red" if f.severity is Severity.ERROR else "yellow"
-        rule = f" {f.rule}:" if f.rule else ""
         location = f"{f.path}:{f.line}" if f.line else f.path
-        console.print(
-            f"{location}: [{style}]{f.severity}[/{style}] [bold]\\[{f.check}][/bold]"
-            f"{rule} {f.message}",
-            highlight=False,
-            soft_wrap=True,
+        line = Text.assemble(
+            f"{location}: ",
+            (str(f.severity), style),
+            " ",
+            (f"[{f.check}]", "bold"),
+            f" {f.rule}:" if f.rule else "",
+            f" {f.message}",
         )
+        console.print(line, highlight=False, soft_wrap=True)
     if findings:
         table = Table(title="findings by check")
         table.add_column("check")
@@ -55,10 +63,8 @@ def print_text(findings: Sequence[Finding], what_was_read: str, console: Console
         errors = Counter(f.check for f in findings if f.severity is Severity.ERROR)
         warnings = Counter(f.check for f in findings if f.severity is Severity.WARNING)
         for name in sorted(set(errors) | set(warnings)):
-            table.add_row(name, str(errors[name]), str(warnings[name]))
+            table.add_row(Text(name), str(errors[name]), str(warnings[name]))
         console.print(table)
     counts = severity_counts(findings)
-    console.print(
-        f"{what_was_read}: {counts['errors']} error(s), {counts['warnings']} warning(s)",
-        highlight=False,
-    )
+    summary = f"{what_was_read}: {counts['errors']} error(s), {counts['warnings']} warning(s)"
+    console.print(Text(summary), highlight=False)

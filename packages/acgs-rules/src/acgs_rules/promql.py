@@ -19,7 +19,7 @@ Public API
     matching clause) and ``has_comparison``.
 ``walk(expr) -> Iterator[Expr]``
     Every node, parents before children.
-``output_labels(expr) -> LabelSet``
+``output_labels(expr, resolve=None) -> LabelSet``
     Which labels the result series can carry: ``LabelSet.has(name)`` answers True (kept for
     sure), False (removed for sure) or None (depends on the data).
 ``value_type(expr) -> ValueType``
@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -1103,19 +1103,40 @@ _EMPTY = LabelSet(True)
 _LABEL_ADDERS = frozenset({"label_replace", "label_join"})
 
 
-def output_labels(expr: Expr) -> LabelSet:
-    """Which labels the series of ``expr`` can carry (``__name__`` aside)."""
+# Labels of the series a selector reads when known (a recorded metric), else None.
+SelectorLabels = Callable[["VectorSelector"], "LabelSet | None"]
+
+
+def merge_label_sets(sets: Iterable[LabelSet]) -> LabelSet:
+    """Labels of series that come from any one of ``sets`` (as ``or`` does)."""
+    items = list(sets)
+    if not items:
+        return _OPEN
+    if all(item.closed for item in items):
+        return LabelSet(True, frozenset().union(*(item.known for item in items)))
+    known = frozenset.intersection(*(item.known for item in items))
+    removed = frozenset.intersection(*(item.removed for item in items))
+    return LabelSet(False, known, removed)
+
+
+def output_labels(expr: Expr, resolve: SelectorLabels | None = None) -> LabelSet:
+    """Which labels the series of ``expr`` can carry (``__name__`` aside).
+
+    ``resolve`` knows the labels of some selected series (a recorded metric's are those of
+    its recording expression); without it a selector carries whatever was scraped.
+    """
     if isinstance(expr, NumberLiteral | StringLiteral):
         return _EMPTY
     if isinstance(expr, VectorSelector):
         equal = frozenset(m.name for m in expr.label_matchers() if m.op == "=" and m.value)
-        return LabelSet(False, equal)
+        known = resolve(expr) if resolve is not None else None
+        return LabelSet(False, equal) if known is None else known.add(equal)
     if isinstance(expr, MatrixSelector):
-        return output_labels(expr.vector)
+        return output_labels(expr.vector, resolve)
     if isinstance(expr, SubqueryExpr | ParenExpr | UnaryExpr):
-        return output_labels(expr.expr)
+        return output_labels(expr.expr, resolve)
     if isinstance(expr, AggregateExpr):
-        inner = output_labels(expr.expr)
+        inner = output_labels(expr.expr, resolve)
         if expr.op in ("topk", "bottomk", "limitk", "limit_ratio"):
             return inner
         result = inner.drop(expr.grouping) if expr.without else inner.keep(expr.grouping)
@@ -1123,13 +1144,13 @@ def output_labels(expr: Expr) -> LabelSet:
             result = result.add((expr.param.value,))
         return result
     if isinstance(expr, Call):
-        return _call_labels(expr)
+        return _call_labels(expr, resolve)
     if isinstance(expr, BinaryExpr):
-        return _binary_labels(expr)
+        return _binary_labels(expr, resolve)
     raise TypeError(f"not a PromQL node: {expr!r}")
 
 
-def _call_labels(call: Call) -> LabelSet:
+def _call_labels(call: Call, resolve: SelectorLabels | None) -> LabelSet:
     func = FUNCTIONS[call.func]
     if func.returns is _S or call.func in ("vector", "time", "pi"):
         return _EMPTY
@@ -1144,7 +1165,7 @@ def _call_labels(call: Call) -> LabelSet:
     vector_args = [a for a in call.args if value_type(a) in (_V, _M)]
     if not vector_args:
         return _EMPTY
-    result = output_labels(vector_args[0])
+    result = output_labels(vector_args[0], resolve)
     if call.func in ("histogram_quantile", "histogram_fraction"):
         result = result.drop(("le",))
     if call.func in _LABEL_ADDERS and isinstance(call.args[1], StringLiteral):
@@ -1152,20 +1173,18 @@ def _call_labels(call: Call) -> LabelSet:
     return result
 
 
-def _binary_labels(expr: BinaryExpr) -> LabelSet:
+def _binary_labels(expr: BinaryExpr, resolve: SelectorLabels | None) -> LabelSet:
     lt, rt = value_type(expr.lhs), value_type(expr.rhs)
     if lt is _S and rt is _S:
         return _EMPTY
     if lt is _S:
-        return output_labels(expr.rhs)
+        return output_labels(expr.rhs, resolve)
     if rt is _S:
-        return output_labels(expr.lhs)
-    left, right = output_labels(expr.lhs), output_labels(expr.rhs)
+        return output_labels(expr.lhs, resolve)
+    left, right = output_labels(expr.lhs, resolve), output_labels(expr.rhs, resolve)
     matching = expr.matching
     if expr.op == "or":
-        if left.closed and right.closed:
-            return LabelSet(True, left.known | right.known)
-        return LabelSet(False, left.known & right.known, left.removed & right.removed)
+        return merge_label_sets((left, right))
     if expr.op in ("and", "unless") or matching is None:
         return left
     if matching.card == "one-to-many":

@@ -17,6 +17,8 @@ from acgs_rules.model import Finding, Rule, RuleFile, Severity
 CHECK_NAME = "promtool/check"
 _RULE_REF = re.compile(r'group "(?P<group>[^"]*)", rule (?P<index>\d+)')
 _LOCATED = re.compile(r"^(?P<path>.+?): (?:(?P<line>\d+):(?P<col>\d+): )?(?P<msg>.+)$")
+_FIELD_LINE = re.compile(r"^line (?P<line>\d+): (?P<msg>.+)$")
+_UNMARSHAL = "yaml: unmarshal errors:"
 
 
 class PromtoolMissing(RuntimeError):
@@ -43,7 +45,8 @@ def check_rules(rule_files: Iterable[RuleFile], timeout: float = 120) -> list[Fi
             if rule_file.kind == "manifest":
                 # promtool reads plain rule files: hand it the manifest's spec.
                 target = Path(tmp) / f"manifest-{len(findings)}-{target.name}"
-                target.write_text(yaml.safe_dump({"groups": rule_file.raw_groups}))
+                text = rule_file.promtool_text
+                target.write_text(text or yaml.safe_dump({"groups": rule_file.raw_groups}))
             result = subprocess.run(
                 [binary, "check", "rules", str(target)],
                 capture_output=True,
@@ -58,7 +61,8 @@ def check_rules(rule_files: Iterable[RuleFile], timeout: float = 120) -> list[Fi
 
 
 def _parse(output: str, target: str, rule_file: RuleFile) -> list[Finding]:
-    manifest = rule_file.kind == "manifest"
+    # promtool's line numbers are the file's own, unless a manifest had to be re-dumped.
+    lines_match = rule_file.kind != "manifest" or rule_file.promtool_text is not None
     fallback_line = rule_file.groups[0].line if rule_file.groups else 0
     findings: list[Finding] = []
     extra: list[str] = []
@@ -67,11 +71,19 @@ def _parse(output: str, target: str, rule_file: RuleFile) -> list[Finding]:
         if not line or line.startswith(("Checking ", "FAILED", "SUCCESS")):
             continue
         match = _LOCATED.match(line)
-        if match and match.group("path") == target:
+        field_error = _FIELD_LINE.match(line)  # below "yaml: unmarshal errors:"
+        if match and match.group("path") == target and match.group("msg") == _UNMARSHAL:
+            continue
+        if field_error is not None:
+            number = int(field_error.group("line")) if lines_match else fallback_line
+            findings.append(
+                Finding(rule_file.path, number, CHECK_NAME, Severity.ERROR, field_error["msg"])
+            )
+        elif match and match.group("path") == target:
             number = int(match.group("line") or 0)
             message = match.group("msg")
             rule = _rule_named(rule_file, message)
-            if manifest or number == 0:
+            if not lines_match or number == 0:
                 number = rule.line if rule is not None else fallback_line
             findings.append(
                 Finding(

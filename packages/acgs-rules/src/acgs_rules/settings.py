@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, field_validator
@@ -46,6 +46,8 @@ def _seconds(value: Any) -> Any:
 
 
 Seconds = Annotated[float, BeforeValidator(_seconds)]
+# A field whose keys or items are names to check (regexes, check names).
+_Names = TypeVar("_Names", tuple[str, ...], dict[str, float], dict[str, Severity])
 
 
 class SettingsError(ValueError):
@@ -75,11 +77,26 @@ class LintSettings(BaseModel):
     disabled_checks: tuple[str, ...] = ()
     severity_overrides: dict[str, Severity] = {}
 
-    @field_validator("scrape_intervals", "job_scrape_intervals")
+    @field_validator("scrape_intervals", "job_scrape_intervals", "extra_metrics")
     @classmethod
-    def _valid_patterns(cls, value: dict[str, float]) -> dict[str, float]:
+    def _valid_patterns(cls, value: _Names) -> _Names:
         for pattern in value:
-            re.compile(pattern)
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"invalid regex {pattern!r}: {error}") from None
+        return value
+
+    @field_validator("disabled_checks", "severity_overrides")
+    @classmethod
+    def _known_checks(cls, value: _Names) -> _Names:
+        from acgs_rules.checks import ALL_CHECK_NAMES  # the checks import the settings
+
+        unknown = [name for name in value if name not in ALL_CHECK_NAMES]
+        if unknown:
+            raise ValueError(
+                f"unknown check(s) {', '.join(unknown)}; see 'acgs-rules checks' for the names"
+            )
         return value
 
     def scrape_interval_for(self, metric: str) -> float:
@@ -115,6 +132,7 @@ class LintSettings(BaseModel):
             return cls.model_validate(data)
         except ValidationError as error:
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+                for e in error.errors()
             )
             raise SettingsError(f"{path}: invalid settings: {problems}") from None

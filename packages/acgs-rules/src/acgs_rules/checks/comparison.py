@@ -1,5 +1,6 @@
 """alert/comparison: an alert needs a condition that filters (else it always fires), and a
-comparison that can never be true makes an alert that never fires.
+comparison that can never be true makes an alert that never fires. An alert that reads no
+metric at all (``vector(1)``, a watchdog) is meant to fire always and is left alone.
 
 Value bounds come from the catalog (``value_range``), counters (never negative) and what
 functions return (``rate`` >= 0, ``absent`` = 1, ``up`` in 0..1, ...).
@@ -24,8 +25,10 @@ from acgs_rules.promql import (
     ParenExpr,
     SubqueryExpr,
     UnaryExpr,
+    ValueType,
     VectorSelector,
     analyze,
+    value_type,
     walk,
 )
 
@@ -134,7 +137,12 @@ def _quantile_bounds(ctx: LintContext, node: Call) -> Bounds:
 
 def _binary_bounds(ctx: LintContext, node: BinaryExpr) -> Bounds:
     if node.op in COMPARISON_OPS:
-        return (0.0, 1.0) if node.bool_modifier else bounds(ctx, node.lhs)
+        if node.bool_modifier:
+            return (0.0, 1.0)
+        # A filtering comparison keeps the vector side's samples: `0 < rate(x[5m])` is rate.
+        if value_type(node.lhs) is ValueType.SCALAR and value_type(node.rhs) is ValueType.VECTOR:
+            return bounds(ctx, node.rhs)
+        return bounds(ctx, node.lhs)
     if node.op in ("and", "unless"):
         return bounds(ctx, node.lhs)
     a, b = bounds(ctx, node.lhs), bounds(ctx, node.rhs)
@@ -195,7 +203,7 @@ def run(ctx: LintContext) -> Iterator[Finding]:
         tree = ctx.tree(rule)
         if tree is None:
             continue
-        if not _filters(ctx, tree):
+        if not _filters(ctx, tree) and not ctx.always_fires(rule):
             yield ctx.finding(
                 rule,
                 CHECK.name,

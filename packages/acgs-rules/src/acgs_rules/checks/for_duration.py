@@ -1,5 +1,6 @@
 """alert/for: without ``for`` one bad evaluation pages someone; a ``for`` shorter than the
-severity's minimum flaps; a ``for`` shorter than the group's evaluation interval does nothing."""
+severity's minimum flaps; a ``for`` shorter than the group's evaluation interval does nothing.
+A watchdog that reads no metric (``vector(1)``) cannot flap and needs no ``for``."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ def run(ctx: LintContext) -> Iterator[Finding]:
         minimum = ctx.settings.min_for.get(severity, 0.0)
         interval = ctx.group_interval(rule)
         if rule.for_ is None:
-            if rule.for_text is None:
+            if rule.for_text is None and not ctx.always_fires(rule):
                 yield ctx.finding(
                     rule,
                     CHECK.name,

@@ -68,7 +68,7 @@ def run(ctx: LintContext) -> Iterator[Finding]:
                         Severity.WARNING,
                         line=line,
                     )
-            if output_labels(buckets).has("le") is False:
+            if output_labels(buckets, ctx.selector_labels).has("le") is False:
                 yield ctx.finding(
                     rule,
                     CHECK.name,

@@ -1,5 +1,9 @@
-"""promql/range-window: a range shorter than two scrape intervals can hold a single sample,
-so ``rate()`` and friends return nothing now and then."""
+"""promql/range-window: a range shorter than two sample intervals can hold a single sample,
+so ``rate()`` and friends return nothing now and then.
+
+The sample interval is the scrape interval for scraped series and the recording group's
+evaluation interval for recorded ones (latency is the detection-latency check's business).
+"""
 
 from __future__ import annotations
 
@@ -33,7 +37,7 @@ def run(ctx: LintContext) -> Iterator[Finding]:
         for use in analyze(tree).selectors:
             if use.range_seconds is None or use.name is None:
                 continue
-            interval = ctx.selector_delay(use, rule)
+            interval = ctx.sample_spacing(use)
             if use.range_seconds >= 2 * interval:
                 continue
             severity = Severity.ERROR if use.function in TWO_SAMPLE_FUNCTIONS else Severity.WARNING

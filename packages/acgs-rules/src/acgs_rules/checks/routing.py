@@ -13,13 +13,11 @@ from acgs_rules.alertmanager import UNKNOWN, AMMatcher, LabelLookup
 from acgs_rules.checks.base import Check
 from acgs_rules.context import LintContext
 from acgs_rules.model import Finding, Rule, Severity
-from acgs_rules.promql import output_labels
 
 
 def alert_labels(ctx: LintContext, rule: Rule) -> LabelLookup:
     """How the alert's labels look to a route: fixed value, UNKNOWN, or None (absent)."""
-    tree = ctx.tree(rule)
-    result = output_labels(tree) if tree is not None else None
+    result = ctx.output_labels(rule)
 
     def lookup(name: str) -> str | object | None:
         if name == "alertname":

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from acgs_rules.checks.base import Check
 from acgs_rules.context import LintContext
 from acgs_rules.model import Finding
-from acgs_rules.promql import output_labels
 from acgs_rules.templates import check_template, label_references
 
 _ACTIONS = re.compile(r"{{(.*?)}}", re.S)
@@ -21,8 +20,7 @@ def _reads_value(text: str) -> bool:
 
 def run(ctx: LintContext) -> Iterator[Finding]:
     for rule in ctx.alerts():
-        tree = ctx.tree(rule)
-        kept = output_labels(tree) if tree is not None else None
+        kept = ctx.output_labels(rule)
         fields = [("labels", k, v) for k, v in rule.labels.items()]
         fields += [("annotations", k, v) for k, v in rule.annotations.items()]
         for section, key, text in fields:

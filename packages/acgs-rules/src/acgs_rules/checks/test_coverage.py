@@ -1,34 +1,80 @@
 """alert/test-coverage: every alert has a promtool unit test where it fires and one where it
-must stay silent (an ``alert_rule_test`` entry with empty ``exp_alerts``)."""
+must stay silent.
+
+A test counts for an alert when its test file loads the alert's rule file (``rule_files``,
+relative to the test file, globs allowed) and names the alert. It fires the alert when an
+``exp_alerts`` entry carries the alert's static labels (so a ``severity: warning`` and a
+``severity: critical`` variant of one name each need their own firing test); an entry for the
+name that expects none of them (empty ``exp_alerts``, or only the other variant) proves it
+silent, since promtool checks the full list of alerts of that name. A watchdog that reads no
+metric (``vector(1)``) needs only the firing test.
+"""
 
 from __future__ import annotations
 
+import glob
 from collections.abc import Iterator
+from pathlib import Path
 
 from acgs_rules.checks.base import Check
 from acgs_rules.context import LintContext
-from acgs_rules.model import Finding, Severity
+from acgs_rules.model import AlertTest, Finding, Rule, Severity, TestFile
+
+
+def _loaded_rule_files(test: TestFile) -> set[Path]:
+    """The rule files promtool loads for ``test`` (paths resolved)."""
+    result: set[Path] = set()
+    for pattern in test.rule_files:
+        full = Path(pattern) if Path(pattern).is_absolute() else test.path.parent / pattern
+        matches = glob.glob(str(full)) if glob.has_magic(str(full)) else [str(full)]
+        result.update(Path(match).resolve() for match in matches)
+    return result
+
+
+def _static_labels(rule: Rule) -> dict[str, str]:
+    # Templated values depend on the series: they cannot tell variants apart.
+    return {k: v for k, v in rule.labels.items() if "{{" not in v}
+
+
+def _expects(test: AlertTest, labels: dict[str, str]) -> bool:
+    return any(all(exp.get(k) == v for k, v in labels.items()) for exp in test.labels)
 
 
 def run(ctx: LintContext) -> Iterator[Finding]:
-    tests = [t for f in ctx.loaded.test_files for t in f.alert_tests]
     severity = Severity.ERROR if ctx.loaded.test_files else Severity.WARNING
     note = "" if ctx.loaded.test_files else " (no promtool test files among the inputs)"
+    loads = [(_loaded_rule_files(f), f) for f in ctx.loaded.test_files]
     for rule in ctx.alerts():
-        mine = [t for t in tests if t.alertname == rule.name]
-        if not any(t.fires for t in mine):
+        rule_path = Path(rule.path).resolve()
+        named = [t for _, f in loads for t in f.alert_tests if t.alertname == rule.name]
+        mine = [
+            t
+            for paths, f in loads
+            if rule_path in paths
+            for t in f.alert_tests
+            if t.alertname == rule.name
+        ]
+        why = note
+        if named and not mine:
+            why = f" (tests name {rule.name}, but no test file lists {rule.path} in rule_files)"
+        labels = _static_labels(rule)
+        if not any(_expects(t, labels) for t in mine):
+            shown = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()))
             yield ctx.finding(
                 rule,
                 CHECK.name,
-                f"no unit test where {rule.name} fires (alert_rule_test with exp_alerts){note}",
+                f"no unit test where {rule.name}"
+                + (f" ({shown})" if shown else "")
+                + f" fires (alert_rule_test with exp_alerts carrying its labels){why}",
                 severity,
             )
-        if not any(not t.fires for t in mine):
+        # A watchdog (`vector(1)`) fires at every evaluation: there is no silent case.
+        if not ctx.always_fires(rule) and not any(not _expects(t, labels) for t in mine):
             yield ctx.finding(
                 rule,
                 CHECK.name,
                 f"no unit test where {rule.name} must stay silent (alert_rule_test with empty "
-                f"exp_alerts){note}",
+                f"exp_alerts){why}",
                 severity,
             )
 
