@@ -196,16 +196,17 @@ def test_unseen_dashboards_run_without_query_errors(live: Any) -> None:
 
 
 def test_slo_burn_rates_show_zero_on_a_healthy_stack(built: Path) -> None:
-    """No 5xx anywhere: the recorded error ratios are empty, the panels must still say 0."""
+    """No 5xx anywhere: the recorded error ratios are 0 (not absent), so the panels say 0."""
     from acgs_dashboards.testing import local_stack
 
     rules = Path(__file__).resolve().parents[3] / "rules" / "*.yml"
     (board,) = [b for b in _boards(built) if b["uid"] == "acgs-slo"]
     with local_stack([rules], gs_error_rate=None) as healthy:
         healthy.wait_for(f"count(acgs:http_requests:rate1m) == {len(healthy.services)}", 60)
+        healthy.wait_for(f"count(acgs:slo_error_ratio:rate5m) == {len(healthy.services)}", 30)
         with healthy.client() as client:
             errors = client.get("/api/v1/query", params={"query": "acgs:slo_error_ratio:rate5m"})
-            assert errors.json()["data"]["result"] == []  # the situation the fix is for
+            assert {s["value"][1] for s in errors.json()["data"]["result"]} == {"0"}
         # The services' first requests land over a few seconds: wait until every one shows.
         deadline = time.monotonic() + 30
         while True:

@@ -408,21 +408,14 @@ def red_row(board: db.Dashboard, *, repeat_by: str = "service") -> db.Dashboard:
     return board
 
 
-# Recorded by rules/acgs-recording.yml: per-service 5xx ratio over each burn-rate window,
-# and per-service request rate (by service only, like the ratios).
+# Recorded by rules/acgs-recording.yml: per-service 5xx ratio over each burn-rate window
+# (0, not empty, for a service that serves without failing).
 SLO_ERROR_RATIO = "acgs:slo_error_ratio:rate{window}"
-SERVICE_REQUEST_RATE = "acgs:http_requests:rate1m"
 
 
 def slo_error_ratio(window: str, selector: str = SERVICE_MATCHER) -> str:
-    """The recorded 5xx ratio over ``window``, 0 for services that serve but never failed.
-
-    The recording divides 5xx by all requests; a service with no 5xx has no 5xx series, so
-    the ratio is empty rather than 0 and a healthy stack's burn-rate panels say "No data".
-    ``or 0 * <request rate>`` fills in a 0 for every service that has traffic.
-    """
-    recorded = SLO_ERROR_RATIO.format(window=window)
-    return f"({recorded}{{{selector}}} or 0 * {SERVICE_REQUEST_RATE}{{{selector}}})"
+    """The recorded 5xx ratio over ``window`` for the selected services."""
+    return f"{SLO_ERROR_RATIO.format(window=window)}{{{selector}}}"
 
 
 def slo_panels(
