@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -270,3 +271,53 @@ def test_restore_into_another_stack_scrapes_that_stack(
         assert f"prometheus {deployed.prometheus_port} -> {other.prometheus_port}" in moved[-1]
     finally:
         stack.down(other)
+
+
+def test_failed_start_after_the_swap_rolls_back(
+    deployed: StackSettings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Prometheus cannot start on the restored files (its port is taken once the configuration
+    is rendered): the restore puts the previous files back, starts the stack on them and fails."""
+    assert cli.run("backup", settings=deployed, out=tmp_path) == 0
+    backup = max(tmp_path.glob("*.acgsbak"))
+    env_before = deployed.layout.env_file.read_bytes()
+    blocks_before = {k for k in data_digest(deployed) if k.endswith("meta.json")}
+    squatter: list[socket.socket] = []
+    real_apply = stack.apply_config
+
+    def apply_then_take_the_port(settings: StackSettings) -> set[str]:
+        changed = real_apply(settings)
+        if squatter:  # the roll-back: free the port again
+            squatter.pop().close()
+        else:
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((settings.host, settings.prometheus_port))
+            sock.listen()
+            squatter.append(sock)
+        return changed
+
+    monkeypatch.setattr(stack, "apply_config", apply_then_take_the_port)
+    capsys.readouterr()
+    try:
+        code = cli.run("restore", settings=deployed, backup_file=backup)
+    finally:
+        for sock in squatter:
+            sock.close()
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == cli.EXIT_FAILED
+    assert "prometheus exited at start" in err
+    assert "put back and the stack runs on them again: nothing was restored" in err
+    assert {s.name: s.state for s in stack.status(deployed) if s.name != "grafana"} == {
+        "webhook": "healthy",
+        "acgs-sim": "healthy",
+        "node_exporter": "healthy",
+        "alertmanager": "healthy",
+        "prometheus": "healthy",
+    }
+    assert deployed.layout.env_file.read_bytes() == env_before
+    assert {k for k in data_digest(deployed) if k.endswith("meta.json")} == blocks_before
+    assert not list(deployed.state_dir.rglob("*.restore-staging"))
