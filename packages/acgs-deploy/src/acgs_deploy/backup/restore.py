@@ -231,15 +231,14 @@ def _swap_in(targets: dict[str, Path], stamp: str) -> tuple[dict[str, Path], dic
         for prefix, target in targets.items():
             if not (_staging(target).exists()):
                 continue
-            if target.exists() or target.is_symlink():
-                aside = target.with_name(f"{target.name}.before-restore-{stamp}")
-                if target.is_symlink():
-                    real = target.resolve()
-                    if real.exists():
-                        os.replace(real, aside)
-                    target.unlink()
-                else:
-                    os.replace(target, aside)
+            aside = target.with_name(f"{target.name}.before-restore-{stamp}")
+            if target.is_symlink():
+                if target.exists():  # not dangling
+                    os.replace(target.resolve(), aside)
+                    previous[prefix] = aside
+                target.unlink()
+            elif target.exists():
+                os.replace(target, aside)
                 previous[prefix] = aside
             os.replace(_staging(target), target)
             restored[prefix] = target
