@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import socket
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from rich.console import Console
@@ -200,3 +202,122 @@ def test_backup_under_scrape_and_query_load_restores_cleanly(deployed: StackSett
     assert set(statuses) == {200}
     assert len(list(deployed.layout.backups_dir.glob("*.acgsbak"))) == 1
     assert cli.run("restore", settings=deployed, backup_file=newest_backup(deployed)) == 0
+
+
+def test_bad_arguments_and_unwritable_out_are_refused_before_any_work(
+    deployed: StackSettings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    backups = sorted(deployed.layout.backups_dir.glob("*.acgsbak"))
+    assert cli.run("backup", settings=deployed, keep_last=0) == cli.EXIT_USAGE
+    assert cli.run("backup", settings=deployed, keep_days=-1) == cli.EXIT_USAGE
+    assert sorted(deployed.layout.backups_dir.glob("*.acgsbak")) == backups
+    capsys.readouterr()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert cli.run("backup", settings=deployed, out=blocker / "out") == cli.EXIT_FAILED
+    assert "a-file/out: cannot write backups there" in capsys.readouterr().err
+    assert not list((deployed.layout.prometheus_data / "snapshots").glob("*"))
+
+
+def scrape_targets(settings: StackSettings) -> tuple[list[dict[str, Any]], list[str]]:
+    """(active targets, Alertmanager URLs) as this stack's Prometheus sees them."""
+    with stack_client(settings, "prometheus") as client:
+        targets = client.get("/api/v1/targets").json()["data"]["activeTargets"]
+        managers = client.get("/api/v1/alertmanagers").json()["data"]["activeAlertmanagers"]
+    return targets, [m["url"] for m in managers]
+
+
+def test_restore_into_another_stack_scrapes_that_stack(
+    deployed: StackSettings, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Stack 1's backup restored into stack 2 (another state dir, other ports): stack 2 scrapes
+    its own services and alerts its own Alertmanager, with its own certificate paths."""
+    root = tmp_path_factory.mktemp("other-stack")
+    assert cli.run("backup", settings=deployed, out=root / "backups") == 0
+    backup = max((root / "backups").glob("*.acgsbak"))
+    key = root / "stack1.key"
+    key.write_text(Secrets.load(deployed.state_dir).backup_encryption_key + "\n")
+    other = StackSettings.load(root / "state", rules_dir=deployed.rules_dir, **free_stack_ports())
+    try:
+        stack.deploy(other, demo=False)
+        console = Console(record=True, width=400)
+        code = cli.run("restore", settings=other, backup_file=backup, key_file=key, console=console)
+        assert code == 0, console.export_text()
+        assert "restored into another stack" in console.export_text()
+
+        own, theirs = set(other.ports().values()), set(deployed.ports().values())
+        deadline = time.monotonic() + 60
+        while True:
+            targets, managers = scrape_targets(other)
+            monitoring = [t for t in targets if not t["labels"]["job"].startswith("acgs-")]
+            if len(monitoring) == 3 and all(t["health"] == "up" for t in monitoring):
+                break
+            assert time.monotonic() < deadline, f"stack 2 does not scrape itself: {monitoring}"
+            time.sleep(1)
+        scraped = {urlsplit(t["scrapeUrl"]).port for t in targets}
+        assert len(targets) == 10
+        assert scraped <= own
+        assert not scraped & theirs
+        assert [urlsplit(url).port for url in managers] == [other.alertmanager_port]
+        web = (other.layout.config_dir / "web.yml").read_text()
+        assert str(other.layout.server_cert) in web
+        rendered = [p for p in other.layout.config_dir.rglob("*") if p.is_file()]
+        assert not [p for p in rendered if str(deployed.state_dir) in p.read_text()]
+
+        origin = verify_backup(backup, Passphrase(key.read_text().strip())).origin
+        assert origin is not None
+        assert origin.state_dir == str(deployed.state_dir.resolve())
+        moved = origin.differences(cli.stack_origin(other))
+        assert f"prometheus {deployed.prometheus_port} -> {other.prometheus_port}" in moved[-1]
+    finally:
+        stack.down(other)
+
+
+def test_failed_start_after_the_swap_rolls_back(
+    deployed: StackSettings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Prometheus cannot start on the restored files (its port is taken once the configuration
+    is rendered): the restore puts the previous files back, starts the stack on them and fails."""
+    assert cli.run("backup", settings=deployed, out=tmp_path) == 0
+    backup = max(tmp_path.glob("*.acgsbak"))
+    env_before = deployed.layout.env_file.read_bytes()
+    blocks_before = {k for k in data_digest(deployed) if k.endswith("meta.json")}
+    squatter: list[socket.socket] = []
+    real_apply = stack.apply_config
+
+    def apply_then_take_the_port(settings: StackSettings) -> set[str]:
+        changed = real_apply(settings)
+        if squatter:  # the roll-back: free the port again
+            squatter.pop().close()
+        else:
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((settings.host, settings.prometheus_port))
+            sock.listen()
+            squatter.append(sock)
+        return changed
+
+    monkeypatch.setattr(stack, "apply_config", apply_then_take_the_port)
+    capsys.readouterr()
+    try:
+        code = cli.run("restore", settings=deployed, backup_file=backup)
+    finally:
+        for sock in squatter:
+            sock.close()
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == cli.EXIT_FAILED
+    assert "prometheus exited at start" in err
+    assert "put back and the stack runs on them again: nothing was restored" in err
+    assert {s.name: s.state for s in stack.status(deployed) if s.name != "grafana"} == {
+        "webhook": "healthy",
+        "acgs-sim": "healthy",
+        "node_exporter": "healthy",
+        "alertmanager": "healthy",
+        "prometheus": "healthy",
+    }
+    assert deployed.layout.env_file.read_bytes() == env_before
+    assert {k for k in data_digest(deployed) if k.endswith("meta.json")} == blocks_before
+    assert not list(deployed.state_dir.rglob("*.restore-staging"))

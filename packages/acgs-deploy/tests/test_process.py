@@ -44,6 +44,24 @@ def test_start_find_stop(manager: ProcessManager) -> None:
     assert not manager.pid_file("sleeper").exists()
 
 
+def test_a_process_is_known_as_soon_as_start_returns(
+    manager: ProcessManager, tmp_path: Path
+) -> None:
+    """A large binary takes a moment to exec; `running` and `stop` must know it at once (a
+    restore that stopped right after a failed start once left such a Prometheus behind)."""
+    for attempt in range(20):
+        argv = [
+            "prometheus",
+            "--config.file=/dev/null",
+            f"--storage.tsdb.path={tmp_path / f'data{attempt}'}",
+            "--web.listen-address=127.0.0.1:0",
+        ]
+        pid = manager.start(ProcessSpec("prometheus", argv))
+        assert manager.running("prometheus") == pid, f"attempt {attempt}"
+        assert manager.stop("prometheus", timeout=5)
+        assert not Path(f"/proc/{pid}").exists() or manager.running("prometheus") is None
+
+
 def test_killed_process_is_not_running(manager: ProcessManager) -> None:
     pid = manager.start(ProcessSpec("sleeper", SLEEPER))
     os.kill(pid, signal.SIGKILL)

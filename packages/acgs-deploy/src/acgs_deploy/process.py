@@ -70,6 +70,13 @@ class ProcessManager:
                 close_fds=True,
             )
         _children[process.pid] = process
+        # Popen returns once exec has begun, but for a moment /proc/<pid>/cmdline still reads
+        # empty; until it shows the new command, `running` (and so `stop`) would not know it.
+        deadline = time.monotonic() + 5
+        while not _cmdline(process.pid) and process.poll() is None:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.001)
         record = {"pid": process.pid, "argv": list(spec.argv), "start": _start_time(process.pid)}
         temporary = self.pid_file(spec.name).with_suffix(".pid.tmp")
         temporary.write_text(json.dumps(record))

@@ -42,6 +42,7 @@ __all__ = [
     "ComponentState",
     "DeployError",
     "DeployReport",
+    "apply_config",
     "check_state_dir",
     "deploy",
     "down",
@@ -425,6 +426,13 @@ def _prepare(settings: StackSettings, demo: bool) -> tuple[Secrets, CertificateI
     certs = ensure_certificates(settings)
     changed = _render_and_apply(settings, secrets, certs, demo=demo)
     return secrets, certs, changed
+
+
+def apply_config(settings: StackSettings) -> set[str]:
+    """Render, validate and swap in the configuration as deploy and reload do, but start or
+    reload nothing; returns what changed. A restore calls it once monitoring.env and certs/
+    are back, so the files name this stack's paths and ports, never the backed-up stack's."""
+    return _prepare(settings, _demo_mode(settings, None))[2]
 
 
 # --- actions -----------------------------------------------------------------------------

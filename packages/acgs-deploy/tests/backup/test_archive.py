@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import stat
 import struct
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from acgs_deploy.backup.archive import (
+    MAX_SCRYPT_MEMORY,
     ArchiveError,
     ArchiveReader,
     ArchiveWriter,
@@ -120,6 +122,40 @@ def test_header_cannot_demand_huge_kdf_cost() -> None:
     tampered = data[:8] + struct.pack(">I", len(header)) + header + data[12 + length :]
     with pytest.raises(ArchiveError, match="power of two between 2 and 2\\^20"):
         open_all(tampered)
+
+
+def with_kdf(data: bytes, **params: int) -> bytes:
+    """`data` with its header's scrypt parameters replaced (the header tag no longer matches)."""
+    length = struct.unpack(">I", data[8:12])[0]
+    header = json.loads(data[12 : 12 + length])
+    header["kdf"].update(params)
+    raw = json.dumps(header, sort_keys=True).encode()
+    return data[:8] + struct.pack(">I", len(raw)) + raw + data[12 + length :]
+
+
+@pytest.mark.parametrize(
+    ("params", "refusal"),
+    [
+        ({"n": 1 << 20, "r": 32}, "needs 4096 MiB; at most 512 MiB"),
+        ({"n": 1 << 20, "r": 5}, "needs 640 MiB; at most 512 MiB"),
+        ({"p": 5}, "1 <= p <= 4"),
+    ],
+)
+def test_header_kdf_memory_and_parallelism_are_capped_before_deriving(
+    params: dict[str, int], refusal: str
+) -> None:
+    # Without the cap these would derive first (4 GiB of memory for the first) and only then
+    # fail on the header tag.
+    with pytest.raises(ArchiveError, match=refusal) as refused:
+        open_all(with_kdf(seal(b"x"), **params))
+    assert "b.acgsbak: the header asks for a key derivation this tool refuses" in str(refused.value)
+
+
+def test_what_we_write_is_well_inside_the_cap() -> None:
+    assert ScryptParams().memory_bytes * 4 <= MAX_SCRYPT_MEMORY
+    ScryptParams().check()
+    with pytest.raises(ArchiveError, match="at most 512 MiB"):
+        ArchiveWriter(io.BytesIO(), KEY, params=ScryptParams(n=1 << 20, r=8))
 
 
 def test_passphrase_never_shows() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import socket
 import tarfile
 import threading
 import time
@@ -16,7 +17,12 @@ import pytest
 
 from acgs_deploy.backup.archive import ArchiveError, Passphrase, ScryptParams
 from acgs_deploy.backup.manifest import ManifestError
-from acgs_deploy.backup.restore import RestoreTargets, restore_backup, verify_backup
+from acgs_deploy.backup.restore import (
+    RestoreError,
+    RestoreTargets,
+    restore_backup,
+    verify_backup,
+)
 from acgs_deploy.backup.scratch import ScratchServer
 from acgs_deploy.backup.snapshot import BackupSources, create_backup
 
@@ -286,3 +292,91 @@ def test_restore_reports_samples_prometheus_did_not_keep(
     assert "backup_test_total" in missing
     assert missing["backup_test_total"].expected.samples == 20 * 240
     assert missing["backup_test_total"].found is None
+
+
+def block_ids(data_dir: Path) -> set[str]:
+    return {meta.parent.name for meta in data_dir.glob("*/meta.json")}
+
+
+def test_failed_start_puts_the_previous_files_back(
+    prometheus_server: ScratchServer, tmp_path: Path, passphrase: Passphrase, fast_kdf: ScryptParams
+) -> None:
+    """Prometheus cannot start after the swap (its port is taken): the previous data and config
+    go back, the stack starts on them, and the error says nothing was restored."""
+    sources = make_sources(prometheus_server, tmp_path, None)
+    config, data = sources.paths["config"], sources.prometheus_data_dir
+    result = create_backup(sources, tmp_path / "b", passphrase, params=fast_kdf, settle_s=SETTLE_S)
+    (config / "prometheus.yml").write_text("global: {scrape_interval: 1s}\n")
+    config_before, blocks_before = tree_digest(config), block_ids(data)
+
+    targets = targets_for(prometheus_server, sources, None)
+    configured: list[dict[str, str]] = []
+
+    def configure() -> set[str]:
+        configured.append(tree_digest(config))
+        return set()
+
+    starts: list[set[str]] = []
+
+    def start_with_port_taken() -> None:
+        starts.append(block_ids(data))
+        if len(starts) > 1:
+            prometheus_server.start()
+            return
+        with socket.socket() as squatter:
+            # The stopped Prometheus leaves TIME_WAIT connections on its port.
+            squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            squatter.bind(("127.0.0.1", prometheus_server.port))
+            squatter.listen()
+            prometheus_server.start()
+
+    targets.configure = configure
+    targets.start = start_with_port_taken
+    with pytest.raises(RestoreError, match=r"put back and the stack runs on them again") as error:
+        restore_backup(result.path, passphrase, targets)
+
+    assert "exited" in str(error.value)
+    # The first start saw the restored blocks, the second (after the roll-back) the old ones.
+    assert starts[0] != blocks_before
+    assert starts[1:] == [blocks_before]
+    assert [c["prometheus.yml"] for c in configured] == [
+        hashlib.sha256(b"global: {}\n").hexdigest(),
+        config_before["prometheus.yml"],
+    ]
+    assert prometheus_server.running
+    assert block_ids(data) == blocks_before
+    assert tree_digest(config) == config_before
+    assert not list(tmp_path.rglob("*.before-restore-*"))
+    assert not list(tmp_path.rglob("*.restore-staging"))
+
+
+def test_previous_copies_are_real_directories_and_only_the_latest_is_kept(
+    prometheus_server: ScratchServer, tmp_path: Path, passphrase: Passphrase, fast_kdf: ScryptParams
+) -> None:
+    sources = make_sources(prometheus_server, tmp_path, None)
+    # As configstore keeps it: config -> config.d/v-1, a version pruning may delete later.
+    state, config = tmp_path / "state", sources.paths["config"]
+    version = state / "config.d" / "v-1"
+    version.parent.mkdir()
+    config.rename(version)
+    config.symlink_to(version.relative_to(state))
+    result = create_backup(sources, tmp_path / "b", passphrase, params=fast_kdf, settle_s=SETTLE_S)
+    targets = targets_for(prometheus_server, sources, None)
+
+    first = restore_backup(result.path, passphrase, targets)
+
+    aside = first.previous["config"]
+    assert aside.is_dir()
+    assert not aside.is_symlink()
+    assert aside.parent == state
+    assert (aside / "rules" / "acgs.yml").read_text() == "groups: []\n"
+    assert first.previous_bytes["config"] == len("global: {}\n") + len("groups: []\n")
+    assert first.previous_bytes["prometheus"] > 0
+    assert first.pruned == []
+
+    second = restore_backup(result.path, passphrase, targets)
+
+    assert second.pruned == sorted(first.previous.values())
+    for prefix, target in second.restored.items():
+        copies = list(target.parent.glob(f"{target.name}.before-restore-*"))
+        assert copies == [second.previous[prefix]]

@@ -10,7 +10,7 @@ from rich.console import Console
 from acgs_deploy.backup import cli
 from acgs_deploy.backup.archive import Passphrase, ScryptParams
 from acgs_deploy.backup.scratch import ScratchServer
-from acgs_deploy.backup.snapshot import BackupSources, create_backup
+from acgs_deploy.backup.snapshot import BackupError, BackupSources, create_backup
 from acgs_deploy.settings import StackSettings
 
 RIGHT_KEY = "right-key-3f9a1c77e0"
@@ -68,6 +68,11 @@ def test_verify_with_key_files_and_errors(
     )
     assert "missing.acgsbak: no such backup file" in capsys.readouterr().err
 
+    assert cli.run("verify", settings=settings, backup_file=result.path.parent) == 1
+    assert f"{result.path.parent} is a directory: name one backup file in it, e.g. the " + (
+        f"newest there: {result.path}"
+    ) in capsys.readouterr().err.replace("\n", "")
+
     # No monitoring.env in this state dir and no --key-file: say how to get one.
     assert cli.run("verify", settings=settings, backup_file=result.path) == 1
     assert "monitoring.env does not exist" in capsys.readouterr().err
@@ -82,6 +87,12 @@ def test_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert cli.run("backup", settings=settings, keep_last="many") == cli.EXIT_USAGE
     assert "--keep-last takes a whole number" in capsys.readouterr().err
     assert cli.run("restore", settings=settings) == cli.EXIT_USAGE
+    # Refused before anything is looked at (without a running stack this would otherwise
+    # fail on "Prometheus is not running", and with one only after writing a backup).
+    assert cli.run("backup", settings=settings, keep_last=0) == cli.EXIT_USAGE
+    assert "--keep-last must be at least 1 (got 0)" in capsys.readouterr().err
+    assert cli.run("backup", settings=settings, keep_days="-1") == cli.EXIT_USAGE
+    assert "--keep-days must be a positive number of days (got -1)" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["restore"])
     assert exit_info.value.code == 2
@@ -96,3 +107,13 @@ def test_backup_needs_a_running_prometheus(
     key.write_text("some key\n")
     assert cli.run("backup", settings=settings, key_file=key) == 1
     assert "Prometheus is not running" in capsys.readouterr().err
+
+
+def test_output_directory_is_created_and_checked_up_front(tmp_path: Path) -> None:
+    made = cli.writable_dir(tmp_path / "new" / "backups")
+    assert made.is_dir()
+    assert list(made.iterdir()) == []
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(BackupError, match=r"a-file/out: cannot write backups there"):
+        cli.writable_dir(blocker / "out")

@@ -49,7 +49,9 @@ MAX_CHUNK_SIZE = 64 << 20
 MAX_HEADER_SIZE = 64 << 10
 MAX_SCRYPT_N = 1 << 20
 MAX_SCRYPT_R = 32
-MAX_SCRYPT_P = 16
+MAX_SCRYPT_P = 4
+# scrypt needs 128 * n * r bytes; what we write (128 MiB) stays well inside this.
+MAX_SCRYPT_MEMORY = 512 << 20
 _FRAME = struct.Struct(">BI")
 _LENGTH = struct.Struct(">I")
 _INDEX = struct.Struct(">Q")
@@ -78,11 +80,24 @@ class ScryptParams:
     r: int = 8
     p: int = 1
 
+    @property
+    def memory_bytes(self) -> int:
+        return 128 * self.n * self.r
+
     def check(self) -> None:
+        """Refuse costs a crafted header could use to exhaust memory or CPU; before deriving."""
         if self.n < 2 or self.n & (self.n - 1) or self.n > MAX_SCRYPT_N:
             raise ArchiveError(f"scrypt n={self.n} must be a power of two between 2 and 2^20")
         if not 1 <= self.r <= MAX_SCRYPT_R or not 1 <= self.p <= MAX_SCRYPT_P:
-            raise ArchiveError(f"scrypt r={self.r}, p={self.p} out of range (r<=32, p<=16)")
+            raise ArchiveError(
+                f"scrypt r={self.r}, p={self.p} out of range (1 <= r <= {MAX_SCRYPT_R}, "
+                f"1 <= p <= {MAX_SCRYPT_P})"
+            )
+        if self.memory_bytes > MAX_SCRYPT_MEMORY:
+            raise ArchiveError(
+                f"scrypt n={self.n}, r={self.r} needs {self.memory_bytes >> 20} MiB; at most "
+                f"{MAX_SCRYPT_MEMORY >> 20} MiB (128 * n * r) is allowed"
+            )
 
 
 class Passphrase:
@@ -255,6 +270,13 @@ class ArchiveReader:
             raise ArchiveError(f"{name}: unsupported cipher {cipher!r} or KDF {kdf_name!r}")
         if not 1 <= self.chunk_size <= MAX_CHUNK_SIZE:
             raise CorruptArchiveError(f"{name}: chunk size {self.chunk_size} out of range")
+        try:
+            params.check()
+        except ArchiveError as error:
+            raise ArchiveError(
+                f"{name}: the header asks for a key derivation this tool refuses: {error}. "
+                "The file was not written by acgs-deploy or its header was altered."
+            ) from None
         self.params = params
         self._aead = AESGCM(derive_key(passphrase, salt, params))
         tag = _read_exact(source, TAG_SIZE)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,7 +22,7 @@ from rich.markup import escape
 from acgs_deploy import stack
 from acgs_deploy.backup.apistate import APIStateError
 from acgs_deploy.backup.archive import ArchiveError, Passphrase
-from acgs_deploy.backup.manifest import ManifestError
+from acgs_deploy.backup.manifest import ManifestError, StackOrigin
 from acgs_deploy.backup.prometheus import PrometheusAPIError
 from acgs_deploy.backup.report import (
     PROGRESS_THRESHOLD,
@@ -32,13 +33,22 @@ from acgs_deploy.backup.report import (
     mismatch_table,
     restore_table,
 )
-from acgs_deploy.backup.restore import RestoreError, RestoreTargets, restore_backup, verify_backup
-from acgs_deploy.backup.retention import prune
+from acgs_deploy.backup.restore import (
+    RestoreError,
+    RestoreTargets,
+    check_backup_file,
+    restore_backup,
+    verify_backup,
+)
+from acgs_deploy.backup.retention import check_rules, prune
 from acgs_deploy.backup.snapshot import BackupError, BackupSources, create_backup
 from acgs_deploy.client import stack_client
+from acgs_deploy.configstore import ConfigError
 from acgs_deploy.process import ProcessManager
+from acgs_deploy.render import RenderError
 from acgs_deploy.secrets import Secrets, SecretsError
 from acgs_deploy.settings import SettingsError, StackSettings
+from acgs_deploy.tls import TLSError
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -53,6 +63,9 @@ USER_ERRORS = (
     SecretsError,
     SettingsError,
     stack.DeployError,
+    ConfigError,
+    RenderError,
+    TLSError,
     httpx.HTTPError,
     OSError,
 )
@@ -77,7 +90,7 @@ def load_passphrase(settings: StackSettings, key_file: Path | None) -> Passphras
 
 
 def stack_paths(settings: StackSettings) -> dict[str, Path]:
-    """What a backup holds besides the TSDB and silences, and where a restore puts it back."""
+    """What a backup holds besides the TSDB and silences."""
     layout = settings.layout
     return {
         "config": layout.config_dir,
@@ -85,6 +98,35 @@ def stack_paths(settings: StackSettings) -> dict[str, Path]:
         "monitoring.env": layout.env_file,
         "grafana": layout.grafana_data,
     }
+
+
+def restore_paths(settings: StackSettings) -> dict[str, Path]:
+    """Where a restore puts the backup's files back. Not config/: the rendered files name the
+    backed-up stack's paths and ports, so a restore renders them anew for this stack instead
+    (the archive keeps them for reference)."""
+    return {k: v for k, v in stack_paths(settings).items() if k != "config"}
+
+
+def stack_origin(settings: StackSettings) -> StackOrigin:
+    return StackOrigin(
+        state_dir=str(settings.state_dir.resolve()),
+        host=settings.connect_host,
+        ports=settings.ports(),
+    )
+
+
+def writable_dir(path: Path) -> Path:
+    """Create `path` and prove a file can be written there, before any work is done."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
+            pass
+    except OSError as error:
+        raise BackupError(
+            f"{path}: cannot write backups there ({error.strerror}); choose another --out "
+            "or fix its permissions"
+        ) from None
+    return path
 
 
 def _client(settings: StackSettings, component: str) -> httpx.Client:
@@ -100,13 +142,14 @@ def run_backup(
     keep_days: float | None,
     console: Console,
 ) -> Path:
+    check_rules(keep_last=keep_last, keep_days=keep_days)
     passphrase = load_passphrase(settings, key_file)
-    out = out_dir or settings.layout.backups_dir
     manager = ProcessManager(settings.layout.run_dir, settings.layout.logs_dir)
     if manager.running("prometheus") is None:
         raise BackupError(
             f"Prometheus is not running for {settings.state_dir}: run `invoke deploy` first"
         )
+    out = writable_dir(out_dir or settings.layout.backups_dir)
     alertmanager = (
         _client(settings, "alertmanager") if manager.running("alertmanager") is not None else None
     )
@@ -118,6 +161,7 @@ def run_backup(
             alertmanager=alertmanager,
             grafana=grafana,
             paths=stack_paths(settings),
+            origin=stack_origin(settings),
         )
         result = create_backup(
             sources,
@@ -142,8 +186,9 @@ def run_backup(
 def run_verify(
     settings: StackSettings, backup_file: Path, key_file: Path | None, console: Console
 ) -> None:
+    check_backup_file(backup_file)
     passphrase = load_passphrase(settings, key_file)
-    size = backup_file.stat().st_size if backup_file.is_file() else 0
+    size = backup_file.stat().st_size
     with byte_progress(console, enabled=size >= PROGRESS_THRESHOLD) as bar:
         bar.begin("verify", size)
         manifest = verify_backup(backup_file, passphrase, progress=bar.advance)
@@ -154,11 +199,13 @@ def run_verify(
 
 
 def _stack_control(settings: StackSettings) -> tuple[list[str], RestoreTargets]:
-    """Which components run now, and how to stop and start exactly those."""
+    """Which components run now, and how to stop, configure and start exactly those."""
     manager = ProcessManager(settings.layout.run_dir, settings.layout.logs_dir)
     running = [state.name for state in stack.status(settings) if state.pid is not None]
-    wanted = [
-        c for c in stack.components(settings, demo=True) if c.name in running and c.name in STATEFUL
+    names = [
+        c.name
+        for c in stack.components(settings, demo=True)
+        if c.name in running and c.name in STATEFUL
     ]
     if "prometheus" not in running:
         raise RestoreError(
@@ -167,10 +214,15 @@ def _stack_control(settings: StackSettings) -> tuple[list[str], RestoreTargets]:
         )
 
     def stop() -> None:
-        for component in reversed(wanted):
-            manager.stop(component.name)
+        for name in reversed(names):
+            manager.stop(name)
 
     def start() -> None:
+        # Built now: Grafana's environment comes from the monitoring.env now in place.
+        secrets = Secrets.load(settings.state_dir)
+        wanted = [
+            c for c in stack.components(settings, demo=True, secrets=secrets) if c.name in names
+        ]
         for component in wanted:
             if component.spec is not None and manager.running(component.name) is None:
                 manager.start(component.spec)
@@ -178,11 +230,17 @@ def _stack_control(settings: StackSettings) -> tuple[list[str], RestoreTargets]:
         pending = list(wanted)
         while pending and time.monotonic() < deadline:
             pending = [c for c in pending if not c.probe()]
-            time.sleep(0.2)
+            exited = [c.name for c in pending if manager.running(c.name) is None]
+            if exited:
+                raise RestoreError(
+                    f"{', '.join(exited)} exited at start; see {settings.layout.logs_dir}"
+                )
+            if pending:
+                time.sleep(0.2)
         if pending:
-            names = ", ".join(c.name for c in pending)
+            pending_names = ", ".join(c.name for c in pending)
             logs = settings.layout.logs_dir
-            raise RestoreError(f"{names} did not come back healthy after the restore; see {logs}")
+            raise RestoreError(f"{pending_names} did not become healthy; see {logs}")
 
     targets = RestoreTargets(
         prometheus=lambda: _client(settings, "prometheus"),
@@ -193,7 +251,8 @@ def _stack_control(settings: StackSettings) -> tuple[list[str], RestoreTargets]:
         if "alertmanager" in running
         else None,
         grafana=(lambda: _client(settings, "grafana")) if "grafana" in running else None,
-        paths=stack_paths(settings),
+        paths=restore_paths(settings),
+        configure=lambda: stack.apply_config(settings),
     )
     return running, targets
 
@@ -202,9 +261,10 @@ def run_restore(
     settings: StackSettings, backup_file: Path, key_file: Path | None, console: Console
 ) -> bool:
     """Returns True when the restored counts match the manifest."""
+    check_backup_file(backup_file)
     passphrase = load_passphrase(settings, key_file)
     _, targets = _stack_control(settings)
-    size = backup_file.stat().st_size if backup_file.is_file() else 0
+    size = backup_file.stat().st_size
     with byte_progress(console, enabled=size >= PROGRESS_THRESHOLD) as bar:
         result = restore_backup(
             backup_file,
@@ -215,8 +275,10 @@ def run_restore(
                 bar.begin(phase, size) if phase == "verify and extract" else console.log(phase)
             ),
         )
+    origin = result.manifest.origin
+    moved = origin.differences(stack_origin(settings)) if origin else []
     console.print(metrics_table(result.manifest))
-    console.print(restore_table(result, backup_file))
+    console.print(restore_table(result, backup_file, moved))
     if result.mismatches:
         console.print(mismatch_table(result))
     return not result.mismatches
@@ -280,6 +342,11 @@ def run(
         days = float(keep_days) if keep_days is not None else None
     except ValueError:
         errors.print("[red]error:[/red] --keep-last takes a whole number, --keep-days a number")
+        return EXIT_USAGE
+    try:
+        check_rules(keep_last=last, keep_days=days)
+    except ValueError as error:
+        errors.print("[red]error:[/red]", escape(str(error)), highlight=False)
         return EXIT_USAGE
     try:
         if settings is None:

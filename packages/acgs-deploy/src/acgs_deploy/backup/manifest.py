@@ -40,6 +40,30 @@ class MetricCounts(BaseModel):
     samples: int = Field(ge=0)
 
 
+class StackOrigin(BaseModel):
+    """Which stack a backup came from, so a restore elsewhere can say what differs."""
+
+    state_dir: str
+    host: str
+    ports: dict[str, int]
+
+    def differences(self, other: StackOrigin) -> list[str]:
+        """What differs from `other` (the stack restored into), one phrase each."""
+        found = []
+        if self.state_dir != other.state_dir:
+            found.append(f"state directory {self.state_dir} -> {other.state_dir}")
+        if self.host != other.host:
+            found.append(f"host {self.host} -> {other.host}")
+        ports = [
+            f"{name} {port} -> {other.ports.get(name, '-')}"
+            for name, port in sorted(self.ports.items())
+            if other.ports.get(name) != port
+        ]
+        if ports:
+            found.append("ports " + ", ".join(ports))
+        return found
+
+
 class Manifest(BaseModel):
     format: int = MANIFEST_FORMAT
     created: datetime
@@ -51,6 +75,7 @@ class Manifest(BaseModel):
     silences: int
     dashboards: int = 0  # fetched through Grafana's API (0 when Grafana did not run)
     files: list[FileEntry]
+    origin: StackOrigin | None = None  # None in backups of a bare Prometheus (and older ones)
 
     @property
     def total_samples(self) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -99,12 +99,30 @@ def backup_table(result: BackupResult) -> Table:
     return table
 
 
-def restore_table(result: RestoreResult, path: Path) -> Table:
+def restore_table(result: RestoreResult, path: Path, moved: Sequence[str] = ()) -> Table:
+    """`moved`: how the backed-up stack differs from this one (state dir, host, ports)."""
     table = manifest_table(result.manifest, f"Restored {path.name}")
+    origin = result.manifest.origin
+    if origin is not None:
+        table.add_row("backed up from", origin.state_dir)
+    if moved:
+        table.add_row(
+            "[yellow]restored into another stack[/yellow]",
+            "; ".join(moved) + ". Data, secrets and certificates came from the backup; the "
+            "configuration was rendered for this stack.",
+        )
     for name, target in sorted(result.restored.items()):
         table.add_row(f"restored {name}", str(target))
+    if result.config_changed is not None:
+        changed = ", ".join(sorted(result.config_changed)) or "nothing changed"
+        table.add_row("config rendered for this stack", changed)
     for name, aside in sorted(result.previous.items()):
-        table.add_row(f"previous {name} kept at", str(aside))
+        size = _mib(result.previous_bytes.get(name, 0))
+        table.add_row(f"previous {name} kept at", f"{aside} ({size}; delete when satisfied)")
+    if result.pruned:
+        table.add_row(
+            "older before-restore copies deleted", ", ".join(str(p) for p in result.pruned)
+        )
     table.add_row("silences re-created", f"{result.silences:,}")
     table.add_row("dashboards saved to Grafana", f"{result.dashboards:,}")
     check = "all match" if not result.mismatches else f"{len(result.mismatches)} metrics differ"

@@ -3,9 +3,10 @@
 verify_backup reads the whole file: every chunk's tag, every tar member against the
 manifest's size and SHA-256. restore_backup does the same pass while writing into staging
 directories beside each target, and touches nothing else if that pass fails; then it stops the
-stack, swaps the staging directories in (the previous contents are kept beside them), starts
-the stack, puts the silences back and checks the restored series and sample counts against
-the manifest.
+stack, swaps the staging directories in (the previous contents are kept beside them, only the
+latest such copy), lets the caller fit the configuration to this stack, starts the stack, puts
+the silences back and checks the restored series and sample counts against the manifest. If the
+stack does not come up on the restored files, the previous ones go back and it starts on them.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 
@@ -64,6 +65,11 @@ class RestoreResult:
     silences: int
     dashboards: int
     mismatches: list[Mismatch] = field(default_factory=list)
+    # What `RestoreTargets.configure` changed (None when there is no such step).
+    config_changed: set[str] | None = None
+    # Bytes in each `previous` copy, and older copies deleted (only the latest is kept).
+    previous_bytes: dict[str, int] = field(default_factory=dict)
+    pruned: list[Path] = field(default_factory=list)
 
 
 def _safe_member(member: tarfile.TarInfo, source: str) -> str:
@@ -143,12 +149,21 @@ def _walk(
     return manifest, api_state
 
 
+def check_backup_file(path: Path) -> None:
+    """A clear error unless `path` is a file (a directory is named as one)."""
+    if path.is_dir():
+        newest = max(path.glob("*.acgsbak"), default=None)
+        hint = f", e.g. the newest there: {newest}" if newest else ""
+        raise RestoreError(f"{path} is a directory: name one backup file in it{hint}")
+    if not path.is_file():
+        raise RestoreError(f"{path}: no such backup file")
+
+
 def verify_backup(
     path: Path, passphrase: Passphrase, *, progress: Progress | None = None
 ) -> Manifest:
     """Check every tag and every file hash; returns the manifest. Writes nothing."""
-    if not path.is_file():
-        raise RestoreError(f"{path}: no such backup file")
+    check_backup_file(path)
     manifest, _ = _walk(path, passphrase, None, progress)
     return manifest
 
@@ -163,6 +178,10 @@ class RestoreTargets:
     stop: Callable[[], None]
     start: Callable[[], None]
     alertmanager: Callable[[], httpx.Client] | None = None
+    # After the swap, before start: make the configuration fit this stack (its paths, ports)
+    # from the files now in place; returns the configuration files that changed. Called again
+    # after a roll-back.
+    configure: Callable[[], set[str]] | None = None
     grafana: Callable[[], httpx.Client] | None = None
     # archive prefix -> local directory or file, as in BackupSources.paths
     paths: dict[str, Path] = field(default_factory=dict)
@@ -202,35 +221,116 @@ def _extract(
 def _swap_in(targets: dict[str, Path], stamp: str) -> tuple[dict[str, Path], dict[str, Path]]:
     """Move each staged target into place, the old one aside; all or nothing.
 
-    Returns (restored, previous): archive prefix -> target, and -> where the old one went.
+    Returns (restored, previous): archive prefix -> target, and -> where the old one went. The
+    copy kept aside is always the real directory or file: for a symlinked target (config ->
+    config.d/v-...) the directory it points to is moved, so nothing can prune it later.
     """
     restored: dict[str, Path] = {}
     previous: dict[str, Path] = {}
-    swapped: list[tuple[Path, Path | None]] = []
     try:
         for prefix, target in targets.items():
             if not (_staging(target).exists()):
                 continue
-            aside = None
-            if target.exists() or target.is_symlink():
-                aside = target.with_name(f"{target.name}.before-restore-{stamp}")
+            aside = target.with_name(f"{target.name}.before-restore-{stamp}")
+            if target.is_symlink():
+                if target.exists():  # not dangling
+                    os.replace(target.resolve(), aside)
+                    previous[prefix] = aside
+                target.unlink()
+            elif target.exists():
                 os.replace(target, aside)
                 previous[prefix] = aside
-            swapped.append((target, aside))
             os.replace(_staging(target), target)
             restored[prefix] = target
             if target.is_dir():
                 # Directory modes are not in the archive: keep the old one (certs/ is 0700).
-                mode = stat.S_IMODE(aside.stat().st_mode) if aside and aside.is_dir() else 0o700
+                old = previous.get(prefix)
+                mode = stat.S_IMODE(old.stat().st_mode) if old and old.is_dir() else 0o700
                 target.chmod(mode)
     except OSError as error:
-        for target, aside in reversed(swapped):
-            with contextlib.suppress(OSError):
-                if aside is not None:
-                    _remove(target)
-                    os.replace(aside, target)
+        with contextlib.suppress(OSError):
+            _swap_back(targets, restored, previous)
         raise RestoreError(f"could not move restored files into place: {error}") from None
     return restored, previous
+
+
+def _swap_back(
+    targets: dict[str, Path], restored: dict[str, Path], previous: dict[str, Path]
+) -> None:
+    """Undo _swap_in: the restored files go, the previous ones return to their places."""
+    for prefix, target in targets.items():
+        if prefix not in restored and prefix not in previous:
+            continue
+        if prefix in restored:
+            _remove(target)
+        if prefix in previous:
+            os.replace(previous[prefix], target)
+
+
+def _tree_bytes(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def _prune_previous(previous: dict[str, Path]) -> list[Path]:
+    """Delete older before-restore copies of the same targets; only the latest is kept."""
+    pruned = []
+    for aside in previous.values():
+        name = aside.name.rsplit(".before-restore-", 1)[0]
+        for older in aside.parent.glob(f"{name}.before-restore-*"):
+            if older != aside:
+                _remove(older)
+                pruned.append(older)
+    return sorted(pruned)
+
+
+def _start_or_roll_back(
+    targets: RestoreTargets,
+    paths: dict[str, Path],
+    restored: dict[str, Path],
+    previous: dict[str, Path],
+    phase: Callable[[str], None],
+) -> set[str] | None:
+    """Configure and start on the restored files; if that fails, go back to the old ones."""
+    try:
+        changed = None
+        if targets.configure is not None:
+            phase("configure")
+            changed = targets.configure()
+        phase("start")
+        targets.start()
+    except Exception as error:  # any failure here must roll back
+        phase("roll back")
+        _roll_back(targets, paths, restored, previous, error)
+    return changed
+
+
+def _roll_back(
+    targets: RestoreTargets,
+    paths: dict[str, Path],
+    restored: dict[str, Path],
+    previous: dict[str, Path],
+    error: Exception,
+) -> NoReturn:
+    reason = str(error) or type(error).__name__
+    try:
+        targets.stop()
+        _swap_back(paths, restored, previous)
+        if targets.configure is not None:
+            targets.configure()
+        targets.start()
+    except Exception as second:  # reported with the first failure
+        kept = ", ".join(str(p) for p in previous.values()) or "none"
+        raise RestoreError(
+            f"the stack did not start on the restored files ({reason}), and going back to the "
+            f"previous ones failed too ({second or type(second).__name__}). The previous files "
+            f"are at: {kept}; see the component logs, fix the cause and run `invoke deploy`."
+        ) from None
+    raise RestoreError(
+        f"the stack did not start on the restored files: {reason}. The previous data, secrets "
+        "and configuration were put back and the stack runs on them again: nothing was restored."
+    ) from None
 
 
 def compare_counts(expected: dict[str, MetricCounts], found: dict[str, Any]) -> list[Mismatch]:
@@ -253,8 +353,7 @@ def restore_backup(
 ) -> RestoreResult:
     """Verify while extracting to staging, stop, swap in, start, restore silences, check counts."""
     phase = on_phase or (lambda _: None)
-    if not path.is_file():
-        raise RestoreError(f"{path}: no such backup file")
+    check_backup_file(path)
     paths = {TSDB_PREFIX: targets.prometheus_data_dir, **targets.paths}
     # One pass authenticates every chunk and hash while writing into staging paths beside the
     # targets; the running stack is only touched once that pass has succeeded.
@@ -265,7 +364,7 @@ def restore_backup(
         for target in paths.values():
             _remove(_staging(target))
         raise
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     phase("stop")
     targets.stop()
     try:
@@ -274,8 +373,8 @@ def restore_backup(
         # The old state is back in place: run on it.
         targets.start()
         raise
-    phase("start")
-    targets.start()
+    config_changed = _start_or_roll_back(targets, paths, restored, previous, phase)
+    pruned = _prune_previous(previous)
     with targets.prometheus() as client:
         prometheus.wait_ready(client)
         restored_silences = restored_dashboards = 0
@@ -293,5 +392,13 @@ def restore_backup(
             found = prometheus.count_samples(client, *manifest.count_range_ms)
             mismatches = compare_counts(manifest.metrics, found)
     return RestoreResult(
-        manifest, restored, previous, restored_silences, restored_dashboards, mismatches
+        manifest,
+        restored,
+        previous,
+        restored_silences,
+        restored_dashboards,
+        mismatches,
+        config_changed=config_changed,
+        previous_bytes={prefix: _tree_bytes(aside) for prefix, aside in previous.items()},
+        pruned=pruned,
     )

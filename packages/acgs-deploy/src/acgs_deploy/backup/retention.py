@@ -23,6 +23,14 @@ def backup_time(path: Path) -> datetime | None:
         return None
 
 
+def check_rules(*, keep_last: int | None, keep_days: float | None) -> None:
+    """ValueError naming the option unless each rule given can keep something."""
+    if keep_last is not None and keep_last < 1:
+        raise ValueError(f"--keep-last must be at least 1 (got {keep_last}): the newest stays")
+    if keep_days is not None and not keep_days > 0:
+        raise ValueError(f"--keep-days must be a positive number of days (got {keep_days:g})")
+
+
 def select_expired(
     backups_dir: Path,
     *,
@@ -33,10 +41,7 @@ def select_expired(
     """Backups that neither rule keeps. A backup is kept if it is among the newest `keep_last`
     or younger than `keep_days`; with no rule given nothing expires. The newest is always kept.
     """
-    if keep_last is not None and keep_last < 1:
-        raise ValueError("keep_last must be at least 1")
-    if keep_days is not None and keep_days <= 0:
-        raise ValueError("keep_days must be positive")
+    check_rules(keep_last=keep_last, keep_days=keep_days)
     if keep_last is None and keep_days is None:
         return []
     now = now or datetime.now(UTC)

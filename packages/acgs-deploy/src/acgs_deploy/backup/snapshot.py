@@ -42,6 +42,7 @@ from acgs_deploy.backup.manifest import (
     FileEntry,
     Manifest,
     MetricCounts,
+    StackOrigin,
     read_block_info,
 )
 
@@ -70,6 +71,7 @@ class BackupSources:
     # archive prefix -> local directory or file ("config" -> <state>/config,
     # "monitoring.env" -> <state>/monitoring.env); a missing path is skipped
     paths: dict[str, Path] = field(default_factory=dict)
+    origin: StackOrigin | None = None  # recorded in the manifest
 
 
 @dataclass(frozen=True)
@@ -203,6 +205,7 @@ def create_backup(
                     silences=len(silences),
                     dashboards=len(dashboards),
                     files=entries,
+                    origin=sources.origin,
                 )
                 _add_bytes(tar, MANIFEST_NAME, manifest.to_bytes())
             writer.close()
