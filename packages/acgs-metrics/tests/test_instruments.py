@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
 import threading
 
@@ -166,6 +168,51 @@ class TestGovernanceMetrics:
             )
             == 1
         )
+
+    def test_decorator_on_async_def_times_the_awaited_work(
+        self, registry: CollectorRegistry
+    ) -> None:
+        metrics = GovernanceMetrics("gs", Instruments(registry=registry, strict=True))
+
+        @metrics.timed_synthesis("constitutional")
+        async def fails_late() -> None:
+            await asyncio.sleep(0.2)
+            raise RuntimeError("synthesis failed")
+
+        @metrics.timed_synthesis("regulatory")
+        async def succeeds(x: int) -> int:
+            await asyncio.sleep(0.1)
+            return x * 2
+
+        assert inspect.iscoroutinefunction(fails_late)
+        with pytest.raises(RuntimeError, match="synthesis failed"):
+            asyncio.run(fails_late())
+        assert asyncio.run(succeeds(21)) == 42
+
+        def ops(synthesis_type: str, result: str) -> float | None:
+            return sample(
+                registry,
+                "acgs_policy_synthesis_operations_total",
+                service="gs",
+                synthesis_type=synthesis_type,
+                result=result,
+            )
+
+        def seconds(synthesis_type: str) -> float:
+            value = sample(
+                registry,
+                "acgs_policy_synthesis_duration_seconds_sum",
+                service="gs",
+                synthesis_type=synthesis_type,
+            )
+            assert value is not None
+            return value
+
+        assert ops("constitutional", "failure") == 1
+        assert ops("constitutional", "success") is None
+        assert ops("regulatory", "success") == 1
+        assert seconds("constitutional") >= 0.2
+        assert seconds("regulatory") >= 0.1
 
     def test_compliance_score_is_clamped_in_production_and_refused_in_strict(
         self, registry: CollectorRegistry

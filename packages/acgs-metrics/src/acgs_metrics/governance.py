@@ -15,12 +15,13 @@ are checked against the catalog and children are cached.
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 from acgs_metrics.catalog import MetricSpec
 from acgs_metrics.instruments import Instruments
@@ -83,9 +84,23 @@ class GovernanceMetrics:
             self._synthesis_ops.labels(self.service, synthesis_type, result).inc()
 
     def timed_synthesis(self, synthesis_type: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
-        """Decorator form of :meth:`time_synthesis`."""
+        """Decorator form of :meth:`time_synthesis`, for plain and ``async def`` functions.
+
+        A coroutine function is timed while it is awaited, not while its coroutine object
+        is created: its wrapper is itself an ``async def``.
+        """
 
         def decorate(func: Callable[P, R]) -> Callable[P, R]:
+            if inspect.iscoroutinefunction(func):
+                run_coroutine = cast("Callable[P, Awaitable[Any]]", func)
+
+                @functools.wraps(func)
+                async def awaiting_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+                    with self.time_synthesis(synthesis_type):
+                        return await run_coroutine(*args, **kwargs)
+
+                return cast("Callable[P, R]", awaiting_wrapper)
+
             @functools.wraps(func)
             def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
                 with self.time_synthesis(synthesis_type):
