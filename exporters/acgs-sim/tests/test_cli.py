@@ -103,13 +103,38 @@ def test_fault_command_when_nothing_listens() -> None:
         (["fault", "--port", "1", "meltdown"], "invalid choice: 'meltdown'"),
         (["--services", "gs,nope", "--base-port", "20000"], "unknown service(s) nope"),
         (["--tls-cert", "x.pem"], "--tls-cert and --tls-key go together"),
-        (["--tick", "0"], "--tick must be above 0"),
+        (["--tick", "0"], "--tick must be a number above 0"),
+        (["--tick", "nan"], "--tick must be a number above 0, got nan"),
+        (["--traffic-scale", "inf"], "--traffic-scale must be a number, 0 or more"),
+        (["fault", "--port", "99999", "--list"], "--port must be 1..65535, got 99999"),
+        (["fault", "--port", "1", "slow_synthesis", "--value", "nan"], "--value must be a finite"),
+        (
+            ["fault", "--port", "1", "cost_spike", "--duration", "inf"],
+            "--duration must be a finite",
+        ),
+        (
+            ["fault", "--port", "1", "--list", "--tls-ca", "/nonexistent/ca.crt"],
+            "--tls-ca /nonexistent/ca.crt: cannot load a CA certificate (No such file",
+        ),
     ],
 )
 def test_bad_usage_exits_2_or_1_with_a_clear_message(args: list[str], message: str) -> None:
     result = acgs_sim(*args)
     assert result.returncode in (1, 2)
     assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("content", ["", "not a certificate\n", None])
+def test_unusable_tls_ca_is_a_usage_error(tmp_path: Path, content: str | None) -> None:
+    ca = tmp_path / "ca.crt"
+    if content is None:
+        ca.mkdir()  # a directory where the CA file should be
+    else:
+        ca.write_text(content)
+    result = acgs_sim("fault", "--port", "1", "--list", "--tls-ca", str(ca))
+    assert result.returncode == 2
+    assert f"--tls-ca {ca}: cannot load a CA certificate" in result.stderr
     assert "Traceback" not in result.stderr
 
 
