@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -187,3 +188,22 @@ def test_markdown_lists_every_metric(capsys: pytest.CaptureFixture[str]) -> None
     assert out == catalog_markdown()
     for metric in CATALOG:
         assert f"`{metric.name}`" in out
+
+
+def test_markdown_gives_buckets_ranges_and_bounds() -> None:
+    text = catalog_markdown()
+    compliance = text.split("## acgs_constitutional_compliance_score\n", 1)[1].split("\n## ")[0]
+    assert "- value range: 0 to 1" in compliance
+    assert "- series bound: 448 (labels' product)" in compliance
+    assert "| `principle_id` | matching `[A-Za-z0-9_.:-]{1,64}` (e.g. `P-001`) | 64 |" in compliance
+    synthesis = text.split("## acgs_policy_synthesis_duration_seconds\n", 1)[1].split("\n## ")[0]
+    assert "- buckets: 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, +Inf" in synthesis
+    assert "| [`acgs_http_requests_total`](#acgs_http_requests_total) | counter | - |" in text
+    assert "- series bound: 2,000 (set)" in text
+
+
+def test_committed_catalog_doc_is_up_to_date() -> None:
+    doc = Path(__file__).parents[1] / "docs" / "catalog.md"
+    assert doc.read_text(encoding="utf-8") == catalog_markdown(), (
+        f"{doc} is stale; regenerate it: uv run acgs-metrics catalog --format markdown > {doc}"
+    )
