@@ -6,6 +6,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -258,3 +259,44 @@ def test_malformed_basic_auth_file(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert f"{auth_file} line 1: expected user:password" in result.stderr
     assert "just-a-password" not in result.stderr
+
+
+def test_basic_auth_file_that_is_not_text(tmp_path: Path) -> None:
+    auth_file = tmp_path / "auth"
+    auth_file.write_bytes(b"\xff\xfe\x00user:secret")
+    auth_file.chmod(0o600)
+    result = acgs_sim("fault", "--port", "1", "--list", "--basic-auth-file", str(auth_file))
+    assert result.returncode == 2
+    assert f"--basic-auth-file {auth_file}: not UTF-8 text" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_fault_client_against_a_server_that_is_not_acgs_sim(tmp_path: Path) -> None:
+    # A real HTTP server that answers 200 with a page where the control endpoint should be.
+    (tmp_path / "control").mkdir()
+    (tmp_path / "control" / "faults").write_text("<html>not acgs-sim</html>\n")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "http.server did not start"
+                time.sleep(0.1)
+        result = acgs_sim("fault", "--port", str(port), "--list")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert result.returncode == 1
+    assert "did not answer like an acgs-sim service (HTTP 200" in result.stderr
+    assert "Traceback" not in result.stderr

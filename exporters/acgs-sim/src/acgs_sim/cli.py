@@ -150,6 +150,10 @@ def load_basic_auth(path: Path | None) -> BasicAuth | None:
             text = path.read_text(encoding="utf-8")
         except OSError as error:
             raise UsageError(f"--basic-auth-file {path}: {error.strerror}") from None
+        except UnicodeDecodeError:
+            raise UsageError(
+                f"--basic-auth-file {path}: not UTF-8 text; write one line user:password"
+            ) from None
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise UsageError(
                 f"--basic-auth-file {path}: readable by group or others "
@@ -268,13 +272,31 @@ def fault(args: argparse.Namespace, console: Console) -> int:
         message = payload.get("error") if isinstance(payload, dict) else payload
         print(f"acgs-sim fault: {base}: HTTP {response.status_code}: {message}", file=sys.stderr)
         return 1
+    shown = _faults_shown(args, payload)
+    if shown is None:
+        print(
+            f"acgs-sim fault: {base}{CONTROL_PATH} did not answer like an acgs-sim service "
+            f"(HTTP {response.status_code}, {response.text[:80]!r}); check --port and --host",
+            file=sys.stderr,
+        )
+        return 1
     if args.clear:
         console.print(f"{base}: cleared {payload['cleared']} fault(s)", highlight=False)
-    elif args.list:
-        _print_faults(console, base, payload)
     else:
-        _print_faults(console, base, [payload])
+        _print_faults(console, base, shown)
     return 0
+
+
+def _faults_shown(args: argparse.Namespace, payload: object) -> list[dict[str, Any]] | None:
+    """The faults to print from a control endpoint's answer, or None when it is not one."""
+    if args.clear:
+        return [] if isinstance(payload, dict) and "cleared" in payload else None
+    faults = payload if args.list else [payload]
+    if isinstance(faults, list) and all(
+        isinstance(item, dict) and "fault" in item for item in faults
+    ):
+        return faults
+    return None
 
 
 def _trust(ca_file: Path | None) -> ssl.SSLContext | bool:
