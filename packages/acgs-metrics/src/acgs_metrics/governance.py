@@ -40,13 +40,13 @@ P = ParamSpec("P")
 R = TypeVar("R")
 K = TypeVar("K", bound=Hashable)
 
-Add = Callable[[float], None]
-Set = Callable[[float], None]
-Observe = Callable[[float], None]
+Adder = Callable[[float], None]
+Setter = Callable[[float], None]
+Observer = Callable[[float], None]
 
 
-def _observer(child: Any) -> Observe:
-    return cast(Observe, child.observe)
+def _observer(child: Any) -> Observer:
+    return cast(Observer, child.observe)
 
 
 class _Timed(AbstractContextManager[None]):
@@ -114,18 +114,18 @@ class GovernanceMetrics:
         self._cost_low, self._cost_high = _bounds(self._action_cost.spec)
         self._fitness_low, self._fitness_high = _bounds(self._fitness.spec)
         # Per method: label key -> what to write to (see the module docstring).
-        self._synthesis_writers: dict[tuple[str, str], tuple[Observe, Add]] = {}
-        self._score_setters: dict[str, Set] = {}
-        self._validation_writers: dict[str, tuple[Observe, Add]] = {}
-        self._validation_adders: dict[str, Add] = {}
-        self._cost_writers: dict[str, tuple[Set, Add]] = {}
-        self._decision_writers: dict[tuple[str, str], tuple[Add, Observe]] = {}
-        self._hash_adders: dict[tuple[str, bool], Add] = {}
-        self._verification_writers: dict[str, tuple[Observe, Add]] = {}
-        self._auth_adders: dict[tuple[str, bool], Add] = {}
-        self._session_setters: dict[str, Set] = {}
-        self._evolution_adders: dict[str, Add] = {}
-        self._fitness_setters: dict[str, Set] = {}
+        self._synthesis_writers: dict[tuple[str, str], tuple[Observer, Adder]] = {}
+        self._score_setters: dict[str, Setter] = {}
+        self._validation_writers: dict[str, tuple[Observer, Adder]] = {}
+        self._validation_adders: dict[str, Adder] = {}
+        self._cost_writers: dict[str, tuple[Setter, Adder]] = {}
+        self._decision_writers: dict[tuple[str, str], tuple[Adder, Observer]] = {}
+        self._hash_adders: dict[tuple[str, bool], Adder] = {}
+        self._verification_writers: dict[str, tuple[Observer, Adder]] = {}
+        self._auth_adders: dict[tuple[str, bool], Adder] = {}
+        self._session_setters: dict[str, Setter] = {}
+        self._evolution_adders: dict[str, Adder] = {}
+        self._fitness_setters: dict[str, Setter] = {}
 
     # --- policy synthesis ------------------------------------------------------------
 
@@ -178,7 +178,7 @@ class GovernanceMetrics:
     # --- constitutional compliance and validation ------------------------------------
 
     def set_compliance_score(self, principle_id: str, score: float) -> None:
-        """Set the compliance score of one principle (0 to 1)."""
+        """Setter the compliance score of one principle (0 to 1)."""
         set_score = self._score_setters.get(principle_id)
         if set_score is not None and self._score_low <= score <= self._score_high:
             set_score(float(score))
