@@ -6,6 +6,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -103,13 +104,38 @@ def test_fault_command_when_nothing_listens() -> None:
         (["fault", "--port", "1", "meltdown"], "invalid choice: 'meltdown'"),
         (["--services", "gs,nope", "--base-port", "20000"], "unknown service(s) nope"),
         (["--tls-cert", "x.pem"], "--tls-cert and --tls-key go together"),
-        (["--tick", "0"], "--tick must be above 0"),
+        (["--tick", "0"], "--tick must be a number above 0"),
+        (["--tick", "nan"], "--tick must be a number above 0, got nan"),
+        (["--traffic-scale", "inf"], "--traffic-scale must be a number, 0 or more"),
+        (["fault", "--port", "99999", "--list"], "--port must be 1..65535, got 99999"),
+        (["fault", "--port", "1", "slow_synthesis", "--value", "nan"], "--value must be a finite"),
+        (
+            ["fault", "--port", "1", "cost_spike", "--duration", "inf"],
+            "--duration must be a finite",
+        ),
+        (
+            ["fault", "--port", "1", "--list", "--tls-ca", "/nonexistent/ca.crt"],
+            "--tls-ca /nonexistent/ca.crt: cannot load a CA certificate (No such file",
+        ),
     ],
 )
 def test_bad_usage_exits_2_or_1_with_a_clear_message(args: list[str], message: str) -> None:
     result = acgs_sim(*args)
     assert result.returncode in (1, 2)
     assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("content", ["", "not a certificate\n", None])
+def test_unusable_tls_ca_is_a_usage_error(tmp_path: Path, content: str | None) -> None:
+    ca = tmp_path / "ca.crt"
+    if content is None:
+        ca.mkdir()  # a directory where the CA file should be
+    else:
+        ca.write_text(content)
+    result = acgs_sim("fault", "--port", "1", "--list", "--tls-ca", str(ca))
+    assert result.returncode == 2
+    assert f"--tls-ca {ca}: cannot load a CA certificate" in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -233,3 +259,44 @@ def test_malformed_basic_auth_file(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert f"{auth_file} line 1: expected user:password" in result.stderr
     assert "just-a-password" not in result.stderr
+
+
+def test_basic_auth_file_that_is_not_text(tmp_path: Path) -> None:
+    auth_file = tmp_path / "auth"
+    auth_file.write_bytes(b"\xff\xfe\x00user:secret")
+    auth_file.chmod(0o600)
+    result = acgs_sim("fault", "--port", "1", "--list", "--basic-auth-file", str(auth_file))
+    assert result.returncode == 2
+    assert f"--basic-auth-file {auth_file}: not UTF-8 text" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_fault_client_against_a_server_that_is_not_acgs_sim(tmp_path: Path) -> None:
+    # A real HTTP server that answers 200 with a page where the control endpoint should be.
+    (tmp_path / "control").mkdir()
+    (tmp_path / "control" / "faults").write_text("<html>not acgs-sim</html>\n")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "http.server did not start"
+                time.sleep(0.1)
+        result = acgs_sim("fault", "--port", str(port), "--list")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert result.returncode == 1
+    assert "did not answer like an acgs-sim service (HTTP 200" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -28,7 +28,13 @@ def test_bench_quick_run_reports_every_row(tmp_path: Path) -> None:
         "labels() cache hit vs Counter.labels()",
         "render() vs generate_latest()",
         "1,000 label sets (tracemalloc)",
+        "set_compliance_score vs cached child",
+        "record_action_cost vs cached child",
+        "time_synthesis vs cached child",
     } <= names
+    facade_rows = [row for row in rows if row["group"] == "facade vs cached child"]
+    assert len(facade_rows) == 13
+    assert all(row["target"] == 1.15 for row in facade_rows)
     for row in rows:
         assert row["ours_median"] > 0
         assert row["base_median"] > 0

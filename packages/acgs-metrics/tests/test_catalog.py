@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from acgs_metrics import CATALOG, SERVICE_NAMES, LabelSpec, MetricSpec, MetricType, Unit
+from acgs_metrics.catalog import Catalog
 from acgs_metrics.cli import catalog_json, catalog_markdown, main
 
 REQUIRED = {
@@ -95,6 +97,18 @@ def spec(**overrides: object) -> MetricSpec:
         ({"buckets": (1.0,)}, "only histograms have buckets"),
         ({"help": ""}, "at least 1 character"),
         ({"multiprocess_mode": "livesum"}, "only gauges have a multiprocess_mode"),
+        ({"name": "acgs_queue_count", "type": MetricType.GAUGE}, "ends in '_count'"),
+        (
+            {
+                "name": "acgs_wait_seconds_bucket",
+                "type": MetricType.HISTOGRAM,
+                "buckets": (1.0,),
+            },
+            "ends in '_bucket', a suffix the exposition formats add",
+        ),
+        ({"name": "acgs_build_info", "type": MetricType.GAUGE}, "ends in '_info'"),
+        ({"name": "acgs_cost_sum", "type": MetricType.GAUGE}, "ends in '_sum'"),
+        ({"name": "acgs_started_created", "type": MetricType.GAUGE}, "ends in '_created'"),
     ],
 )
 def test_bad_specs_are_refused_with_the_reason(overrides: dict[str, object], message: str) -> None:
@@ -116,6 +130,35 @@ def test_bad_specs_are_refused_with_the_reason(overrides: dict[str, object], mes
 def test_bad_labels_are_refused(fields: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         LabelSpec.model_validate({"description": "d", **fields})
+
+
+def test_a_bad_label_pattern_names_the_label_and_the_metric() -> None:
+    with pytest.raises(ValidationError, match=r"label 'code': pattern '\[0-9' is not a valid"):
+        LabelSpec(name="code", description="d", pattern="[0-9", max_values=5)
+    with pytest.raises(ValidationError) as raised:
+        spec(
+            labels=(
+                {"name": "kind", "description": "k", "values": ("a",)},
+                {"name": "code", "description": "d", "pattern": "(", "max_values": 5},
+            )
+        )
+    message = str(raised.value)
+    assert "metric acgs_things_total: label 'code': pattern '(' is not a valid" in message
+    assert "missing ), unterminated subpattern" in message
+
+
+def test_metrics_exposing_the_same_sample_are_refused() -> None:
+    # Counter acgs_jobs_total and histogram acgs_jobs both expose acgs_jobs_created.
+    histogram = spec(name="acgs_jobs", type=MetricType.HISTOGRAM, buckets=(1.0,), labels=())
+    counter = spec(name="acgs_jobs_total", labels=())
+    with pytest.raises(
+        ValidationError, match="acgs_jobs_total and acgs_jobs both expose 'acgs_jobs"
+    ):
+        Catalog(metrics=(counter, histogram))
+    # A gauge acgs_jobs would share the counter's family name (OpenMetrics drops _total).
+    gauge = spec(name="acgs_jobs", type=MetricType.GAUGE, labels=())
+    with pytest.raises(ValidationError, match="both expose 'acgs_jobs'"):
+        CATALOG.extended([counter, gauge])
 
 
 def test_duplicate_metric_names_are_refused() -> None:
@@ -145,3 +188,22 @@ def test_markdown_lists_every_metric(capsys: pytest.CaptureFixture[str]) -> None
     assert out == catalog_markdown()
     for metric in CATALOG:
         assert f"`{metric.name}`" in out
+
+
+def test_markdown_gives_buckets_ranges_and_bounds() -> None:
+    text = catalog_markdown()
+    compliance = text.split("## acgs_constitutional_compliance_score\n", 1)[1].split("\n## ")[0]
+    assert "- value range: 0 to 1" in compliance
+    assert "- series bound: 448 (labels' product)" in compliance
+    assert "| `principle_id` | matching `[A-Za-z0-9_.:-]{1,64}` (e.g. `P-001`) | 64 |" in compliance
+    synthesis = text.split("## acgs_policy_synthesis_duration_seconds\n", 1)[1].split("\n## ")[0]
+    assert "- buckets: 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, +Inf" in synthesis
+    assert "| [`acgs_http_requests_total`](#acgs_http_requests_total) | counter | - |" in text
+    assert "- series bound: 2,000 (set)" in text
+
+
+def test_committed_catalog_doc_is_up_to_date() -> None:
+    doc = Path(__file__).parents[1] / "docs" / "catalog.md"
+    assert doc.read_text(encoding="utf-8") == catalog_markdown(), (
+        f"{doc} is stale; regenerate it: uv run acgs-metrics catalog --format markdown > {doc}"
+    )

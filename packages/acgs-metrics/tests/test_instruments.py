@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
 import threading
 
@@ -167,6 +169,51 @@ class TestGovernanceMetrics:
             == 1
         )
 
+    def test_decorator_on_async_def_times_the_awaited_work(
+        self, registry: CollectorRegistry
+    ) -> None:
+        metrics = GovernanceMetrics("gs", Instruments(registry=registry, strict=True))
+
+        @metrics.timed_synthesis("constitutional")
+        async def fails_late() -> None:
+            await asyncio.sleep(0.2)
+            raise RuntimeError("synthesis failed")
+
+        @metrics.timed_synthesis("regulatory")
+        async def succeeds(x: int) -> int:
+            await asyncio.sleep(0.1)
+            return x * 2
+
+        assert inspect.iscoroutinefunction(fails_late)
+        with pytest.raises(RuntimeError, match="synthesis failed"):
+            asyncio.run(fails_late())
+        assert asyncio.run(succeeds(21)) == 42
+
+        def ops(synthesis_type: str, result: str) -> float | None:
+            return sample(
+                registry,
+                "acgs_policy_synthesis_operations_total",
+                service="gs",
+                synthesis_type=synthesis_type,
+                result=result,
+            )
+
+        def seconds(synthesis_type: str) -> float:
+            value = sample(
+                registry,
+                "acgs_policy_synthesis_duration_seconds_sum",
+                service="gs",
+                synthesis_type=synthesis_type,
+            )
+            assert value is not None
+            return value
+
+        assert ops("constitutional", "failure") == 1
+        assert ops("constitutional", "success") is None
+        assert ops("regulatory", "success") == 1
+        assert seconds("constitutional") >= 0.2
+        assert seconds("regulatory") >= 0.1
+
     def test_compliance_score_is_clamped_in_production_and_refused_in_strict(
         self, registry: CollectorRegistry
     ) -> None:
@@ -318,3 +365,118 @@ def test_the_bound_holds_under_concurrent_first_use(registry: CollectorRegistry)
         if s.name == "acgs_demo_hits_total"
     )
     assert total == 800
+
+
+def test_facade_caches_keep_the_guard_past_the_series_bound(registry: CollectorRegistry) -> None:
+    # With a bound of 5 series, the 6th principle folds, and keeps folding (and being
+    # counted) on every call, because the facade never caches a folded label set.
+    metric = "acgs_constitutional_compliance_score"
+    catalog = Catalog(
+        metrics=tuple(
+            spec.model_copy(update={"max_series": 5}) if spec.name == metric else spec
+            for spec in CATALOG
+        )
+    )
+    metrics = GovernanceMetrics("ac", Instruments(catalog, registry=registry))
+    for i in range(5):
+        metrics.set_compliance_score(f"P-{i:03d}", 0.5)
+    for score in (0.1, 0.2, 0.3):
+        metrics.set_compliance_score("P-extra", score)
+    assert overflow_count(registry, metric) == 3
+    assert sample(registry, metric, service=OVERFLOW_VALUE, principle_id=OVERFLOW_VALUE) == 0.3
+    assert sample(registry, metric, service="ac", principle_id="P-extra") is None
+    # A cached principle still lands on its own series, and range checks still apply.
+    metrics.set_compliance_score("P-004", 1.5)
+    assert sample(registry, metric, service="ac", principle_id="P-004") == 1.0
+
+
+def test_facade_disallowed_values_fold_or_raise_on_every_call(registry: CollectorRegistry) -> None:
+    lenient = GovernanceMetrics("gs", Instruments(registry=registry))
+    lenient.count_validation("success")
+    for _ in range(2):
+        lenient.count_validation("maybe")
+    name = "acgs_constitutional_validations_total"
+    assert sample(registry, name, service="gs", result="success") == 1
+    assert sample(registry, name, service=OVERFLOW_VALUE, result=OVERFLOW_VALUE) == 2
+    assert overflow_count(registry, name) == 2
+    strict = GovernanceMetrics("gs", Instruments(registry=CollectorRegistry(), strict=True))
+    for _ in range(2):
+        with pytest.raises(LabelValueError, match="'maybe' is not allowed for label 'result'"):
+            strict.count_validation("maybe")
+    strict.count_validation("success")
+    with pytest.raises(LabelValueError, match="'bogus' is not allowed"):
+        strict.record_action_cost("bogus", 1.0)
+
+
+def test_facade_writes_match_prometheus_client_children(registry: CollectorRegistry) -> None:
+    metrics = GovernanceMetrics("gs", Instruments(registry=registry, strict=True))
+    for _ in range(3):
+        metrics.record_decision("appeal", "rejected", 2.5)
+        metrics.record_verification(0.7, "success")
+        metrics.count_hash_validation("sha256", valid=False)
+        metrics.count_auth_attempt("token", success=True)
+        metrics.count_evolution_cycle("timeout")
+    metrics.set_active_sessions(4)
+    metrics.set_fitness(0.25)
+    with metrics.time_validation():
+        pass
+    assert (
+        sample(
+            registry,
+            "acgs_governance_decisions_total",
+            service="gs",
+            decision_type="appeal",
+            outcome="rejected",
+        )
+        == 3
+    )
+    assert (
+        sample(
+            registry,
+            "acgs_governance_decision_duration_seconds_bucket",
+            service="gs",
+            decision_type="appeal",
+            le="2.0",
+        )
+        == 0
+    )
+    assert (
+        sample(
+            registry,
+            "acgs_governance_decision_duration_seconds_bucket",
+            service="gs",
+            decision_type="appeal",
+            le="5.0",
+        )
+        == 3
+    )
+    assert sample(registry, "acgs_formal_verification_duration_seconds_sum", service="gs") == (
+        pytest.approx(2.1)
+    )
+    assert (
+        sample(
+            registry,
+            "acgs_hash_validations_total",
+            service="gs",
+            algorithm="sha256",
+            result="invalid",
+        )
+        == 3
+    )
+    assert (
+        sample(
+            registry,
+            "acgs_auth_attempts_total",
+            service="gs",
+            auth_method="token",
+            result="success",
+        )
+        == 3
+    )
+    assert sample(registry, "acgs_evolution_cycles_total", service="gs", result="timeout") == 3
+    assert sample(registry, "acgs_active_sessions", service="gs") == 4.0
+    assert sample(registry, "acgs_evolution_fitness_ratio", service="gs") == 0.25
+    assert (
+        sample(registry, "acgs_constitutional_validations_total", service="gs", result="success")
+        == 1
+    )

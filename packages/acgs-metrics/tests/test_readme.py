@@ -129,3 +129,24 @@ def test_installs_alone_in_a_fresh_venv_and_runs_the_readme(tmp_path: Path, cert
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.strip().endswith("README OK")
     assert "(starlette is not installed)" in ran.stdout
+
+
+def test_root_readme_library_quick_start_runs(tmp_path: Path) -> None:
+    root_readme = PACKAGE.parents[1] / "README.md"
+    section = root_readme.read_text().split("## The library", 1)[1].split("\n## ", 1)[0]
+    (block,) = FENCE.findall(section)
+    check = (
+        "import urllib.request\n"
+        "body = urllib.request.urlopen(server.url + '/metrics').read().decode()\n"
+        'assert \'acgs_constitutional_compliance_score{principle_id="P-001",service="gs"} '
+        "0.97' in body\n"
+        'assert \'acgs_policy_synthesis_duration_seconds_count{service="gs",'
+        'synthesis_type="constitutional"} 1.0\' in body\n'
+        "server.shutdown()\n"
+    )
+    script = tmp_path / "quick_start.py"
+    script.write_text(block + check)
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import signal
 import ssl
@@ -149,6 +150,10 @@ def load_basic_auth(path: Path | None) -> BasicAuth | None:
             text = path.read_text(encoding="utf-8")
         except OSError as error:
             raise UsageError(f"--basic-auth-file {path}: {error.strerror}") from None
+        except UnicodeDecodeError:
+            raise UsageError(
+                f"--basic-auth-file {path}: not UTF-8 text; write one line user:password"
+            ) from None
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise UsageError(
                 f"--basic-auth-file {path}: readable by group or others "
@@ -177,10 +182,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
         raise UsageError("--tls-cert and --tls-key go together; give both or neither")
     if args.tls_client_ca is not None and args.tls_cert is None:
         raise UsageError("--tls-client-ca needs --tls-cert and --tls-key")
-    if args.tick <= 0:
-        raise UsageError(f"--tick must be above 0, got {args.tick:g}")
-    if args.traffic_scale < 0:
-        raise UsageError(f"--traffic-scale must be 0 or more, got {args.traffic_scale:g}")
+    if not (math.isfinite(args.tick) and args.tick > 0):
+        raise UsageError(f"--tick must be a number above 0, got {args.tick:g}")
+    if not (math.isfinite(args.traffic_scale) and args.traffic_scale >= 0):
+        raise UsageError(f"--traffic-scale must be a number, 0 or more, got {args.traffic_scale:g}")
     tls = None
     if args.tls_cert is not None:
         tls = TLSConfig(args.tls_cert, args.tls_key, args.tls_client_ca)
@@ -228,13 +233,19 @@ def fault(args: argparse.Namespace, console: Console) -> int:
         raise UsageError("name a fault to inject, or give --clear or --list")
     if (args.clear or args.list) and (args.name or args.value is not None or args.duration):
         raise UsageError("--clear and --list take no fault name, --value or --duration")
+    if not 1 <= args.port <= 65535:
+        raise UsageError(f"--port must be 1..65535, got {args.port}")
+    for flag, number in (("--value", args.value), ("--duration", args.duration)):
+        if number is not None and not math.isfinite(number):
+            raise UsageError(f"{flag} must be a finite number, got {number:g}")
     auth = load_basic_auth(args.basic_auth_file)
+    verify = _trust(args.tls_ca)
     scheme = "https" if args.tls_ca else "http"
     host = f"[{args.host}]" if ":" in args.host else args.host
     base = f"{scheme}://{host}:{args.port}"
     with httpx.Client(
         base_url=base,
-        verify=ssl.create_default_context(cafile=str(args.tls_ca)) if args.tls_ca else True,
+        verify=verify,
         auth=(auth.username, auth.password) if auth else None,
         timeout=5.0,
     ) as client:
@@ -261,13 +272,45 @@ def fault(args: argparse.Namespace, console: Console) -> int:
         message = payload.get("error") if isinstance(payload, dict) else payload
         print(f"acgs-sim fault: {base}: HTTP {response.status_code}: {message}", file=sys.stderr)
         return 1
+    shown = _faults_shown(args, payload)
+    if shown is None:
+        print(
+            f"acgs-sim fault: {base}{CONTROL_PATH} did not answer like an acgs-sim service "
+            f"(HTTP {response.status_code}, {response.text[:80]!r}); check --port and --host",
+            file=sys.stderr,
+        )
+        return 1
     if args.clear:
         console.print(f"{base}: cleared {payload['cleared']} fault(s)", highlight=False)
-    elif args.list:
-        _print_faults(console, base, payload)
     else:
-        _print_faults(console, base, [payload])
+        _print_faults(console, base, shown)
     return 0
+
+
+def _faults_shown(args: argparse.Namespace, payload: object) -> list[dict[str, Any]] | None:
+    """The faults to print from a control endpoint's answer, or None when it is not one."""
+    if args.clear:
+        return [] if isinstance(payload, dict) and "cleared" in payload else None
+    faults = payload if args.list else [payload]
+    if isinstance(faults, list) and all(
+        isinstance(item, dict) and "fault" in item for item in faults
+    ):
+        return faults
+    return None
+
+
+def _trust(ca_file: Path | None) -> ssl.SSLContext | bool:
+    """The client's certificate check: the system's, or only ``ca_file`` (--tls-ca)."""
+    if ca_file is None:
+        return True
+    try:
+        return ssl.create_default_context(cafile=str(ca_file))
+    except (OSError, ssl.SSLError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        raise UsageError(
+            f"--tls-ca {ca_file}: cannot load a CA certificate ({reason}); "
+            "give the PEM file of the CA that signed the service's certificate"
+        ) from None
 
 
 def _print_faults(console: Console, base: str, faults: list[dict[str, Any]]) -> None:

@@ -10,10 +10,14 @@ that names the metric and the field:
 - names are snake_case and start with ``acgs_``;
 - a unit, when set, is the name's suffix (before ``_total`` for counters); a unitless metric
   must not end in a unit word it does not declare;
-- counters end in ``_total``, other types must not;
+- counters end in ``_total``, other types must not; no name ends in a suffix the exposition
+  formats add to samples (``_bucket``, ``_sum``, ``_count``, ``_created``, ``_info``, ...);
+- no two metrics expose the same sample or family name (a counter ``acgs_x_total`` and a
+  histogram ``acgs_x`` would both expose ``acgs_x_created``);
 - label names are valid Prometheus label names and not reserved (``le``, ``quantile``,
   ``__*``, ``job``, ``instance``);
-- each label has allowed values or a cardinality bound; histogram buckets are sorted.
+- each label has allowed values or a cardinality bound, and a pattern that compiles (the
+  error names the metric and the label); histogram buckets are sorted.
 """
 
 from __future__ import annotations
@@ -24,7 +28,16 @@ from collections.abc import Iterable, Iterator
 from enum import StrEnum
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 
 from acgs_metrics.services import SERVICE_NAMES
 
@@ -42,6 +55,10 @@ _METRIC_NAME = re.compile(r"^acgs_[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 # Labels Prometheus or the exposition format give a meaning of their own.
 RESERVED_LABELS = frozenset({"le", "quantile", "job", "instance"})
+# Suffixes the text and OpenMetrics formats append to a family's samples. A metric named
+# with one reads as a sample of another metric (``acgs_x_count`` as the count of histogram
+# ``acgs_x``) to PromQL readers and to :meth:`Catalog.by_series_name`.
+RESERVED_SUFFIXES = ("_bucket", "_sum", "_count", "_created", "_info", "_gcount", "_gsum")
 
 
 class MetricType(StrEnum):
@@ -131,7 +148,14 @@ class LabelSpec(BaseModel):
             if len(set(self.values)) != len(self.values):
                 raise ValueError(f"label {self.name!r}: values repeat")
         if self.pattern is not None:
-            re.compile(self.pattern)
+            try:
+                re.compile(self.pattern)
+            except re.error as error:
+                # re.error is no ValueError: pydantic would let it through raw.
+                raise ValueError(
+                    f"label {self.name!r}: pattern {self.pattern!r} is not a valid regular "
+                    f"expression ({error})"
+                ) from None
         if self.example is not None and not self.allows(self.example):
             raise ValueError(f"label {self.name!r}: example {self.example!r} is not allowed")
         return self
@@ -183,7 +207,29 @@ class MetricSpec(BaseModel):
     def _valid_name(cls, name: str) -> str:
         if not _METRIC_NAME.match(name):
             raise ValueError(f"metric name {name!r} must be snake_case and start with 'acgs_'")
+        suffix = next((s for s in RESERVED_SUFFIXES if name.endswith(s)), None)
+        if suffix is not None:
+            raise ValueError(
+                f"metric name {name!r} ends in {suffix!r}, a suffix the exposition formats "
+                "add to samples of other metrics; choose another last word"
+            )
         return name
+
+    @field_validator("labels", mode="wrap")
+    @classmethod
+    def _labels_of_this_metric(
+        cls, labels: object, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+    ) -> tuple[LabelSpec, ...]:
+        """Label errors name the metric too (labels given as data, JSON say)."""
+        try:
+            validated: tuple[LabelSpec, ...] = handler(labels)
+        except ValidationError as error:
+            metric = info.data.get("name", "<unnamed metric>")
+            reasons = "; ".join(
+                str(problem["msg"]).removeprefix("Value error, ") for problem in error.errors()
+            )
+            raise ValueError(f"metric {metric}: {reasons}") from None
+        return validated
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -262,6 +308,11 @@ class MetricSpec(BaseModel):
             return (self.name, self.name.removesuffix("_total") + "_created")
         return (self.name,)
 
+    @property
+    def family_name(self) -> str:
+        """The name of the metric family (OpenMetrics drops a counter's ``_total``)."""
+        return self.name.removesuffix("_total") if self.type is MetricType.COUNTER else self.name
+
 
 class Catalog(BaseModel):
     """An ordered, name-unique set of metric specs."""
@@ -273,10 +324,18 @@ class Catalog(BaseModel):
     @model_validator(mode="after")
     def _unique(self) -> Self:
         seen: set[str] = set()
+        exposed: dict[str, str] = {}  # sample or family name -> the metric that exposes it
         for spec in self.metrics:
             if spec.name in seen:
                 raise ValueError(f"metric {spec.name} is defined twice")
             seen.add(spec.name)
+            for exposed_name in dict.fromkeys((spec.family_name, *spec.series_names)):
+                owner = exposed.setdefault(exposed_name, spec.name)
+                if owner != spec.name:
+                    raise ValueError(
+                        f"metrics {owner} and {spec.name} both expose {exposed_name!r}; "
+                        "rename one of them"
+                    )
         return self
 
     def __iter__(self) -> Iterator[MetricSpec]:  # type: ignore[override]
@@ -299,7 +358,8 @@ class Catalog(BaseModel):
         return Catalog(metrics=(*self.metrics, *extra))
 
     def by_series_name(self) -> dict[str, MetricSpec]:
-        """Map each exposed sample name (``_bucket``, ``_sum``, ...) to its metric."""
+        """Map each exposed sample name (``_bucket``, ``_sum``, ...) to its metric (one
+        metric per name: the catalog refuses collisions when it loads)."""
         return {series: spec for spec in self.metrics for series in spec.series_names}
 
 

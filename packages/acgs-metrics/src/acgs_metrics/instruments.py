@@ -22,10 +22,12 @@ import logging
 import os
 import threading
 import weakref
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar, cast
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
+from prometheus_client.values import MutexValue
 
 from acgs_metrics.catalog import CATALOG, Catalog, MetricSpec, MetricType
 from acgs_metrics.multiprocess import multiprocess_dir
@@ -38,6 +40,8 @@ __all__ = [
     "HistogramFamily",
     "Instruments",
     "LabelValueError",
+    "counter_adder",
+    "gauge_setter",
 ]
 
 log = logging.getLogger("acgs_metrics")
@@ -136,6 +140,14 @@ class Family(Generic[Child]):
         # offending values, so memory stays bounded whatever the caller sends.
         return self.parent.labels(*([OVERFLOW_VALUE] * self._arity))
 
+    def holds(self, values: tuple[str, ...]) -> bool:
+        """True when ``values`` has a child of its own (not folded into the overflow series).
+
+        Caches built on top of :meth:`labels` keep only such label sets, so they stay as
+        bounded as this family.
+        """
+        return values in self._children
+
     @property
     def series_count(self) -> int:
         return len(self._children)
@@ -151,6 +163,34 @@ class GaugeFamily(Family[Gauge]):
 
 class HistogramFamily(Family[Histogram]):
     pass
+
+
+def counter_adder(child: Counter) -> Callable[[float], None]:
+    """What adds to a counter child: its value's ``inc`` in one process, else ``child.inc``.
+
+    ``Counter.inc`` checks on every call that the child is labelled and the amount is not
+    negative, a third of its cost. Callers of this function guarantee both (a child from
+    :meth:`Family.labels`, an amount of 1), so in one process they add to the child's
+    ``MutexValue`` directly: the same lock and the same float. Multiprocess values (mmap
+    files) and any other value class keep the public method.
+    """
+    value = getattr(child, "_value", None)
+    if type(value) is MutexValue:
+        return cast("Callable[[float], None]", value.inc)
+    return child.inc
+
+
+def gauge_setter(child: Gauge) -> Callable[[float], None]:
+    """What sets a gauge child (to a float): its value's ``set`` in one process, else ``child.set``.
+
+    As :func:`counter_adder`: ``Gauge.set`` re-checks the child on every call. In one
+    process a gauge is never ``mostrecent`` (see :func:`_new_parent`), so no timestamp is
+    lost; in multiprocess mode the public method keeps the timestamp that mode needs.
+    """
+    value = getattr(child, "_value", None)
+    if type(value) is MutexValue:
+        return cast("Callable[[float], None]", value.set)
+    return child.set
 
 
 def _describe(spec: MetricSpec, label_name: str) -> str:
