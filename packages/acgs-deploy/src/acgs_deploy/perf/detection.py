@@ -21,6 +21,8 @@ from typing import Any, Protocol
 import httpx
 
 TARGET_S = 30.0
+# Alertmanager 0.25 (dispatch.go, doMaintenance) drops empty aggregation groups every 30 s.
+ALERTMANAGER_MAINTENANCE_S = 30.0
 
 
 class AlertSource(Protocol):
@@ -119,9 +121,10 @@ def measure_detection(
 ) -> DetectionResult:
     """Time `trials` fault injections; `quiet()` says the alert has resolved after `clear()`.
 
-    After the alert resolves, the next trial waits `settle_s` (Alertmanager's group_interval):
-    until the group's resolved notification is flushed, Alertmanager would take a new firing
-    alert with the same labels for the one it already notified, and stay silent.
+    After the alert resolves, the next trial waits `settle_s` (Alertmanager's group_interval
+    plus its 30 s maintenance pass): until the group's resolved notification is flushed and
+    the empty group dropped, a new firing alert with the same labels joins the old group and
+    is notified only at its next group_interval tick, not after group_wait.
     """
     times: list[float] = []
     timeouts = 0

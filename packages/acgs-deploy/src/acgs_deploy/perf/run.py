@@ -158,7 +158,11 @@ def _measure_detection(
     source = detection.WebhookLog(settings.layout.webhook_log)
     source.firing(DETECTION_ALERT, DETECTION_LABELS, time.time())  # skip older deliveries
     am_config = yaml.safe_load(alertmanager.get("/api/v2/status").json()["config"]["original"])
-    settle_s = parse_duration(str(am_config.get("route", {}).get("group_interval", "5m")))
+    group_interval_s = parse_duration(str(am_config.get("route", {}).get("group_interval", "5m")))
+    # The resolved notification is flushed within a group_interval; Alertmanager then drops
+    # the empty aggregation group at its next maintenance pass, every 30 s. A new alert that
+    # arrives before that joins the old group and waits for its next group_interval tick.
+    settle_s = group_interval_s + detection.ALERTMANAGER_MAINTENANCE_S + 2
 
     def inject() -> None:
         response = httpx.post(f"{sim}/control/faults", json={"fault": DETECTION_FAULT}, timeout=5)
