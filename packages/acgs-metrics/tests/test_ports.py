@@ -45,3 +45,12 @@ def test_a_listening_port_is_not_free() -> None:
 def test_an_empty_block_is_refused() -> None:
     with pytest.raises(ValueError, match="size must be at least 1"):
         free_port_block(0)
+
+
+def test_an_ipv6_listener_is_seen_on_an_ipv6_host() -> None:
+    with socket.socket(socket.AF_INET6) as listener:
+        listener.bind(("::1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        assert not ports_free([port], "::1")
+    assert ports_free([port], "::1")

@@ -14,7 +14,6 @@ import fcntl
 import json
 import os
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -36,6 +35,7 @@ from acgs_deploy.render import grafana_environment, local_topology, render
 from acgs_deploy.secrets import RECEIVER_KEYS, Secrets
 from acgs_deploy.settings import StackSettings
 from acgs_deploy.tls import CertificateInfo, ensure_certificates
+from acgs_metrics.ports import ports_free
 from acgs_metrics.services import SERVICES
 
 __all__ = [
@@ -367,17 +367,6 @@ def _unwritable(state: Path, error: OSError) -> DeployError:
     )
 
 
-def _port_free(host: str, port: int) -> bool:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
 def _check_ports_free(settings: StackSettings, starting: Sequence[Component]) -> None:
     busy = []
     for component in starting:
@@ -387,7 +376,7 @@ def _check_ports_free(settings: StackSettings, starting: Sequence[Component]) ->
         busy += [
             f"{component.name} port {port} on {host}"
             for port in component.ports
-            if not _port_free(host, port)
+            if not ports_free([port], host)
         ]
     if busy:
         raise DeployError(

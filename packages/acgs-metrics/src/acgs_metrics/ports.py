@@ -19,10 +19,13 @@ GUIDE_PORTS = frozenset({3000, *range(8000, 8007), 9090, 9093, 9097, 9100})
 
 
 def ports_free(ports: Iterable[int], host: str = "127.0.0.1") -> bool:
-    """True when a server could listen on every port now (TIME_WAIT leftovers do not count)."""
+    """True when a server could listen on every port of ``host`` (IPv4 or IPv6) now.
+
+    TIME_WAIT leftovers do not count, as for the servers themselves.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     for port in ports:
-        with socket.socket() as sock:
-            # Like the servers themselves: a closed server's TIME_WAIT sockets do not block it.
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind((host, port))

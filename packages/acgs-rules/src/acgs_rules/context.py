@@ -148,14 +148,7 @@ class LintContext:
         recorders = self.recording_rules(use.name) if use.name is not None else []
         if recorders:
             return max(self.group_interval(rule) for rule in recorders)
-        for matcher in use.matchers:
-            if matcher.name == "job":
-                seconds = self.settings.job_scrape_interval(matcher.op, matcher.value)
-                if seconds is not None:
-                    return seconds
-        if use.name is None:
-            return self.settings.scrape_interval
-        return self.settings.scrape_interval_for(use.name)
+        return self._scrape_interval(use)
 
     def selector_delay(self, use: SelectorUse, reader: Rule | None = None, depth: int = 0) -> float:
         """Worst-case age of the newest sample a selector reads, seen from rule ``reader``.
@@ -164,16 +157,12 @@ class LintContext:
         Recorded metrics: their sources' delay plus the recording group's interval, except
         when the recording rule runs earlier in the reader's own group (same evaluation).
         """
-        for matcher in use.matchers:
-            if matcher.name == "job":
-                seconds = self.settings.job_scrape_interval(matcher.op, matcher.value)
-                if seconds is not None:
-                    return seconds
-        if use.name is None:
-            return self.settings.scrape_interval
-        recorders = self.recording_rules(use.name)
+        job = self._job_interval(use)
+        if job is not None:
+            return job
+        recorders = self.recording_rules(use.name) if use.name is not None else []
         if not recorders or depth > 10:
-            return self.settings.scrape_interval_for(use.name)
+            return self._scrape_interval(use)
         worst = 0.0
         for rule in recorders:
             tree = self.tree(rule)
@@ -186,6 +175,24 @@ class LintContext:
             )
             worst = max(worst, delay + (0.0 if same_pass else self.group_interval(rule)))
         return worst
+
+    def _job_interval(self, use: SelectorUse) -> float | None:
+        """The scrape interval of the job a ``job`` matcher names, when the settings know it."""
+        for matcher in use.matchers:
+            if matcher.name == "job":
+                seconds = self.settings.job_scrape_interval(matcher.op, matcher.value)
+                if seconds is not None:
+                    return seconds
+        return None
+
+    def _scrape_interval(self, use: SelectorUse) -> float:
+        """How often the scraped series a selector reads get a sample."""
+        job = self._job_interval(use)
+        if job is not None:
+            return job
+        if use.name is None:
+            return self.settings.scrape_interval
+        return self.settings.scrape_interval_for(use.name)
 
     def file_finding(
         self, path: str, line: int, check: str, message: str, severity: Severity = Severity.ERROR
