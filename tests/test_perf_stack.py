@@ -17,10 +17,9 @@ import yaml
 from rich.console import Console
 
 from acgs_deploy import stack
-from acgs_deploy.client import stack_client
+from acgs_deploy.client import query, stack_client
 from acgs_deploy.health import check_targets, expected_targets
 from acgs_deploy.perf.detection import AlertmanagerAlerts
-from acgs_deploy.perf.promapi import query
 from acgs_deploy.perf.run import SIM_NOT_RUNNING, run_command, running_pids
 from acgs_deploy.settings import StackSettings, free_stack_ports
 

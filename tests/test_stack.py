@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from acgs_deploy import cli, configstore, stack
-from acgs_deploy.client import Component, base_url, ssl_context, stack_client
+from acgs_deploy.client import ComponentName, base_url, stack_client
 from acgs_deploy.process import ProcessManager
 from acgs_deploy.secrets import Secrets
 from acgs_deploy.settings import REPO_ROOT, StackSettings, free_stack_ports
@@ -28,7 +28,7 @@ from acgs_deploy.webhook import read_notifications
 
 pytestmark = pytest.mark.stack
 
-SERVERS: tuple[Component, ...] = ("prometheus", "alertmanager", "node_exporter")
+SERVERS: tuple[ComponentName, ...] = ("prometheus", "alertmanager", "node_exporter")
 ACGS_JOBS = {f"acgs-{s}" for s in ("auth", "ac", "integrity", "fv", "gs", "pgc", "ec")}
 GS_INDEX = 4
 
@@ -73,7 +73,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings
         stack.down(settings)
 
 
-def _client(settings: StackSettings, server: Component) -> httpx.Client:
+def _client(settings: StackSettings, server: ComponentName) -> httpx.Client:
     return stack_client(settings, server)
 
 
@@ -98,7 +98,7 @@ def test_every_endpoint_refuses_plain_http_and_bad_credentials(
         for path in ("/-/healthy", "/metrics") if server != "node_exporter" else ("/metrics",):
             plain = httpx.get(url.replace("https://", "http://") + path, timeout=5)
             assert plain.status_code == 400, (server, path, "plain HTTP")
-            with httpx.Client(verify=ssl_context(deployed), timeout=5) as client:
+            with stack_client(deployed, server, auth=False, timeout=5) as client:
                 assert client.get(url + path).status_code == 401, (server, path, "no auth")
                 wrong = client.get(url + path, auth=(secrets.prometheus_username, "wrong"))
                 assert wrong.status_code == 401, (server, path, "wrong password")
@@ -369,8 +369,11 @@ def test_down_stops_only_what_it_started(deployed: StackSettings) -> None:
         for pid in pids.values():
             assert pid is None or not Path(f"/proc/{pid}").exists() or _zombie(pid)
         assert manager.recorded() == []
-        with pytest.raises(httpx.ConnectError):
-            httpx.get(base_url(deployed, "prometheus"), verify=ssl_context(deployed), timeout=2)
+        with (
+            pytest.raises(httpx.ConnectError),
+            stack_client(deployed, "prometheus", auth=False, timeout=2) as client,
+        ):
+            client.get("/")
     finally:
         sleeper.kill()
         sleeper.wait()

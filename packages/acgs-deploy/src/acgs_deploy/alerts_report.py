@@ -24,7 +24,8 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from acgs_deploy.perf.promapi import query_range
+from acgs_deploy import client
+from acgs_deploy.client import query_range
 
 # One series that fired this often in the window, each time briefly, is flapping.
 FLAP_MIN_EPISODES = 3
@@ -195,9 +196,7 @@ def alert_fatigue(
         entry = stats(series["metric"])
         entry.activations = max(entry.activations, len(_episodes(series["values"], step_s)))
     if alertmanager is not None:
-        response = alertmanager.get("/api/v2/alerts")
-        response.raise_for_status()
-        for alert in response.json():
+        for alert in client.alerts(alertmanager):
             entry = stats(alert.get("labels", {}))
             entry.active_in_alertmanager += 1
             if alert.get("status", {}).get("state") == "suppressed":

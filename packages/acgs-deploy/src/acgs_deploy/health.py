@@ -25,8 +25,17 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from acgs_deploy.perf.promapi import PrometheusError, api_get, parse_duration, query
+from acgs_deploy.client import (
+    APIError,
+    alertmanager_status,
+    alerts,
+    api_get,
+    query,
+    receivers,
+    rule_groups,
+)
 from acgs_deploy.settings import StackSettings
+from acgs_rules.promql import parse_duration
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -48,7 +57,7 @@ def _guard(name: str, check: Callable[[], HealthCheck]) -> HealthCheck:
     """A check that cannot reach its server fails with the reason, not a traceback."""
     try:
         return check()
-    except (httpx.HTTPError, PrometheusError, OSError, ValueError) as error:
+    except (APIError, httpx.HTTPError, OSError, ValueError) as error:
         return HealthCheck(name, "fail", f"{type(error).__name__}: {error}")
 
 
@@ -126,7 +135,7 @@ def check_targets(prometheus: httpx.Client, expected: Mapping[str, set[str]]) ->
 
 def check_rules(prometheus: httpx.Client) -> HealthCheck:
     """Rule groups loaded, and every rule's last evaluation without error."""
-    groups = api_get(prometheus, "/api/v1/rules")["groups"]
+    groups = rule_groups(prometheus)
     rules = [rule for group in groups for rule in group["rules"]]
     broken = [f"{rule['name']}: {rule.get('lastError', '')}" for rule in rules
               if rule.get("health") not in ("ok", "unknown")]  # fmt: skip
@@ -140,12 +149,8 @@ def check_rules(prometheus: httpx.Client) -> HealthCheck:
 
 def check_alertmanager(alertmanager: httpx.Client) -> HealthCheck:
     """Alertmanager's API v2 answers, with its receivers and cluster state."""
-    status = alertmanager.get("/api/v2/status")
-    status.raise_for_status()
-    receivers = alertmanager.get("/api/v2/receivers")
-    receivers.raise_for_status()
-    names = sorted(r["name"] for r in receivers.json())
-    body = status.json()
+    body = alertmanager_status(alertmanager)
+    names = receivers(alertmanager)
     data = {"version": body.get("versionInfo", {}).get("version"), "receivers": names,
             "cluster": body.get("cluster", {}).get("status")}  # fmt: skip
     if not names:
@@ -155,14 +160,11 @@ def check_alertmanager(alertmanager: httpx.Client) -> HealthCheck:
 
 def check_firing(alertmanager: httpx.Client) -> HealthCheck:
     """The alerts firing now, by severity; a critical one is a warning for the daily check."""
-    response = alertmanager.get("/api/v2/alerts", params={"active": "true", "silenced": "false",
-                                                          "inhibited": "false"})  # fmt: skip
-    response.raise_for_status()
-    alerts = response.json()
-    severities = Counter(a["labels"].get("severity", "none") for a in alerts)
-    names = sorted({a["labels"].get("alertname", "") for a in alerts})
-    data = {"firing": len(alerts), "by_severity": dict(severities), "alertnames": names}
-    if not alerts:
+    firing = alerts(alertmanager, active=True, silenced=False, inhibited=False)
+    severities = Counter(a["labels"].get("severity", "none") for a in firing)
+    names = sorted({a["labels"].get("alertname", "") for a in firing})
+    data = {"firing": len(firing), "by_severity": dict(severities), "alertnames": names}
+    if not firing:
         return HealthCheck("firing alerts", "ok", "none", data)
     summary = ", ".join(f"{n} {s}" for s, n in severities.most_common())
     status: Status = "warn" if severities.get("critical") else "ok"

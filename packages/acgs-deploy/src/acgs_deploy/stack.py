@@ -28,7 +28,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from acgs_deploy import binaries, configstore
-from acgs_deploy.client import Component as ServerName
+from acgs_deploy.client import ComponentName as ServerName
 from acgs_deploy.client import base_url, stack_client
 from acgs_deploy.process import ProcessManager, ProcessSpec
 from acgs_deploy.render import grafana_environment, local_topology, render

@@ -20,10 +20,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from acgs_deploy import stack
-from acgs_deploy.backup.apistate import APIStateError
 from acgs_deploy.backup.archive import ArchiveError, Passphrase
 from acgs_deploy.backup.manifest import ManifestError, StackOrigin
-from acgs_deploy.backup.prometheus import PrometheusAPIError
 from acgs_deploy.backup.report import (
     PROGRESS_THRESHOLD,
     backup_table,
@@ -42,7 +40,7 @@ from acgs_deploy.backup.restore import (
 )
 from acgs_deploy.backup.retention import check_rules, prune
 from acgs_deploy.backup.snapshot import BackupError, BackupSources, create_backup
-from acgs_deploy.client import stack_client
+from acgs_deploy.client import APIError, stack_client
 from acgs_deploy.configstore import ConfigError
 from acgs_deploy.process import ProcessManager
 from acgs_deploy.render import RenderError
@@ -54,12 +52,11 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_COUNTS_DIFFER = 3
 USER_ERRORS = (
-    APIStateError,
+    APIError,
     ArchiveError,
     ManifestError,
     BackupError,
     RestoreError,
-    PrometheusAPIError,
     SecretsError,
     SettingsError,
     stack.DeployError,

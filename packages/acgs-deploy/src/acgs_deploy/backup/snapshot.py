@@ -22,7 +22,6 @@ from typing import BinaryIO
 import httpx
 
 from acgs_deploy import __version__
-from acgs_deploy.backup import prometheus
 from acgs_deploy.backup.apistate import (
     DASHBOARDS_MEMBER,
     SILENCES_MEMBER,
@@ -44,6 +43,13 @@ from acgs_deploy.backup.manifest import (
     MetricCounts,
     StackOrigin,
     read_block_info,
+)
+from acgs_deploy.client import (
+    APIError,
+    alertmanager_status,
+    count_samples,
+    prometheus_version,
+    take_snapshot,
 )
 
 BACKUP_SUFFIX = ".acgsbak"
@@ -112,10 +118,8 @@ def _files_under(root: Path) -> Iterator[Path]:
 
 def _alertmanager_version(client: httpx.Client) -> str:
     try:
-        response = client.get("/api/v2/status")
-        response.raise_for_status()
-        return str(response.json()["versionInfo"]["version"])
-    except (httpx.HTTPError, KeyError, ValueError):
+        return str(alertmanager_status(client)["versionInfo"]["version"])
+    except (APIError, KeyError):
         return "unknown"
 
 
@@ -153,7 +157,7 @@ def create_backup(
     created = datetime.now(UTC)
     versions = {
         "acgs-deploy": __version__,
-        "prometheus": prometheus.version(sources.prometheus),
+        "prometheus": prometheus_version(sources.prometheus),
     }
     if sources.alertmanager is not None:
         versions["alertmanager"] = _alertmanager_version(sources.alertmanager)
@@ -164,7 +168,7 @@ def create_backup(
         dashboards = fetch_dashboards(sources.grafana)
 
     snapshot_ms = int(time.time() * 1000)
-    snapshot_dir = prometheus.take_snapshot(sources.prometheus, sources.prometheus_data_dir)
+    snapshot_dir = take_snapshot(sources.prometheus, sources.prometheus_data_dir)
     try:
         blocks = [read_block_info(meta.parent) for meta in sorted(snapshot_dir.glob("*/meta.json"))]
         count_range: tuple[int, int] | None = None
@@ -172,7 +176,7 @@ def create_backup(
         if blocks:
             cutoff = snapshot_ms - int(settle_s * 1000)
             count_range = (min(b.min_time_ms for b in blocks), cutoff)
-            counted = prometheus.count_samples(sources.prometheus, *count_range)
+            counted = count_samples(sources.prometheus, *count_range)
             counts = {
                 n: MetricCounts(series=c.series, samples=c.samples) for n, c in counted.items()
             }

@@ -31,10 +31,17 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from acgs_deploy.alerts_report import alert_fatigue, render_fatigue
+from acgs_deploy.client import (
+    APIError,
+    APIUnreachable,
+    alertmanager_status,
+    clear_faults,
+    endpoint,
+    inject_fault,
+    rule_groups,
+)
 from acgs_deploy.perf import dashload, detection, overhead, scrape
-from acgs_deploy.perf.endpoint import Endpoint
 from acgs_deploy.perf.loadgen import LoadResult, run_load
-from acgs_deploy.perf.promapi import api_get, parse_duration
 from acgs_deploy.perf.querymix import query_mix
 from acgs_deploy.perf.report import (
     Check,
@@ -46,6 +53,7 @@ from acgs_deploy.perf.report import (
 )
 from acgs_deploy.perf.stats import summarize
 from acgs_deploy.settings import StackSettings
+from acgs_rules.promql import parse_duration
 
 QUERY_P95_TARGET_MS = 500.0
 SUCCESS_TARGET = 0.95
@@ -63,19 +71,6 @@ SIM_NOT_RUNNING = "acgs-sim not running (deploy --demo)"
 
 class UsageError(ValueError):
     """A flag value the user must change; exit code 2."""
-
-
-def prometheus_endpoint(settings: StackSettings) -> Endpoint:
-    from acgs_deploy.client import base_url
-    from acgs_deploy.secrets import Secrets
-
-    secrets = Secrets.load(settings.state_dir)
-    return Endpoint(
-        base_url(settings, "prometheus"),
-        settings.layout.ca_cert,
-        secrets.prometheus_username,
-        secrets.prometheus_password,
-    )
 
 
 def running_pids(settings: StackSettings) -> dict[str, int]:
@@ -117,7 +112,7 @@ def _route_group_wait(config_yaml: str, labels: Mapping[str, str]) -> float:
 
 
 def _rule_for_s(prometheus: httpx.Client, alertname: str) -> tuple[float, dict[str, str]]:
-    for group in api_get(prometheus, "/api/v1/rules", {"type": "alert"})["groups"]:
+    for group in rule_groups(prometheus, "alert"):
         for rule in group["rules"]:
             if rule["name"] == alertname:
                 return float(rule.get("duration", 0)), dict(rule.get("labels", {}))
@@ -128,7 +123,7 @@ def detection_worst_case_s(
     settings: StackSettings, prometheus: httpx.Client, alertmanager: httpx.Client
 ) -> float:
     for_s, rule_labels = _rule_for_s(prometheus, DETECTION_ALERT)
-    am_config = alertmanager.get("/api/v2/status").json()["config"]["original"]
+    am_config = alertmanager_status(alertmanager)["config"]["original"]
     return detection.configured_worst_case_s(
         parse_duration(settings.acgs_scrape_interval),
         parse_duration(settings.evaluation_interval),
@@ -142,8 +137,7 @@ def clear_sim_faults(settings: StackSettings) -> None:
     from acgs_metrics.services import SERVICES
 
     for index in range(len(SERVICES)):
-        url = f"http://{settings.sim_host}:{settings.sim_base_port + index}/control/faults"
-        httpx.delete(url, timeout=5).raise_for_status()
+        clear_faults(settings, index)
 
 
 def _measure_detection(
@@ -153,31 +147,23 @@ def _measure_detection(
     trials: int,
     progress: Progress,
 ) -> detection.DetectionResult:
-    sim = f"http://{settings.sim_host}:{settings.sim_base_port + DETECTION_SERVICE_INDEX}"
     api = detection.AlertmanagerAlerts(alertmanager)
     source = detection.WebhookLog(settings.layout.webhook_log)
     source.firing(DETECTION_ALERT, DETECTION_LABELS, time.time())  # skip older deliveries
-    am_config = yaml.safe_load(alertmanager.get("/api/v2/status").json()["config"]["original"])
+    am_config = yaml.safe_load(alertmanager_status(alertmanager)["config"]["original"])
     group_interval_s = parse_duration(str(am_config.get("route", {}).get("group_interval", "5m")))
     # The resolved notification is flushed within a group_interval; Alertmanager then drops
     # the empty aggregation group at its next maintenance pass, every 30 s. A new alert that
     # arrives before that joins the old group and waits for its next group_interval tick.
     settle_s = group_interval_s + detection.ALERTMANAGER_MAINTENANCE_S + 2
 
-    def inject() -> None:
-        response = httpx.post(f"{sim}/control/faults", json={"fault": DETECTION_FAULT}, timeout=5)
-        response.raise_for_status()
-
-    def clear() -> None:
-        httpx.delete(f"{sim}/control/faults", timeout=5).raise_for_status()
-
     task = progress.add_task("alert detection", total=trials, status=f"{trials} trials")
     clear_sim_faults(settings)
     result = detection.measure_detection(
         DETECTION_ALERT,
         DETECTION_LABELS,
-        inject,
-        clear,
+        lambda: inject_fault(settings, DETECTION_SERVICE_INDEX, DETECTION_FAULT),
+        lambda: clear_faults(settings, DETECTION_SERVICE_INDEX),
         source,
         quiet=lambda: api.gone(DETECTION_ALERT, DETECTION_LABELS),
         trials=trials,
@@ -269,7 +255,7 @@ def _measure_all(
     """The phases of `run_perf`, appending to `checks` and `details` as each one ends."""
     from acgs_deploy.client import stack_client
 
-    endpoint = prometheus_endpoint(settings)
+    prometheus = endpoint(settings, "prometheus")
     dashboards = dashload.load_dashboards(settings.layout.config_dir / "grafana" / "dashboards")
     scrape_s = parse_duration(settings.scrape_interval)
     with (
@@ -310,7 +296,7 @@ def _measure_all(
         mix = query_mix(dashboards, loads)
         task = progress.add_task(f"{users} users", total=duration_s, status="")
         load = run_load(
-            endpoint, mix, users, duration_s, think_s,
+            prometheus, mix, users, duration_s, think_s,
             progress=lambda elapsed, done: progress.update(
                 task, completed=min(elapsed, duration_s), status=f"{done} requests"),
         )  # fmt: skip
@@ -344,7 +330,7 @@ def _measure_all(
         else:
             try:
                 found = _measure_detection(settings, prom, am, detection_trials, progress)
-            except (OSError, httpx.HTTPError, LookupError, ValueError) as error:
+            except (APIError, OSError, httpx.HTTPError, LookupError, ValueError) as error:
                 # TimeoutError (an OSError) included: the alert never went quiet.
                 checks.append(Check("alert detection", "< 30 s", f"not measured: {error}", False))
                 details["detection"] = {"error": f"{type(error).__name__}: {error}"}
@@ -500,8 +486,7 @@ def run_command(
     """
     from acgs_dashboards.queryload import QueryLoadError
     from acgs_deploy.health import run_health
-    from acgs_deploy.perf.endpoint import NotLoopback
-    from acgs_deploy.perf.promapi import PrometheusError
+    from acgs_deploy.perf.loadgen import NotLoopback
     from acgs_deploy.secrets import SecretsError
     from acgs_deploy.settings import SettingsError
 
@@ -522,7 +507,7 @@ def run_command(
     except UsageError as error:
         errors.print(f"[red]{command}: {error}[/]")
         return 2
-    except (SettingsError, SecretsError, PrometheusError, NotLoopback, LookupError, OSError,
+    except (SettingsError, SecretsError, APIError, NotLoopback, LookupError, OSError,
             ValueError, httpx.HTTPError, QueryLoadError, psutil.Error,
             yaml.YAMLError) as error:  # fmt: skip
         errors.print(f"[red]{command}: {_describe(error)}[/]", highlight=False)
@@ -532,6 +517,9 @@ def run_command(
 def _describe(error: BaseException) -> str:
     """One line for the user: the message, with a hint when the stack is likely down."""
     text = str(error) or type(error).__name__
-    if isinstance(error, httpx.ConnectError | ConnectionError) or "did not answer" in text:
+    if (
+        isinstance(error, httpx.ConnectError | ConnectionError | APIUnreachable)
+        or "did not answer" in text
+    ):
         return f"{text}: is the stack running? (invoke status, invoke deploy)"
     return text
