@@ -28,6 +28,7 @@ import prometheus_client
 import pytest
 
 from acgs_deploy.client import Endpoint, query
+from acgs_deploy.commandlines import alertmanager_command, prometheus_command
 from acgs_deploy.secrets import Secrets
 from acgs_deploy.settings import StackSettings
 from acgs_deploy.tls import CertificateInfo, ensure_certificates
@@ -242,9 +243,8 @@ def stack(
         )
         am_log = base / "alertmanager.log"
         alertmanager = subprocess.Popen(
-            ["/usr/bin/prometheus-alertmanager", f"--config.file={base / 'alertmanager.yml'}",
-             f"--storage.path={base / 'am-data'}", f"--web.listen-address=127.0.0.1:{am_port}",
-             "--cluster.listen-address="],
+            alertmanager_command(config=base / "alertmanager.yml", data=base / "am-data",
+                                 listen=f"127.0.0.1:{am_port}"),
             stdout=am_log.open("wb"), stderr=subprocess.STDOUT,
         )  # fmt: skip
         processes.append(alertmanager)
@@ -278,11 +278,12 @@ def stack(
         (base / "prometheus.yml").chmod(0o600)
         prom_log = base / "prometheus.log"
         prometheus = subprocess.Popen(
-            ["/usr/bin/prometheus", f"--config.file={base / 'prometheus.yml'}",
-             f"--storage.tsdb.path={base / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
-             f"--web.config.file={base / 'web.yml'}", "--web.enable-lifecycle",
-             # Alerts fired before Alertmanager is discovered are resent after this.
-             "--rules.alert.resend-delay=1s"],
+            prometheus_command(
+                config=base / "prometheus.yml", data=base / "data", listen=f"127.0.0.1:{port}",
+                web_config=base / "web.yml",
+                # Alerts fired before Alertmanager is discovered are resent after this.
+                extra=["--rules.alert.resend-delay=1s"],
+            ),
             stdout=prom_log.open("wb"), stderr=subprocess.STDOUT,
         )  # fmt: skip
         processes.append(prometheus)

@@ -30,6 +30,7 @@ from rich.table import Table
 from acgs_deploy import binaries, configstore
 from acgs_deploy.client import ComponentName as ServerName
 from acgs_deploy.client import base_url, stack_client
+from acgs_deploy.commandlines import alertmanager_command, prometheus_command
 from acgs_deploy.process import ProcessManager, ProcessSpec
 from acgs_deploy.render import grafana_environment, local_topology, render
 from acgs_deploy.secrets import RECEIVER_KEYS, Secrets
@@ -181,7 +182,6 @@ def components(
     listen = settings.host
     if ":" in listen:
         listen = f"[{listen}]"
-    web_config = f"--web.config.file={live / 'web.yml'}"
     found: list[Component] = []
     if demo:
         webhook = f"http://127.0.0.1:{settings.webhook_port}"
@@ -234,7 +234,7 @@ def components(
                 [
                     "prometheus-node-exporter",
                     f"--web.listen-address={listen}:{settings.node_exporter_port}",
-                    web_config,
+                    f"--web.config.file={live / 'web.yml'}",
                 ],
             ),
             ports=[settings.node_exporter_port],
@@ -247,15 +247,13 @@ def components(
             url=base_url(settings, "alertmanager"),
             spec=ProcessSpec(
                 "alertmanager",
-                [
-                    "prometheus-alertmanager",
-                    f"--config.file={live / 'alertmanager.yml'}",
-                    f"--storage.path={layout.alertmanager_data}",
-                    f"--web.listen-address={listen}:{settings.alertmanager_port}",
-                    web_config,
-                    "--cluster.listen-address=",  # no gossip port: one instance
-                    f"--web.external-url={base_url(settings, 'alertmanager')}/",
-                ],
+                alertmanager_command(
+                    config=live / "alertmanager.yml",
+                    data=layout.alertmanager_data,
+                    listen=f"{listen}:{settings.alertmanager_port}",
+                    web_config=live / "web.yml",
+                    extra=[f"--web.external-url={base_url(settings, 'alertmanager')}/"],
+                ),
             ),
             ports=[settings.alertmanager_port],
             probe=_probe_server(settings, "alertmanager", "/-/ready"),
@@ -268,17 +266,14 @@ def components(
             url=base_url(settings, "prometheus"),
             spec=ProcessSpec(
                 "prometheus",
-                [
-                    "prometheus",
-                    f"--config.file={live / 'prometheus.yml'}",
-                    f"--storage.tsdb.path={layout.prometheus_data}",
-                    f"--storage.tsdb.retention.time={settings.retention}",
-                    f"--web.listen-address={listen}:{settings.prometheus_port}",
-                    web_config,
-                    "--web.enable-admin-api",
-                    "--web.enable-lifecycle",
-                    f"--web.external-url={base_url(settings, 'prometheus')}/",
-                ],
+                prometheus_command(
+                    config=live / "prometheus.yml",
+                    data=layout.prometheus_data,
+                    listen=f"{listen}:{settings.prometheus_port}",
+                    web_config=live / "web.yml",
+                    retention=settings.retention,
+                    extra=[f"--web.external-url={base_url(settings, 'prometheus')}/"],
+                ),
             ),
             ports=[settings.prometheus_port],
             probe=_probe_server(settings, "prometheus", "/-/ready"),
