@@ -19,7 +19,9 @@ from urllib.parse import urlsplit
 import pytest
 from rich.console import Console
 
-from acgs_deploy import stack
+from acgs_deploy import backends
+from acgs_deploy.backends.base import DeployOptions, Report
+from acgs_deploy.backends.local import LocalBackend
 from acgs_deploy.backup import cli
 from acgs_deploy.backup.archive import Passphrase
 from acgs_deploy.backup.restore import verify_backup
@@ -32,6 +34,10 @@ pytestmark = pytest.mark.stack
 QUERIES = ("up", "acgs_constitutional_compliance_score", "prometheus_tsdb_head_series")
 
 
+def deploy(settings: StackSettings, demo: bool | None = None) -> Report:
+    return backends.deploy(LocalBackend(settings, DeployOptions(demo=demo)))
+
+
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings]:
     root = tmp_path_factory.mktemp("backup-stack")
@@ -42,7 +48,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings
     settings = StackSettings.load(root / "state", rules_dir=rules, **free_stack_ports())
     try:
         started = time.time()
-        stack.deploy(settings, demo=True)
+        deploy(settings, demo=True)
         # A backup counts samples up to 30 s before its snapshot: wait until every queried
         # metric (Prometheus' own are scraped only every 15 s) has samples before that.
         deadline = time.monotonic() + 150
@@ -54,7 +60,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings
             time.sleep(2)
         yield settings
     finally:
-        stack.down(settings)
+        LocalBackend(settings).down()
 
 
 def query_range(settings: StackSettings, query: str, start: float, end: float) -> list[Any]:
@@ -113,11 +119,11 @@ def test_backup_wipe_restore_same_samples(deployed: StackSettings) -> None:
     assert all(before.values())
 
     # Lose the data: stop, wipe Prometheus' and Alertmanager's data, start empty.
-    stack.down(deployed)
+    LocalBackend(deployed).down()
     for directory in (deployed.layout.prometheus_data, deployed.layout.alertmanager_data):
         shutil.rmtree(directory)
         directory.mkdir()
-    stack.deploy(deployed, demo=True)
+    deploy(deployed, demo=True)
     assert query_range(deployed, "acgs_constitutional_compliance_score", start, end) == []
 
     assert cli.run("restore", settings=deployed, backup_file=backup) == 0
@@ -145,7 +151,7 @@ def test_damaged_or_wrong_key_refused_and_nothing_changes(
         "wrong-key.acgsbak": (data, "not the stack's key"),
     }
     blocks_before = data_digest(deployed)
-    pids_before = {s.name: s.pid for s in stack.status(deployed)}
+    pids_before = {s.name: s.pid for s in LocalBackend(deployed).status().components}
     for name, (content, key) in cases.items():
         path = tmp_path / name
         path.write_bytes(content)
@@ -164,7 +170,7 @@ def test_damaged_or_wrong_key_refused_and_nothing_changes(
         assert code == cli.EXIT_FAILED, name
         code = cli.run("verify", settings=deployed, backup_file=path, key_file=key_file)
         assert code == cli.EXIT_FAILED, name
-    assert {s.name: s.pid for s in stack.status(deployed)} == pids_before
+    assert {s.name: s.pid for s in LocalBackend(deployed).status().components} == pids_before
     assert data_digest(deployed) == blocks_before
     assert not list(deployed.state_dir.rglob("*.restore-staging"))
 
@@ -239,7 +245,7 @@ def test_restore_into_another_stack_scrapes_that_stack(
     key.write_text(Secrets.load(deployed.state_dir).backup_encryption_key + "\n")
     other = StackSettings.load(root / "state", rules_dir=deployed.rules_dir, **free_stack_ports())
     try:
-        stack.deploy(other, demo=False)
+        deploy(other, demo=False)
         console = Console(record=True, width=400)
         code = cli.run("restore", settings=other, backup_file=backup, key_file=key, console=console)
         assert code == 0, console.export_text()
@@ -270,7 +276,7 @@ def test_restore_into_another_stack_scrapes_that_stack(
         moved = origin.differences(cli.stack_origin(other))
         assert f"prometheus {deployed.prometheus_port} -> {other.prometheus_port}" in moved[-1]
     finally:
-        stack.down(other)
+        LocalBackend(other).down()
 
 
 def test_failed_start_after_the_swap_rolls_back(
@@ -286,10 +292,11 @@ def test_failed_start_after_the_swap_rolls_back(
     env_before = deployed.layout.env_file.read_bytes()
     blocks_before = {k for k in data_digest(deployed) if k.endswith("meta.json")}
     squatter: list[socket.socket] = []
-    real_apply = stack.apply_config
+    real_configure = LocalBackend.configure
 
-    def apply_then_take_the_port(settings: StackSettings) -> set[str]:
-        changed = real_apply(settings)
+    def configure_then_take_the_port(backend: LocalBackend) -> set[str]:
+        changed = real_configure(backend)
+        settings = backend.settings
         if squatter:  # the roll-back: free the port again
             squatter.pop().close()
         else:
@@ -300,7 +307,7 @@ def test_failed_start_after_the_swap_rolls_back(
             squatter.append(sock)
         return changed
 
-    monkeypatch.setattr(stack, "apply_config", apply_then_take_the_port)
+    monkeypatch.setattr(LocalBackend, "configure", configure_then_take_the_port)
     capsys.readouterr()
     try:
         code = cli.run("restore", settings=deployed, backup_file=backup)
@@ -311,7 +318,9 @@ def test_failed_start_after_the_swap_rolls_back(
     assert code == cli.EXIT_FAILED
     assert "prometheus exited at start" in err
     assert "put back and the stack runs on them again: nothing was restored" in err
-    assert {s.name: s.state for s in stack.status(deployed) if s.name != "grafana"} == {
+    assert {
+        s.name: s.state for s in LocalBackend(deployed).status().components if s.name != "grafana"
+    } == {
         "webhook": "healthy",
         "acgs-sim": "healthy",
         "node_exporter": "healthy",

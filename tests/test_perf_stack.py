@@ -1,7 +1,7 @@
 """health, perf, overhead and alerts-report against the real demo stack (short durations).
 
 The stack (Prometheus, Alertmanager, node_exporter, acgs-sim, webhook receiver) is deployed
-by `acgs_deploy.stack.deploy` into a temporary state directory on free ports and always
+by the local backend into a temporary state directory on free ports and always
 torn down. Run with `nox -s stack`.
 """
 
@@ -16,7 +16,9 @@ import pytest
 import yaml
 from rich.console import Console
 
-from acgs_deploy import stack
+from acgs_deploy import backends
+from acgs_deploy.backends.base import DeployOptions
+from acgs_deploy.backends.local import LocalBackend
 from acgs_deploy.client import query, stack_client
 from acgs_deploy.health import check_targets, expected_targets
 from acgs_deploy.perf.detection import AlertmanagerAlerts
@@ -33,7 +35,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings
     (root / "stack.yml").write_text(yaml.safe_dump(free_stack_ports()))
     settings = StackSettings.load(root / "state", stack_file=root / "stack.yml")
     try:
-        stack.deploy(settings, demo=True)
+        backends.deploy(LocalBackend(settings, DeployOptions(demo=True)))
         # Wait until every target has been scraped once (the global interval is 15 s).
         with stack_client(settings, "prometheus") as client:
             deadline = time.monotonic() + 60
@@ -42,7 +44,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings
                 time.sleep(1)
         yield settings
     finally:
-        stack.down(settings)
+        LocalBackend(settings).down()
 
 
 def _run(command: str, settings: StackSettings, **options: object) -> tuple[int, str]:
@@ -184,7 +186,7 @@ def test_perf_on_a_stopped_stack_is_one_line_and_a_partial_report(
     deployed: StackSettings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Runs last in this module: it stops the stack (the fixture's down() is then a no-op).
-    stack.down(deployed)
+    LocalBackend(deployed).down()
     code, _ = _run("perf", deployed, users=5, duration_s=1.0, report_dir=tmp_path,
                    dashboard_runs=1, overhead_window_s=1.0, detection_trials=0)  # fmt: skip
     err = capsys.readouterr().err

@@ -15,12 +15,16 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from acgs_deploy import compose, stack
+from acgs_deploy import backends
+from acgs_deploy.backends.base import DeployOptions
+from acgs_deploy.backends.local import LocalBackend
 from acgs_deploy.binaries import MissingBinaries
 from acgs_deploy.configstore import ConfigError
+from acgs_deploy.errors import DeployError, UsageError
 from acgs_deploy.render import RenderError
 from acgs_deploy.secrets import SecretsError
 from acgs_deploy.settings import SettingsError, StackSettings
+from acgs_deploy.statetable import print_states
 from acgs_deploy.tls import TLSError, certificate_expiry
 
 __all__ = ["main", "run"]
@@ -28,8 +32,7 @@ __all__ = ["main", "run"]
 EXIT_FAILED = 1
 EXIT_NOT_STARTED = 3
 USER_ERRORS = (
-    stack.DeployError,
-    compose.ComposeError,
+    DeployError,
     SettingsError,
     SecretsError,
     TLSError,
@@ -53,32 +56,34 @@ def run(
     errors = Console(stderr=True)
     try:
         settings = StackSettings.load(state_dir, stack_file=stack_file)
-        if command == "deploy" and target == "compose":
-            outcome = compose.deploy(settings, demo=bool(demo), console=console)
-            return 0 if outcome.started else EXIT_NOT_STARTED
         if command == "deploy":
-            if target != "local":
-                errors.print(
-                    f"[red]unknown target {escape(repr(target))}[/red]: use local or compose"
-                )
+            try:
+                make = backends.factory(target)
+            except UsageError as error:
+                errors.print(f"[red]{escape(str(error))}[/red]")
                 return 2
-            report = stack.deploy(settings, demo=demo, console=errors)
-            stack.print_states(console, report.components, title="ACGS monitoring stack")
+            report = backends.deploy(make(settings, DeployOptions(demo=demo), errors))
+            if report.components:
+                print_states(console, report.components, title="ACGS monitoring stack")
+                _where_to_look(console, settings)
+            _notes(console, report.notes)
+            return 0 if report.started else EXIT_NOT_STARTED
+        if command == "status":
+            reports = [backend.status() for backend in backends.every(settings)]
+            states = [state for report in reports for state in report.components]
+            print_states(console, states, title=f"ACGS stack in {settings.state_dir}")
             _where_to_look(console, settings)
-        elif command == "status":
-            states = stack.status(settings)
-            stack.print_states(console, states, title=f"ACGS stack in {settings.state_dir}")
-            _where_to_look(console, settings)
-            _compose_note(console, settings)
+            _notes(console, [note for report in reports for note in report.notes])
         elif command == "reload":
-            report = stack.reload(settings, console=errors)
+            report = LocalBackend(settings, console=errors).reload()
             changed = ", ".join(sorted(report.config_changed)) or "nothing"
             console.print(f"configuration changed: {changed}", markup=False)
-            stack.print_states(console, report.components, title="reload")
+            print_states(console, report.components, title="reload")
         elif command == "down":
-            stopped = stack.down(settings)
+            reports = [backend.down() for backend in backends.every(settings)]
+            stopped = [state.name for report in reports for state in report.components]
             console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}", markup=False)
-            _compose_note(console, settings)
+            _notes(console, [note for report in reports for note in report.notes])
         else:
             errors.print(f"[red]unknown command {escape(repr(command))}[/red]")
             return 2
@@ -101,9 +106,8 @@ def _where_to_look(console: Console, settings: StackSettings) -> None:
     )
 
 
-def _compose_note(console: Console, settings: StackSettings) -> None:
-    note = compose.management_note(settings)
-    if note is not None:
+def _notes(console: Console, notes: Sequence[str]) -> None:
+    for note in notes:
         console.print(note, soft_wrap=True, markup=False, highlight=False)
 
 

@@ -237,11 +237,11 @@ def check_backups(backups_dir: Path, now: float | None = None) -> HealthCheck:
 
 def stack_health(settings: StackSettings) -> list[HealthCheck]:
     """Every check against the stack that `settings` describes."""
-    from acgs_deploy import stack
+    from acgs_deploy.backends.local import LocalBackend
     from acgs_deploy.client import stack_client
 
     checks = []
-    for state in stack.status(settings):
+    for state in LocalBackend(settings).status().components:
         if state.state == "not installed":
             checks.append(HealthCheck(state.name, "warn", f"not installed: {state.hint}"))
         else:

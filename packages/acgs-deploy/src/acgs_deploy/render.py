@@ -110,7 +110,7 @@ def compose_topology(settings: StackSettings) -> Topology:
     # The ACGS services run outside the compose network. A loopback sim_host means "this
     # host", reached from the containers as host.docker.internal (the Docker bridge gateway):
     # the services must then listen on an address the bridge reaches, not on 127.0.0.1.
-    # No demo parts: the compose target refuses --demo (see acgs_deploy.compose).
+    # No demo parts: the compose target refuses --demo (see acgs_deploy.backends.compose).
     sim_host = "host.docker.internal" if settings.sim_host in LOOPBACK_HOSTS else settings.sim_host
     optional = [
         ("haproxy", "haproxy-exporter:9101", settings.haproxy_scrape_uri),

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import httpx
 from rich.console import Console
 from rich.markup import escape
 
-from acgs_deploy import stack
+from acgs_deploy.backends.local import LocalBackend
 from acgs_deploy.backup.archive import ArchiveError, Passphrase
 from acgs_deploy.backup.manifest import ManifestError, StackOrigin
 from acgs_deploy.backup.report import (
@@ -42,7 +41,7 @@ from acgs_deploy.backup.retention import check_rules, prune
 from acgs_deploy.backup.snapshot import BackupError, BackupSources, create_backup
 from acgs_deploy.client import APIError, stack_client
 from acgs_deploy.configstore import ConfigError
-from acgs_deploy.process import ProcessManager
+from acgs_deploy.errors import DeployError
 from acgs_deploy.render import RenderError
 from acgs_deploy.secrets import Secrets, SecretsError
 from acgs_deploy.settings import SettingsError, StackSettings
@@ -59,7 +58,7 @@ USER_ERRORS = (
     RestoreError,
     SecretsError,
     SettingsError,
-    stack.DeployError,
+    DeployError,
     ConfigError,
     RenderError,
     TLSError,
@@ -141,16 +140,14 @@ def run_backup(
 ) -> Path:
     check_rules(keep_last=keep_last, keep_days=keep_days)
     passphrase = load_passphrase(settings, key_file)
-    manager = ProcessManager(settings.layout.run_dir, settings.layout.logs_dir)
-    if manager.running("prometheus") is None:
+    running = LocalBackend(settings).running()
+    if "prometheus" not in running:
         raise BackupError(
             f"Prometheus is not running for {settings.state_dir}: run `invoke deploy` first"
         )
     out = writable_dir(out_dir or settings.layout.backups_dir)
-    alertmanager = (
-        _client(settings, "alertmanager") if manager.running("alertmanager") is not None else None
-    )
-    grafana = _client(settings, "grafana") if manager.running("grafana") is not None else None
+    alertmanager = _client(settings, "alertmanager") if "alertmanager" in running else None
+    grafana = _client(settings, "grafana") if "grafana" in running else None
     with _client(settings, "prometheus") as prometheus, byte_progress(console) as bar:
         sources = BackupSources(
             prometheus=prometheus,
@@ -197,59 +194,35 @@ def run_verify(
 
 def _stack_control(settings: StackSettings) -> tuple[list[str], RestoreTargets]:
     """Which components run now, and how to stop, configure and start exactly those."""
-    manager = ProcessManager(settings.layout.run_dir, settings.layout.logs_dir)
-    running = [state.name for state in stack.status(settings) if state.pid is not None]
-    names = [
-        c.name
-        for c in stack.components(settings, demo=True)
-        if c.name in running and c.name in STATEFUL
-    ]
+    backend = LocalBackend(settings)
+    running = list(backend.running())
+    names = [name for name in running if name in STATEFUL]
     if "prometheus" not in running:
         raise RestoreError(
             f"Prometheus is not running for {settings.state_dir}: run `invoke deploy` first, "
             "then restore into it"
         )
 
-    def stop() -> None:
-        for name in reversed(names):
-            manager.stop(name)
-
     def start() -> None:
-        # Built now: Grafana's environment comes from the monitoring.env now in place.
-        secrets = Secrets.load(settings.state_dir)
-        wanted = [
-            c for c in stack.components(settings, demo=True, secrets=secrets) if c.name in names
-        ]
-        for component in wanted:
-            if component.spec is not None and manager.running(component.name) is None:
-                manager.start(component.spec)
-        deadline = time.monotonic() + settings.startup_timeout_s
-        pending = list(wanted)
-        while pending and time.monotonic() < deadline:
-            pending = [c for c in pending if not c.probe()]
-            exited = [c.name for c in pending if manager.running(c.name) is None]
-            if exited:
-                raise RestoreError(
-                    f"{', '.join(exited)} exited at start; see {settings.layout.logs_dir}"
-                )
-            if pending:
-                time.sleep(0.2)
-        if pending:
-            pending_names = ", ".join(c.name for c in pending)
-            logs = settings.layout.logs_dir
-            raise RestoreError(f"{pending_names} did not become healthy; see {logs}")
+        failed = backend.start(names)
+        exited = [name for name, why in failed.items() if why == "exited"]
+        logs = settings.layout.logs_dir
+        if exited:
+            raise RestoreError(f"{', '.join(exited)} exited at start; see {logs}")
+        if failed:
+            raise RestoreError(f"{', '.join(failed)} did not become healthy; see {logs}")
 
     targets = RestoreTargets(
         prometheus=lambda: _client(settings, "prometheus"),
         prometheus_data_dir=settings.layout.prometheus_data,
-        stop=stop,
+        stop=lambda: backend.stop(names),
         start=start,
         alertmanager=(lambda: _client(settings, "alertmanager"))
         if "alertmanager" in running
         else None,
         grafana=(lambda: _client(settings, "grafana")) if "grafana" in running else None,
         paths=restore_paths(settings),
-        configure=lambda: stack.apply_config(settings),
+        configure=backend.configure,
     )
     return running, targets
 

@@ -75,9 +75,9 @@ class UsageError(ValueError):
 
 def running_pids(settings: StackSettings) -> dict[str, int]:
     """Every running process of the stack, by component name."""
-    from acgs_deploy import stack
+    from acgs_deploy.backends.local import LocalBackend
 
-    return {s.name: s.pid for s in stack.status(settings) if s.pid is not None}
+    return LocalBackend(settings).running()
 
 
 def monitoring_pids(settings: StackSettings) -> dict[str, int]:
