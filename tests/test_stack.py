@@ -19,7 +19,7 @@ import httpx
 import pytest
 import yaml
 
-from acgs_deploy import backends, cli, configstore
+from acgs_deploy import backends, cli, commands, configstore
 from acgs_deploy.backends.base import DeployOptions, Report
 from acgs_deploy.backends.local import LocalBackend
 from acgs_deploy.client import ComponentName, base_url, stack_client
@@ -189,7 +189,7 @@ def test_reload_refuses_a_broken_rule_file_and_keeps_the_old_rules(
         # The same through the command: exit 1, file and line, no traceback.
         for name, value in _port_env(deployed):
             monkeypatch.setenv(f"ACGS_{name.upper()}", str(value))
-        assert cli.run("reload", state_dir=deployed.state_dir) == 1
+        assert commands.reload(state_dir=deployed.state_dir) == 1
         err = capsys.readouterr().err
         assert "zz-broken.yml: 5:15" in err.replace("\n", "")
         assert "Nothing was applied" in err.replace("\n", " ")

@@ -220,6 +220,36 @@ def webhook(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Webhook]:
         server.server_close()
 
 
+def _write_prometheus_config(
+    base: Path, cert: Path, key: Path, am_port: int, targets: dict[str, int]
+) -> None:
+    """prometheus.yml (scraping itself through TLS and auth, and the other jobs in `targets`),
+    web.yml and the test rules, in `base`."""
+    password_hash = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
+    (base / "web.yml").write_text(
+        f"tls_server_config:\n  cert_file: {cert}\n  key_file: {key}\n"
+        f"basic_auth_users:\n  {USERNAME}: '{password_hash}'\n"
+    )
+    (base / "rules.yml").write_text(RULES)
+    (base / "prometheus.yml").write_text(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+        f"rule_files: [{base / 'rules.yml'}]\n"
+        "alerting:\n  alertmanagers:\n"
+        f"    - static_configs: [{{targets: ['127.0.0.1:{am_port}']}}]\n"
+        "scrape_configs:\n"
+        "  - job_name: prometheus\n    scheme: https\n"
+        f"    tls_config: {{ca_file: {cert}}}\n"
+        f"    basic_auth: {{username: {USERNAME}, password: {PASSWORD}}}\n"
+        f"    static_configs: [{{targets: ['127.0.0.1:{targets['prometheus']}']}}]\n"
+        + "".join(
+            f"  - job_name: {job}\n    static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n"
+            for job, port in targets.items()
+            if job != "prometheus"
+        )
+    )
+    (base / "prometheus.yml").chmod(0o600)
+
+
 @pytest.fixture(scope="session")
 def stack(
     tmp_path_factory: pytest.TempPathFactory, tls: tuple[Path, Path], webhook: Webhook
@@ -252,30 +282,9 @@ def stack(
         with am_endpoint.client() as client:
             wait_ready(client, "/-/ready", alertmanager, am_log)
 
-        password_hash = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
-        (base / "web.yml").write_text(
-            f"tls_server_config:\n  cert_file: {cert}\n  key_file: {key}\n"
-            f"basic_auth_users:\n  {USERNAME}: '{password_hash}'\n"
-        )
-        (base / "rules.yml").write_text(RULES)
-        port = free_port()
-        absent_port = free_port()
-        (base / "prometheus.yml").write_text(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-            f"rule_files: [{base / 'rules.yml'}]\n"
-            "alerting:\n  alertmanagers:\n"
-            f"    - static_configs: [{{targets: ['127.0.0.1:{am_port}']}}]\n"
-            "scrape_configs:\n"
-            "  - job_name: prometheus\n    scheme: https\n"
-            f"    tls_config: {{ca_file: {cert}}}\n"
-            f"    basic_auth: {{username: {USERNAME}, password: {PASSWORD}}}\n"
-            f"    static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n"
-            "  - job_name: acgs-test\n"
-            f"    static_configs: [{{targets: ['127.0.0.1:{exporter_port}']}}]\n"
-            "  - job_name: absent\n"
-            f"    static_configs: [{{targets: ['127.0.0.1:{absent_port}']}}]\n"
-        )
-        (base / "prometheus.yml").chmod(0o600)
+        port, absent_port = free_port(), free_port()
+        targets = {"prometheus": port, "acgs-test": exporter_port, "absent": absent_port}
+        _write_prometheus_config(base, cert, key, am_port, targets)
         prom_log = base / "prometheus.log"
         prometheus = subprocess.Popen(
             prometheus_command(
@@ -301,11 +310,7 @@ def stack(
             webhook=webhook,
             fault=fault,
             ca_file=cert,
-            targets={
-                "prometheus": f"127.0.0.1:{port}",
-                "acgs-test": f"127.0.0.1:{exporter_port}",
-                "absent": f"127.0.0.1:{absent_port}",
-            },
+            targets={job: f"127.0.0.1:{job_port}" for job, job_port in targets.items()},
         )
     finally:
         for process in reversed(processes):

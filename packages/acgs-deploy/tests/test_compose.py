@@ -14,7 +14,7 @@ import pytest
 import yaml
 from rich.console import Console
 
-from acgs_deploy import backends, cli
+from acgs_deploy import backends, commands
 from acgs_deploy.backends.compose import COMPOSE_FILE, ComposeBackend, engine_problem
 from acgs_deploy.errors import DeployError
 from acgs_deploy.settings import StackSettings
@@ -82,7 +82,7 @@ def test_deploy_without_engine_says_so(
     problem = engine_problem()
     assert problem is not None
     assert f"not started: {problem}" in report.notes[-1]
-    assert cli.run("deploy", target="compose", state_dir=settings.state_dir) == 3
+    assert commands.deploy(target="compose", settings=settings) == 3
     text = " ".join(capsys.readouterr().out.split())
     assert f"rendered and validated {settings.layout.compose_dir / COMPOSE_FILE}" in text
     assert "docker compose -f" in text
@@ -94,8 +94,8 @@ def test_deploy_without_engine_says_so(
 def test_demo_is_refused_before_anything_is_written(
     settings: StackSettings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = cli.run("deploy", target="compose", demo=True, state_dir=settings.state_dir)
-    assert code == cli.EXIT_FAILED
+    code = commands.deploy(target="compose", demo=True, settings=settings)
+    assert code == 1
     err = " ".join(capsys.readouterr().err.split())
     assert "--demo is not supported with --target compose" in err
     assert "invoke deploy --demo" in err
@@ -107,8 +107,8 @@ def test_state_dir_that_is_a_file_is_a_clear_error(
 ) -> None:
     blocker = tmp_path / "state-file"
     blocker.write_text("not a directory")
-    code = cli.run("deploy", target="compose", state_dir=blocker)
-    assert code == cli.EXIT_FAILED
+    code = commands.deploy(target="compose", state_dir=blocker)
+    assert code == 1
     err = " ".join(capsys.readouterr().err.split())
     assert f"cannot write to the state directory {blocker}: {blocker} is a file" in err
     assert "Traceback" not in err
@@ -154,9 +154,9 @@ def test_local_grafana_listens_on_grafana_port(settings: StackSettings) -> None:
 
 def test_status_and_down_say_how_to_manage_compose(settings: StackSettings) -> None:
     compose_file = render_compose(settings)
-    for command in ("status", "down"):
+    for run in (commands.status, commands.down):
         console = Console(record=True, width=400)
-        assert cli.run(command, state_dir=settings.state_dir, console=console) == 0
+        assert run(settings=settings, console=console) == 0
         text = console.export_text()
         assert f"compose deployment ({compose_file})" in text
         assert f"docker compose -f {compose_file} -p acgs-monitoring down" in text

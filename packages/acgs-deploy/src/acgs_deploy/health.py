@@ -5,7 +5,7 @@ for machines). Components healthy and ready through TLS and auth; targets up aga
 jobs and addresses the settings say; rules loaded and evaluating without errors; Alertmanager
 reachable with its receivers (API v2); firing alerts summarised; days until the TLS
 certificates expire; TSDB disk use against retention; age of the last backup.
-`run_health` exits 1 when any check fails (warnings alone do not fail).
+`invoke health` exits 1 when any check fails (warnings alone do not fail).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from acgs_deploy.backends.local import LocalBackend
 from acgs_deploy.client import (
     APIError,
     alertmanager_status,
@@ -33,6 +34,7 @@ from acgs_deploy.client import (
     query,
     receivers,
     rule_groups,
+    stack_client,
 )
 from acgs_deploy.settings import StackSettings
 from acgs_rules.promql import parse_duration
@@ -237,9 +239,6 @@ def check_backups(backups_dir: Path, now: float | None = None) -> HealthCheck:
 
 def stack_health(settings: StackSettings) -> list[HealthCheck]:
     """Every check against the stack that `settings` describes."""
-    from acgs_deploy.backends.local import LocalBackend
-    from acgs_deploy.client import stack_client
-
     checks = []
     for state in LocalBackend(settings).status().components:
         if state.state == "not installed":
@@ -265,7 +264,17 @@ def stack_health(settings: StackSettings) -> list[HealthCheck]:
     return checks
 
 
-def render_health(checks: Sequence[HealthCheck], console: Console) -> None:
+def healthy(checks: Sequence[HealthCheck]) -> bool:
+    """Nothing failed (warnings do not fail)."""
+    return all(check.status != "fail" for check in checks)
+
+
+def print_health(checks: Sequence[HealthCheck], console: Console, output_format: str) -> None:
+    """The checks as JSON (``{"healthy": ..., "checks": [...]}``) or as a table."""
+    if output_format == "json":
+        body = {"healthy": healthy(checks), "checks": [asdict(c) for c in checks]}
+        console.print_json(json.dumps(body))
+        return
     table = Table(title="ACGS monitoring stack health")
     table.add_column("check")
     table.add_column("status")
@@ -275,23 +284,3 @@ def render_health(checks: Sequence[HealthCheck], console: Console) -> None:
         colour = colours[check.status]
         table.add_row(check.name, f"[{colour}]{check.status}[/{colour}]", check.detail)
     console.print(table)
-
-
-def healthy(checks: Sequence[HealthCheck]) -> bool:
-    return all(check.status != "fail" for check in checks)
-
-
-def run_health(
-    settings: StackSettings, output_format: str = "text", console: Console | None = None
-) -> int:
-    """Print the checks as a table (text) or JSON; 0 when nothing failed, else 1."""
-    if output_format not in ("text", "json"):
-        raise ValueError(f"--format must be text or json, not {output_format!r}")
-    checks = stack_health(settings)
-    console = console or Console()
-    if output_format == "json":
-        body = {"healthy": healthy(checks), "checks": [asdict(c) for c in checks]}
-        console.print_json(json.dumps(body))
-    else:
-        render_health(checks, console)
-    return 0 if healthy(checks) else 1

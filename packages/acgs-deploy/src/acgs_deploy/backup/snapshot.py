@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -123,6 +123,22 @@ def _alertmanager_version(client: httpx.Client) -> str:
         return "unknown"
 
 
+def _api_state(
+    sources: BackupSources,
+) -> tuple[dict[str, str], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The components' versions, the Alertmanager silences and the Grafana dashboards."""
+    versions = {"acgs-deploy": __version__, "prometheus": prometheus_version(sources.prometheus)}
+    silences = []
+    if sources.alertmanager is not None:
+        versions["alertmanager"] = _alertmanager_version(sources.alertmanager)
+        silences = fetch_silences(sources.alertmanager)
+    dashboards = []
+    if sources.grafana is not None:
+        versions["grafana"] = grafana_version(sources.grafana)
+        dashboards = fetch_dashboards(sources.grafana)
+    return versions, silences, dashboards
+
+
 def members(prefix: str, root: Path) -> Iterator[tuple[Path, str]]:
     """(local file, archive name) pairs: a directory's files under prefix/, a file as prefix."""
     if root.is_file():
@@ -155,18 +171,7 @@ def create_backup(
     """
     started = time.monotonic()
     created = datetime.now(UTC)
-    versions = {
-        "acgs-deploy": __version__,
-        "prometheus": prometheus_version(sources.prometheus),
-    }
-    if sources.alertmanager is not None:
-        versions["alertmanager"] = _alertmanager_version(sources.alertmanager)
-    silences = fetch_silences(sources.alertmanager) if sources.alertmanager is not None else []
-    dashboards = []
-    if sources.grafana is not None:
-        versions["grafana"] = grafana_version(sources.grafana)
-        dashboards = fetch_dashboards(sources.grafana)
-
+    versions, silences, dashboards = _api_state(sources)
     snapshot_ms = int(time.time() * 1000)
     snapshot_dir = take_snapshot(sources.prometheus, sources.prometheus_data_dir)
     try:

@@ -25,7 +25,7 @@ from acgs_deploy.health import (
 )
 from acgs_deploy.settings import StackSettings
 
-from ..conftest import Stack
+from .conftest import Stack
 
 
 def test_ready_through_tls_and_auth(stack: Stack) -> None:

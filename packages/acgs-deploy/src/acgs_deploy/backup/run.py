@@ -1,26 +1,22 @@
-"""Backup, verify and restore for a deployed stack (`invoke backup`, `invoke restore`).
+"""Backup, verify and restore wired to the deployed local stack: its paths and processes, the
+clients of its components (TLS and basic auth), the key, the progress bars and the tables.
 
-Talks to the stack through `acgs_deploy.client.stack_client` (TLS + basic auth), reads the key
-from `--key-file` or BACKUP_ENCRYPTION_KEY in monitoring.env, shows a progress bar for large
-stores and prints a summary table. Exit codes: 0 done, 1 failed (the message says why; a
-refused restore changed nothing), 2 usage, 3 restored but counts differ from the manifest.
+The key comes from `--key-file` (its first line) or BACKUP_ENCRYPTION_KEY in monitoring.env.
+A restore stops the stateful components, swaps the files in and starts them again through the
+local backend, which also renders the configuration anew for this stack.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 import tempfile
-from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
 from rich.console import Console
-from rich.markup import escape
 
 from acgs_deploy.backends.local import LocalBackend
 from acgs_deploy.backup.archive import ArchiveError, Passphrase
-from acgs_deploy.backup.manifest import ManifestError, StackOrigin
+from acgs_deploy.backup.manifest import StackOrigin
 from acgs_deploy.backup.report import (
     PROGRESS_THRESHOLD,
     backup_table,
@@ -37,34 +33,23 @@ from acgs_deploy.backup.restore import (
     restore_backup,
     verify_backup,
 )
-from acgs_deploy.backup.retention import check_rules, prune
+from acgs_deploy.backup.retention import prune
 from acgs_deploy.backup.snapshot import BackupError, BackupSources, create_backup
-from acgs_deploy.client import APIError, stack_client
-from acgs_deploy.configstore import ConfigError
-from acgs_deploy.errors import DeployError
-from acgs_deploy.render import RenderError
-from acgs_deploy.secrets import Secrets, SecretsError
-from acgs_deploy.settings import SettingsError, StackSettings
-from acgs_deploy.tls import TLSError
+from acgs_deploy.client import ComponentName, stack_client
+from acgs_deploy.secrets import Secrets
+from acgs_deploy.settings import StackSettings
 
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_COUNTS_DIFFER = 3
-USER_ERRORS = (
-    APIError,
-    ArchiveError,
-    ManifestError,
-    BackupError,
-    RestoreError,
-    SecretsError,
-    SettingsError,
-    DeployError,
-    ConfigError,
-    RenderError,
-    TLSError,
-    httpx.HTTPError,
-    OSError,
-)
+__all__ = [
+    "load_passphrase",
+    "restore_paths",
+    "run_backup",
+    "run_restore",
+    "run_verify",
+    "stack_origin",
+    "stack_paths",
+    "writable_dir",
+]
+
 # Components whose files a restore replaces; they are stopped and started around the swap.
 STATEFUL = ("prometheus", "alertmanager", "node_exporter", "grafana")
 # The TSDB can be large: counting and snapshots get generous timeouts.
@@ -104,6 +89,7 @@ def restore_paths(settings: StackSettings) -> dict[str, Path]:
 
 
 def stack_origin(settings: StackSettings) -> StackOrigin:
+    """Where this stack lives, as a manifest records it."""
     return StackOrigin(
         state_dir=str(settings.state_dir.resolve()),
         host=settings.connect_host,
@@ -125,8 +111,8 @@ def writable_dir(path: Path) -> Path:
     return path
 
 
-def _client(settings: StackSettings, component: str) -> httpx.Client:
-    return stack_client(settings, component, timeout=API_TIMEOUT_S)  # type: ignore[arg-type]
+def _client(settings: StackSettings, component: ComponentName) -> httpx.Client:
+    return stack_client(settings, component, timeout=API_TIMEOUT_S)
 
 
 def run_backup(
@@ -138,7 +124,8 @@ def run_backup(
     keep_days: float | None,
     console: Console,
 ) -> Path:
-    check_rules(keep_last=keep_last, keep_days=keep_days)
+    """Back up the running stack into `out_dir` (default <state>/backups), print what the
+    backup holds, then delete what the retention rules no longer keep."""
     passphrase = load_passphrase(settings, key_file)
     running = LocalBackend(settings).running()
     if "prometheus" not in running:
@@ -180,6 +167,7 @@ def run_backup(
 def run_verify(
     settings: StackSettings, backup_file: Path, key_file: Path | None, console: Console
 ) -> None:
+    """Check every chunk tag and every file hash of `backup_file`; changes nothing."""
     check_backup_file(backup_file)
     passphrase = load_passphrase(settings, key_file)
     size = backup_file.stat().st_size
@@ -192,8 +180,9 @@ def run_verify(
     console.print(table)
 
 
-def _stack_control(settings: StackSettings) -> tuple[list[str], RestoreTargets]:
-    """Which components run now, and how to stop, configure and start exactly those."""
+def _restore_targets(settings: StackSettings) -> RestoreTargets:
+    """Where the backup's parts go, and how to stop, configure and start exactly the stateful
+    components that run now."""
     backend = LocalBackend(settings)
     running = list(backend.running())
     names = [name for name in running if name in STATEFUL]
@@ -212,7 +201,7 @@ def _stack_control(settings: StackSettings) -> tuple[list[str], RestoreTargets]:
         if failed:
             raise RestoreError(f"{', '.join(failed)} did not become healthy; see {logs}")
 
-    targets = RestoreTargets(
+    return RestoreTargets(
         prometheus=lambda: _client(settings, "prometheus"),
         prometheus_data_dir=settings.layout.prometheus_data,
         stop=lambda: backend.stop(names),
@@ -224,16 +213,16 @@ def _stack_control(settings: StackSettings) -> tuple[list[str], RestoreTargets]:
         paths=restore_paths(settings),
         configure=backend.configure,
     )
-    return running, targets
 
 
 def run_restore(
     settings: StackSettings, backup_file: Path, key_file: Path | None, console: Console
 ) -> bool:
-    """Returns True when the restored counts match the manifest."""
+    """Verify `backup_file` fully, restore it into the running stack and print what came
+    back; True when the restored series and sample counts match the manifest."""
     check_backup_file(backup_file)
     passphrase = load_passphrase(settings, key_file)
-    _, targets = _stack_control(settings)
+    targets = _restore_targets(settings)
     size = backup_file.stat().st_size
     with byte_progress(console, enabled=size >= PROGRESS_THRESHOLD) as bar:
         result = restore_backup(
@@ -252,100 +241,3 @@ def run_restore(
     if result.mismatches:
         console.print(mismatch_table(result))
     return not result.mismatches
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m acgs_deploy.backup",
-        description="Encrypted backup, verification and restore of the ACGS monitoring stack.",
-        epilog="Exit codes: 0 done, 1 failed (a refused restore changed nothing), 2 usage, "
-        "3 restored but series/sample counts differ from the manifest.",
-    )
-    parser.add_argument("command", choices=["backup", "verify", "restore"])
-    parser.add_argument("--state-dir", type=Path, help="state directory (ACGS_STATE_DIR)")
-    parser.add_argument("--stack-file", type=Path, help="YAML stack file (ACGS_STACK_FILE)")
-    parser.add_argument(
-        "--out", type=Path, help="backup: directory for the file (default <state>/backups)"
-    )
-    parser.add_argument(
-        "--key-file",
-        type=Path,
-        help="file whose first line is the key (default: BACKUP_ENCRYPTION_KEY in monitoring.env)",
-    )
-    parser.add_argument("--backup-file", type=Path, help="verify/restore: the .acgsbak file")
-    parser.add_argument(
-        "--keep-last", type=int, help="backup: then keep only the newest N backups in --out"
-    )
-    parser.add_argument(
-        "--keep-days",
-        type=float,
-        help="backup: then delete backups older than M days (the newest stays)",
-    )
-    args = parser.parse_args(argv)
-    if args.command in ("verify", "restore") and args.backup_file is None:
-        parser.error(f"{args.command} needs --backup-file FILE")
-    return run(args.command, **{k: v for k, v in vars(args).items() if k != "command"})
-
-
-def run(
-    command: str,
-    *,
-    state_dir: Path | str | None = None,
-    stack_file: Path | str | None = None,
-    out: Path | str | None = None,
-    key_file: Path | str | None = None,
-    backup_file: Path | str | None = None,
-    keep_last: int | str | None = None,
-    keep_days: float | str | None = None,
-    console: Console | None = None,
-    settings: StackSettings | None = None,
-) -> int:
-    """One command for a deployed stack; prints its outcome and returns the exit code.
-
-    `settings` replaces loading them from state_dir/stack_file (for callers that have them).
-    """
-    console = console or Console()
-    errors = Console(stderr=True, soft_wrap=True)
-    key = Path(key_file) if key_file else None
-    try:
-        last = int(keep_last) if keep_last is not None else None
-        days = float(keep_days) if keep_days is not None else None
-    except ValueError:
-        errors.print("[red]error:[/red] --keep-last takes a whole number, --keep-days a number")
-        return EXIT_USAGE
-    try:
-        check_rules(keep_last=last, keep_days=days)
-    except ValueError as error:
-        errors.print("[red]error:[/red]", escape(str(error)), highlight=False)
-        return EXIT_USAGE
-    try:
-        if settings is None:
-            settings = StackSettings.load(state_dir, stack_file=stack_file)
-        if command == "backup":
-            run_backup(
-                settings,
-                out_dir=Path(out) if out else None,
-                key_file=key,
-                keep_last=last,
-                keep_days=days,
-                console=console,
-            )
-        elif command in ("verify", "restore") and backup_file:
-            if command == "verify":
-                run_verify(settings, Path(backup_file), key, console)
-            elif not run_restore(settings, Path(backup_file), key, console):
-                return EXIT_COUNTS_DIFFER
-        else:
-            errors.print(f"[red]error:[/red] {command}: unknown command or missing --backup-file")
-            return EXIT_USAGE
-    except USER_ERRORS as error:
-        errors.print("[red]error:[/red]", escape(str(error)), highlight=False)
-        return EXIT_FAILED
-    except ValueError as error:
-        errors.print("[red]error:[/red]", escape(str(error)), highlight=False)
-        return EXIT_USAGE
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
