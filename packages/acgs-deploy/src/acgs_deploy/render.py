@@ -9,7 +9,6 @@ both targets: a :class:`Topology` says where each component is as seen from the 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import shutil
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from typing import Any
 
 import jinja2
 
+import acgs_dashboards
 from acgs_deploy.secrets import Secrets
 from acgs_deploy.settings import REPO_ROOT, StackSettings
 from acgs_metrics.services import SERVICES
@@ -238,14 +238,11 @@ def _build_dashboards(grafana_dir: Path, dashboards_path: str, live_grafana: Pat
     """Dashboards and Grafana provisioning from ``acgs_dashboards`` (``dashboards/*.py``).
 
     The datasource file names environment variables, not secrets: see
-    :func:`grafana_environment`. Without the package, Grafana gets no dashboards. When the
-    sources are unchanged since the live build (same fingerprint), the live output is copied:
-    importing the Grafana SDK costs more than the rest of a redeploy.
+    :func:`grafana_environment`. When the sources are unchanged since the live build (same
+    fingerprint), the live output is copied: importing the Grafana SDK (``acgs_dashboards.build``)
+    costs more than the rest of a redeploy.
     """
-    spec = importlib.util.find_spec("acgs_dashboards")
-    if spec is None or spec.origin is None:
-        return []
-    fingerprint = _dashboards_fingerprint(Path(spec.origin).parent, dashboards_path)
+    fingerprint = _dashboards_fingerprint(Path(acgs_dashboards.__file__).parent, dashboards_path)
     marker = live_grafana / FINGERPRINT_FILE
     if marker.is_file() and marker.read_text() == fingerprint:
         for part in ("dashboards", "provisioning"):
