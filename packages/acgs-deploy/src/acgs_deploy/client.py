@@ -243,22 +243,6 @@ def _decode(response: httpx.Response, what: str) -> Any:
         ) from None
 
 
-def _checked(
-    client: httpx.Client,
-    method: str,
-    path: str,
-    what: str,
-    *,
-    params: Mapping[str, str] | None = None,
-    body: Any = None,
-) -> httpx.Response:
-    """The response of a request that succeeded; an HTTP error status is APIRefused."""
-    response = _send(client, method, path, what, params=params, body=body)
-    if response.status_code >= 400:
-        raise _refused(what, response)
-    return response
-
-
 def _json(
     client: httpx.Client,
     method: str,
@@ -268,8 +252,11 @@ def _json(
     params: Mapping[str, str] | None = None,
     body: Any = None,
 ) -> Any:
-    """The decoded JSON answer of a request that succeeded."""
-    return _decode(_checked(client, method, path, what, params=params, body=body), what)
+    """The decoded JSON answer of a request that succeeded; an HTTP error status is refused."""
+    response = _send(client, method, path, what, params=params, body=body)
+    if response.status_code >= 400:
+        raise _refused(what, response)
+    return _decode(response, what)
 
 
 # --- Prometheus --------------------------------------------------------------------------
@@ -498,10 +485,10 @@ def save_grafana_dashboard(client: httpx.Client, body: Mapping[str, Any]) -> Non
 def inject_fault(settings: StackSettings, index: int, fault: str) -> None:
     """Start `fault` on demo service number `index`."""
     with httpx.Client(base_url=sim_url(settings, index), timeout=5) as client:
-        _checked(client, "POST", "/control/faults", "acgs-sim", body={"fault": fault})
+        _json(client, "POST", "/control/faults", "acgs-sim", body={"fault": fault})
 
 
 def clear_faults(settings: StackSettings, index: int) -> None:
     """Clear every fault of demo service number `index`."""
     with httpx.Client(base_url=sim_url(settings, index), timeout=5) as client:
-        _checked(client, "DELETE", "/control/faults", "acgs-sim")
+        _json(client, "DELETE", "/control/faults", "acgs-sim")

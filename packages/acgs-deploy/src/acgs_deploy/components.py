@@ -103,20 +103,38 @@ def _sim(settings: StackSettings) -> Component:
     )
 
 
+def _server(
+    settings: StackSettings,
+    name: ComponentName,
+    spec: ProcessSpec | None,
+    port: int,
+    probe_path: str,
+    *,
+    reloads: bool = False,
+    not_installed: str = "",
+) -> Component:
+    """A server of the stack: on `settings.host`, healthy when `probe_path` answers 200
+    through TLS and basic auth; `reloads` on ``POST /-/reload``."""
+    return Component(
+        name=name,
+        url=base_url(settings, name),
+        host=settings.host,
+        spec=spec,
+        ports=[port],
+        probe=_probe_server(settings, name, probe_path),
+        reload_path="/-/reload" if reloads else None,
+        not_installed=not_installed,
+    )
+
+
 def _node_exporter(settings: StackSettings) -> Component:
     argv = [
         "prometheus-node-exporter",
         f"--web.listen-address={_listen(settings, settings.node_exporter_port)}",
         f"--web.config.file={settings.layout.config_dir / 'web.yml'}",
     ]
-    return Component(
-        name="node_exporter",
-        url=base_url(settings, "node_exporter"),
-        host=settings.host,
-        spec=ProcessSpec("node_exporter", argv),
-        ports=[settings.node_exporter_port],
-        probe=_probe_server(settings, "node_exporter", "/"),
-    )
+    spec = ProcessSpec("node_exporter", argv)
+    return _server(settings, "node_exporter", spec, settings.node_exporter_port, "/")
 
 
 def _alertmanager(settings: StackSettings) -> Component:
@@ -128,14 +146,9 @@ def _alertmanager(settings: StackSettings) -> Component:
         web_config=live / "web.yml",
         extra=[f"--web.external-url={base_url(settings, 'alertmanager')}/"],
     )
-    return Component(
-        name="alertmanager",
-        url=base_url(settings, "alertmanager"),
-        host=settings.host,
-        spec=ProcessSpec("alertmanager", argv),
-        ports=[settings.alertmanager_port],
-        probe=_probe_server(settings, "alertmanager", "/-/ready"),
-        reload_path="/-/reload",
+    spec = ProcessSpec("alertmanager", argv)
+    return _server(
+        settings, "alertmanager", spec, settings.alertmanager_port, "/-/ready", reloads=True
     )
 
 
@@ -149,15 +162,8 @@ def _prometheus(settings: StackSettings) -> Component:
         retention=settings.retention,
         extra=[f"--web.external-url={base_url(settings, 'prometheus')}/"],
     )
-    return Component(
-        name="prometheus",
-        url=base_url(settings, "prometheus"),
-        host=settings.host,
-        spec=ProcessSpec("prometheus", argv),
-        ports=[settings.prometheus_port],
-        probe=_probe_server(settings, "prometheus", "/-/ready"),
-        reload_path="/-/reload",
-    )
+    spec = ProcessSpec("prometheus", argv)
+    return _server(settings, "prometheus", spec, settings.prometheus_port, "/-/ready", reloads=True)
 
 
 def _grafana(settings: StackSettings, secrets: Secrets | None) -> Component:
@@ -170,14 +176,8 @@ def _grafana(settings: StackSettings, secrets: Secrets | None) -> Component:
             f"--homepath={_grafana_home(grafana[0])}",
         ]
         spec = ProcessSpec("grafana", argv, env=_grafana_env(settings, secrets))
-    return Component(
-        name="grafana",
-        url=base_url(settings, "grafana"),
-        host=settings.host,
-        spec=spec,
-        ports=[settings.grafana_port],
-        probe=_probe_server(settings, "grafana", "/api/health"),
-        not_installed=GRAFANA_HINT,
+    return _server(
+        settings, "grafana", spec, settings.grafana_port, "/api/health", not_installed=GRAFANA_HINT
     )
 
 
