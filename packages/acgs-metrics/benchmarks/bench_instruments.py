@@ -43,8 +43,8 @@ from acgs_metrics import (
     MetricType,
     Unit,
 )
-from acgs_metrics.catalog import Catalog
 from acgs_metrics.exposition import make_wsgi_app, render
+from acgs_metrics.schema import Catalog
 
 # 10,000 label sets in all (--quick: a tenth, for a smoke run).
 SERIES = {"counter": 6000, "gauge": 3000, "histogram": 1000}
