@@ -10,7 +10,9 @@ import pytest
 
 from acgs_dashboards.cli import main
 from acgs_dashboards.lint import LintOptions, lint_paths
-from acgs_rules.model import Finding, Severity
+from acgs_promql.expression import Expression, Role
+from acgs_promql.findings import Finding, Severity
+from acgs_promql.index import RecordedSeries
 
 DS = {"type": "prometheus", "uid": "${datasource}"}
 DATASOURCE_VARIABLE = {"name": "datasource", "type": "datasource", "query": "prometheus"}
@@ -56,15 +58,19 @@ def board(*panels: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return result
 
 
+RECORDED_REQUESTS = RecordedSeries(
+    "acgs:requests:rate5m",
+    Expression("sum by (service) (rate(acgs_http_requests_total[5m]))", Role.RECORD),
+)
+
+
 def lint(tmp_path: Path, *boards: dict[str, Any], wrap: bool = False) -> list[Finding]:
     paths = []
     for index, document in enumerate(boards):
         path = tmp_path / f"board{index}.json"
         path.write_text(json.dumps({"dashboard": document} if wrap else document, indent=2))
         paths.append(path)
-    return lint_paths(
-        paths, LintOptions(recorded_metrics=frozenset({"acgs:requests:rate5m"}))
-    ).findings
+    return lint_paths(paths, LintOptions(recorded=(RECORDED_REQUESTS,))).findings
 
 
 def checks(findings: list[Finding], severity: Severity | None = None) -> set[str]:
@@ -399,7 +405,7 @@ def test_unseen_correct_dashboards_get_no_errors() -> None:
     expression datasources, shared queries, library panels, Loki, the API wrapper; an
     "Export for sharing externally" with ``${DS_PROMETHEUS}`` declared in ``__inputs``,
     native-histogram quantiles (no ``le``) and a join inside a quantile."""
-    options = LintOptions(recorded_metrics=frozenset())
+    options = LintOptions(recorded=())
     report = lint_paths([DATA], options)
     assert report.dashboards == 3
     assert report.errors == []

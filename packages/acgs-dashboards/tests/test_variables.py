@@ -7,8 +7,9 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from acgs_dashboards.variables import Scope, format_duration, interpolate, rate_interval
-from acgs_rules.promql import parse
+from acgs_dashboards.variables import Scope, interpolate, rate_interval
+from acgs_promql.durations import format_duration
+from acgs_promql.parser import parse
 
 # Label values as they come: anything printable but the string's own quote.
 VALUES = st.lists(

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
+from acgs_promql.findings import Severity
 from acgs_rules.lint import lint
-from acgs_rules.model import Severity
 from acgs_rules.promtool import run_unit_tests
 from acgs_rules.settings import LintSettings
 

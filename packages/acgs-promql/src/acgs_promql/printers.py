@@ -1,4 +1,4 @@
-"""How linter findings are shown: one line each plus a table by check, or JSON.
+"""How findings are shown (text or JSON) and what they make the exit code.
 
 Shared by ``acgs-rules lint`` and ``acgs-dashboards lint`` so both print, count and exit alike.
 """
@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from acgs_rules.model import Finding, Severity
+from acgs_promql.findings import Finding, Severity
 
 __all__ = ["exit_code", "print_text", "render_json", "severity_counts"]
 

@@ -1,7 +1,7 @@
 """Regenerate the known metric lists of node_exporter, Prometheus and Alertmanager.
 
 Starts each real binary on a free loopback port with a temporary data dir, scrapes its
-``/metrics`` once, and writes ``src/acgs_rules/data/known_metrics/<name>.txt`` with one
+``/metrics`` once, and writes ``src/acgs_promql/data/known_metrics/<name>.txt`` with one
 ``<metric family> <type>`` line per family (sorted). Run it from the package directory:
 
     uv run python scripts/scrape_known_metrics.py
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from acgs_metrics.ports import free_port
 
-OUT = Path(__file__).resolve().parent.parent / "src" / "acgs_rules" / "data" / "known_metrics"
+OUT = Path(__file__).resolve().parent.parent / "src" / "acgs_promql" / "data" / "known_metrics"
 
 
 def commands(port: int, state: Path) -> dict[str, list[str]]:

@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from acgs_rules.promql import (
+from acgs_promql.analysis import analyze
+from acgs_promql.durations import format_duration, parse_duration
+from acgs_promql.labels import output_labels
+from acgs_promql.language import ValueType
+from acgs_promql.lexer import PromQLError, tokenize
+from acgs_promql.parser import parse
+from acgs_promql.tree import (
     AggregateExpr,
     BinaryExpr,
     Call,
     MatrixSelector,
     NumberLiteral,
-    PromQLError,
     SubqueryExpr,
     UnaryExpr,
-    ValueType,
     VectorSelector,
-    analyze,
-    format_duration,
-    output_labels,
-    parse,
-    parse_duration,
-    tokenize,
     value_type,
 )
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from acgs_rules.metrics import MetricIndex, known_lists
+from acgs_promql.expression import Expression, Role
+from acgs_promql.index import MetricIndex, RecordedSeries, known_lists
 
 
 def test_known_lists_cover_every_exporter() -> None:
@@ -24,7 +25,7 @@ def test_known_lists_cover_every_exporter() -> None:
 
 
 def test_catalog_histograms_expand_to_their_series() -> None:
-    index = MetricIndex(recorded={"job:x:rate5m"})
+    index = MetricIndex(recorded=[RecordedSeries("job:x:rate5m", Expression("x", Role.RECORD))])
     bucket = index.get("acgs_http_request_duration_seconds_bucket")
     assert bucket is not None
     assert bucket.type == "counter"

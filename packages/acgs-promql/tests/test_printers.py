@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
-from acgs_rules.model import Finding, Severity
-from acgs_rules.output import print_text
+from acgs_promql.findings import Finding, Severity
+from acgs_promql.printers import print_text
 
 # Rich drops control characters from printed text; everything else must survive.
 # Pieces of markup and emoji codes are mixed in so the interesting cases come up often.
