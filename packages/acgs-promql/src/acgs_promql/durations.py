@@ -7,14 +7,15 @@ import re
 
 __all__ = ["DURATION", "format_duration", "parse_duration"]
 
-_UNIT_SECONDS = {
-    "y": 365 * 86400,
-    "w": 7 * 86400,
-    "d": 86400,
-    "h": 3600,
-    "m": 60,
-    "s": 1,
-    "ms": 0.001,
+# Milliseconds per unit: whole numbers, so sums are exact.
+_UNIT_MS = {
+    "y": 365 * 86_400_000,
+    "w": 7 * 86_400_000,
+    "d": 86_400_000,
+    "h": 3_600_000,
+    "m": 60_000,
+    "s": 1000,
+    "ms": 1,
 }
 # A duration as the lexer reads it: units in any order (parse_duration checks the order).
 DURATION = re.compile(r"(?:[0-9]+(?:ms|[smhdwy]))+")
@@ -25,15 +26,15 @@ def parse_duration(text: str) -> float:
     """``1h30m`` -> 5400.0. Raises ValueError for anything else (units in descending order)."""
     if not DURATION.fullmatch(text):
         raise ValueError(f"not a duration: {text!r} (use e.g. 30s, 5m, 1h30m)")
-    total = 0.0
+    total = 0
     last = math.inf
     for amount, unit in _PART.findall(text):
-        size = _UNIT_SECONDS[unit]
+        size = _UNIT_MS[unit]
         if size >= last:
             raise ValueError(f"not a duration: {text!r} (units must go from largest to smallest)")
         last = size
         total += int(amount) * size
-    return total
+    return total / 1000
 
 
 def format_duration(seconds: float) -> str:
@@ -45,9 +46,8 @@ def format_duration(seconds: float) -> str:
         return "0s"
     millis = max(1, round(seconds * 1000))
     parts = []
-    for unit, size in _UNIT_SECONDS.items():
-        size_ms = round(size * 1000)
-        if millis >= size_ms:
-            parts.append(f"{millis // size_ms}{unit}")
-            millis %= size_ms
+    for unit, size in _UNIT_MS.items():
+        if millis >= size:
+            parts.append(f"{millis // size}{unit}")
+            millis %= size
     return "".join(parts)

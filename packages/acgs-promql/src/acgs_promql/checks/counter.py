@@ -6,7 +6,8 @@ Everywhere: ``rate``/``irate``/``increase``/``resets`` on a known non-counter (e
 subquery of a sum of counters (error). A native histogram (an exporter's histogram family
 read by its plain name) is exempt: ``rate()`` is meant for it. By role: a raw counter
 compared in an alert (error; warning inside a ratio), a raw counter shown in a panel
-(warning). Counting aggregations, offsets (a hand-made increase) and, in panels, ``_bucket``
+(warning). Counting aggregations, offsets (a hand-made increase), counters under a rate or
+``histogram_quantile`` (through a subquery or an aggregation) and, in panels, ``_bucket``
 series (promql/histogram's business) are fine.
 """
 
@@ -22,9 +23,18 @@ from acgs_promql.language import (
     COUNTER_FUNCTIONS,
     COUNTING_AGGREGATORS,
     GAUGE_FUNCTIONS,
+    TWO_SAMPLE_FUNCTIONS,
 )
 from acgs_promql.tree import AggregateExpr, BinaryExpr, Call, SubqueryExpr, VectorSelector
 from acgs_promql.walker import Visit
+
+# A counter under these (through a subquery or an aggregation) is not used raw: the rate of a
+# sum below, and promql/histogram, speak about those.
+_RATED = TWO_SAMPLE_FUNCTIONS | {"histogram_quantile"}
+
+
+def _rated(visit: Visit) -> bool:
+    return any(isinstance(a.node, Call) and a.node.func in _RATED for a in visit.ancestors())
 
 
 def _has_offset(subject: Subject) -> bool:
@@ -107,7 +117,7 @@ def _selector(visit: Visit, selector: VectorSelector, subject: Subject) -> Itera
             Severity.WARNING,
             selector.pos,
         )
-    elif function is None and is_counter is True:
+    elif function is None and is_counter is True and not _rated(visit):
         yield from _raw(visit, subject, name)
 
 
