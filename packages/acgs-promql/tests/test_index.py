@@ -127,7 +127,6 @@ def test_read_recorded_series_from_rule_files_and_manifests(tmp_path: Path) -> N
         ("job:up:sum", "sum by (job) (up)", {"tier": "1"}),
         ("instance:up:max", "max by (instance) (up)", {}),
     ]
-    assert read.names == {"job:up:sum", "instance:up:max"}
     assert read.findings == ()
 
 

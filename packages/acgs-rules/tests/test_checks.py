@@ -755,3 +755,18 @@ def test_a_counter_under_a_rate_or_a_quantile_is_not_raw(
     assert lint_text(alert_file(raw_buckets), "promql/counter") == []
     (histogram,) = lint_text(alert_file(raw_buckets), "promql/histogram")
     assert histogram.severity is Severity.WARNING
+
+
+def test_settings_naming_unknown_checks_are_refused(tmp_path: Path) -> None:
+    # The settings do not import the checks (the checks read the settings): the names are
+    # checked where both are known, by lint() and by LintSettings.from_file(path, names).
+    from acgs_rules.checks.registry import ALL_CHECK_NAMES
+    from acgs_rules.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="unknown check"):
+        lint([tmp_path], LintSettings(severity_overrides={"promql/nope": Severity.WARNING}))
+    path = tmp_path / "settings.yml"
+    path.write_text("disabled_checks: [promql/sytnax, promql/compat]\n")
+    with pytest.raises(SettingsError, match="promql/sytnax"):
+        LintSettings.from_file(path, ALL_CHECK_NAMES)
+    assert LintSettings.from_file(path).disabled_checks == ("promql/sytnax", "promql/compat")

@@ -173,9 +173,6 @@ class MetricIndex:
         """A recording rule writes this series."""
         return name in self._recorders
 
-    def recorders(self, name: str) -> list[RecordedSeries]:
-        return self._recorders.get(name, [])
-
     def selector_labels(self, selector: VectorSelector) -> LabelSet | None:
         """A recorded series' labels: its recording expressions' plus their static labels
         (None for scraped series, and when an expression does not parse)."""
@@ -235,10 +232,6 @@ _SUFFIXES = (".yml", ".yaml")
 class RecordedRead:
     series: tuple[RecordedSeries, ...]
     findings: tuple[Finding, ...]  # rule files that could not be read
-
-    @property
-    def names(self) -> frozenset[str]:
-        return frozenset(s.name for s in self.series)
 
 
 def _unreadable(path: Path, line: int, problem: str) -> Finding:

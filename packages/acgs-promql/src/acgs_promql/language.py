@@ -15,7 +15,6 @@ from enum import StrEnum
 __all__ = [
     "AGGREGATORS",
     "AGGREGATORS_SINCE",
-    "ARITHMETIC_OPS",
     "COMPARISON_OPS",
     "COUNTER_FUNCTIONS",
     "COUNTING_AGGREGATORS",
@@ -161,7 +160,6 @@ AGGREGATORS_SINCE = {"limitk": "3.0", "limit_ratio": "3.0"}
 
 COMPARISON_OPS = frozenset({"==", "!=", ">", "<", ">=", "<="})
 SET_OPS = frozenset({"and", "or", "unless"})
-ARITHMETIC_OPS = frozenset({"+", "-", "*", "/", "%", "^", "atan2"})
 # Lower number binds looser.
 PRECEDENCE = {
     "or": 1,
