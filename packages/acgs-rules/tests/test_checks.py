@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
+from acgs_promql.findings import Severity
 from acgs_rules.lint import lint
-from acgs_rules.model import Severity
 from acgs_rules.promtool import run_unit_tests
 from acgs_rules.settings import LintSettings
 
@@ -664,3 +664,109 @@ def test_value_in_a_label_is_an_error(lint_text: Linter, alert_file: AlertFile) 
     (finding,) = lint_text(text, "alert/template")
     assert "labels.value uses $value" in finding.message
     assert lint_text(alert_file("up == 0"), "alert/template") == []
+
+
+# --- the PromQL checks, merged with the dashboard linter's (each doc page says "Changed") ---
+
+
+def test_unknown_foreign_metric_is_a_warning_that_says_how_to_declare_it(
+    lint_text: Linter, alert_file: AlertFile
+) -> None:
+    (foreign,) = lint_text(alert_file("rate(myapp_jobs_total[5m]) > 1"), "promql/unknown-metric")
+    assert foreign.severity is Severity.WARNING
+    assert "extra_metrics" in foreign.message
+    (ours,) = lint_text(alert_file("rate(acgs_jobs_total[5m]) > 1"), "promql/unknown-metric")
+    assert ours.severity is Severity.ERROR
+
+
+def test_counter_functions_on_native_histograms_are_fine(
+    lint_text: Linter, alert_file: AlertFile
+) -> None:
+    native = (
+        "histogram_quantile(0.9, sum by (job) (rate(prometheus_http_request_duration_seconds[5m])))"
+    )
+    text = alert_file(f"{native} > 1")
+    assert lint_text(text, "promql/counter", "promql/histogram") == []
+    # Only histogram families are exempt: rate() on a gauge is still an error.
+    gauge = lint_text(alert_file("rate(node_load1[5m]) > 1"), "promql/counter")
+    assert [f.severity for f in gauge] == [Severity.ERROR]
+
+
+def test_gauge_functions_on_counters_are_warnings(lint_text: Linter, alert_file: AlertFile) -> None:
+    (finding,) = lint_text(alert_file("deriv(acgs_http_requests_total[5m]) > 1"), "promql/counter")
+    assert finding.severity is Severity.WARNING
+    assert "ignores counter resets" in finding.message
+
+
+def test_raw_counter_is_judged_at_its_nearest_comparison(
+    lint_text: Linter, alert_file: AlertFile
+) -> None:
+    # The inner comparison fires forever: the ratio around it does not soften that.
+    expr = "(acgs_http_requests_total > 100) / acgs_active_sessions > 0"
+    (finding,) = lint_text(alert_file(expr), "promql/counter")
+    assert finding.severity is Severity.ERROR
+    assert "compared raw" in finding.message
+
+
+def test_histogram_judges_only_the_selectors_that_supply_values(
+    lint_text: Linter, alert_file: AlertFile
+) -> None:
+    joined = (
+        "histogram_quantile(0.9, sum by (le, instance) "
+        "(rate(acgs_http_request_duration_seconds_bucket[5m])) * on (instance) group_left () up)"
+    )
+    assert lint_text(alert_file(f"{joined} > 1"), "promql/histogram") == []
+    normalised = (
+        "histogram_quantile(0.9, rate(acgs_http_request_duration_seconds_bucket[5m]) "
+        "/ scalar(sum(rate(acgs_http_request_duration_seconds_count[5m]))))"
+    )
+    assert lint_text(alert_file(f"{normalised} > 1"), "promql/histogram") == []
+    # Without buckets beside it, a _count series is still not a histogram.
+    alone = "histogram_quantile(0.9, rate(acgs_http_request_duration_seconds_count[5m]))"
+    assert lint_text(alert_file(f"{alone} > 1"), "promql/histogram")
+
+
+def test_native_histograms_need_no_le(lint_text: Linter, alert_file: AlertFile) -> None:
+    expr = (
+        "histogram_quantile(0.9, "
+        "sum by (job) (rate(alertmanager_http_request_duration_seconds[5m])))"
+    )
+    assert lint_text(alert_file(f"{expr} > 1"), "promql/histogram") == []
+
+
+def test_raw_buckets_of_unknown_exporters_are_warned(
+    lint_text: Linter, alert_file: AlertFile
+) -> None:
+    found = lint_text(alert_file("histogram_quantile(0.9, myapp_latency_seconds_bucket) > 1"))
+    (raw,) = [f for f in found if f.check == "promql/histogram"]
+    assert raw.severity is Severity.WARNING
+    assert "over raw myapp_latency_seconds_bucket" in raw.message
+
+
+def test_a_counter_under_a_rate_or_a_quantile_is_not_raw(
+    lint_text: Linter, alert_file: AlertFile
+) -> None:
+    summed = "rate(sum by (service) (acgs_http_requests_total)[5m:]) > 10"
+    (finding,) = lint_text(alert_file(summed), "promql/counter")
+    assert "take the rate first" in finding.message
+    raw_buckets = (
+        "histogram_quantile(0.9, sum by (le) (acgs_http_request_duration_seconds_bucket)) > 1"
+    )
+    assert lint_text(alert_file(raw_buckets), "promql/counter") == []
+    (histogram,) = lint_text(alert_file(raw_buckets), "promql/histogram")
+    assert histogram.severity is Severity.WARNING
+
+
+def test_settings_naming_unknown_checks_are_refused(tmp_path: Path) -> None:
+    # The settings do not import the checks (the checks read the settings): the names are
+    # checked where both are known, by lint() and by LintSettings.from_file(path, names).
+    from acgs_rules.checks.registry import ALL_CHECK_NAMES
+    from acgs_rules.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="unknown check"):
+        lint([tmp_path], LintSettings(severity_overrides={"promql/nope": Severity.WARNING}))
+    path = tmp_path / "settings.yml"
+    path.write_text("disabled_checks: [promql/sytnax, promql/compat]\n")
+    with pytest.raises(SettingsError, match="promql/sytnax"):
+        LintSettings.from_file(path, ALL_CHECK_NAMES)
+    assert LintSettings.from_file(path).disabled_checks == ("promql/sytnax", "promql/compat")

@@ -20,15 +20,11 @@ from rich.console import Console
 from rich.table import Table
 
 from acgs_dashboards.build import BuildError, build_all
-from acgs_dashboards.lint import (
-    LintOptions,
-    LintUsageError,
-    lint_paths,
-    load_recording_rules,
-)
+from acgs_dashboards.lint import LintOptions, LintUsageError, lint_paths
 from acgs_dashboards.lint.base import DEFAULT_DATASOURCE_UIDS
 from acgs_dashboards.queryload import QueryLoadError
-from acgs_rules.output import exit_code, print_text, render_json
+from acgs_promql.index import read_recorded_series
+from acgs_promql.printers import exit_code, print_text, render_json
 
 USAGE_ERROR = 2
 # In a checkout this file is <repo>/packages/acgs-dashboards/src/acgs_dashboards/cli.py.
@@ -221,11 +217,11 @@ def _lint(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return USAGE_ERROR
-    rules = load_recording_rules(args.rules if args.rules is not None else _default_rules())
+    rules = read_recorded_series(args.rules if args.rules is not None else _default_rules())
     options = LintOptions(
         datasource_uids=DEFAULT_DATASOURCE_UIDS | set(args.datasource_uid),
         scrape_interval_s=args.scrape_interval,
-        recorded_metrics=rules.names,
+        recorded=rules.series,
         target_labels=frozenset({"job", "instance", *args.target_label}),
         disabled_checks=frozenset(args.disable),
     )

@@ -18,8 +18,9 @@ from typing import Any
 
 import yaml
 
-from acgs_rules.model import AlertTest, Finding, Group, Rule, RuleFile, Severity, TestFile
-from acgs_rules.promql import parse_duration
+from acgs_promql.durations import parse_duration
+from acgs_promql.findings import Finding, Severity
+from acgs_rules.model import AlertTest, Group, Rule, RuleFile, TestFile
 
 YAML_SUFFIXES = (".yml", ".yaml")
 SETTINGS_NAMES = ("acgs-rules.yml", "acgs-rules.yaml", ".acgs-rules.yml")
