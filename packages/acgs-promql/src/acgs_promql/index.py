@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from acgs_metrics.catalog import CATALOG, Catalog, MetricSpec
+from acgs_metrics import CATALOG, Catalog, MetricSpec
 from acgs_promql.expression import Expression, Role
 from acgs_promql.findings import Finding, Severity
 from acgs_promql.labels import LabelSet, merge_label_sets, output_labels
