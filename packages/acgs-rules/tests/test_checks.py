@@ -181,63 +181,6 @@ def test_error_lines_point_into_block_expressions(lint_text: Linter, alert_file:
     assert "unknown function 'nofunc'" in finding.message
 
 
-def test_extra_metrics_setting_makes_names_known(lint_text: Linter, alert_file: AlertFile) -> None:
-    text = alert_file("rate(myapp_jobs_total[5m]) > 1")
-    settings = LintSettings(extra_metrics=("myapp_.*",))
-    assert lint_text(text, "promql/unknown-metric", settings=settings) == []
-
-
-def test_recorded_metrics_are_known_and_delay_the_range(
-    lint_text: Linter, alert_file: AlertFile
-) -> None:
-    text = """\
-groups:
-  - name: rec
-    interval: 1m
-    rules:
-      - record: job:up:sum
-        expr: sum by (job) (up)
-  - name: alerts
-    rules:
-      - alert: A
-        expr: avg_over_time(job:up:sum[1m]) < 1
-        for: 5m
-        labels: {severity: warning}
-        annotations: {summary: s, description: d, runbook_url: https://x.org}
-"""
-    assert lint_text(text, "promql/unknown-metric") == []
-    (window,) = lint_text(text, "promql/range-window")
-    assert window.severity is Severity.WARNING  # an _over_time function, not rate
-    assert "at least [2m]" in window.message  # recorded every 1m, whatever its sources
-
-
-def test_recorded_series_are_spaced_by_their_group_interval(lint_text: Linter) -> None:
-    # Written every 5s evaluation, read from another group: [30s] holds six samples.
-    text = """\
-groups:
-  - name: rec
-    rules:
-      - record: instance:node_cpu_busy:rate1m
-        expr: sum by (instance) (rate(node_cpu_seconds_total{mode!="idle"}[1m]))
-  - name: alerts
-    rules:
-      - alert: A
-        expr: deriv(instance:node_cpu_busy:rate1m[30s]) > 0.1
-        for: 5m
-        labels: {severity: warning}
-        annotations: {summary: s, description: d, runbook_url: https://x.org}
-      - alert: B
-        expr: rate(instance:node_cpu_busy:rate1m[8s]) > 0.1
-        for: 5m
-        labels: {severity: warning}
-        annotations: {summary: s, description: d, runbook_url: https://x.org}
-"""
-    (window,) = lint_text(text, "promql/range-window")
-    assert window.rule == "B"
-    assert window.severity is Severity.ERROR
-    assert "at least [10s]" in window.message
-
-
 def test_duplicates(lint_text: Linter, alert_file: AlertFile) -> None:
     rule = alert_file("up == 0")
     text = rule + rule.split("rules:\n", 1)[1]  # the same alert twice in one group
@@ -334,32 +277,6 @@ def test_labels_follow_recorded_metrics_to_their_recording_rule(
     else:
         (finding,) = found
         assert f"$labels.{missing}," in finding.message
-
-
-def test_histogram_le_aggregated_away_in_a_recording_rule(lint_text: Linter) -> None:
-    text = """\
-groups:
-  - name: rec
-    rules:
-      - record: job:acgs_policy_synthesis_duration_seconds_bucket:rate5m
-        expr: sum by (job) (rate(acgs_policy_synthesis_duration_seconds_bucket[5m]))
-      - record: le:acgs_policy_synthesis_duration_seconds_bucket:rate5m
-        expr: sum by (job, le) (rate(acgs_policy_synthesis_duration_seconds_bucket[5m]))
-  - name: alerts
-    rules:
-      - alert: Bad
-        expr: histogram_quantile(0.9, job:acgs_policy_synthesis_duration_seconds_bucket:rate5m) > 1
-        for: 5m
-        labels: {severity: warning}
-        annotations: {summary: s, description: d, runbook_url: https://x.org}
-      - alert: Good
-        expr: histogram_quantile(0.9, le:acgs_policy_synthesis_duration_seconds_bucket:rate5m) > 1
-        for: 5m
-        labels: {severity: warning}
-        annotations: {summary: s, description: d, runbook_url: https://x.org}
-"""
-    found = [f for f in lint_text(text, "promql/histogram") if "'le'" in f.message]
-    assert [f.rule for f in found] == ["Bad"]
 
 
 def test_valid_templates_pass(lint_text: Linter, alert_file: AlertFile) -> None:
@@ -590,21 +507,6 @@ def test_malformed_alert_rule_tests_are_findings(tmp_path: Path, tests: str, fra
     assert fragment in finding.message
 
 
-def test_exporter_metrics_missing_from_the_lists_are_warnings(
-    lint_text: Linter, alert_file: AlertFile
-) -> None:
-    (finding,) = lint_text(alert_file("node_systemd_unit_state == 1"), "promql/unknown-metric")
-    assert finding.severity is Severity.WARNING
-    assert "node_exporter" in finding.message
-
-
-def test_raw_counter_ratio_is_a_warning(lint_text: Linter, alert_file: AlertFile) -> None:
-    expr = 'sum(acgs_http_requests_total{status_code=~"5.."}) / sum(acgs_http_requests_total) > 0.1'
-    found = lint_text(alert_file(expr), "promql/counter")
-    assert {f.severity for f in found} == {Severity.WARNING}
-    assert "ratio" in found[0].message
-
-
 def test_alert_on_a_filtering_recording_rule_has_a_condition(lint_text: Linter) -> None:
     text = """\
 groups:
@@ -664,97 +566,6 @@ def test_value_in_a_label_is_an_error(lint_text: Linter, alert_file: AlertFile) 
     (finding,) = lint_text(text, "alert/template")
     assert "labels.value uses $value" in finding.message
     assert lint_text(alert_file("up == 0"), "alert/template") == []
-
-
-# --- the PromQL checks, merged with the dashboard linter's (each doc page says "Changed") ---
-
-
-def test_unknown_foreign_metric_is_a_warning_that_says_how_to_declare_it(
-    lint_text: Linter, alert_file: AlertFile
-) -> None:
-    (foreign,) = lint_text(alert_file("rate(myapp_jobs_total[5m]) > 1"), "promql/unknown-metric")
-    assert foreign.severity is Severity.WARNING
-    assert "extra_metrics" in foreign.message
-    (ours,) = lint_text(alert_file("rate(acgs_jobs_total[5m]) > 1"), "promql/unknown-metric")
-    assert ours.severity is Severity.ERROR
-
-
-def test_counter_functions_on_native_histograms_are_fine(
-    lint_text: Linter, alert_file: AlertFile
-) -> None:
-    native = (
-        "histogram_quantile(0.9, sum by (job) (rate(prometheus_http_request_duration_seconds[5m])))"
-    )
-    text = alert_file(f"{native} > 1")
-    assert lint_text(text, "promql/counter", "promql/histogram") == []
-    # Only histogram families are exempt: rate() on a gauge is still an error.
-    gauge = lint_text(alert_file("rate(node_load1[5m]) > 1"), "promql/counter")
-    assert [f.severity for f in gauge] == [Severity.ERROR]
-
-
-def test_gauge_functions_on_counters_are_warnings(lint_text: Linter, alert_file: AlertFile) -> None:
-    (finding,) = lint_text(alert_file("deriv(acgs_http_requests_total[5m]) > 1"), "promql/counter")
-    assert finding.severity is Severity.WARNING
-    assert "ignores counter resets" in finding.message
-
-
-def test_raw_counter_is_judged_at_its_nearest_comparison(
-    lint_text: Linter, alert_file: AlertFile
-) -> None:
-    # The inner comparison fires forever: the ratio around it does not soften that.
-    expr = "(acgs_http_requests_total > 100) / acgs_active_sessions > 0"
-    (finding,) = lint_text(alert_file(expr), "promql/counter")
-    assert finding.severity is Severity.ERROR
-    assert "compared raw" in finding.message
-
-
-def test_histogram_judges_only_the_selectors_that_supply_values(
-    lint_text: Linter, alert_file: AlertFile
-) -> None:
-    joined = (
-        "histogram_quantile(0.9, sum by (le, instance) "
-        "(rate(acgs_http_request_duration_seconds_bucket[5m])) * on (instance) group_left () up)"
-    )
-    assert lint_text(alert_file(f"{joined} > 1"), "promql/histogram") == []
-    normalised = (
-        "histogram_quantile(0.9, rate(acgs_http_request_duration_seconds_bucket[5m]) "
-        "/ scalar(sum(rate(acgs_http_request_duration_seconds_count[5m]))))"
-    )
-    assert lint_text(alert_file(f"{normalised} > 1"), "promql/histogram") == []
-    # Without buckets beside it, a _count series is still not a histogram.
-    alone = "histogram_quantile(0.9, rate(acgs_http_request_duration_seconds_count[5m]))"
-    assert lint_text(alert_file(f"{alone} > 1"), "promql/histogram")
-
-
-def test_native_histograms_need_no_le(lint_text: Linter, alert_file: AlertFile) -> None:
-    expr = (
-        "histogram_quantile(0.9, "
-        "sum by (job) (rate(alertmanager_http_request_duration_seconds[5m])))"
-    )
-    assert lint_text(alert_file(f"{expr} > 1"), "promql/histogram") == []
-
-
-def test_raw_buckets_of_unknown_exporters_are_warned(
-    lint_text: Linter, alert_file: AlertFile
-) -> None:
-    found = lint_text(alert_file("histogram_quantile(0.9, myapp_latency_seconds_bucket) > 1"))
-    (raw,) = [f for f in found if f.check == "promql/histogram"]
-    assert raw.severity is Severity.WARNING
-    assert "over raw myapp_latency_seconds_bucket" in raw.message
-
-
-def test_a_counter_under_a_rate_or_a_quantile_is_not_raw(
-    lint_text: Linter, alert_file: AlertFile
-) -> None:
-    summed = "rate(sum by (service) (acgs_http_requests_total)[5m:]) > 10"
-    (finding,) = lint_text(alert_file(summed), "promql/counter")
-    assert "take the rate first" in finding.message
-    raw_buckets = (
-        "histogram_quantile(0.9, sum by (le) (acgs_http_request_duration_seconds_bucket)) > 1"
-    )
-    assert lint_text(alert_file(raw_buckets), "promql/counter") == []
-    (histogram,) = lint_text(alert_file(raw_buckets), "promql/histogram")
-    assert histogram.severity is Severity.WARNING
 
 
 def test_settings_naming_unknown_checks_are_refused(tmp_path: Path) -> None:

@@ -49,7 +49,14 @@ def _parser() -> argparse.ArgumentParser:
         description="ACGS Grafana dashboards as code: build, lint, measure their query load.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_build(commands)
+    _add_lint(commands)
+    commands.add_parser("checks", help="list the lint checks")
+    _add_queryload(commands)
+    return parser
 
+
+def _add_build(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     build = commands.add_parser(
         "build",
         help="write dashboard JSON and Grafana provisioning files",
@@ -71,6 +78,8 @@ def _parser() -> argparse.ArgumentParser:
         "a container passes its mount point",
     )
 
+
+def _add_lint(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     lint = commands.add_parser(
         "lint",
         help="lint Grafana dashboard JSON files",
@@ -120,7 +129,9 @@ def _parser() -> argparse.ArgumentParser:
         help="a label your scrape configs add to every series (repeatable; job and instance "
         "always count)",
     )
-    commands.add_parser("checks", help="list the lint checks")
+
+
+def _add_queryload(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     load = commands.add_parser(
         "queryload",
         help="run dashboards' queries against Prometheus as Grafana would, and time them",
@@ -150,7 +161,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     load.add_argument("--include-collapsed", action="store_true", help="also run collapsed rows")
     load.add_argument("--format", choices=("text", "json"), default="text")
-    return parser
 
 
 def _queryload(args: argparse.Namespace) -> int:
