@@ -231,10 +231,10 @@ def test_datasource_references(tmp_path: Path) -> None:
         None,
         {"type": "datasource", "uid": "-- Mixed --"},
     ]
-    for datasource in fine:
+    for allowed in fine:
         assert "datasource/reference" not in checks(
-            lint(tmp_path, board(panel("up", datasource=datasource)))
-        ), datasource
+            lint(tmp_path, board(panel("up", datasource=allowed)))
+        ), allowed
     no_variable = board(panel("up"), templating={"list": []})
     findings = lint(tmp_path, no_variable)
     assert {"datasource/variable", "datasource/reference"} <= checks(findings)
