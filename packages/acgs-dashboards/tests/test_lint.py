@@ -386,10 +386,11 @@ def test_default_rules_are_found_from_anywhere(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Linting from outside the repository still knows the recorded acgs: names."""
-    from acgs_dashboards.cli import CHECKOUT_ROOT
+    from acgs_promql.repository import find_repo_root
 
     recorded = "acgs:http_requests:rate1m"
-    assert recorded in (CHECKOUT_ROOT / "rules" / "acgs-recording.yml").read_text()
+    checkout = find_repo_root(Path(__file__))
+    assert recorded in (checkout / "rules" / "acgs-recording.yml").read_text()
     path = tmp_path / "b.json"
     path.write_text(json.dumps(board(panel(recorded, unit="reqps"))))
     monkeypatch.chdir(tmp_path)

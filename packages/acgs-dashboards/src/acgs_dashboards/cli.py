@@ -25,11 +25,9 @@ from acgs_dashboards.lint.base import DEFAULT_DATASOURCE_UIDS
 from acgs_dashboards.queryload import QueryLoadError
 from acgs_promql.index import read_recorded_series
 from acgs_promql.printers import exit_code, print_text, render_json
+from acgs_promql.repository import find_repo_root
 
 USAGE_ERROR = 2
-# In a checkout this file is <repo>/packages/acgs-dashboards/src/acgs_dashboards/cli.py.
-_HERE = Path(__file__).resolve()
-CHECKOUT_ROOT = _HERE.parents[4] if len(_HERE.parents) > 4 else _HERE.parent
 
 
 def _seconds(text: str) -> float:
@@ -104,8 +102,8 @@ def _add_lint(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         type=Path,
         metavar="PATH",
         help="rule files or directories whose recording rules define metrics (repeatable; "
-        "default: the repository's rules/, found from the current directory upwards, else "
-        "beside this checkout of the package); a file that does not load is an error finding",
+        "default: rules/ of the git repository holding the current directory, else of the "
+        "checkout this package runs from); a file that does not load is an error finding",
     )
     lint.add_argument(
         "--disable",
@@ -208,11 +206,12 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _default_rules() -> list[Path]:
-    """``rules/`` of the repository: above the current directory, else beside the checkout
-    this package runs from (so linting from elsewhere still knows our recorded names)."""
-    for parent in (Path.cwd(), *Path.cwd().parents, CHECKOUT_ROOT):
-        if (parent / "rules").is_dir() and (parent / "dashboards").is_dir():
-            return [parent / "rules"]
+    """``rules/`` of the repository holding the current directory, else of the checkout this
+    package runs from (so linting from elsewhere still knows our recorded names)."""
+    for start in (Path.cwd(), Path(__file__)):
+        root = find_repo_root(start)
+        if (root / "rules").is_dir() and (root / "dashboards").is_dir():
+            return [root / "rules"]
     return []
 
 

@@ -10,5 +10,5 @@
   instant); :mod:`~acgs_promql.index` what is known about each metric, and from where;
 - :mod:`~acgs_promql.checks` the PromQL checks, each written once;
   :mod:`~acgs_promql.findings` ``Finding``/``Severity``; :mod:`~acgs_promql.printers` text
-  and JSON output, exit codes.
+  and JSON output, exit codes; :mod:`~acgs_promql.repository` ``find_repo_root``.
 """

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from acgs_promql.findings import Finding, Severity
+from acgs_promql.repository import find_repo_root
 from acgs_rules.alertmanager import (
     AlertmanagerConfig,
     AlertmanagerConfigError,
@@ -38,15 +39,6 @@ class LintResult:
     @property
     def warnings(self) -> list[Finding]:
         return [f for f in self.findings if f.severity is Severity.WARNING]
-
-
-def find_repo_root(start: Path) -> Path:
-    """The nearest folder above ``start`` with a ``.git`` entry, else the current directory."""
-    here = start.resolve()
-    for folder in (here, *here.parents):
-        if (folder / ".git").exists():
-            return folder
-    return Path.cwd()
 
 
 def _alertmanager(settings: LintSettings, findings: list[Finding]) -> AlertmanagerConfig | None:
