@@ -14,6 +14,7 @@ nox.options.sessions = ["lint", "typecheck", "tests", "lint_rules", "lint_dashbo
 ROOT = Path(__file__).parent
 TEST_PATHS = [
     "packages/acgs-metrics/tests",
+    "packages/acgs-promql/tests",
     "packages/acgs-rules/tests",
     "packages/acgs-dashboards/tests",
     "packages/acgs-deploy/tests",
@@ -63,6 +64,7 @@ def typecheck(session: nox.Session) -> None:
     session.run(
         "mypy",
         "packages/acgs-metrics/src",
+        "packages/acgs-promql/src",
         "packages/acgs-rules/src",
         "packages/acgs-dashboards/src",
         "packages/acgs-deploy/src",

@@ -19,8 +19,9 @@ from rich.console import Console
 from rich.table import Table
 
 from acgs_dashboards.build import build_all
-from acgs_dashboards.lint import LintOptions, lint_paths, recorded_metrics
+from acgs_dashboards.lint import LintOptions, lint_paths
 from acgs_dashboards.model import load_dashboard
+from acgs_promql.index import read_recorded_series
 
 ROOT = Path(__file__).resolve().parents[3]
 RUNS = 7
@@ -57,7 +58,7 @@ def main() -> None:
         out = Path(tmp)
         result = build_all(out, ROOT / "dashboards")
         build_ms = median_ms(lambda: build_all(out, ROOT / "dashboards"))
-        options = LintOptions(recorded_metrics=recorded_metrics([ROOT / "rules"]))
+        options = LintOptions(recorded=read_recorded_series([ROOT / "rules"]).series)
         report = lint_paths([out / "dashboards"], options)
         lint_ms = median_ms(lambda: lint_paths([out / "dashboards"], options))
         boards = [load_dashboard(p) for p in result.dashboards]

@@ -10,7 +10,9 @@ import pytest
 
 from acgs_dashboards.cli import main
 from acgs_dashboards.lint import LintOptions, lint_paths
-from acgs_rules.model import Finding, Severity
+from acgs_promql.expression import Expression, Role
+from acgs_promql.findings import Finding, Severity
+from acgs_promql.index import RecordedSeries
 
 DS = {"type": "prometheus", "uid": "${datasource}"}
 DATASOURCE_VARIABLE = {"name": "datasource", "type": "datasource", "query": "prometheus"}
@@ -56,15 +58,19 @@ def board(*panels: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return result
 
 
+RECORDED_REQUESTS = RecordedSeries(
+    "acgs:requests:rate5m",
+    Expression("sum by (service) (rate(acgs_http_requests_total[5m]))", Role.RECORD),
+)
+
+
 def lint(tmp_path: Path, *boards: dict[str, Any], wrap: bool = False) -> list[Finding]:
     paths = []
     for index, document in enumerate(boards):
         path = tmp_path / f"board{index}.json"
         path.write_text(json.dumps({"dashboard": document} if wrap else document, indent=2))
         paths.append(path)
-    return lint_paths(
-        paths, LintOptions(recorded_metrics=frozenset({"acgs:requests:rate5m"}))
-    ).findings
+    return lint_paths(paths, LintOptions(recorded=(RECORDED_REQUESTS,))).findings
 
 
 def checks(findings: list[Finding], severity: Severity | None = None) -> set[str]:
@@ -225,10 +231,10 @@ def test_datasource_references(tmp_path: Path) -> None:
         None,
         {"type": "datasource", "uid": "-- Mixed --"},
     ]
-    for datasource in fine:
+    for allowed in fine:
         assert "datasource/reference" not in checks(
-            lint(tmp_path, board(panel("up", datasource=datasource)))
-        ), datasource
+            lint(tmp_path, board(panel("up", datasource=allowed)))
+        ), allowed
     no_variable = board(panel("up"), templating={"list": []})
     findings = lint(tmp_path, no_variable)
     assert {"datasource/variable", "datasource/reference"} <= checks(findings)
@@ -380,10 +386,11 @@ def test_default_rules_are_found_from_anywhere(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Linting from outside the repository still knows the recorded acgs: names."""
-    from acgs_dashboards.cli import CHECKOUT_ROOT
+    from acgs_promql.repository import find_repo_root
 
     recorded = "acgs:http_requests:rate1m"
-    assert recorded in (CHECKOUT_ROOT / "rules" / "acgs-recording.yml").read_text()
+    checkout = find_repo_root(Path(__file__))
+    assert recorded in (checkout / "rules" / "acgs-recording.yml").read_text()
     path = tmp_path / "b.json"
     path.write_text(json.dumps(board(panel(recorded, unit="reqps"))))
     monkeypatch.chdir(tmp_path)
@@ -399,7 +406,7 @@ def test_unseen_correct_dashboards_get_no_errors() -> None:
     expression datasources, shared queries, library panels, Loki, the API wrapper; an
     "Export for sharing externally" with ``${DS_PROMETHEUS}`` declared in ``__inputs``,
     native-histogram quantiles (no ``le``) and a join inside a quantile."""
-    options = LintOptions(recorded_metrics=frozenset())
+    options = LintOptions(recorded=())
     report = lint_paths([DATA], options)
     assert report.dashboards == 3
     assert report.errors == []
@@ -417,11 +424,28 @@ def test_unseen_correct_dashboards_get_no_errors() -> None:
 
 
 def test_every_check_is_documented() -> None:
+    """Dashboard checks in docs/checks.md; the PromQL checks on acgs-promql's pages, linked."""
     from acgs_dashboards.lint.checks import ALL_CHECK_NAMES
+    from acgs_promql.checks.registry import BY_NAME
 
-    doc = (Path(__file__).parents[1] / "docs" / "checks.md").read_text()
+    docs = Path(__file__).parents[1] / "docs"
+    doc = (docs / "checks.md").read_text()
     sections = {line.removeprefix("## ") for line in doc.splitlines() if line.startswith("## ")}
-    assert sections - {"Grafana's dashboard-linter rules"} == set(ALL_CHECK_NAMES)
+    shared = {name for name in ALL_CHECK_NAMES if name in BY_NAME}
+    assert shared == {
+        "promql/syntax",
+        "promql/unknown-metric",
+        "promql/unknown-label",
+        "promql/counter",
+        "promql/histogram",
+    }
+    assert sections - {"Grafana's dashboard-linter rules", "PromQL checks"} == (
+        set(ALL_CHECK_NAMES) - shared
+    )
+    for name in shared:
+        link = f"../../acgs-promql/{BY_NAME[name].doc_page}"
+        assert f"[{name}]({link})" in doc
+        assert (docs / link).resolve().is_file()
 
 
 def test_target_labels_from_the_command_line(tmp_path: Path) -> None:
@@ -481,3 +505,83 @@ def test_fields_of_the_wrong_type_are_findings_not_crashes(tmp_path: Path) -> No
     assert "not a string" in time_finding.message
     defaults = schema["panel 'Odd defaults': field 'fieldConfig.defaults'"]
     assert '"defaults": [' in lines[defaults.line - 1]
+
+
+# --- the PromQL checks, merged with the rule linter's (each doc page says "Changed") ---
+
+
+def test_a_panel_that_returns_a_range_vector_is_an_error(tmp_path: Path) -> None:
+    (finding,) = [f for f in lint(tmp_path, board(panel("up[5m]"))) if f.check == "promql/syntax"]
+    assert finding.severity is Severity.ERROR
+    assert "returns a range vector" in finding.message
+    instant = panel("up[5m]")
+    instant["targets"][0]["instant"] = True
+    assert "promql/syntax" not in checks(lint(tmp_path, board(instant)))
+
+
+def test_counter_checks_judge_variable_and_instant_queries_by_their_role(
+    tmp_path: Path,
+) -> None:
+    gauge_rate = dict(
+        SERVICE_VARIABLE,
+        name="busy",
+        query={"query": "query_result(rate(acgs_active_sessions[5m]))"},
+    )
+    variables = {"list": [DATASOURCE_VARIABLE, SERVICE_VARIABLE, gauge_rate]}
+    findings = lint(tmp_path, board(templating=variables))
+    assert "promql/counter" in checks(findings, Severity.ERROR)
+    # A raw counter in an instant query (a table of current totals) is what was asked for.
+    instant = panel("sum by (service) (acgs_http_requests_total)")
+    instant["targets"][0]["instant"] = True
+    assert "promql/counter" not in checks(lint(tmp_path, board(instant)))
+
+
+def test_a_rate_over_a_subquery_of_a_sum_of_counters_is_an_error(tmp_path: Path) -> None:
+    expr = "rate(sum by (service) (acgs_http_requests_total)[5m:])"
+    findings = [f for f in lint(tmp_path, board(panel(expr))) if f.check == "promql/counter"]
+    assert [f.severity for f in findings] == [Severity.ERROR]
+    assert "take the rate first" in findings[0].message
+
+
+def _recorded_board(tmp_path: Path, recorded: tuple[RecordedSeries, ...], expr: str) -> Any:
+    path = tmp_path / "board.json"
+    path.write_text(json.dumps(board(panel(expr, unit="s"))))
+    return lint_paths([path], LintOptions(recorded=recorded)).findings
+
+
+def test_histogram_follows_recorded_series_to_their_expressions(tmp_path: Path) -> None:
+    by_service = RecordedSeries(
+        "acgs:latency_buckets:rate5m",
+        Expression(
+            "sum by (service) (rate(acgs_http_request_duration_seconds_bucket[5m]))", Role.RECORD
+        ),
+    )
+    found = _recorded_board(
+        tmp_path, (by_service,), "histogram_quantile(0.9, acgs:latency_buckets:rate5m)"
+    )
+    (finding,) = [f for f in found if f.check == "promql/histogram"]
+    assert finding.severity is Severity.ERROR
+    assert "'le'" in finding.message
+    # Recorded buckets that keep le are rates already: neither le nor "raw" is a problem.
+    by_le = RecordedSeries(
+        "service_le:acgs_http_request_duration_seconds_bucket:rate5m",
+        Expression(
+            "sum by (service, le) (rate(acgs_http_request_duration_seconds_bucket[5m]))",
+            Role.RECORD,
+        ),
+    )
+    expr = "histogram_quantile(0.9, service_le:acgs_http_request_duration_seconds_bucket:rate5m)"
+    assert [
+        f for f in _recorded_board(tmp_path, (by_le,), expr) if f.check == "promql/histogram"
+    ] == []
+
+
+def test_rule_files_with_schema_problems_still_lend_their_recorded_names(tmp_path: Path) -> None:
+    rules = tmp_path / "r.yml"
+    rules.write_text(
+        "groups:\n- name: g\n  interval: often\n  rules:\n"
+        "  - record: acgs:errors:ratio_rate5m\n    expr: vector(1)\n    bogus: 1\n"
+    )
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(board(panel("acgs:errors:ratio_rate5m", unit="percentunit"))))
+    assert main(["lint", str(path), "--rules", str(rules)]) == 0

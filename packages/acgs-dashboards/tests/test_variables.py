@@ -7,8 +7,9 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from acgs_dashboards.variables import Scope, format_duration, interpolate, rate_interval
-from acgs_rules.promql import parse
+from acgs_dashboards.variables import Scope, interpolate, rate_interval
+from acgs_promql.durations import format_duration
+from acgs_promql.parser import parse
 
 # Label values as they come: anything printable but the string's own quote.
 VALUES = st.lists(
@@ -47,3 +48,7 @@ def test_durations_and_rate_interval() -> None:
     ]
     assert rate_interval(5, 15) == 60  # four scrapes at least
     assert rate_interval(120, 15) == 135
+    # Expansions use Prometheus' own duration format (acgs_promql.durations): weeks, and
+    # milliseconds after the seconds rather than alone.
+    builtins = Scope(interval_s=1.5, range_s=7 * 86400).builtins()
+    assert (builtins["__range"], builtins["__interval"]) == ("1w", "1s500ms")

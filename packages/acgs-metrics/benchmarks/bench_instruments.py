@@ -43,8 +43,8 @@ from acgs_metrics import (
     MetricType,
     Unit,
 )
-from acgs_metrics.catalog import Catalog
 from acgs_metrics.exposition import make_wsgi_app, render
+from acgs_metrics.schema import Catalog
 
 # 10,000 label sets in all (--quick: a tenth, for a smoke run).
 SERIES = {"counter": 6000, "gauge": 3000, "histogram": 1000}
@@ -84,6 +84,7 @@ def bare_metric(spec: MetricSpec, registry: CollectorRegistry) -> Any:
         return Counter(spec.name.removesuffix("_total"), spec.help, **kwargs)
     if spec.type is MetricType.GAUGE:
         return Gauge(spec.name, spec.help, **kwargs)
+    assert spec.buckets is not None  # the catalog refuses a histogram without buckets
     return Histogram(spec.name, spec.help, buckets=spec.buckets, **kwargs)
 
 
@@ -310,10 +311,8 @@ def allocated_bytes(build: Callable[[], object]) -> tuple[int, object]:
     return after - before, kept
 
 
-def run(quick: bool) -> list[Row]:
-    repeats = 3 if quick else 31
-    budget = 0.005 if quick else 0.04
-
+def timing_env() -> dict[str, Any]:
+    """The objects the timed statements use: our instruments and the bare ones, filled alike."""
     ours_registry = CollectorRegistry()
     instruments = Instruments(BENCH_CATALOG, registry=ours_registry)
     instruments.register_all()
@@ -367,88 +366,87 @@ def run(quick: bool) -> list[Row]:
     for key, (metric, *values) in cached_children.items():
         env[key] = bare[metric].labels(*values)
 
-    our_app, bare_app = make_wsgi_app(ours_registry), prometheus_wsgi_app(bare_registry)
     env.update(
         ours_registry=ours_registry,
         bare_registry=bare_registry,
         render=render,
         generate_latest=generate_latest,
         wsgi_get=wsgi_get,
-        our_app=our_app,
-        bare_app=bare_app,
+        our_app=make_wsgi_app(ours_registry),
+        bare_app=prometheus_wsgi_app(bare_registry),
     )
-    exposition_cases: list[tuple[str, str, str, str, float | None]] = [
-        (
-            "exposition",
-            "render() vs generate_latest()",
-            "render(ours_registry)",
-            "generate_latest(bare_registry)",
-            1.1,
-        ),
-        ("exposition", "WSGI GET /metrics", "wsgi_get(our_app)", "wsgi_get(bare_app)", 1.1),
-    ]
-    cases = hot_path_cases() + exposition_cases
+    return env
+
+
+EXPOSITION_CASES: list[tuple[str, str, str, str, float | None]] = [
+    (
+        "exposition",
+        "render() vs generate_latest()",
+        "render(ours_registry)",
+        "generate_latest(bare_registry)",
+        1.1,
+    ),
+    ("exposition", "WSGI GET /metrics", "wsgi_get(our_app)", "wsgi_get(bare_app)", 1.1),
+]
+
+
+def timed_row(
+    case: tuple[str, str, str, str, float | None], env: dict[str, Any], *, quick: bool
+) -> Row:
+    """One case timed in alternating repeats; exposition cases are slower, so fewer, longer."""
+    group, name, ours_stmt, base_stmt, target = case
+    repeats = 3 if quick else 31
+    budget = 0.005 if quick else 0.04
+    slow = group == "exposition"
+    ours_ns, base_ns = compare(
+        ours_stmt,
+        base_stmt,
+        env,
+        repeats=max(5, (repeats * 2) // 3) if slow else repeats,
+        budget_s=budget * 2 if slow else budget,
+    )
+    scale, unit = (1e-6, "ms") if slow else (1.0, "ns")
+    return Row(
+        group,
+        name,
+        ours_stmt,
+        base_stmt,
+        statistics.median(ours_ns) * scale,
+        min(ours_ns) * scale,
+        statistics.median(base_ns) * scale,
+        min(base_ns) * scale,
+        unit,
+        target,
+    )
+
+
+def size_row(group: str, name: str, ours: float, base: float, unit: str) -> Row:
+    """A measured size (no spread: median and min are the same figure)."""
+    return Row(group, name, "", "", ours, ours, base, base, unit, None)
+
+
+def run(quick: bool) -> list[Row]:
+    env = timing_env()
+    cases = hot_path_cases() + EXPOSITION_CASES
     rows: list[Row] = []
     with Progress(transient=True) as progress:
         task = progress.add_task("timing", total=len(cases) + 1)
-        for group, name, ours_stmt, base_stmt, target in cases:
-            progress.update(task, description=name)
-            slow = group == "exposition"
-            ours_ns, base_ns = compare(
-                ours_stmt,
-                base_stmt,
-                env,
-                repeats=max(5, (repeats * 2) // 3) if slow else repeats,
-                budget_s=budget * 2 if slow else budget,
-            )
-            scale, unit = (1e-6, "ms") if slow else (1.0, "ns")
-            rows.append(
-                Row(
-                    group,
-                    name,
-                    ours_stmt,
-                    base_stmt,
-                    statistics.median(ours_ns) * scale,
-                    min(ours_ns) * scale,
-                    statistics.median(base_ns) * scale,
-                    min(base_ns) * scale,
-                    unit,
-                    target,
-                )
-            )
+        for case in cases:
+            progress.update(task, description=case[1])
+            rows.append(timed_row(case, env, quick=quick))
             progress.advance(task)
 
         progress.update(task, description="exposition size and memory")
-        ours_body, _ = render(ours_registry)
-        bare_body = generate_latest(bare_registry)
+        ours_body, _ = render(env["ours_registry"])
+        bare_body = generate_latest(env["bare_registry"])
+        # Same series; only the digits of _created timestamps differ.
         rows.append(
-            Row(
-                "exposition",
-                "bytes (text format)",
-                "",
-                "",
-                *[float(len(ours_body))] * 2,
-                *[float(len(bare_body))] * 2,
-                "B",
-                None,  # same series; only the digits of _created timestamps differ
-            )
+            size_row("exposition", "bytes (text format)", len(ours_body), len(bare_body), "B")
         )
         ours_mem, _ = allocated_bytes(lambda: build_ours_series())
         bare_mem, _ = allocated_bytes(lambda: build_bare_series())
-        rows.append(
-            Row(
-                "memory",
-                f"{sum(SERIES.values()):,} label sets (tracemalloc)",
-                "",
-                "",
-                ours_mem / 1024,
-                ours_mem / 1024,
-                bare_mem / 1024,
-                bare_mem / 1024,
-                "KiB",
-                None,
-            )
-        )
+        label_sets = f"{sum(SERIES.values()):,} label sets (tracemalloc)"
+        rows.append(size_row("memory", label_sets, ours_mem / 1024, bare_mem / 1024, "KiB"))
         progress.advance(task)
     return rows
 

@@ -9,8 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from acgs_metrics import CATALOG, SERVICE_NAMES, LabelSpec, MetricSpec, MetricType, Unit
-from acgs_metrics.catalog import Catalog
 from acgs_metrics.cli import catalog_json, catalog_markdown, main
+from acgs_metrics.schema import Catalog
 
 REQUIRED = {
     "acgs_constitutional_compliance_score": (MetricType.GAUGE, ("service", "principle_id")),

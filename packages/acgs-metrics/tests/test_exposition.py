@@ -275,7 +275,11 @@ def test_mounted_apps_serve_at_their_mount_point(registry: CollectorRegistry) ->
     def call(script_name: str, path_info: str) -> str:
         statuses: list[str] = []
         environ = {"REQUEST_METHOD": "GET", "SCRIPT_NAME": script_name, "PATH_INFO": path_info}
-        b"".join(app(environ, lambda status, headers: statuses.append(status)))
+
+        def start_response(status: str, headers: object, exc_info: object = None) -> Any:
+            statuses.append(status)
+
+        b"".join(app(environ, start_response))
         return statuses[0]
 
     assert call("", "/metrics") == "200 OK"
@@ -318,9 +322,7 @@ def test_asgi_app_mounted_in_starlette(registry: CollectorRegistry, run_asgi: An
     async def home(request: object) -> PlainTextResponse:
         return PlainTextResponse("service")
 
-    app = Starlette(
-        routes=[Route("/", home), Mount("/metrics", app=make_asgi_app(registry))]  # type: ignore[arg-type]
-    )
+    app = Starlette(routes=[Route("/", home), Mount("/metrics", app=make_asgi_app(registry))])
     url = run_asgi(app)
     assert httpx.get(f"{url}/").text == "service"
     for path in ("/metrics", "/metrics/"):

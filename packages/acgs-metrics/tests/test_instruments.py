@@ -11,8 +11,9 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter
 
 from acgs_metrics import GovernanceMetrics, Instruments, LabelValueError
-from acgs_metrics.catalog import CATALOG, Catalog, LabelSpec, MetricSpec, MetricType
+from acgs_metrics.catalog import CATALOG
 from acgs_metrics.instruments import OVERFLOW_VALUE
+from acgs_metrics.schema import Catalog, LabelSpec, MetricSpec, MetricType
 
 
 def sample(registry: CollectorRegistry, name: str, **labels: str) -> float | None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from acgs_promql.findings import Finding
 from acgs_rules.lint import LintResult, lint
-from acgs_rules.model import Finding
 from acgs_rules.settings import LintSettings
 
 REPO = Path(__file__).resolve().parents[3]

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
+from acgs_promql.findings import Severity
 from acgs_rules.lint import lint
-from acgs_rules.model import Severity
 from acgs_rules.promtool import run_unit_tests
 from acgs_rules.settings import LintSettings
 
@@ -181,63 +181,6 @@ def test_error_lines_point_into_block_expressions(lint_text: Linter, alert_file:
     assert "unknown function 'nofunc'" in finding.message
 
 
-def test_extra_metrics_setting_makes_names_known(lint_text: Linter, alert_file: AlertFile) -> None:
-    text = alert_file("rate(myapp_jobs_total[5m]) > 1")
-    settings = LintSettings(extra_metrics=("myapp_.*",))
-    assert lint_text(text, "promql/unknown-metric", settings=settings) == []
-
-
-def test_recorded_metrics_are_known_and_delay_the_range(
-    lint_text: Linter, alert_file: AlertFile
-) -> None:
-    text = """\
-groups:
-  - name: rec
-    interval: 1m
-    rules:
-      - record: job:up:sum
-        expr: sum by (job) (up)
-  - name: alerts
-    rules:
-      - alert: A
-        expr: avg_over_time(job:up:sum[1m]) < 1
-        for: 5m
-        labels: {severity: warning}
-        annotations: {summary: s, description: d, runbook_url: https://x.org}
-"""
-    assert lint_text(text, "promql/unknown-metric") == []
-    (window,) = lint_text(text, "promql/range-window")
-    assert window.severity is Severity.WARNING  # an _over_time function, not rate
-    assert "at least [2m]" in window.message  # recorded every 1m, whatever its sources
-
-
-def test_recorded_series_are_spaced_by_their_group_interval(lint_text: Linter) -> None:
-    # Written every 5s evaluation, read from another group: [30s] holds six samples.
-    text = """\
-groups:
-  - name: rec
-    rules:
-      - record: instance:node_cpu_busy:rate1m
-        expr: sum by (instance) (rate(node_cpu_seconds_total{mode!="idle"}[1m]))
-  - name: alerts
-    rules:
-      - alert: A
-        expr: deriv(instance:node_cpu_busy:rate1m[30s]) > 0.1
-        for: 5m
-        labels: {severity: warning}
-        annotations: {summary: s, description: d, runbook_url: https://x.org}
-      - alert: B
-        expr: rate(instance:node_cpu_busy:rate1m[8s]) > 0.1
-        for: 5m
-        labels: {severity: warning}
-        annotations: {summary: s, description: d, runbook_url: https://x.org}
-"""
-    (window,) = lint_text(text, "promql/range-window")
-    assert window.rule == "B"
-    assert window.severity is Severity.ERROR
-    assert "at least [10s]" in window.message
-
-
 def test_duplicates(lint_text: Linter, alert_file: AlertFile) -> None:
     rule = alert_file("up == 0")
     text = rule + rule.split("rules:\n", 1)[1]  # the same alert twice in one group
@@ -334,32 +277,6 @@ def test_labels_follow_recorded_metrics_to_their_recording_rule(
     else:
         (finding,) = found
         assert f"$labels.{missing}," in finding.message
-
-
-def test_histogram_le_aggregated_away_in_a_recording_rule(lint_text: Linter) -> None:
-    text = """\
-groups:
-  - name: rec
-    rules:
-      - record: job:acgs_policy_synthesis_duration_seconds_bucket:rate5m
-        expr: sum by (job) (rate(acgs_policy_synthesis_duration_seconds_bucket[5m]))
-      - record: le:acgs_policy_synthesis_duration_seconds_bucket:rate5m
-        expr: sum by (job, le) (rate(acgs_policy_synthesis_duration_seconds_bucket[5m]))
-  - name: alerts
-    rules:
-      - alert: Bad
-        expr: histogram_quantile(0.9, job:acgs_policy_synthesis_duration_seconds_bucket:rate5m) > 1
-        for: 5m
-        labels: {severity: warning}
-        annotations: {summary: s, description: d, runbook_url: https://x.org}
-      - alert: Good
-        expr: histogram_quantile(0.9, le:acgs_policy_synthesis_duration_seconds_bucket:rate5m) > 1
-        for: 5m
-        labels: {severity: warning}
-        annotations: {summary: s, description: d, runbook_url: https://x.org}
-"""
-    found = [f for f in lint_text(text, "promql/histogram") if "'le'" in f.message]
-    assert [f.rule for f in found] == ["Bad"]
 
 
 def test_valid_templates_pass(lint_text: Linter, alert_file: AlertFile) -> None:
@@ -590,21 +507,6 @@ def test_malformed_alert_rule_tests_are_findings(tmp_path: Path, tests: str, fra
     assert fragment in finding.message
 
 
-def test_exporter_metrics_missing_from_the_lists_are_warnings(
-    lint_text: Linter, alert_file: AlertFile
-) -> None:
-    (finding,) = lint_text(alert_file("node_systemd_unit_state == 1"), "promql/unknown-metric")
-    assert finding.severity is Severity.WARNING
-    assert "node_exporter" in finding.message
-
-
-def test_raw_counter_ratio_is_a_warning(lint_text: Linter, alert_file: AlertFile) -> None:
-    expr = 'sum(acgs_http_requests_total{status_code=~"5.."}) / sum(acgs_http_requests_total) > 0.1'
-    found = lint_text(alert_file(expr), "promql/counter")
-    assert {f.severity for f in found} == {Severity.WARNING}
-    assert "ratio" in found[0].message
-
-
 def test_alert_on_a_filtering_recording_rule_has_a_condition(lint_text: Linter) -> None:
     text = """\
 groups:
@@ -664,3 +566,18 @@ def test_value_in_a_label_is_an_error(lint_text: Linter, alert_file: AlertFile) 
     (finding,) = lint_text(text, "alert/template")
     assert "labels.value uses $value" in finding.message
     assert lint_text(alert_file("up == 0"), "alert/template") == []
+
+
+def test_settings_naming_unknown_checks_are_refused(tmp_path: Path) -> None:
+    # The settings do not import the checks (the checks read the settings): the names are
+    # checked where both are known, by lint() and by LintSettings.from_file(path, names).
+    from acgs_rules.checks.registry import ALL_CHECK_NAMES
+    from acgs_rules.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="unknown check"):
+        lint([tmp_path], LintSettings(severity_overrides={"promql/nope": Severity.WARNING}))
+    path = tmp_path / "settings.yml"
+    path.write_text("disabled_checks: [promql/sytnax, promql/compat]\n")
+    with pytest.raises(SettingsError, match="promql/sytnax"):
+        LintSettings.from_file(path, ALL_CHECK_NAMES)
+    assert LintSettings.from_file(path).disabled_checks == ("promql/sytnax", "promql/compat")

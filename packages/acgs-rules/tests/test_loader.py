@@ -11,9 +11,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from acgs_promql.findings import Severity
 from acgs_rules.lint import lint
 from acgs_rules.loader import load
-from acgs_rules.model import Severity
 
 Linter = Callable[..., Any]
 RULE_START = "groups:\n  - name: g\n    rules:\n"

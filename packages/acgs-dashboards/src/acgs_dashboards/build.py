@@ -31,6 +31,7 @@ import yaml
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
 from acgs_dashboards.builders import PROVISIONED_DATASOURCE_UID, SCHEMA_VERSION
+from acgs_promql.repository import find_repo_root
 
 __all__ = [
     "FOLDER",
@@ -71,15 +72,15 @@ class BuildResult:
 
 
 def default_source_dir() -> Path:
-    """``dashboards/`` of the repository: ``$ACGS_DASHBOARDS_DIR``, else found upwards."""
+    """``$ACGS_DASHBOARDS_DIR``, else ``dashboards/`` of the repository holding the current
+    directory, else of the checkout this package runs from."""
     configured = os.environ.get("ACGS_DASHBOARDS_DIR")
     if configured:
         return Path(configured)
-    for start in (Path.cwd(), Path(__file__).resolve()):
-        for parent in (start, *start.parents):
-            candidate = parent / "dashboards"
-            if candidate.is_dir() and any(candidate.glob("*.py")):
-                return candidate
+    for start in (Path.cwd(), Path(__file__)):
+        candidate = find_repo_root(start) / "dashboards"
+        if candidate.is_dir() and any(candidate.glob("*.py")):
+            return candidate
     raise BuildError(
         "cannot find the dashboards/ directory; pass --source DIR or set ACGS_DASHBOARDS_DIR"
     )

@@ -20,20 +20,14 @@ from rich.console import Console
 from rich.table import Table
 
 from acgs_dashboards.build import BuildError, build_all
-from acgs_dashboards.lint import (
-    LintOptions,
-    LintUsageError,
-    lint_paths,
-    load_recording_rules,
-)
+from acgs_dashboards.lint import LintOptions, LintUsageError, lint_paths
 from acgs_dashboards.lint.base import DEFAULT_DATASOURCE_UIDS
 from acgs_dashboards.queryload import QueryLoadError
-from acgs_rules.output import exit_code, print_text, render_json
+from acgs_promql.index import read_recorded_series
+from acgs_promql.printers import exit_code, print_text, render_json
+from acgs_promql.repository import find_repo_root
 
 USAGE_ERROR = 2
-# In a checkout this file is <repo>/packages/acgs-dashboards/src/acgs_dashboards/cli.py.
-_HERE = Path(__file__).resolve()
-CHECKOUT_ROOT = _HERE.parents[4] if len(_HERE.parents) > 4 else _HERE.parent
 
 
 def _seconds(text: str) -> float:
@@ -53,7 +47,14 @@ def _parser() -> argparse.ArgumentParser:
         description="ACGS Grafana dashboards as code: build, lint, measure their query load.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_build(commands)
+    _add_lint(commands)
+    commands.add_parser("checks", help="list the lint checks")
+    _add_queryload(commands)
+    return parser
 
+
+def _add_build(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     build = commands.add_parser(
         "build",
         help="write dashboard JSON and Grafana provisioning files",
@@ -75,6 +76,8 @@ def _parser() -> argparse.ArgumentParser:
         "a container passes its mount point",
     )
 
+
+def _add_lint(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     lint = commands.add_parser(
         "lint",
         help="lint Grafana dashboard JSON files",
@@ -99,8 +102,8 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="PATH",
         help="rule files or directories whose recording rules define metrics (repeatable; "
-        "default: the repository's rules/, found from the current directory upwards, else "
-        "beside this checkout of the package); a file that does not load is an error finding",
+        "default: rules/ of the git repository holding the current directory, else of the "
+        "checkout this package runs from); a file that does not load is an error finding",
     )
     lint.add_argument(
         "--disable",
@@ -124,7 +127,9 @@ def _parser() -> argparse.ArgumentParser:
         help="a label your scrape configs add to every series (repeatable; job and instance "
         "always count)",
     )
-    commands.add_parser("checks", help="list the lint checks")
+
+
+def _add_queryload(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     load = commands.add_parser(
         "queryload",
         help="run dashboards' queries against Prometheus as Grafana would, and time them",
@@ -154,7 +159,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     load.add_argument("--include-collapsed", action="store_true", help="also run collapsed rows")
     load.add_argument("--format", choices=("text", "json"), default="text")
-    return parser
 
 
 def _queryload(args: argparse.Namespace) -> int:
@@ -202,11 +206,12 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _default_rules() -> list[Path]:
-    """``rules/`` of the repository: above the current directory, else beside the checkout
-    this package runs from (so linting from elsewhere still knows our recorded names)."""
-    for parent in (Path.cwd(), *Path.cwd().parents, CHECKOUT_ROOT):
-        if (parent / "rules").is_dir() and (parent / "dashboards").is_dir():
-            return [parent / "rules"]
+    """``rules/`` of the repository holding the current directory, else of the checkout this
+    package runs from (so linting from elsewhere still knows our recorded names)."""
+    for start in (Path.cwd(), Path(__file__)):
+        root = find_repo_root(start)
+        if (root / "rules").is_dir() and (root / "dashboards").is_dir():
+            return [root / "rules"]
     return []
 
 
@@ -221,11 +226,11 @@ def _lint(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return USAGE_ERROR
-    rules = load_recording_rules(args.rules if args.rules is not None else _default_rules())
+    rules = read_recorded_series(args.rules if args.rules is not None else _default_rules())
     options = LintOptions(
         datasource_uids=DEFAULT_DATASOURCE_UIDS | set(args.datasource_uid),
         scrape_interval_s=args.scrape_interval,
-        recorded_metrics=rules.names,
+        recorded=rules.series,
         target_labels=frozenset({"job", "instance", *args.target_label}),
         disabled_checks=frozenset(args.disable),
     )

@@ -34,7 +34,8 @@ import httpx
 
 from acgs_dashboards.datasources import resolve
 from acgs_dashboards.model import Dashboard, Panel, Target, Variable, parse_dashboard
-from acgs_dashboards.variables import Scope, format_duration, interpolate
+from acgs_dashboards.variables import Scope, interpolate
+from acgs_promql.durations import format_duration
 
 __all__ = [
     "DashboardLoad",

@@ -15,10 +15,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from acgs_promql.durations import format_duration
+
 __all__ = [
     "VARIABLE_PATTERN",
     "Scope",
-    "format_duration",
     "interpolate",
     "rate_interval",
     "variable_names",
@@ -35,20 +36,6 @@ _REGEX_SPECIAL = re.compile(r"([$^*+?.()|{}\[\]'])")
 def variable_names(text: str) -> list[str]:
     """Names of the variables ``text`` refers to, in order, built-ins included."""
     return [next(g for g in m.groups() if g) for m in VARIABLE_PATTERN.finditer(text)]
-
-
-def format_duration(seconds: float) -> str:
-    """A PromQL duration for ``seconds`` (``90`` -> ``1m30s``; below 1 s in ms)."""
-    milliseconds = max(1, round(seconds * 1000))
-    if milliseconds % 1000:
-        return f"{milliseconds}ms"
-    remaining = milliseconds // 1000
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if remaining >= size:
-            parts.append(f"{remaining // size}{unit}")
-            remaining %= size
-    return "".join(parts)
 
 
 def rate_interval(interval_s: float, scrape_interval_s: float) -> float:

@@ -28,7 +28,7 @@ from rich.table import Table
 from acgs_deploy import client
 from acgs_deploy.client import query_range, stack_client
 from acgs_deploy.settings import StackSettings
-from acgs_rules.promql import parse_duration
+from acgs_promql.durations import parse_duration
 
 # One series that fired this often in the window, each time briefly, is flapping.
 FLAP_MIN_EPISODES = 3

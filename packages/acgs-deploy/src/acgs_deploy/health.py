@@ -37,7 +37,7 @@ from acgs_deploy.client import (
     stack_client,
 )
 from acgs_deploy.settings import StackSettings
-from acgs_rules.promql import parse_duration
+from acgs_promql.durations import parse_duration
 
 Status = Literal["ok", "warn", "fail"]
 

@@ -9,18 +9,11 @@ Quick start::
         ...
 """
 
-from acgs_metrics.catalog import (
-    CATALOG,
-    Catalog,
-    GaugeMode,
-    LabelSpec,
-    MetricSpec,
-    MetricType,
-    Unit,
-)
+from acgs_metrics.catalog import CATALOG
 from acgs_metrics.governance import GovernanceMetrics
 from acgs_metrics.instruments import Instruments, LabelValueError
 from acgs_metrics.middleware import ASGIMetricsMiddleware, HttpMetrics, WSGIMetricsMiddleware
+from acgs_metrics.schema import Catalog, GaugeMode, LabelSpec, MetricSpec, MetricType, Unit
 from acgs_metrics.services import SERVICE_NAMES, SERVICES, ServiceSpec
 
 __all__ = [

@@ -7,7 +7,8 @@ import json
 import sys
 from collections.abc import Sequence
 
-from acgs_metrics.catalog import CATALOG, Catalog, MetricType
+from acgs_metrics.catalog import CATALOG
+from acgs_metrics.schema import Catalog, MetricType
 
 
 def catalog_json(catalog: Catalog = CATALOG) -> str:

@@ -28,8 +28,8 @@ from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar, cast
 
-from acgs_metrics.catalog import MetricSpec
 from acgs_metrics.instruments import Family, Instruments, counter_adder, gauge_setter
+from acgs_metrics.schema import MetricSpec
 from acgs_metrics.services import SERVICE_NAMES
 
 __all__ = ["GovernanceMetrics"]

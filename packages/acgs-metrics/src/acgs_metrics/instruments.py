@@ -29,8 +29,9 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.values import MutexValue
 
-from acgs_metrics.catalog import CATALOG, Catalog, MetricSpec, MetricType
+from acgs_metrics.catalog import CATALOG
 from acgs_metrics.multiprocess import multiprocess_dir
+from acgs_metrics.schema import Catalog, MetricSpec, MetricType
 
 __all__ = [
     "OVERFLOW_VALUE",

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from acgs_rules.promql import parse_duration
+from acgs_promql.durations import parse_duration
 
 _MATCHER = re.compile(r'^\s*([a-zA-Z_][a-zA-Z0-9_]*|"[^"]*")\s*(=~|!~|!=|=)\s*(.*?)\s*$')
 # How a label of an alert is known: a fixed string, UNKNOWN (present, any value) or absent.

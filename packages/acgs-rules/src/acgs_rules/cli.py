@@ -12,9 +12,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from acgs_rules.checks import ALL_CHECK_NAMES, CHECKS
+from acgs_promql.printers import exit_code, print_text, render_json
+from acgs_rules.checks.registry import ALL_CHECK_NAMES, CHECKS, OTHER_CHECK_NAMES
 from acgs_rules.lint import lint
-from acgs_rules.output import exit_code, print_text, render_json
 from acgs_rules.promtool import PromtoolMissing
 from acgs_rules.settings import LintSettings, SettingsError
 
@@ -80,15 +80,18 @@ def main(argv: list[str] | None = None) -> int:
         table.add_column("check")
         table.add_column("catches")
         table.add_column("doc")
+        listed: set[str] = set()
         for check in CHECKS:
-            table.add_row(check.name, check.summary, check.doc_page)
-        for name in ALL_CHECK_NAMES[len(CHECKS) :]:
+            if check.name not in listed:  # promql/compat has an expression and a file part
+                listed.add(check.name)
+                table.add_row(check.name, check.summary, check.doc_page)
+        for name in OTHER_CHECK_NAMES:
             table.add_row(
                 name,
                 "input problems"
                 if name != "promtool/check"
                 else "what 'promtool check rules' reports",
-                f"docs/checks/{name.replace('/', '-')}.md",
+                f"packages/acgs-rules/docs/checks/{name.replace('/', '-')}.md",
             )
         console.print(table)
         return 0
@@ -98,7 +101,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     try:
-        settings = LintSettings.from_file(args.settings) if args.settings else LintSettings()
+        settings = (
+            LintSettings.from_file(args.settings, ALL_CHECK_NAMES)
+            if args.settings
+            else LintSettings()
+        )
     except SettingsError as error:
         return fail(str(error))
     updates: dict[str, object] = {}
@@ -112,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = settings.model_copy(update=updates)
     try:
         result = lint(args.paths, settings, promtool=not args.no_promtool)
-    except PromtoolMissing as error:
+    except (PromtoolMissing, SettingsError) as error:
         return fail(str(error))
     if args.format == "json":
         counts = {"files": result.files, "rules": result.rules, "test_files": result.tests}

@@ -10,17 +10,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from acgs_promql.findings import Finding, Severity
+from acgs_promql.repository import find_repo_root
 from acgs_rules.alertmanager import (
     AlertmanagerConfig,
     AlertmanagerConfigError,
     load_alertmanager_config,
 )
-from acgs_rules.checks import CHECKS
+from acgs_rules.checks.registry import ALL_CHECK_NAMES, CHECKS
 from acgs_rules.context import LintContext
 from acgs_rules.loader import Loaded, load
-from acgs_rules.model import Finding, Severity
 from acgs_rules.promtool import check_rules
-from acgs_rules.settings import LintSettings
+from acgs_rules.settings import LintSettings, SettingsError, unknown_checks_message
 
 
 @dataclass
@@ -38,15 +39,6 @@ class LintResult:
     @property
     def warnings(self) -> list[Finding]:
         return [f for f in self.findings if f.severity is Severity.WARNING]
-
-
-def find_repo_root(start: Path) -> Path:
-    """The nearest folder above ``start`` with a ``.git`` entry, else the current directory."""
-    here = start.resolve()
-    for folder in (here, *here.parents):
-        if (folder / ".git").exists():
-            return folder
-    return Path.cwd()
 
 
 def _alertmanager(settings: LintSettings, findings: list[Finding]) -> AlertmanagerConfig | None:
@@ -73,8 +65,15 @@ def lint(
     *,
     promtool: bool = True,
 ) -> LintResult:
-    """Lint rule files, manifests and test files under ``paths``."""
+    """Lint rule files, manifests and test files under ``paths``.
+
+    Raises :class:`SettingsError` when the settings name checks that do not exist.
+    """
     settings = settings or LintSettings()
+    named = (*settings.disabled_checks, *settings.severity_overrides)
+    unknown = [name for name in named if name not in ALL_CHECK_NAMES]
+    if unknown:
+        raise SettingsError(unknown_checks_message(unknown))
     timings: dict[str, float] = {}
     started = time.perf_counter()
     loaded: Loaded = load(paths)

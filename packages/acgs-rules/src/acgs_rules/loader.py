@@ -18,8 +18,9 @@ from typing import Any
 
 import yaml
 
-from acgs_rules.model import AlertTest, Finding, Group, Rule, RuleFile, Severity, TestFile
-from acgs_rules.promql import parse_duration
+from acgs_promql.durations import parse_duration
+from acgs_promql.findings import Finding, Severity
+from acgs_rules.model import AlertTest, Group, Rule, RuleFile, TestFile
 
 YAML_SUFFIXES = (".yml", ".yaml")
 SETTINGS_NAMES = ("acgs-rules.yml", "acgs-rules.yaml", ".acgs-rules.yml")
@@ -191,32 +192,37 @@ def _disabled_ranges(text: str) -> tuple[frozenset[str], list[tuple[int, frozens
     return frozenset(file_wide), per_line
 
 
-def load_file(path: Path, loaded: Loaded, *, walked: bool = False) -> None:
-    """Read one file; documents that are other configs are skipped (a warning when the file
-    was named explicitly and holds nothing to lint)."""
+def _documents(path: Path, loaded: Loaded) -> tuple[str, list[yaml.Node]] | None:
+    """The file's text and YAML documents; None (and a ``yaml/syntax`` finding) if unreadable."""
     name = str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         loaded.findings.append(Finding(name, 0, "yaml/syntax", Severity.ERROR, str(error)))
-        return
+        return None
     try:
-        documents = [d for d in yaml.compose_all(text, Loader=_LOADER) if d is not None]
+        return text, [d for d in yaml.compose_all(text, Loader=_LOADER) if d is not None]
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 0
         problem = getattr(error, "problem", None) or str(error)
-        loaded.findings.append(
-            Finding(name, line, "yaml/syntax", Severity.ERROR, f"invalid YAML: {problem}")
-        )
-        return
+        message = f"invalid YAML: {problem}"
     except RecursionError:
-        loaded.findings.append(
-            Finding(name, 0, "yaml/syntax", Severity.ERROR, "invalid YAML: nested too deeply")
-        )
+        line, message = 0, "invalid YAML: nested too deeply"
+    loaded.findings.append(Finding(name, line, "yaml/syntax", Severity.ERROR, message))
+    return None
+
+
+def load_file(path: Path, loaded: Loaded, *, walked: bool = False) -> None:
+    """Read one file; documents that are other configs are skipped (a warning when the file
+    was named explicitly and holds nothing to lint)."""
+    read = _documents(path, loaded)
+    if read is None:
         return
+    text, documents = read
+    name = str(path)
     reader = _Reader(name, loaded.findings)
-    file_disabled, line_disabled = _disabled_ranges(text)
+    silencing = _disabled_ranges(text)
     lines = text.splitlines()
     skipped: list[str] = []
     used = 0
@@ -243,30 +249,9 @@ def load_file(path: Path, loaded: Loaded, *, walked: bool = False) -> None:
             if test is not None:
                 loaded.test_files.append(test)
             continue
-        kind = "rules"
-        groups_node = top.get("groups")
-        if top.get("kind") is not None and getattr(top["kind"], "value", None) == "PrometheusRule":
-            kind = "manifest"
-            spec = reader.mapping(top["spec"], "spec") if "spec" in top else None
-            if spec is None:
-                reader.problem(document, "PrometheusRule manifest has no 'spec'")
-                continue
-            groups_node = spec.get("groups")
-        else:
-            for key, node in top.items():
-                if key != "groups":
-                    reader.problem(
-                        reader.key_of(node), f"unknown top-level field {key!r} (expected 'groups')"
-                    )
-        if groups_node is None:
-            reader.problem(document, "no 'groups' list")
-            continue
-        rule_file = RuleFile(name, kind, disabled=file_disabled)
-        if kind == "manifest":  # promtool gets the spec as a plain rule file
-            rule_file.raw_groups = _plain(groups_node)
-            rule_file.promtool_text = _same_lines_rule_file(lines, groups_node, rule_file)
-        _read_groups(groups_node, rule_file, reader, line_disabled, lines)
-        loaded.rule_files.append(rule_file)
+        rule_file = _read_rule_document(document, top, reader, silencing, lines)
+        if rule_file is not None:
+            loaded.rule_files.append(rule_file)
     if skipped and not used and not walked:
         loaded.findings.append(
             Finding(
@@ -278,6 +263,41 @@ def load_file(path: Path, loaded: Loaded, *, walked: bool = False) -> None:
                 "manifest or promtool test file",
             )
         )
+
+
+def _read_rule_document(
+    document: yaml.Node,
+    top: dict[str, yaml.Node],
+    reader: _Reader,
+    silencing: tuple[frozenset[str], list[tuple[int, frozenset[str]]]],
+    lines: list[str],
+) -> RuleFile | None:
+    """A rule file's or a PrometheusRule manifest's groups; None when it has none."""
+    file_disabled, line_disabled = silencing
+    kind = "rules"
+    groups_node = top.get("groups")
+    if top.get("kind") is not None and getattr(top["kind"], "value", None) == "PrometheusRule":
+        kind = "manifest"
+        spec = reader.mapping(top["spec"], "spec") if "spec" in top else None
+        if spec is None:
+            reader.problem(document, "PrometheusRule manifest has no 'spec'")
+            return None
+        groups_node = spec.get("groups")
+    else:
+        for key, node in top.items():
+            if key != "groups":
+                reader.problem(
+                    reader.key_of(node), f"unknown top-level field {key!r} (expected 'groups')"
+                )
+    if groups_node is None:
+        reader.problem(document, "no 'groups' list")
+        return None
+    rule_file = RuleFile(reader.path, kind, disabled=file_disabled)
+    if kind == "manifest":  # promtool gets the spec as a plain rule file
+        rule_file.raw_groups = _plain(groups_node)
+        rule_file.promtool_text = _same_lines_rule_file(lines, groups_node, rule_file)
+    _read_groups(groups_node, rule_file, reader, line_disabled, lines)
+    return rule_file
 
 
 def _same_lines_rule_file(lines: list[str], groups: yaml.Node, rule_file: RuleFile) -> str | None:

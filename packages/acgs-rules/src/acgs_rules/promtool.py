@@ -12,7 +12,8 @@ from pathlib import Path
 
 import yaml
 
-from acgs_rules.model import Finding, Rule, RuleFile, Severity
+from acgs_promql.findings import Finding, Severity
+from acgs_rules.model import Rule, RuleFile
 
 CHECK_NAME = "promtool/check"
 _RULE_REF = re.compile(r'group "(?P<group>[^"]*)", rule (?P<index>\d+)')

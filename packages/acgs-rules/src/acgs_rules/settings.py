@@ -29,14 +29,22 @@ Paths in the file are relative to the file itself.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
-from acgs_rules.model import Severity
-from acgs_rules.promql import parse_duration
+from acgs_promql.durations import parse_duration
+from acgs_promql.findings import Severity
 
 
 def _seconds(value: Any) -> Any:
@@ -52,6 +60,10 @@ _Names = TypeVar("_Names", tuple[str, ...], dict[str, float], dict[str, Severity
 
 class SettingsError(ValueError):
     """A settings file that cannot be used; the message names the file and field."""
+
+
+def unknown_checks_message(names: Collection[str]) -> str:
+    return f"unknown check(s) {', '.join(names)}; see 'acgs-rules checks' for the names"
 
 
 class LintSettings(BaseModel):
@@ -89,14 +101,13 @@ class LintSettings(BaseModel):
 
     @field_validator("disabled_checks", "severity_overrides")
     @classmethod
-    def _known_checks(cls, value: _Names) -> _Names:
-        from acgs_rules.checks import ALL_CHECK_NAMES  # the checks import the settings
-
-        unknown = [name for name in value if name not in ALL_CHECK_NAMES]
+    def _known_checks(cls, value: _Names, info: ValidationInfo) -> _Names:
+        # The check names come in the validation context (see from_file): the checks read
+        # the settings, so the settings do not import the checks.
+        known = info.context.get("check_names") if isinstance(info.context, dict) else None
+        unknown = [name for name in value if known is not None and name not in known]
         if unknown:
-            raise ValueError(
-                f"unknown check(s) {', '.join(unknown)}; see 'acgs-rules checks' for the names"
-            )
+            raise ValueError(unknown_checks_message(unknown))
         return value
 
     def scrape_interval_for(self, metric: str) -> float:
@@ -118,7 +129,9 @@ class LintSettings(BaseModel):
         return self.group_wait.get("default", 30.0)
 
     @classmethod
-    def from_file(cls, path: Path) -> LintSettings:
+    def from_file(cls, path: Path, check_names: Collection[str] | None = None) -> LintSettings:
+        """The settings in a YAML file; with ``check_names``, names of checks in
+        ``disabled_checks`` and ``severity_overrides`` must be among them."""
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError) as error:
@@ -129,7 +142,7 @@ class LintSettings(BaseModel):
             if isinstance(data.get(key), str):
                 data[key] = str((path.parent / data[key]).resolve())
         try:
-            return cls.model_validate(data)
+            return cls.model_validate(data, context={"check_names": check_names})
         except ValidationError as error:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"

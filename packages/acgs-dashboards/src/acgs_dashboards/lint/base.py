@@ -2,9 +2,10 @@
 
 A check looks at one dashboard (``per_dashboard``) or at every dashboard linted together
 (``across``, e.g. duplicate uids) and yields :class:`Issue` objects. The runner turns them
-into the rule linter's :class:`~acgs_rules.model.Finding` (file, line, ``dashboard / panel``,
-check, severity, message) and drops the ones silenced with ``acgs-dashboards disable=CHECK``
-(see :mod:`acgs_dashboards.model`).
+into :class:`~acgs_promql.findings.Finding` objects, as the rule linter's (file, line,
+``dashboard / panel``, check, severity, message), and drops the ones silenced with
+``acgs-dashboards disable=CHECK`` (see :mod:`acgs_dashboards.model`). The PromQL checks are
+:mod:`acgs_promql`'s, run over every query by :mod:`acgs_dashboards.lint.checks.promql`.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from acgs_dashboards.model import Dashboard, Panel, Target, Variable
-from acgs_rules.metrics import MetricIndex
-from acgs_rules.model import Severity
+from acgs_promql.checks.base import CheckOptions
+from acgs_promql.findings import Severity
+from acgs_promql.index import MetricIndex, RecordedSeries
 
 __all__ = ["DEFAULT_DATASOURCE_UIDS", "Check", "Context", "Issue", "LintOptions"]
 
@@ -27,8 +29,9 @@ class LintOptions:
     datasource_uids: frozenset[str] = DEFAULT_DATASOURCE_UIDS
     # The global scrape interval: a rate() window under two of it returns gaps.
     scrape_interval_s: float = 15.0
-    # Metric names recorded by rules (from rules/*.yml): known, like catalog metrics.
-    recorded_metrics: frozenset[str] = frozenset()
+    # Series recording rules write (from rules/*.yml): known, like catalog metrics, with
+    # their expressions and static labels.
+    recorded: tuple[RecordedSeries, ...] = ()
     # Labels every scraped series carries, whatever its metric.
     target_labels: frozenset[str] = frozenset({"job", "instance"})
     # Checks not to run (``--disable CHECK``), as in the rule linter.
@@ -49,6 +52,7 @@ class Issue:
 class Context:
     options: LintOptions
     index: MetricIndex
+    promql: CheckOptions  # what the PromQL checks are told
     # Per-dashboard caches shared by the checks (parsed queries), keyed by id(dashboard).
     cache: dict[int, object] = field(default_factory=dict)
 

@@ -18,7 +18,7 @@ from acgs_dashboards.lint.base import Context
 from acgs_dashboards.model import Dashboard, Panel, Target, Variable
 from acgs_dashboards.queryload import QueryLoadError, parse_time
 from acgs_dashboards.variables import Scope, interpolate, variable_names
-from acgs_rules.promql import Analysis, Expr, PromQLError, analyze, parse
+from acgs_promql.expression import Expression, Role
 
 __all__ = ["PLACEHOLDER", "Query", "dashboard_queries", "from_variable", "lint_scope"]
 
@@ -83,29 +83,24 @@ class Query:
     # False when the datasource type is not written down: a parse error may be LogQL.
     surely_promql: bool = True
 
-    @cached_property
-    def parsed(self) -> Expr | PromQLError:
-        try:
-            return parse(self.text)
-        except PromQLError as error:
-            return error
-        except RecursionError:
-            return PromQLError("expression nested too deeply", self.text, 0)
-
-    @property
-    def tree(self) -> Expr | None:
-        return None if isinstance(self.parsed, PromQLError) else self.parsed
-
-    @cached_property
-    def analysis(self) -> Analysis | None:
-        tree = self.tree
-        return analyze(tree) if tree is not None else None
-
     @property
     def undefined(self) -> list[str]:
         """Variables still in the text after expansion: the dashboard does not define them."""
         # $1 is a label_replace back-reference, not a variable.
         return [n for n in variable_names(self.text) if not n.startswith("__") and not n.isdigit()]
+
+    @cached_property
+    def expression(self) -> Expression:
+        """The query for the PromQL checks: a panel's range query, or an instant query (an
+        instant target, a variable's query); parsed and walked once for every check."""
+        instant = self.variable is not None or (self.target is not None and self.target.instant)
+        return Expression(
+            self.text,
+            Role.INSTANT if instant else Role.PANEL,
+            original=self.original,
+            undefined_variables=tuple(self.undefined),
+            surely_promql=self.surely_promql,
+        )
 
 
 _DURATION_SLOT = re.compile(r"(\[\s*|offset\s+|\[[^\]]*:\s*)\$\{?(\w+)(?::\w+)?\}?")

@@ -7,32 +7,28 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from acgs_dashboards.lint.base import Check, Context, Issue, LintOptions
+from acgs_dashboards.lint.queries import PLACEHOLDER
 from acgs_dashboards.model import (
     Dashboard,
     DashboardLoadError,
     disabled_checks,
     load_dashboard,
 )
-from acgs_rules.loader import all_rules, load
-from acgs_rules.metrics import MetricIndex
-from acgs_rules.model import Finding, Severity
+from acgs_promql.checks.base import CheckOptions
+from acgs_promql.findings import Finding, Severity
+from acgs_promql.index import MetricIndex
 
 __all__ = [
     "LOAD_CHECK",
-    "RULES_CHECK",
     "LintReport",
     "LintUsageError",
-    "RecordingRules",
     "collect_files",
     "find_files",
     "lint_dashboards",
     "lint_paths",
-    "load_recording_rules",
-    "recorded_metrics",
 ]
 
 LOAD_CHECK = "dashboard/load"
-RULES_CHECK = "rules/load"
 
 
 class LintUsageError(Exception):
@@ -84,37 +80,6 @@ def collect_files(paths: Iterable[Path]) -> list[Path]:
     if problems:
         raise LintUsageError(f"{problems[0].path}: {problems[0].message}")
     return files
-
-
-@dataclass(frozen=True)
-class RecordingRules:
-    names: frozenset[str]  # metric names the recording rules write
-    findings: list[Finding]  # rule files that could not be read: their names are unknown
-
-
-def load_recording_rules(rule_paths: Iterable[Path]) -> RecordingRules:
-    """The recording rules under ``rule_paths``. A file that does not load is a
-    ``rules/load`` finding: otherwise every name it records would turn into an "unknown
-    metric" error with no hint why. (Checking the rules themselves is acgs-rules lint's job.)
-    """
-    loaded = load(list(rule_paths))
-    names = frozenset(r.name for r in all_rules(loaded.rule_files) if not r.is_alert)
-    findings = [
-        replace(
-            finding,
-            check=RULES_CHECK,
-            message=f"{finding.message} ({finding.check}); the metrics this file records are "
-            "unknown to the dashboard linter until it loads: run acgs-rules lint on it",
-        )
-        for finding in loaded.findings
-        if finding.severity is Severity.ERROR
-    ]
-    return RecordingRules(names, findings)
-
-
-def recorded_metrics(rule_paths: Iterable[Path]) -> frozenset[str]:
-    """Names the recording rules under ``rule_paths`` write (see :func:`load_recording_rules`)."""
-    return load_recording_rules([p for p in rule_paths if p.exists()]).names
 
 
 def _silenced(dashboard: Dashboard, issue: Issue, check: str) -> bool:
@@ -187,7 +152,12 @@ def lint_dashboards(
     from acgs_dashboards.lint.checks import CHECKS
 
     options = options or LintOptions()
-    ctx = Context(options, MetricIndex(recorded=set(options.recorded_metrics)))
+    promql = CheckOptions(
+        target_labels=options.target_labels,
+        declare_hint="silence it in the panel: acgs-dashboards disable=promql/unknown-metric",
+        placeholder=PLACEHOLDER,
+    )
+    ctx = Context(options, MetricIndex(recorded=options.recorded), promql)
     findings: list[Finding] = []
     for check in checks if checks is not None else CHECKS:
         if check.name not in options.disabled_checks:

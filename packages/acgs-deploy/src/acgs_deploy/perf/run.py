@@ -50,7 +50,7 @@ from acgs_deploy.perf.report import (
 from acgs_deploy.perf.stats import summarize
 from acgs_deploy.settings import StackSettings
 from acgs_metrics.services import SERVICES
-from acgs_rules.promql import parse_duration
+from acgs_promql.durations import parse_duration
 
 if TYPE_CHECKING:
     from acgs_dashboards.queryload import DashboardLoad

@@ -11,11 +11,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-from acgs_rules.checks.base import Check
-from acgs_rules.context import LintContext
-from acgs_rules.model import Finding
-from acgs_rules.promql import (
-    COMPARISON_OPS,
+from acgs_promql.findings import Finding
+from acgs_promql.index import MAX_RECORDING_DEPTH
+from acgs_promql.language import COMPARISON_OPS, ValueType
+from acgs_promql.tree import (
     AggregateExpr,
     BinaryExpr,
     Call,
@@ -25,12 +24,12 @@ from acgs_rules.promql import (
     ParenExpr,
     SubqueryExpr,
     UnaryExpr,
-    ValueType,
     VectorSelector,
-    analyze,
     value_type,
     walk,
 )
+from acgs_rules.checks.base import Check
+from acgs_rules.context import LintContext
 
 Bounds = tuple[float, float]
 _ANY: Bounds = (-math.inf, math.inf)
@@ -126,10 +125,12 @@ def bounds(ctx: LintContext, node: Expr) -> Bounds:
 def _quantile_bounds(ctx: LintContext, node: Call) -> Bounds:
     """histogram_quantile never returns more than the highest finite bucket boundary."""
     tops: list[float] = []
-    for use in analyze(node.args[1]).selectors:
-        info = ctx.index.get(use.name) if use.name else None
+    for selector in walk(node.args[1]):
+        if not isinstance(selector, VectorSelector):
+            continue
+        info = ctx.index.get(selector.name) if selector.name else None
         spec = info.spec if info else None
-        if spec is None or spec.buckets is None or not (use.name or "").endswith("_bucket"):
+        if spec is None or spec.buckets is None or not (selector.name or "").endswith("_bucket"):
             return _ANY
         tops.append(max(spec.buckets))
     return (0.0, max(tops)) if tops else _ANY
@@ -179,7 +180,7 @@ def _filters(ctx: LintContext, node: Expr, depth: int = 0) -> bool:
     Reading a recorded metric whose recording rule filters counts too.
     """
     for sub in walk(node):
-        if isinstance(sub, VectorSelector) and sub.name and depth < 10:
+        if isinstance(sub, VectorSelector) and sub.name and depth < MAX_RECORDING_DEPTH:
             for recorder in ctx.recording_rules(sub.name):
                 tree = ctx.tree(recorder)
                 if tree is not None and _filters(ctx, tree, depth + 1):
@@ -200,10 +201,10 @@ def _show(bound: Bounds) -> str:
 
 def run(ctx: LintContext) -> Iterator[Finding]:
     for rule in ctx.alerts():
-        tree = ctx.tree(rule)
-        if tree is None:
+        walked = ctx.expression(rule).walk
+        if walked is None:
             continue
-        if not _filters(ctx, tree) and not ctx.always_fires(rule):
+        if not _filters(ctx, walked.tree) and not ctx.always_fires(rule):
             yield ctx.finding(
                 rule,
                 CHECK.name,
@@ -211,7 +212,8 @@ def run(ctx: LintContext) -> Iterator[Finding]:
                 "alert fires for every series, all the time",
                 line=rule.line_of("expr"),
             )
-        for node in walk(tree):
+        for visit in walked.of_kind(BinaryExpr):
+            node = visit.node
             if not isinstance(node, BinaryExpr) or node.op not in COMPARISON_OPS:
                 continue
             left, right = bounds(ctx, node.lhs), bounds(ctx, node.rhs)

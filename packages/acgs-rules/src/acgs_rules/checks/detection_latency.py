@@ -7,16 +7,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from acgs_promql.durations import format_duration
+from acgs_promql.findings import Finding, Severity
 from acgs_rules.checks.base import Check
 from acgs_rules.checks.routing import alert_labels
 from acgs_rules.context import LintContext
-from acgs_rules.model import Finding, Rule, Severity
-from acgs_rules.promql import analyze, format_duration
+from acgs_rules.model import Rule
 
 
 def latency(ctx: LintContext, rule: Rule) -> dict[str, float]:
-    tree = ctx.tree(rule)
-    uses = analyze(tree).selectors if tree is not None else []
+    analysis = ctx.analysis(rule)
+    uses = analysis.selectors if analysis is not None else []
     severity = rule.labels.get("severity")
     if ctx.alertmanager is not None:
         ends = ctx.alertmanager.destinations(alert_labels(ctx, rule))
@@ -24,7 +25,7 @@ def latency(ctx: LintContext, rule: Rule) -> dict[str, float]:
     else:
         wait = ctx.settings.group_wait_for(severity)
     return {
-        "scrape": max((ctx.selector_delay(u, rule) for u in uses), default=0.0),
+        "scrape": max((ctx.selector_delay(u.selector, rule) for u in uses), default=0.0),
         "evaluation": ctx.group_interval(rule),
         "for": rule.for_ or 0.0,
         "group_wait": wait,

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from acgs_promql.findings import Finding
 from acgs_rules.checks.base import Check
 from acgs_rules.context import LintContext
-from acgs_rules.model import Finding, Rule
+from acgs_rules.model import Rule
 
 
 def run(ctx: LintContext) -> Iterator[Finding]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from acgs_promql.findings import Finding, Severity
 from acgs_rules.checks.base import Check
 from acgs_rules.context import LintContext
-from acgs_rules.model import Finding, Severity
 
 
 def run(ctx: LintContext) -> Iterator[Finding]:

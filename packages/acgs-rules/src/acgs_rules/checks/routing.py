@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from acgs_promql.findings import Finding, Severity
 from acgs_rules.alertmanager import UNKNOWN, AMMatcher, LabelLookup
 from acgs_rules.checks.base import Check
 from acgs_rules.context import LintContext
-from acgs_rules.model import Finding, Rule, Severity
+from acgs_rules.model import Rule
 
 
 def alert_labels(ctx: LintContext, rule: Rule) -> LabelLookup:

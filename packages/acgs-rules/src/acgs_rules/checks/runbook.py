@@ -11,9 +11,9 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from acgs_promql.findings import Finding
 from acgs_rules.checks.base import Check
 from acgs_rules.context import LintContext
-from acgs_rules.model import Finding
 
 
 def github_slug(heading: str) -> str:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from acgs_promql.findings import Finding
 from acgs_rules.checks.base import Check
 from acgs_rules.context import LintContext
-from acgs_rules.model import Finding
 from acgs_rules.templates import check_template, label_references
 
 _ACTIONS = re.compile(r"{{(.*?)}}", re.S)

@@ -16,9 +16,10 @@ import glob
 from collections.abc import Iterator
 from pathlib import Path
 
+from acgs_promql.findings import Finding, Severity
 from acgs_rules.checks.base import Check
 from acgs_rules.context import LintContext
-from acgs_rules.model import AlertTest, Finding, Rule, Severity, TestFile
+from acgs_rules.model import AlertTest, Rule, TestFile
 
 
 def _loaded_rule_files(test: TestFile) -> set[Path]:

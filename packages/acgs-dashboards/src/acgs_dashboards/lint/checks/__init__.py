@@ -1,22 +1,27 @@
-"""Every check, in the order their findings are reported. Add a check: one module, one line."""
+"""Every check, in the order their findings are reported. Add a check: one module, one line.
+
+The PromQL checks are acgs-promql's (each written once, shared with the rule linter); the
+dashboard linter runs those that need no rule-file knowledge (``promql/compat`` and
+``promql/range-window`` are the rule linter's; ``promql/rate-interval`` judges windows with
+Grafana's ``$__interval`` in mind).
+"""
 
 from __future__ import annotations
 
 from acgs_dashboards.lint.base import Check
 from acgs_dashboards.lint.checks import (
-    counter,
     datasource,
     duplicates,
-    histogram,
     legacy,
-    metrics,
     panel_basics,
     rate_interval,
     schema,
-    syntax,
     units,
     variables,
 )
+from acgs_dashboards.lint.checks.promql import dashboard_check
+from acgs_promql.checks.registry import BY_NAME
+from acgs_promql.index import RULES_LOAD
 
 CHECKS: tuple[Check, ...] = (
     schema.CHECK,
@@ -30,13 +35,18 @@ CHECKS: tuple[Check, ...] = (
     panel_basics.TARGETS,
     panel_basics.TITLE_DESCRIPTION,
     panel_basics.UNITS,
-    syntax.CHECK,
-    metrics.UNKNOWN_METRIC,
-    metrics.UNKNOWN_LABEL,
-    counter.CHECK,
-    histogram.CHECK,
+    *(
+        dashboard_check(BY_NAME[name])
+        for name in (
+            "promql/syntax",
+            "promql/unknown-metric",
+            "promql/unknown-label",
+            "promql/counter",
+            "promql/histogram",
+        )
+    ),
     rate_interval.CHECK,
     units.CHECK,
 )
 # Reported by the runner, not by a check module: unreadable dashboards and rule files.
-ALL_CHECK_NAMES = ("dashboard/load", "rules/load", *(check.name for check in CHECKS))
+ALL_CHECK_NAMES = ("dashboard/load", RULES_LOAD, *(check.name for check in CHECKS))

@@ -17,7 +17,7 @@ from typing import Any
 from acgs_dashboards.datasources import resolve
 from acgs_dashboards.lint.base import Check, Context, Issue
 from acgs_dashboards.model import Dashboard, Panel, Target
-from acgs_rules.model import Severity
+from acgs_promql.findings import Severity
 
 
 def _describe(raw: Any) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from acgs_dashboards.lint.base import Check, Context, Issue
 from acgs_dashboards.model import Dashboard
-from acgs_rules.model import Severity
+from acgs_promql.findings import Severity
 
 REPLACEMENTS = {
     "graph": "timeseries",

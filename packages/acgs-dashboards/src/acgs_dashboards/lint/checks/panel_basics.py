@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from acgs_dashboards.lint.base import Check, Context, Issue
 from acgs_dashboards.model import Dashboard, Panel
-from acgs_rules.model import Severity
+from acgs_promql.findings import Severity
 
 # Panels that draw query results; text, news, dashboard lists and the like need none.
 DATA_PANELS = frozenset(

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from acgs_dashboards.lint.base import Check, Context, Issue
 from acgs_dashboards.lint.queries import dashboard_queries
 from acgs_dashboards.model import Dashboard
-from acgs_dashboards.variables import format_duration
-from acgs_rules.checks.range_window import TWO_SAMPLE_FUNCTIONS
-from acgs_rules.model import Severity
+from acgs_promql.durations import format_duration
+from acgs_promql.findings import Severity
+from acgs_promql.language import TWO_SAMPLE_FUNCTIONS
 
 _INTERVAL_WINDOW = re.compile(r"\[\s*(\$__interval|\$\{__interval\}|\[\[__interval\]\])\s*[\]:]")
 _VARIABLE_WINDOW = re.compile(r"\[\s*\$(?!__)|\[\s*\$\{(?!__)")
@@ -25,7 +25,8 @@ _VARIABLE_WINDOW = re.compile(r"\[\s*\$(?!__)|\[\s*\$\{(?!__)")
 def check(dashboard: Dashboard, ctx: Context) -> Iterator[Issue]:
     scrape = ctx.options.scrape_interval_s
     for query in dashboard_queries(dashboard, ctx):
-        if query.analysis is None or query.target is None:
+        analysis = query.expression.analysis
+        if analysis is None or query.target is None:
             continue
         if _INTERVAL_WINDOW.search(query.original):
             yield Issue(
@@ -38,7 +39,7 @@ def check(dashboard: Dashboard, ctx: Context) -> Iterator[Issue]:
             continue
         if _VARIABLE_WINDOW.search(query.original):
             continue  # the window comes from a variable: its length is not known here
-        for use in query.analysis.selectors:
+        for use in analysis.selectors:
             window = use.range_seconds
             if use.function in TWO_SAMPLE_FUNCTIONS and window is not None and window < 2 * scrape:
                 yield Issue(

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from acgs_dashboards.lint.base import Check, Context, Issue
 from acgs_dashboards.model import Dashboard
-from acgs_rules.model import Severity
+from acgs_promql.findings import Severity
 
 NAME = "dashboard/schema"
 # Grafana 9.4 wrote 37; older dashboards still load but are migrated on every load.

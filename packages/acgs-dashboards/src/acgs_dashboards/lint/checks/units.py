@@ -16,9 +16,9 @@ from acgs_dashboards.lint.base import Check, Context, Issue
 from acgs_dashboards.lint.checks.panel_basics import UNIT_PANELS, panel_unit
 from acgs_dashboards.lint.queries import dashboard_queries
 from acgs_dashboards.model import Dashboard, Panel
-from acgs_rules.metrics import MetricIndex
-from acgs_rules.model import Severity
-from acgs_rules.promql import (
+from acgs_promql.findings import Severity
+from acgs_promql.index import MetricIndex
+from acgs_promql.tree import (
     AggregateExpr,
     BinaryExpr,
     Call,
@@ -29,7 +29,7 @@ from acgs_rules.promql import (
     SubqueryExpr,
     UnaryExpr,
     VectorSelector,
-    analyze,
+    walk,
 )
 
 TIME, BYTES, BYTE_RATE, RATIO = "time", "bytes", "bytes/s", "ratio"
@@ -128,7 +128,7 @@ def _unwrap(node: Expr) -> Expr:
 
 
 def _selector_names(node: Expr) -> list[str]:
-    return [u.name for u in analyze(node).selectors if u.name]
+    return [n.name for n in walk(node) if isinstance(n, VectorSelector) and n.name]
 
 
 def _same_metrics(lhs: Expr, rhs: Expr) -> bool:
@@ -163,12 +163,13 @@ def check(dashboard: Dashboard, ctx: Context) -> Iterator[Issue]:
     by_panel: dict[int, set[str | None]] = {}
     panels: dict[int, Panel] = {}
     for query in dashboard_queries(dashboard, ctx):
-        if query.panel is None or query.tree is None or query.target is None:
+        tree = query.expression.tree
+        if query.panel is None or tree is None or query.target is None:
             continue
         if query.target.hidden:
             continue
         panels[id(query.panel)] = query.panel
-        by_panel.setdefault(id(query.panel), set()).add(dimension(query.tree, ctx.index))
+        by_panel.setdefault(id(query.panel), set()).add(dimension(tree, ctx.index))
     for key, dims in by_panel.items():
         panel = panels[key]
         if panel.type not in UNIT_PANELS or len(dims) != 1 or _has_unit_overrides(panel):
