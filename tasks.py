@@ -1,4 +1,5 @@
-"""invoke tasks: thin wrappers that parse flags and call package functions.
+"""invoke tasks: thin wrappers that parse flags and call package functions
+(`acgs_deploy.commands` for the stack; their exit code is the task's).
 
 Run `invoke --list` to see them, `invoke --help TASK` for a task's flags.
 """
@@ -10,22 +11,23 @@ import sys
 from invoke import Context, task
 
 from acgs_dashboards import cli as dashboards_cli
-from acgs_deploy import cli as deploy_cli
-from acgs_deploy.backup import cli as backup_cli
-from acgs_deploy.binaries import MissingBinaries, ensure_binaries
+from acgs_deploy import commands
 
 STATE_DIR_HELP = "state directory (default .acgs/ here, or ACGS_STATE_DIR)"
 STACK_FILE_HELP = "YAML stack file with settings (or ACGS_STACK_FILE, or ./acgs-stack.yml)"
 KEY_FILE_HELP = "file whose first line is the key (default BACKUP_ENCRYPTION_KEY in monitoring.env)"
 
 
+def done(code: int) -> None:
+    """End invoke with the command's exit code when it failed (later tasks then do not run)."""
+    if code:
+        sys.exit(code)
+
+
 @task(help={"quiet": "hide apt-get's output"})
 def install_deps(c: Context, quiet: bool = False) -> None:
     """Install the Debian binaries the stack and tests run (apt-get as root, else print how)."""
-    try:
-        ensure_binaries(quiet=quiet)
-    except MissingBinaries as error:
-        sys.exit(str(error))
+    done(commands.install_deps(quiet=quiet))
 
 
 @task(
@@ -56,15 +58,9 @@ def deploy(
     stack_file: str | None = None,
 ) -> None:
     """Bring the stack up (or repair/reload it): validated, TLS, basic auth; safe to rerun."""
-    if demo and no_demo:
-        sys.exit("--demo and --no-demo exclude each other: give one")
-    sys.exit(
-        deploy_cli.run(
-            "deploy",
-            target=target,
-            demo=True if demo else (False if no_demo else None),
-            state_dir=state_dir,
-            stack_file=stack_file,
+    done(
+        commands.deploy(
+            target=target, demo=demo, no_demo=no_demo, state_dir=state_dir, stack_file=stack_file
         )
     )
 
@@ -72,19 +68,19 @@ def deploy(
 @task(help={"state_dir": STATE_DIR_HELP, "stack_file": STACK_FILE_HELP})
 def status(c: Context, state_dir: str | None = None, stack_file: str | None = None) -> None:
     """Each component's URL and state (healthy, unhealthy, stopped, not installed)."""
-    sys.exit(deploy_cli.run("status", state_dir=state_dir, stack_file=stack_file))
+    done(commands.status(state_dir=state_dir, stack_file=stack_file))
 
 
 @task(help={"state_dir": STATE_DIR_HELP, "stack_file": STACK_FILE_HELP})
 def reload(c: Context, state_dir: str | None = None, stack_file: str | None = None) -> None:
     """Re-render and validate the configs, then hot-reload; a bad config is refused."""
-    sys.exit(deploy_cli.run("reload", state_dir=state_dir, stack_file=stack_file))
+    done(commands.reload(state_dir=state_dir, stack_file=stack_file))
 
 
 @task(help={"state_dir": STATE_DIR_HELP, "stack_file": STACK_FILE_HELP})
 def down(c: Context, state_dir: str | None = None, stack_file: str | None = None) -> None:
     """Stop the processes this state directory started, and nothing else."""
-    sys.exit(deploy_cli.run("down", state_dir=state_dir, stack_file=stack_file))
+    done(commands.down(state_dir=state_dir, stack_file=stack_file))
 
 
 @task(pre=[install_deps])
@@ -102,9 +98,7 @@ def lint_dashboards(c: Context) -> None:
 @task(help={"out": "output directory (default: build/grafana)"})
 def build_dashboards(c: Context, out: str = "build/grafana") -> None:
     """Write the dashboard JSON and Grafana provisioning files into OUT."""
-    code = dashboards_cli.main(["build", "--out", out])
-    if code:
-        sys.exit(code)
+    done(dashboards_cli.main(["build", "--out", out]))
 
 
 @task(
@@ -118,10 +112,7 @@ def health(
     c: Context, format: str = "text", state_dir: str | None = None, stack_file: str | None = None
 ) -> None:
     """Deployment validation and daily check; exits 1 when anything is unhealthy."""
-    from acgs_deploy.perf.run import run_command
-
-    sys.exit(run_command("health", state_dir=state_dir, stack_file=stack_file,
-                         output_format=format))  # fmt: skip
+    done(commands.health(output_format=format, state_dir=state_dir, stack_file=stack_file))
 
 
 @task(
@@ -148,20 +139,17 @@ def perf(
     stack_file: str | None = None,
 ) -> None:
     """Measure every performance target on the live stack; exits 1 when one is missed."""
-    from acgs_deploy.perf.run import run_command
-
-    # Numbers arrive as strings: run_command checks them and names the flag when one is bad.
-    sys.exit(
-        run_command(
-            "perf",
+    # Numbers arrive as strings: the command checks them and names the flag when one is bad.
+    done(
+        commands.perf(
+            users=users,
+            duration=duration,
+            report=report,
+            think=think,
+            detection_trials=detection_trials,
+            quiet_window=quiet_window,
             state_dir=state_dir,
             stack_file=stack_file,
-            users=users,
-            duration_s=duration,
-            report_dir=report,
-            think_s=think,
-            detection_trials=detection_trials,
-            overhead_window_s=quiet_window,
         )
     )
 
@@ -182,10 +170,11 @@ def overhead(
     stack_file: str | None = None,
 ) -> None:
     """CPU and memory of the monitoring processes against 1 % and 2 % of the machine."""
-    from acgs_deploy.perf.run import run_command
-
-    sys.exit(run_command("overhead", state_dir=state_dir, stack_file=stack_file,
-                         window_s=window, output_format=format))  # fmt: skip
+    done(
+        commands.overhead(
+            window=window, output_format=format, state_dir=state_dir, stack_file=stack_file
+        )
+    )
 
 
 @task(
@@ -205,10 +194,11 @@ def alerts_report(
     stack_file: str | None = None,
 ) -> None:
     """Alert fatigue: firing counts per alert, the noisiest and flapping ones, a suggestion each."""
-    from acgs_deploy.perf.run import run_command
-
-    sys.exit(run_command("alerts-report", state_dir=state_dir, stack_file=stack_file,
-                         hours=hours, output_format=format))  # fmt: skip
+    done(
+        commands.alerts_report(
+            hours=hours, output_format=format, state_dir=state_dir, stack_file=stack_file
+        )
+    )
 
 
 @task(
@@ -233,21 +223,11 @@ def backup(
     stack_file: str | None = None,
 ) -> None:
     """Encrypted backup of the running stack (TSDB, silences, configs, certs), or --verify."""
-    if verify:
-        sys.exit(
-            backup_cli.run(
-                "verify",
-                backup_file=verify,
-                key_file=key_file,
-                state_dir=state_dir,
-                stack_file=stack_file,
-            )
-        )
-    sys.exit(
-        backup_cli.run(
-            "backup",
+    done(
+        commands.backup(
             out=out,
             key_file=key_file,
+            verify=verify,
             keep_last=keep_last,
             keep_days=keep_days,
             state_dir=state_dir,
@@ -272,12 +252,8 @@ def restore(
     stack_file: str | None = None,
 ) -> None:
     """Verify a backup fully, then restore it into the running stack and check the counts."""
-    sys.exit(
-        backup_cli.run(
-            "restore",
-            backup_file=backup_file,
-            key_file=key_file,
-            state_dir=state_dir,
-            stack_file=stack_file,
+    done(
+        commands.restore(
+            backup_file=backup_file, key_file=key_file, state_dir=state_dir, stack_file=stack_file
         )
     )

@@ -19,17 +19,24 @@ from urllib.parse import urlsplit
 import pytest
 from rich.console import Console
 
-from acgs_deploy import stack
-from acgs_deploy.backup import cli
+from acgs_deploy import backends, commands
+from acgs_deploy.backends.base import DeployOptions, Report
+from acgs_deploy.backends.local import LocalBackend
 from acgs_deploy.backup.archive import Passphrase
 from acgs_deploy.backup.restore import verify_backup
+from acgs_deploy.backup.run import stack_origin
 from acgs_deploy.client import stack_client
+from acgs_deploy.exitcodes import EXIT_FAILED, EXIT_USAGE
 from acgs_deploy.secrets import Secrets
 from acgs_deploy.settings import REPO_ROOT, StackSettings, free_stack_ports
 
 pytestmark = pytest.mark.stack
 
 QUERIES = ("up", "acgs_constitutional_compliance_score", "prometheus_tsdb_head_series")
+
+
+def deploy(settings: StackSettings, demo: bool | None = None) -> Report:
+    return backends.deploy(LocalBackend(settings, DeployOptions(demo=demo)))
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +49,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings
     settings = StackSettings.load(root / "state", rules_dir=rules, **free_stack_ports())
     try:
         started = time.time()
-        stack.deploy(settings, demo=True)
+        deploy(settings, demo=True)
         # A backup counts samples up to 30 s before its snapshot: wait until every queried
         # metric (Prometheus' own are scraped only every 15 s) has samples before that.
         deadline = time.monotonic() + 150
@@ -54,7 +61,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings
             time.sleep(2)
         yield settings
     finally:
-        stack.down(settings)
+        LocalBackend(settings).down()
 
 
 def query_range(settings: StackSettings, query: str, start: float, end: float) -> list[Any]:
@@ -98,7 +105,7 @@ def test_backup_wipe_restore_same_samples(deployed: StackSettings) -> None:
             },
         ).raise_for_status()
 
-    assert cli.run("backup", settings=deployed) == 0
+    assert commands.backup(settings=deployed) == 0
     backup = newest_backup(deployed)
     assert backup.stat().st_mode & 0o777 == 0o600
     manifest = verify_backup(
@@ -113,14 +120,14 @@ def test_backup_wipe_restore_same_samples(deployed: StackSettings) -> None:
     assert all(before.values())
 
     # Lose the data: stop, wipe Prometheus' and Alertmanager's data, start empty.
-    stack.down(deployed)
+    LocalBackend(deployed).down()
     for directory in (deployed.layout.prometheus_data, deployed.layout.alertmanager_data):
         shutil.rmtree(directory)
         directory.mkdir()
-    stack.deploy(deployed, demo=True)
+    deploy(deployed, demo=True)
     assert query_range(deployed, "acgs_constitutional_compliance_score", start, end) == []
 
-    assert cli.run("restore", settings=deployed, backup_file=backup) == 0
+    assert commands.restore(settings=deployed, backup_file=backup) == 0
 
     after = {q: query_range(deployed, q, start, end) for q in QUERIES}
     assert after == before
@@ -134,7 +141,7 @@ def test_backup_wipe_restore_same_samples(deployed: StackSettings) -> None:
 def test_damaged_or_wrong_key_refused_and_nothing_changes(
     deployed: StackSettings, tmp_path: Path
 ) -> None:
-    assert cli.run("backup", settings=deployed, out=tmp_path) == 0
+    assert commands.backup(settings=deployed, out=tmp_path) == 0
     good = max(tmp_path.glob("*.acgsbak"))
     data = good.read_bytes()
     flipped = bytearray(data)
@@ -145,7 +152,7 @@ def test_damaged_or_wrong_key_refused_and_nothing_changes(
         "wrong-key.acgsbak": (data, "not the stack's key"),
     }
     blocks_before = data_digest(deployed)
-    pids_before = {s.name: s.pid for s in stack.status(deployed)}
+    pids_before = {s.name: s.pid for s in LocalBackend(deployed).status().components}
     for name, (content, key) in cases.items():
         path = tmp_path / name
         path.write_bytes(content)
@@ -154,17 +161,16 @@ def test_damaged_or_wrong_key_refused_and_nothing_changes(
             key_file = tmp_path / "other.key"
             key_file.write_text(key + "\n")
         console = Console(record=True, width=200)
-        code = cli.run(
-            "restore",
+        code = commands.restore(
             settings=deployed,
             backup_file=path,
             key_file=key_file,
             console=console,
         )
-        assert code == cli.EXIT_FAILED, name
-        code = cli.run("verify", settings=deployed, backup_file=path, key_file=key_file)
-        assert code == cli.EXIT_FAILED, name
-    assert {s.name: s.pid for s in stack.status(deployed)} == pids_before
+        assert code == EXIT_FAILED, name
+        code = commands.verify_backup(settings=deployed, backup_file=path, key_file=key_file)
+        assert code == EXIT_FAILED, name
+    assert {s.name: s.pid for s in LocalBackend(deployed).status().components} == pids_before
     assert data_digest(deployed) == blocks_before
     assert not list(deployed.state_dir.rglob("*.restore-staging"))
 
@@ -192,7 +198,7 @@ def test_backup_under_scrape_and_query_load_restores_cleanly(deployed: StackSett
     for worker in workers:
         worker.start()
     try:
-        code = cli.run("backup", settings=deployed, keep_last=1)
+        code = commands.backup(settings=deployed, keep_last=1)
     finally:
         stop.set()
         for worker in workers:
@@ -201,20 +207,20 @@ def test_backup_under_scrape_and_query_load_restores_cleanly(deployed: StackSett
     assert statuses
     assert set(statuses) == {200}
     assert len(list(deployed.layout.backups_dir.glob("*.acgsbak"))) == 1
-    assert cli.run("restore", settings=deployed, backup_file=newest_backup(deployed)) == 0
+    assert commands.restore(settings=deployed, backup_file=newest_backup(deployed)) == 0
 
 
 def test_bad_arguments_and_unwritable_out_are_refused_before_any_work(
     deployed: StackSettings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     backups = sorted(deployed.layout.backups_dir.glob("*.acgsbak"))
-    assert cli.run("backup", settings=deployed, keep_last=0) == cli.EXIT_USAGE
-    assert cli.run("backup", settings=deployed, keep_days=-1) == cli.EXIT_USAGE
+    assert commands.backup(settings=deployed, keep_last=0) == EXIT_USAGE
+    assert commands.backup(settings=deployed, keep_days=-1) == EXIT_USAGE
     assert sorted(deployed.layout.backups_dir.glob("*.acgsbak")) == backups
     capsys.readouterr()
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    assert cli.run("backup", settings=deployed, out=blocker / "out") == cli.EXIT_FAILED
+    assert commands.backup(settings=deployed, out=blocker / "out") == EXIT_FAILED
     assert "a-file/out: cannot write backups there" in capsys.readouterr().err
     assert not list((deployed.layout.prometheus_data / "snapshots").glob("*"))
 
@@ -233,15 +239,15 @@ def test_restore_into_another_stack_scrapes_that_stack(
     """Stack 1's backup restored into stack 2 (another state dir, other ports): stack 2 scrapes
     its own services and alerts its own Alertmanager, with its own certificate paths."""
     root = tmp_path_factory.mktemp("other-stack")
-    assert cli.run("backup", settings=deployed, out=root / "backups") == 0
+    assert commands.backup(settings=deployed, out=root / "backups") == 0
     backup = max((root / "backups").glob("*.acgsbak"))
     key = root / "stack1.key"
     key.write_text(Secrets.load(deployed.state_dir).backup_encryption_key + "\n")
     other = StackSettings.load(root / "state", rules_dir=deployed.rules_dir, **free_stack_ports())
     try:
-        stack.deploy(other, demo=False)
+        deploy(other, demo=False)
         console = Console(record=True, width=400)
-        code = cli.run("restore", settings=other, backup_file=backup, key_file=key, console=console)
+        code = commands.restore(settings=other, backup_file=backup, key_file=key, console=console)
         assert code == 0, console.export_text()
         assert "restored into another stack" in console.export_text()
 
@@ -267,10 +273,10 @@ def test_restore_into_another_stack_scrapes_that_stack(
         origin = verify_backup(backup, Passphrase(key.read_text().strip())).origin
         assert origin is not None
         assert origin.state_dir == str(deployed.state_dir.resolve())
-        moved = origin.differences(cli.stack_origin(other))
+        moved = origin.differences(stack_origin(other))
         assert f"prometheus {deployed.prometheus_port} -> {other.prometheus_port}" in moved[-1]
     finally:
-        stack.down(other)
+        LocalBackend(other).down()
 
 
 def test_failed_start_after_the_swap_rolls_back(
@@ -281,15 +287,16 @@ def test_failed_start_after_the_swap_rolls_back(
 ) -> None:
     """Prometheus cannot start on the restored files (its port is taken once the configuration
     is rendered): the restore puts the previous files back, starts the stack on them and fails."""
-    assert cli.run("backup", settings=deployed, out=tmp_path) == 0
+    assert commands.backup(settings=deployed, out=tmp_path) == 0
     backup = max(tmp_path.glob("*.acgsbak"))
     env_before = deployed.layout.env_file.read_bytes()
     blocks_before = {k for k in data_digest(deployed) if k.endswith("meta.json")}
     squatter: list[socket.socket] = []
-    real_apply = stack.apply_config
+    real_configure = LocalBackend.configure
 
-    def apply_then_take_the_port(settings: StackSettings) -> set[str]:
-        changed = real_apply(settings)
+    def configure_then_take_the_port(backend: LocalBackend) -> set[str]:
+        changed = real_configure(backend)
+        settings = backend.settings
         if squatter:  # the roll-back: free the port again
             squatter.pop().close()
         else:
@@ -300,18 +307,20 @@ def test_failed_start_after_the_swap_rolls_back(
             squatter.append(sock)
         return changed
 
-    monkeypatch.setattr(stack, "apply_config", apply_then_take_the_port)
+    monkeypatch.setattr(LocalBackend, "configure", configure_then_take_the_port)
     capsys.readouterr()
     try:
-        code = cli.run("restore", settings=deployed, backup_file=backup)
+        code = commands.restore(settings=deployed, backup_file=backup)
     finally:
         for sock in squatter:
             sock.close()
     err = " ".join(capsys.readouterr().err.split())
-    assert code == cli.EXIT_FAILED
+    assert code == EXIT_FAILED
     assert "prometheus exited at start" in err
     assert "put back and the stack runs on them again: nothing was restored" in err
-    assert {s.name: s.state for s in stack.status(deployed) if s.name != "grafana"} == {
+    assert {
+        s.name: s.state for s in LocalBackend(deployed).status().components if s.name != "grafana"
+    } == {
         "webhook": "healthy",
         "acgs-sim": "healthy",
         "node_exporter": "healthy",

@@ -1,7 +1,7 @@
 """health, perf, overhead and alerts-report against the real demo stack (short durations).
 
 The stack (Prometheus, Alertmanager, node_exporter, acgs-sim, webhook receiver) is deployed
-by `acgs_deploy.stack.deploy` into a temporary state directory on free ports and always
+by the local backend into a temporary state directory on free ports and always
 torn down. Run with `nox -s stack`.
 """
 
@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 from rich.console import Console
 
-from acgs_deploy import stack
-from acgs_deploy.client import stack_client
+from acgs_deploy import backends, commands
+from acgs_deploy.backends.base import DeployOptions
+from acgs_deploy.backends.local import LocalBackend
+from acgs_deploy.client import query, stack_client
 from acgs_deploy.health import check_targets, expected_targets
 from acgs_deploy.perf.detection import AlertmanagerAlerts
-from acgs_deploy.perf.promapi import query
-from acgs_deploy.perf.run import SIM_NOT_RUNNING, run_command, running_pids
+from acgs_deploy.perf.run import SIM_NOT_RUNNING
 from acgs_deploy.settings import StackSettings, free_stack_ports
 
 pytestmark = pytest.mark.stack
@@ -34,7 +35,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings
     (root / "stack.yml").write_text(yaml.safe_dump(free_stack_ports()))
     settings = StackSettings.load(root / "state", stack_file=root / "stack.yml")
     try:
-        stack.deploy(settings, demo=True)
+        backends.deploy(LocalBackend(settings, DeployOptions(demo=True)))
         # Wait until every target has been scraped once (the global interval is 15 s).
         with stack_client(settings, "prometheus") as client:
             deadline = time.monotonic() + 60
@@ -43,20 +44,20 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings
                 time.sleep(1)
         yield settings
     finally:
-        stack.down(settings)
+        LocalBackend(settings).down()
 
 
-def _run(command: str, settings: StackSettings, **options: object) -> tuple[int, str]:
+def _run(
+    command: Callable[..., int], settings: StackSettings, **options: object
+) -> tuple[int, str]:
     console = Console(record=True, width=200)
     stack_file = settings.state_dir.parent / "stack.yml"
-    code = run_command(
-        command, state_dir=settings.state_dir, stack_file=stack_file, console=console, **options
-    )
+    code = command(state_dir=settings.state_dir, stack_file=stack_file, console=console, **options)
     return code, console.export_text()
 
 
 def test_health_is_green_on_a_fresh_stack(deployed: StackSettings) -> None:
-    code, text = _run("health", deployed, output_format="json")
+    code, text = _run(commands.health, deployed, output_format="json")
     body = json.loads(text)
     statuses = {c["name"]: c["status"] for c in body["checks"]}
     assert statuses["targets"] == "ok"
@@ -80,7 +81,7 @@ def test_health_fails_when_a_service_stops_answering(deployed: StackSettings) ->
             while query(client, 'up{job="acgs-gs"} == 0') == []:
                 assert time.monotonic() < deadline, "acgs-gs never went down"
                 time.sleep(1)
-        code, text = _run("health", deployed, output_format="json")
+        code, text = _run(commands.health, deployed, output_format="json")
     finally:
         httpx.delete(f"{gs}/control/faults", timeout=5)
     targets = next(c for c in json.loads(text)["checks"] if c["name"] == "targets")
@@ -108,8 +109,8 @@ def test_perf_measures_every_target(deployed: StackSettings, tmp_path: Path) -> 
     # A fault left behind: the alert is firing when detection starts; perf clears it first.
     _fire_compliance_alert(deployed)
     code, text = _run(
-        "perf", deployed, users=200, duration_s=5.0, report_dir=tmp_path, dashboard_runs=2,
-        overhead_window_s=10.0, detection_trials=1,
+        commands.perf, deployed, users=200, duration=5.0, report=tmp_path, dashboard_runs=2,
+        quiet_window=10.0, detection_trials=1,
     )  # fmt: skip
     report = json.loads((tmp_path / "report.json").read_text())
     names = [check["name"] for check in report["checks"]]
@@ -138,7 +139,7 @@ def test_perf_measures_every_target(deployed: StackSettings, tmp_path: Path) -> 
 
 def test_alerts_report_sees_the_injected_fault(deployed: StackSettings) -> None:
     # test_perf_measures_every_target injected compliance_drop on gs once.
-    code, text = _run("alerts-report", deployed, window_s=3600.0, output_format="json")
+    code, text = _run(commands.alerts_report, deployed, hours=1, output_format="json")
     body = json.loads(text)
     alerts = {a["alertname"]: a for a in body["alerts"]}
     assert alerts["ACGSComplianceScoreLow"]["firing_episodes"] >= 1
@@ -147,7 +148,7 @@ def test_alerts_report_sees_the_injected_fault(deployed: StackSettings) -> None:
 
 
 def test_overhead_alone(deployed: StackSettings) -> None:
-    code, text = _run("overhead", deployed, window_s=3.0, output_format="json")
+    code, text = _run(commands.overhead, deployed, window=3.0, output_format="json")
     body = json.loads(text)
     assert {p["name"] for p in body["processes"]} == {"prometheus", "alertmanager", "node_exporter"}
     assert 0 < body["memory_share"] < 0.5
@@ -162,12 +163,12 @@ def test_perf_without_acgs_sim_says_detection_was_skipped(
 
     import psutil
 
-    sim = psutil.Process(running_pids(deployed)["acgs-sim"])
+    sim = psutil.Process(LocalBackend(deployed).running()["acgs-sim"])
     os.kill(sim.pid, signal.SIGTERM)
     sim.wait(timeout=20)
     _, text = _run(
-        "perf", deployed, users=5, duration_s=1.0, report_dir=tmp_path, dashboard_runs=1,
-        overhead_window_s=1.0, detection_trials=1,
+        commands.perf, deployed, users=5, duration=1.0, report=tmp_path, dashboard_runs=1,
+        quiet_window=1.0, detection_trials=1,
     )  # fmt: skip
     report = json.loads((tmp_path / "report.json").read_text())
     row = next(c for c in report["checks"] if c["name"] == "alert detection")
@@ -185,9 +186,9 @@ def test_perf_on_a_stopped_stack_is_one_line_and_a_partial_report(
     deployed: StackSettings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Runs last in this module: it stops the stack (the fixture's down() is then a no-op).
-    stack.down(deployed)
-    code, _ = _run("perf", deployed, users=5, duration_s=1.0, report_dir=tmp_path,
-                   dashboard_runs=1, overhead_window_s=1.0, detection_trials=0)  # fmt: skip
+    LocalBackend(deployed).down()
+    code, _ = _run(commands.perf, deployed, users=5, duration=1.0, report=tmp_path,
+                   dashboard_runs=1, quiet_window=1.0, detection_trials=0)  # fmt: skip
     err = capsys.readouterr().err
     assert code == 1
     assert "perf:" in err
@@ -202,7 +203,7 @@ def test_perf_on_a_stopped_stack_is_one_line_and_a_partial_report(
 def test_a_missing_stack_is_one_clear_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = run_command("perf", state_dir=tmp_path / "nothing", users=1, duration_s=1.0)
+    code = commands.perf(state_dir=tmp_path / "nothing", users=1, duration=1.0, report=tmp_path)
     assert code == 1
     err = capsys.readouterr().err
     assert "perf:" in err

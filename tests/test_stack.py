@@ -1,5 +1,5 @@
 """The whole local stack, end to end: real Prometheus, Alertmanager, node_exporter, acgs-sim
-and the webhook receiver, deployed by ``acgs_deploy.stack.deploy`` into a temporary state
+and the webhook receiver, deployed by the local backend into a temporary state
 directory on free ports, and always torn down (``nox -s stack``)."""
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ import httpx
 import pytest
 import yaml
 
-from acgs_deploy import cli, configstore, stack
-from acgs_deploy.client import Component, base_url, ssl_context, stack_client
+from acgs_deploy import backends, cli, commands, configstore
+from acgs_deploy.backends.base import DeployOptions, Report
+from acgs_deploy.backends.local import LocalBackend
+from acgs_deploy.client import ComponentName, base_url, stack_client
 from acgs_deploy.process import ProcessManager
 from acgs_deploy.secrets import Secrets
 from acgs_deploy.settings import REPO_ROOT, StackSettings, free_stack_ports
@@ -28,7 +30,7 @@ from acgs_deploy.webhook import read_notifications
 
 pytestmark = pytest.mark.stack
 
-SERVERS: tuple[Component, ...] = ("prometheus", "alertmanager", "node_exporter")
+SERVERS: tuple[ComponentName, ...] = ("prometheus", "alertmanager", "node_exporter")
 ACGS_JOBS = {f"acgs-{s}" for s in ("auth", "ac", "integrity", "fv", "gs", "pgc", "ec")}
 GS_INDEX = 4
 
@@ -56,6 +58,10 @@ def _wait(predicate: Callable[[], Any], timeout: float, what: str, every: float 
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
 
 
+def deploy(settings: StackSettings, demo: bool | None = None) -> Report:
+    return backends.deploy(LocalBackend(settings, DeployOptions(demo=demo)))
+
+
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings]:
     root = tmp_path_factory.mktemp("stack")
@@ -67,13 +73,13 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings
         (rules / "test-compliance.yml").write_text(FALLBACK_COMPLIANCE_RULE)
     settings = StackSettings.load(root / "state", rules_dir=rules, **free_stack_ports())
     try:
-        stack.deploy(settings, demo=True)
+        deploy(settings, demo=True)
         yield settings
     finally:
-        stack.down(settings)
+        LocalBackend(settings).down()
 
 
-def _client(settings: StackSettings, server: Component) -> httpx.Client:
+def _client(settings: StackSettings, server: ComponentName) -> httpx.Client:
     return stack_client(settings, server)
 
 
@@ -98,7 +104,7 @@ def test_every_endpoint_refuses_plain_http_and_bad_credentials(
         for path in ("/-/healthy", "/metrics") if server != "node_exporter" else ("/metrics",):
             plain = httpx.get(url.replace("https://", "http://") + path, timeout=5)
             assert plain.status_code == 400, (server, path, "plain HTTP")
-            with httpx.Client(verify=ssl_context(deployed), timeout=5) as client:
+            with stack_client(deployed, server, auth=False, timeout=5) as client:
                 assert client.get(url + path).status_code == 401, (server, path, "no auth")
                 wrong = client.get(url + path, auth=(secrets.prometheus_username, "wrong"))
                 assert wrong.status_code == 401, (server, path, "wrong password")
@@ -178,12 +184,12 @@ def test_reload_refuses_a_broken_rule_file_and_keeps_the_old_rules(
     )
     try:
         with pytest.raises(configstore.ConfigError) as caught:
-            stack.reload(deployed)
+            LocalBackend(deployed).reload()
         assert f"{broken}: 5:15" in str(caught.value)
         # The same through the command: exit 1, file and line, no traceback.
         for name, value in _port_env(deployed):
             monkeypatch.setenv(f"ACGS_{name.upper()}", str(value))
-        assert cli.run("reload", state_dir=deployed.state_dir) == 1
+        assert commands.reload(state_dir=deployed.state_dir) == 1
         err = capsys.readouterr().err
         assert "zz-broken.yml: 5:15" in err.replace("\n", "")
         assert "Nothing was applied" in err.replace("\n", " ")
@@ -205,7 +211,7 @@ def test_reload_refuses_a_broken_rule_file_and_keeps_the_old_rules(
         )
     )
     try:
-        report = stack.reload(deployed)
+        report = LocalBackend(deployed).reload()
         assert report.config_changed == {"rules/zz-extra.yml"}
         assert report.actions["prometheus"] == "reloaded"
         assert "extra" in {g["name"] for g in _rule_groups(deployed)}
@@ -215,12 +221,12 @@ def test_reload_refuses_a_broken_rule_file_and_keeps_the_old_rules(
         )
     finally:
         extra.unlink()
-        stack.reload(deployed)
+        LocalBackend(deployed).reload()
 
 
 def test_redeploy_of_a_healthy_stack_changes_nothing(deployed: StackSettings) -> None:
     started = time.monotonic()
-    report = stack.deploy(deployed)
+    report = deploy(deployed)
     elapsed = time.monotonic() - started
     assert report.config_changed == set()
     acted = {name: action for name, action in report.actions.items() if action != "skipped"}
@@ -236,9 +242,9 @@ def test_kill_9_is_repaired_by_the_next_deploy(deployed: StackSettings) -> None:
     others = {name: manager.running(name) for name in ("prometheus", "node_exporter")}
     os.kill(victim, signal.SIGKILL)
     _wait(lambda: manager.running("alertmanager") is None, 10, "alertmanager to die")
-    states = {s.name: s.state for s in stack.status(deployed)}
+    states = {s.name: s.state for s in LocalBackend(deployed).status().components}
     assert states["alertmanager"] == "stopped"
-    report = stack.deploy(deployed)
+    report = deploy(deployed)
     assert report.actions["alertmanager"] == "started"
     assert report.actions["prometheus"] == "unchanged"
     assert {name: manager.running(name) for name in others} == others
@@ -247,7 +253,7 @@ def test_kill_9_is_repaired_by_the_next_deploy(deployed: StackSettings) -> None:
 
 
 def test_status_reports_grafana_honestly(deployed: StackSettings) -> None:
-    states = {s.name: s for s in stack.status(deployed)}
+    states = {s.name: s for s in LocalBackend(deployed).status().components}
     if shutil.which("grafana-server") or shutil.which("grafana"):
         assert states["grafana"].state in ("healthy", "unhealthy")
     else:
@@ -305,7 +311,7 @@ def test_deploy_after_a_rule_change_reloads_prometheus(deployed: StackSettings) 
         )
     )
     try:
-        report = stack.deploy(deployed)
+        report = deploy(deployed)
         assert report.config_changed == {"rules/zz-deploy-extra.yml"}
         assert report.actions["prometheus"] == "reloaded"
         assert report.actions["alertmanager"] == "unchanged"
@@ -313,14 +319,14 @@ def test_deploy_after_a_rule_change_reloads_prometheus(deployed: StackSettings) 
         assert "deploy-extra" in {g["name"] for g in _rule_groups(deployed)}
     finally:
         extra.unlink()
-        stack.deploy(deployed)
+        deploy(deployed)
     assert "deploy-extra" not in {g["name"] for g in _rule_groups(deployed)}
 
 
 def test_changed_setting_restarts_only_that_component(deployed: StackSettings) -> None:
     longer = deployed.model_copy(update={"retention": "30d"})
     try:
-        report = stack.deploy(longer)
+        report = deploy(longer)
         assert report.actions["prometheus"] == "restarted"
         assert report.actions["alertmanager"] == "unchanged"
         argv = ProcessManager(deployed.layout.run_dir, deployed.layout.logs_dir).recorded_argv(
@@ -329,7 +335,7 @@ def test_changed_setting_restarts_only_that_component(deployed: StackSettings) -
         assert argv is not None
         assert "--storage.tsdb.retention.time=30d" in argv
     finally:
-        stack.deploy(deployed)
+        deploy(deployed)
 
 
 def test_no_demo_switches_the_demo_off_and_it_stays_off(
@@ -352,7 +358,7 @@ def test_no_demo_switches_the_demo_off_and_it_stays_off(
         # A later deploy without either flag keeps it off.
         assert cli.main(["deploy", *state]) == 0
         assert manager.running("acgs-sim") is None
-        assert {s.name for s in stack.status(deployed)}.isdisjoint(demo_parts)
+        assert {s.name for s in LocalBackend(deployed).status().components}.isdisjoint(demo_parts)
     finally:
         assert cli.main(["deploy", "--demo", *state]) == 0
     assert all(manager.running(name) for name in demo_parts)
@@ -363,14 +369,17 @@ def test_down_stops_only_what_it_started(deployed: StackSettings) -> None:
     try:
         manager = ProcessManager(deployed.layout.run_dir, deployed.layout.logs_dir)
         pids = {name: manager.running(name) for name in manager.recorded()}
-        stopped = stack.down(deployed)
+        stopped = [state.name for state in LocalBackend(deployed).down().components]
         assert set(stopped) == {name for name, pid in pids.items() if pid}
         assert sleeper.poll() is None
         for pid in pids.values():
             assert pid is None or not Path(f"/proc/{pid}").exists() or _zombie(pid)
         assert manager.recorded() == []
-        with pytest.raises(httpx.ConnectError):
-            httpx.get(base_url(deployed, "prometheus"), verify=ssl_context(deployed), timeout=2)
+        with (
+            pytest.raises(httpx.ConnectError),
+            stack_client(deployed, "prometheus", auth=False, timeout=2) as client,
+        ):
+            client.get("/")
     finally:
         sleeper.kill()
         sleeper.wait()
@@ -391,7 +400,7 @@ def test_user_supplied_certificate_stack(tmp_path: Path) -> None:
         tls_ca_file=pki.ca_cert,
     )
     try:
-        report = stack.deploy(settings, demo=False)
+        report = deploy(settings, demo=False)
         assert report.actions["prometheus"] == "started"
         assert not (settings.layout.certs_dir / "ca.key").exists()  # no local CA was made
         secrets = Secrets.load(settings.state_dir)
@@ -409,4 +418,4 @@ def test_user_supplied_certificate_stack(tmp_path: Path) -> None:
                 == 200
             )
     finally:
-        stack.down(settings)
+        LocalBackend(settings).down()

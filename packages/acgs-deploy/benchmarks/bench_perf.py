@@ -18,8 +18,9 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 
-from acgs_deploy import stack
-from acgs_deploy.perf.run import run_command
+from acgs_deploy import backends, commands
+from acgs_deploy.backends.base import DeployOptions
+from acgs_deploy.backends.local import LocalBackend
 from acgs_deploy.settings import REPO_ROOT, StackSettings, free_stack_ports
 
 
@@ -34,14 +35,13 @@ def main() -> None:
         stack_file.write_text(yaml.safe_dump(free_stack_ports()))
         settings = StackSettings.load(Path(tmp) / "state", stack_file=stack_file)
         try:
-            stack.deploy(settings, demo=True)
-            code = run_command(
-                "perf", state_dir=settings.state_dir, stack_file=stack_file, console=console,
-                users=users, duration_s=duration, think_s=think, report_dir=report,
-                detection_trials=1, overhead_window_s=30.0,
+            backends.deploy(LocalBackend(settings, DeployOptions(demo=True)))
+            code = commands.perf(
+                settings=settings, console=console, users=users, duration=duration, think=think,
+                report=report, detection_trials=1, quiet_window=30.0,
             )  # fmt: skip
         finally:
-            stack.down(settings)
+            LocalBackend(settings).down()
     body = json.loads((report / "report.json").read_text())
     load = body.get("load")
     if load is None:  # perf stopped before the load phase; it printed why

@@ -1,35 +1,66 @@
-"""The acgs-deploy command's output: user text is printed as is, errors without tracebacks."""
+"""The command lines only parse: each subcommand calls its function in acgs_deploy.commands."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
-from rich.console import Console
 
-from acgs_deploy import cli
-
-
-def test_paths_with_brackets_are_printed_as_they_are(tmp_path: Path) -> None:
-    # Rich would read "[bold]" in a path as markup and drop it.
-    state = tmp_path / "[bold]state"
-    console = Console(record=True, width=400)
-    assert cli.run("status", state_dir=state, console=console) == 0
-    text = console.export_text()
-    assert f"credentials: {state / 'monitoring.env'}" in text
-    assert f"stop: invoke down --state-dir {state}" in text
+from acgs_deploy import cli, commands
 
 
-def test_unknown_target_is_named(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    assert cli.run("deploy", target="[k8s]", state_dir=tmp_path) == 2
-    assert "unknown target '[k8s]'" in capsys.readouterr().err
+@pytest.fixture
+def called(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Records which command function the parser chose, and with what (nothing is run)."""
+    calls: dict[str, Any] = {}
+    for name in ("deploy", "status", "verify_backup", "backup"):
+
+        def record(name: str = name, **arguments: Any) -> int:
+            calls[name] = arguments
+            return 3
+
+        monkeypatch.setattr(commands, name, record)
+    return calls
 
 
-def test_unparsable_variable_is_an_error_not_a_traceback(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_acgs_deploy_options_go_before_or_after_the_subcommand(called: dict[str, Any]) -> None:
+    assert cli.main(["--state-dir", "/a", "status"]) == 3
+    assert called["status"] == {"state_dir": Path("/a"), "stack_file": None}
+    assert cli.main(["deploy", "--no-demo", "--target", "compose", "--state-dir", "/b"]) == 3
+    assert called["deploy"] == {
+        "state_dir": Path("/b"),
+        "stack_file": None,
+        "target": "compose",
+        "demo": False,
+        "no_demo": True,
+    }
+
+
+def test_backup_subcommands_call_their_functions(called: dict[str, Any]) -> None:
+    assert cli.backup_main(["verify", "--backup-file", "b.acgsbak", "--key-file", "k"]) == 3
+    assert called["verify_backup"] == {
+        "state_dir": None,
+        "stack_file": None,
+        "key_file": Path("k"),
+        "backup_file": Path("b.acgsbak"),
+    }
+    assert cli.backup_main(["backup", "--keep-last", "2"]) == 3
+    assert called["backup"]["keep_last"] == 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["deploy", "--demo", "--no-demo"], "not allowed with argument --demo"),
+        (["deploy", "--target", "k8s"], "invalid choice: 'k8s'"),
+        (["status", "--demo"], "unrecognized arguments: --demo"),
+    ],
+)
+def test_usage_errors_exit_2(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("ACGS_EXTERNAL_LABELS", "notjson")
-    assert cli.run("status", state_dir=tmp_path) == cli.EXIT_FAILED
-    err = capsys.readouterr().err
-    assert "error: ACGS_EXTERNAL_LABELS (external_labels): not a JSON object" in err
-    assert "Traceback" not in err
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err

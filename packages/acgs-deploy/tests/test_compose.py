@@ -14,14 +14,22 @@ import pytest
 import yaml
 from rich.console import Console
 
-from acgs_deploy import cli, compose
+from acgs_deploy import backends, commands
+from acgs_deploy.backends.compose import COMPOSE_FILE, ComposeBackend, engine_problem
+from acgs_deploy.errors import DeployError
 from acgs_deploy.settings import StackSettings
 
 from .conftest import IssueCertificate
 
 
+def render_compose(settings: StackSettings) -> Path:
+    """Deploy the compose target (nothing starts here: no engine); the compose file."""
+    backends.deploy(ComposeBackend(settings))
+    return settings.layout.compose_dir / COMPOSE_FILE
+
+
 def test_compose_file_renders_and_validates(settings: StackSettings) -> None:
-    path = compose.render_compose(settings)
+    path = render_compose(settings)
     assert path.name == "docker-compose.monitoring.yml"
     done = subprocess.run(
         ["docker-compose", "-f", str(path), "config"],
@@ -52,7 +60,7 @@ def test_compose_optional_exporters(tmp_path: Path) -> None:
     settings = StackSettings.load(
         tmp_path / "state", rules_dir=tmp_path / "none", redis_address="redis:6379"
     )
-    path = compose.render_compose(settings)
+    path = render_compose(settings)
     services = yaml.safe_load(path.read_text())["services"]
     assert "redis-exporter" in services
     assert "postgres-exporter" not in services
@@ -65,25 +73,29 @@ def test_compose_optional_exporters(tmp_path: Path) -> None:
     assert "redis" in jobs
 
 
-def test_deploy_without_engine_says_so(settings: StackSettings) -> None:
-    console = Console(record=True, width=200)
-    outcome = compose.deploy(settings, demo=False, console=console)
+def test_deploy_without_engine_says_so(
+    settings: StackSettings, capsys: pytest.CaptureFixture[str]
+) -> None:
     # No engine runs on these machines: rendered, validated, and honestly not started.
-    assert not outcome.started
-    text = console.export_text()
-    assert "rendered and validated" in text
-    assert "not started" in text
+    report = backends.deploy(ComposeBackend(settings))
+    assert not report.started
+    problem = engine_problem()
+    assert problem is not None
+    assert f"not started: {problem}" in report.notes[-1]
+    assert commands.deploy(target="compose", settings=settings) == 3
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"rendered and validated {settings.layout.compose_dir / COMPOSE_FILE}" in text
     assert "docker compose -f" in text
     # Printed as is: without the Docker SDK the hint names the extra `acgs-deploy[docker]`,
     # which rich markup would swallow.
-    assert outcome.message in text
+    assert f"not started: {problem}" in text
 
 
 def test_demo_is_refused_before_anything_is_written(
     settings: StackSettings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = cli.run("deploy", target="compose", demo=True, state_dir=settings.state_dir)
-    assert code == cli.EXIT_FAILED
+    code = commands.deploy(target="compose", demo=True, settings=settings)
+    assert code == 1
     err = " ".join(capsys.readouterr().err.split())
     assert "--demo is not supported with --target compose" in err
     assert "invoke deploy --demo" in err
@@ -95,8 +107,8 @@ def test_state_dir_that_is_a_file_is_a_clear_error(
 ) -> None:
     blocker = tmp_path / "state-file"
     blocker.write_text("not a directory")
-    code = cli.run("deploy", target="compose", state_dir=blocker)
-    assert code == cli.EXIT_FAILED
+    code = commands.deploy(target="compose", state_dir=blocker)
+    assert code == 1
     err = " ".join(capsys.readouterr().err.split())
     assert f"cannot write to the state directory {blocker}: {blocker} is a file" in err
     assert "Traceback" not in err
@@ -112,7 +124,7 @@ def _grafana_ini(path: Path) -> configparser.ConfigParser:
 def test_grafana_listens_where_the_compose_file_publishes(settings: StackSettings) -> None:
     """A grafana_port other than 3000: the container port of the mapping is where it listens."""
     assert settings.grafana_port != 3000
-    path = compose.render_compose(settings)
+    path = render_compose(settings)
     done = subprocess.run(
         ["docker-compose", "-f", str(path), "config"],
         capture_output=True,
@@ -141,10 +153,10 @@ def test_local_grafana_listens_on_grafana_port(settings: StackSettings) -> None:
 
 
 def test_status_and_down_say_how_to_manage_compose(settings: StackSettings) -> None:
-    compose_file = compose.render_compose(settings)
-    for command in ("status", "down"):
+    compose_file = render_compose(settings)
+    for run in (commands.status, commands.down):
         console = Console(record=True, width=400)
-        assert cli.run(command, state_dir=settings.state_dir, console=console) == 0
+        assert run(settings=settings, console=console) == 0
         text = console.export_text()
         assert f"compose deployment ({compose_file})" in text
         assert f"docker compose -f {compose_file} -p acgs-monitoring down" in text
@@ -155,7 +167,7 @@ def test_user_certificate_without_the_service_names_is_refused(
 ) -> None:
     files = issue_certificate("issued", ["localhost"], ["127.0.0.1"])
     settings = StackSettings.load(tmp_path / "state", rules_dir=tmp_path / "none", **files)
-    with pytest.raises(compose.ComposeError) as caught:
-        compose.render_compose(settings)
+    with pytest.raises(DeployError) as caught:
+        ComposeBackend(settings).render()
     assert "prometheus, alertmanager, node-exporter as SANs" in str(caught.value)
     assert not settings.state_dir.exists()  # refused before anything was written

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from acgs_deploy.commandlines import prometheus_command
 from acgs_deploy.process import ProcessManager, ProcessSpec
 
 
@@ -50,12 +51,9 @@ def test_a_process_is_known_as_soon_as_start_returns(
     """A large binary takes a moment to exec; `running` and `stop` must know it at once (a
     restore that stopped right after a failed start once left such a Prometheus behind)."""
     for attempt in range(20):
-        argv = [
-            "prometheus",
-            "--config.file=/dev/null",
-            f"--storage.tsdb.path={tmp_path / f'data{attempt}'}",
-            "--web.listen-address=127.0.0.1:0",
-        ]
+        argv = prometheus_command(
+            config=Path("/dev/null"), data=tmp_path / f"data{attempt}", listen="127.0.0.1:0"
+        )
         pid = manager.start(ProcessSpec("prometheus", argv))
         assert manager.running("prometheus") == pid, f"attempt {attempt}"
         assert manager.stop("prometheus", timeout=5)

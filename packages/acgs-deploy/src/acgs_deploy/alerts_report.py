@@ -14,6 +14,7 @@ active there now, and whether silenced or inhibited).
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from collections.abc import Mapping, Sequence
@@ -24,7 +25,10 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from acgs_deploy.perf.promapi import query_range
+from acgs_deploy import client
+from acgs_deploy.client import query_range, stack_client
+from acgs_deploy.settings import StackSettings
+from acgs_promql.durations import parse_duration
 
 # One series that fired this often in the window, each time briefly, is flapping.
 FLAP_MIN_EPISODES = 3
@@ -195,9 +199,7 @@ def alert_fatigue(
         entry = stats(series["metric"])
         entry.activations = max(entry.activations, len(_episodes(series["values"], step_s)))
     if alertmanager is not None:
-        response = alertmanager.get("/api/v2/alerts")
-        response.raise_for_status()
-        for alert in response.json():
+        for alert in client.alerts(alertmanager):
             entry = stats(alert.get("labels", {}))
             entry.active_in_alertmanager += 1
             if alert.get("status", {}).get("state") == "suppressed":
@@ -237,3 +239,18 @@ def render_fatigue(report: FatigueReport, console: Console) -> None:
             alert.suggestion,
         )
     console.print(table)
+
+
+def stack_alert_fatigue(settings: StackSettings, window_s: float) -> FatigueReport:
+    """The review of the stack in `settings`, sampled at its rule evaluation interval."""
+    step_s = parse_duration(settings.evaluation_interval)
+    with stack_client(settings, "prometheus") as prom, stack_client(settings, "alertmanager") as am:
+        return alert_fatigue(prom, am, window_s, step_s)
+
+
+def print_fatigue(report: FatigueReport, console: Console, output_format: str) -> None:
+    """The review as JSON (`FatigueReport.as_dict`) or as a table."""
+    if output_format == "json":
+        console.print_json(json.dumps(report.as_dict()))
+    else:
+        render_fatigue(report, console)

@@ -1,150 +1,110 @@
-"""``acgs-deploy``: deploy, status, reload and down for the monitoring stack.
-
-The invoke tasks (``invoke deploy`` ...) call :func:`run`; this module is also a command of its
-own. Exit codes: 0 done, 1 failed (the message says why and what to do), 2 usage error,
-3 compose target rendered and validated but not started (no Docker engine reachable).
+"""Command lines: `acgs-deploy deploy|status|reload|down` (the console script) and
+`python -m acgs_deploy.backup backup|verify|restore`. Each only parses its arguments and calls
+the function of `acgs_deploy.commands` that the subcommand names; the exit code is that
+function's (0 done, 1 failed, 2 usage, 3 done in part).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-from rich.console import Console
-from rich.markup import escape
+from acgs_deploy import backends, commands
 
-from acgs_deploy import compose, stack
-from acgs_deploy.binaries import MissingBinaries
-from acgs_deploy.configstore import ConfigError
-from acgs_deploy.render import RenderError
-from acgs_deploy.secrets import SecretsError
-from acgs_deploy.settings import SettingsError, StackSettings
-from acgs_deploy.tls import TLSError, certificate_expiry
+__all__ = ["backup_main", "main"]
 
-__all__ = ["main", "run"]
-
-EXIT_FAILED = 1
-EXIT_NOT_STARTED = 3
-USER_ERRORS = (
-    stack.DeployError,
-    compose.ComposeError,
-    SettingsError,
-    SecretsError,
-    TLSError,
-    ConfigError,
-    RenderError,
-    MissingBinaries,
+KEY_FILE_HELP = (
+    "file whose first line is the key (default: BACKUP_ENCRYPTION_KEY in monitoring.env)"
 )
 
 
-def run(
-    command: str,
-    *,
-    state_dir: Path | str | None = None,
-    stack_file: Path | str | None = None,
-    target: str = "local",
-    demo: bool | None = None,
-    console: Console | None = None,
-) -> int:
-    """Run one command and print its outcome; returns the exit code."""
-    console = console or Console()
-    errors = Console(stderr=True)
-    try:
-        settings = StackSettings.load(state_dir, stack_file=stack_file)
-        if command == "deploy" and target == "compose":
-            outcome = compose.deploy(settings, demo=bool(demo), console=console)
-            return 0 if outcome.started else EXIT_NOT_STARTED
-        if command == "deploy":
-            if target != "local":
-                errors.print(
-                    f"[red]unknown target {escape(repr(target))}[/red]: use local or compose"
-                )
-                return 2
-            report = stack.deploy(settings, demo=demo, console=errors)
-            stack.print_states(console, report.components, title="ACGS monitoring stack")
-            _where_to_look(console, settings)
-        elif command == "status":
-            states = stack.status(settings)
-            stack.print_states(console, states, title=f"ACGS stack in {settings.state_dir}")
-            _where_to_look(console, settings)
-            _compose_note(console, settings)
-        elif command == "reload":
-            report = stack.reload(settings, console=errors)
-            changed = ", ".join(sorted(report.config_changed)) or "nothing"
-            console.print(f"configuration changed: {changed}", markup=False)
-            stack.print_states(console, report.components, title="reload")
-        elif command == "down":
-            stopped = stack.down(settings)
-            console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}", markup=False)
-            _compose_note(console, settings)
-        else:
-            errors.print(f"[red]unknown command {escape(repr(command))}[/red]")
-            return 2
-    except USER_ERRORS as error:
-        errors.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
-        return EXIT_FAILED
-    return 0
-
-
-def _where_to_look(console: Console, settings: StackSettings) -> None:
-    layout = settings.layout
-    console.print(
-        f"credentials: {layout.env_file} (0600; user PROMETHEUS_USERNAME / "
-        "PROMETHEUS_PASSWORD, Grafana admin GRAFANA_ADMIN_PASSWORD)\n"
-        f"CA certificate to trust: {layout.ca_cert}{_expiry(layout.server_cert)}\n"
-        f"logs: {layout.logs_dir}   stop: invoke down --state-dir {settings.state_dir}",
-        soft_wrap=True,
-        markup=False,
-        highlight=False,
-    )
-
-
-def _compose_note(console: Console, settings: StackSettings) -> None:
-    note = compose.management_note(settings)
-    if note is not None:
-        console.print(note, soft_wrap=True, markup=False, highlight=False)
-
-
-def _expiry(server_cert: Path) -> str:
-    if not server_cert.is_file():
-        return ""
-    return f" (server certificate valid until {certificate_expiry(server_cert):%Y-%m-%d})"
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="acgs-deploy",
-        description="Deploy and run the ACGS monitoring stack (Prometheus, Alertmanager, "
-        "node_exporter, Grafana) with TLS and basic auth.",
-        epilog="Exit codes: 0 done, 1 failed, 2 usage, 3 compose rendered but not started.",
+    """`acgs-deploy`: deploy, status, reload and down."""
+    parser = _parser(
+        "acgs-deploy",
+        "Deploy and run the ACGS monitoring stack (Prometheus, Alertmanager, node_exporter, "
+        "Grafana) with TLS and basic auth.",
+        "Exit codes: 0 done, 1 failed, 2 usage, 3 compose rendered but not started.",
     )
-    parser.add_argument(
-        "command", choices=["deploy", "status", "reload", "down"], help="what to do"
-    )
-    parser.add_argument("--state-dir", type=Path, help="state directory (ACGS_STATE_DIR)")
-    parser.add_argument("--stack-file", type=Path, help="YAML stack file (ACGS_STACK_FILE)")
-    parser.add_argument("--target", choices=["local", "compose"], default="local")
+    subcommands = parser.add_subparsers(required=True, metavar="command")
+    deploy = _subcommand(subcommands, "deploy", commands.deploy, "bring the stack up")
+    deploy.add_argument("--target", choices=list(backends.BACKENDS), default="local")
     # Neither flag: the demo mode of the last deploy of this state directory.
-    demo = parser.add_mutually_exclusive_group()
+    demo = deploy.add_mutually_exclusive_group()
     demo.add_argument(
         "--demo",
         action="store_true",
-        default=None,
         help="also run acgs-sim and the webhook receiver (kept on later deploys)",
     )
-    demo.add_argument(
-        "--no-demo", dest="demo", action="store_false", help="stop acgs-sim and the webhook"
+    demo.add_argument("--no-demo", action="store_true", help="stop acgs-sim and the webhook")
+    _subcommand(subcommands, "status", commands.status, "each component's URL and state")
+    _subcommand(subcommands, "reload", commands.reload, "validate and hot-reload the configs")
+    _subcommand(subcommands, "down", commands.down, "stop what this state directory started")
+    return _run(parser, argv)
+
+
+def backup_main(argv: Sequence[str] | None = None) -> int:
+    """`python -m acgs_deploy.backup`: backup, verify and restore."""
+    parser = _parser(
+        "python -m acgs_deploy.backup",
+        "Encrypted backup, verification and restore of the ACGS monitoring stack.",
+        "Exit codes: 0 done, 1 failed (a refused restore changed nothing), 2 usage, "
+        "3 restored but series/sample counts differ from the manifest.",
     )
-    args = parser.parse_args(argv)
-    return run(
-        args.command,
-        state_dir=args.state_dir,
-        stack_file=args.stack_file,
-        target=args.target,
-        demo=args.demo,
+    subcommands = parser.add_subparsers(required=True, metavar="command")
+    backup = _subcommand(subcommands, "backup", commands.backup, "take an encrypted backup")
+    backup.add_argument("--out", type=Path, help="directory for the file (default <state>/backups)")
+    backup.add_argument(
+        "--keep-last", type=int, help="then keep only the newest N backups in --out"
     )
+    backup.add_argument(
+        "--keep-days", type=float, help="then delete backups older than M days (the newest stays)"
+    )
+    verify = _subcommand(subcommands, "verify", commands.verify_backup, "verify a backup file")
+    restore = _subcommand(subcommands, "restore", commands.restore, "restore a backup file")
+    for command in (backup, verify, restore):
+        command.add_argument("--key-file", type=Path, help=KEY_FILE_HELP)
+    for command in (verify, restore):
+        command.add_argument("--backup-file", type=Path, required=True, help="the .acgsbak file")
+    return _run(parser, argv)
+
+
+def _parser(prog: str, description: str, epilog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=description, epilog=epilog)
+    _stack_options(parser, default=None)
+    return parser
+
+
+def _stack_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    """Before or after the subcommand; given after it, they win."""
+    parser.add_argument(
+        "--state-dir", type=Path, default=default, help="state directory (ACGS_STATE_DIR)"
+    )
+    parser.add_argument(
+        "--stack-file", type=Path, default=default, help="YAML stack file (ACGS_STACK_FILE)"
+    )
+
+
+def _subcommand(
+    subcommands: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    run: Callable[..., int],
+    help_text: str,
+) -> argparse.ArgumentParser:
+    parser = subcommands.add_parser(name, help=help_text)
+    # Suppressed defaults: the values given before the subcommand stay when none follow it.
+    _stack_options(parser, default=argparse.SUPPRESS)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def _run(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
+    arguments = vars(parser.parse_args(argv))
+    run = arguments.pop("run")
+    return int(run(**arguments))
 
 
 if __name__ == "__main__":

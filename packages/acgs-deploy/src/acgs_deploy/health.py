@@ -5,7 +5,7 @@ for machines). Components healthy and ready through TLS and auth; targets up aga
 jobs and addresses the settings say; rules loaded and evaluating without errors; Alertmanager
 reachable with its receivers (API v2); firing alerts summarised; days until the TLS
 certificates expire; TSDB disk use against retention; age of the last backup.
-`run_health` exits 1 when any check fails (warnings alone do not fail).
+`invoke health` exits 1 when any check fails (warnings alone do not fail).
 """
 
 from __future__ import annotations
@@ -25,8 +25,19 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from acgs_deploy.perf.promapi import PrometheusError, api_get, parse_duration, query
+from acgs_deploy.backends.local import LocalBackend
+from acgs_deploy.client import (
+    APIError,
+    alertmanager_status,
+    alerts,
+    api_get,
+    query,
+    receivers,
+    rule_groups,
+    stack_client,
+)
 from acgs_deploy.settings import StackSettings
+from acgs_promql.durations import parse_duration
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -48,7 +59,7 @@ def _guard(name: str, check: Callable[[], HealthCheck]) -> HealthCheck:
     """A check that cannot reach its server fails with the reason, not a traceback."""
     try:
         return check()
-    except (httpx.HTTPError, PrometheusError, OSError, ValueError) as error:
+    except (APIError, httpx.HTTPError, OSError, ValueError) as error:
         return HealthCheck(name, "fail", f"{type(error).__name__}: {error}")
 
 
@@ -126,7 +137,7 @@ def check_targets(prometheus: httpx.Client, expected: Mapping[str, set[str]]) ->
 
 def check_rules(prometheus: httpx.Client) -> HealthCheck:
     """Rule groups loaded, and every rule's last evaluation without error."""
-    groups = api_get(prometheus, "/api/v1/rules")["groups"]
+    groups = rule_groups(prometheus)
     rules = [rule for group in groups for rule in group["rules"]]
     broken = [f"{rule['name']}: {rule.get('lastError', '')}" for rule in rules
               if rule.get("health") not in ("ok", "unknown")]  # fmt: skip
@@ -140,12 +151,8 @@ def check_rules(prometheus: httpx.Client) -> HealthCheck:
 
 def check_alertmanager(alertmanager: httpx.Client) -> HealthCheck:
     """Alertmanager's API v2 answers, with its receivers and cluster state."""
-    status = alertmanager.get("/api/v2/status")
-    status.raise_for_status()
-    receivers = alertmanager.get("/api/v2/receivers")
-    receivers.raise_for_status()
-    names = sorted(r["name"] for r in receivers.json())
-    body = status.json()
+    body = alertmanager_status(alertmanager)
+    names = receivers(alertmanager)
     data = {"version": body.get("versionInfo", {}).get("version"), "receivers": names,
             "cluster": body.get("cluster", {}).get("status")}  # fmt: skip
     if not names:
@@ -155,14 +162,11 @@ def check_alertmanager(alertmanager: httpx.Client) -> HealthCheck:
 
 def check_firing(alertmanager: httpx.Client) -> HealthCheck:
     """The alerts firing now, by severity; a critical one is a warning for the daily check."""
-    response = alertmanager.get("/api/v2/alerts", params={"active": "true", "silenced": "false",
-                                                          "inhibited": "false"})  # fmt: skip
-    response.raise_for_status()
-    alerts = response.json()
-    severities = Counter(a["labels"].get("severity", "none") for a in alerts)
-    names = sorted({a["labels"].get("alertname", "") for a in alerts})
-    data = {"firing": len(alerts), "by_severity": dict(severities), "alertnames": names}
-    if not alerts:
+    firing = alerts(alertmanager, active=True, silenced=False, inhibited=False)
+    severities = Counter(a["labels"].get("severity", "none") for a in firing)
+    names = sorted({a["labels"].get("alertname", "") for a in firing})
+    data = {"firing": len(firing), "by_severity": dict(severities), "alertnames": names}
+    if not firing:
         return HealthCheck("firing alerts", "ok", "none", data)
     summary = ", ".join(f"{n} {s}" for s, n in severities.most_common())
     status: Status = "warn" if severities.get("critical") else "ok"
@@ -235,11 +239,8 @@ def check_backups(backups_dir: Path, now: float | None = None) -> HealthCheck:
 
 def stack_health(settings: StackSettings) -> list[HealthCheck]:
     """Every check against the stack that `settings` describes."""
-    from acgs_deploy import stack
-    from acgs_deploy.client import stack_client
-
     checks = []
-    for state in stack.status(settings):
+    for state in LocalBackend(settings).status().components:
         if state.state == "not installed":
             checks.append(HealthCheck(state.name, "warn", f"not installed: {state.hint}"))
         else:
@@ -263,7 +264,17 @@ def stack_health(settings: StackSettings) -> list[HealthCheck]:
     return checks
 
 
-def render_health(checks: Sequence[HealthCheck], console: Console) -> None:
+def healthy(checks: Sequence[HealthCheck]) -> bool:
+    """Nothing failed (warnings do not fail)."""
+    return all(check.status != "fail" for check in checks)
+
+
+def print_health(checks: Sequence[HealthCheck], console: Console, output_format: str) -> None:
+    """The checks as JSON (``{"healthy": ..., "checks": [...]}``) or as a table."""
+    if output_format == "json":
+        body = {"healthy": healthy(checks), "checks": [asdict(c) for c in checks]}
+        console.print_json(json.dumps(body))
+        return
     table = Table(title="ACGS monitoring stack health")
     table.add_column("check")
     table.add_column("status")
@@ -273,23 +284,3 @@ def render_health(checks: Sequence[HealthCheck], console: Console) -> None:
         colour = colours[check.status]
         table.add_row(check.name, f"[{colour}]{check.status}[/{colour}]", check.detail)
     console.print(table)
-
-
-def healthy(checks: Sequence[HealthCheck]) -> bool:
-    return all(check.status != "fail" for check in checks)
-
-
-def run_health(
-    settings: StackSettings, output_format: str = "text", console: Console | None = None
-) -> int:
-    """Print the checks as a table (text) or JSON; 0 when nothing failed, else 1."""
-    if output_format not in ("text", "json"):
-        raise ValueError(f"--format must be text or json, not {output_format!r}")
-    checks = stack_health(settings)
-    console = console or Console()
-    if output_format == "json":
-        body = {"healthy": healthy(checks), "checks": [asdict(c) for c in checks]}
-        console.print_json(json.dumps(body))
-    else:
-        render_health(checks, console)
-    return 0 if healthy(checks) else 1

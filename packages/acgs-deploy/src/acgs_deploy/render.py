@@ -9,7 +9,6 @@ both targets: a :class:`Topology` says where each component is as seen from the 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import shutil
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from typing import Any
 
 import jinja2
 
+import acgs_dashboards
 from acgs_deploy.secrets import Secrets
 from acgs_deploy.settings import REPO_ROOT, StackSettings
 from acgs_metrics.services import SERVICES
@@ -110,7 +110,7 @@ def compose_topology(settings: StackSettings) -> Topology:
     # The ACGS services run outside the compose network. A loopback sim_host means "this
     # host", reached from the containers as host.docker.internal (the Docker bridge gateway):
     # the services must then listen on an address the bridge reaches, not on 127.0.0.1.
-    # No demo parts: the compose target refuses --demo (see acgs_deploy.compose).
+    # No demo parts: the compose target refuses --demo (see acgs_deploy.backends.compose).
     sim_host = "host.docker.internal" if settings.sim_host in LOOPBACK_HOSTS else settings.sim_host
     optional = [
         ("haproxy", "haproxy-exporter:9101", settings.haproxy_scrape_uri),
@@ -238,14 +238,11 @@ def _build_dashboards(grafana_dir: Path, dashboards_path: str, live_grafana: Pat
     """Dashboards and Grafana provisioning from ``acgs_dashboards`` (``dashboards/*.py``).
 
     The datasource file names environment variables, not secrets: see
-    :func:`grafana_environment`. Without the package, Grafana gets no dashboards. When the
-    sources are unchanged since the live build (same fingerprint), the live output is copied:
-    importing the Grafana SDK costs more than the rest of a redeploy.
+    :func:`grafana_environment`. When the sources are unchanged since the live build (same
+    fingerprint), the live output is copied: importing the Grafana SDK (``acgs_dashboards.build``)
+    costs more than the rest of a redeploy.
     """
-    spec = importlib.util.find_spec("acgs_dashboards")
-    if spec is None or spec.origin is None:
-        return []
-    fingerprint = _dashboards_fingerprint(Path(spec.origin).parent, dashboards_path)
+    fingerprint = _dashboards_fingerprint(Path(acgs_dashboards.__file__).parent, dashboards_path)
     marker = live_grafana / FINGERPRINT_FILE
     if marker.is_file() and marker.read_text() == fingerprint:
         for part in ("dashboards", "provisioning"):

@@ -15,11 +15,11 @@ import httpx
 import pytest
 
 from acgs_deploy.backup.apistate import (
-    APIStateError,
     fetch_dashboards,
     grafana_version,
     restore_dashboards,
 )
+from acgs_deploy.client import APIRefused
 
 
 class StandInGrafana(ThreadingHTTPServer):
@@ -117,5 +117,5 @@ def test_refusal_is_named(grafana: StandInGrafana) -> None:
     }
     client = httpx.Client(base_url=f"http://127.0.0.1:{grafana.server_address[1]}")
     # Saved as made-in-UI, but Grafana now has it provisioned: its refusal is reported.
-    with pytest.raises(APIStateError, match="Grafana refused dashboard 'locked'"):
+    with pytest.raises(APIRefused, match="Grafana refused dashboard 'locked'"):
         restore_dashboards(client, [{"dashboard": {"uid": "locked"}, "provisioned": False}])

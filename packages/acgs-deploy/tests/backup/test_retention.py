@@ -9,6 +9,7 @@ import pytest
 
 from acgs_deploy.backup.retention import backup_time, prune, select_expired
 from acgs_deploy.backup.snapshot import backup_name
+from acgs_deploy.errors import UsageError
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -54,7 +55,7 @@ def test_either_rule_keeps(tmp_path: Path) -> None:
 def test_no_rule_expires_nothing_and_bad_rules_are_named(tmp_path: Path) -> None:
     make_backups(tmp_path, [1, 2])
     assert select_expired(tmp_path, now=NOW) == []
-    with pytest.raises(ValueError, match="--keep-last must be at least 1"):
+    with pytest.raises(UsageError, match="--keep-last must be at least 1"):
         select_expired(tmp_path, keep_last=0)
-    with pytest.raises(ValueError, match="--keep-days must be a positive"):
+    with pytest.raises(UsageError, match="--keep-days must be a positive"):
         select_expired(tmp_path, keep_days=-1)

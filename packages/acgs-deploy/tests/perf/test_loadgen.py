@@ -6,13 +6,13 @@ import dataclasses
 
 import pytest
 
+from acgs_deploy.client import Endpoint
 from acgs_deploy.perf.dashload import measure_dashboards
-from acgs_deploy.perf.endpoint import Endpoint, NotLoopback
-from acgs_deploy.perf.loadgen import run_load
+from acgs_deploy.perf.loadgen import NotLoopback, run_load
 from acgs_deploy.perf.querymix import QueryRequest, query_mix
 from acgs_deploy.perf.stats import summarize
 
-from .conftest import Stack, free_port
+from ..conftest import Stack, free_port
 
 DASHBOARD = {
     "title": "Test",

@@ -1,7 +1,8 @@
-"""`python -m acgs_deploy.backup backup|verify|restore ...`"""
+"""`python -m acgs_deploy.backup backup|verify|restore ...` (see `acgs_deploy.cli.backup_main`)."""
 
 import sys
 
-from acgs_deploy.backup.cli import main
+from acgs_deploy.cli import backup_main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(backup_main())

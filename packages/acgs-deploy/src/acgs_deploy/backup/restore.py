@@ -26,7 +26,6 @@ from typing import Any, NoReturn
 
 import httpx
 
-from acgs_deploy.backup import prometheus
 from acgs_deploy.backup.apistate import (
     API_MEMBERS,
     DASHBOARDS_MEMBER,
@@ -44,6 +43,7 @@ from acgs_deploy.backup.manifest import (
     compare_files,
 )
 from acgs_deploy.backup.snapshot import IO_SIZE, TSDB_PREFIX, Progress
+from acgs_deploy.client import count_samples, wait_ready
 
 
 class RestoreError(Exception):
@@ -376,7 +376,7 @@ def restore_backup(
     config_changed = _start_or_roll_back(targets, paths, restored, previous, phase)
     pruned = _prune_previous(previous)
     with targets.prometheus() as client:
-        prometheus.wait_ready(client)
+        wait_ready(client)
         restored_silences = restored_dashboards = 0
         if targets.alertmanager is not None and SILENCES_MEMBER in api_state:
             phase("silences")
@@ -389,7 +389,7 @@ def restore_backup(
         phase("check")
         mismatches: list[Mismatch] = []
         if manifest.count_range_ms is not None:
-            found = prometheus.count_samples(client, *manifest.count_range_ms)
+            found = count_samples(client, *manifest.count_range_ms)
             mismatches = compare_counts(manifest.metrics, found)
     return RestoreResult(
         manifest,

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from acgs_deploy.backup.snapshot import BACKUP_SUFFIX
+from acgs_deploy.errors import UsageError
 
 _STAMP = "%Y%m%dT%H%M%S%fZ"
 
@@ -24,11 +25,11 @@ def backup_time(path: Path) -> datetime | None:
 
 
 def check_rules(*, keep_last: int | None, keep_days: float | None) -> None:
-    """ValueError naming the option unless each rule given can keep something."""
+    """UsageError naming the option unless each rule given can keep something."""
     if keep_last is not None and keep_last < 1:
-        raise ValueError(f"--keep-last must be at least 1 (got {keep_last}): the newest stays")
+        raise UsageError(f"--keep-last must be at least 1 (got {keep_last}): the newest stays")
     if keep_days is not None and not keep_days > 0:
-        raise ValueError(f"--keep-days must be a positive number of days (got {keep_days:g})")
+        raise UsageError(f"--keep-days must be a positive number of days (got {keep_days:g})")
 
 
 def select_expired(

@@ -1,7 +1,8 @@
 """A throwaway Prometheus or Alertmanager on a free loopback port, for tests and benchmarks.
 
-The deployed stack is managed by acgs_deploy.stack; this only starts a single process with the
-flags backup needs (admin API, lifecycle) and always stops it (use it as a context manager).
+The deployed stack is managed by the local backend; this only starts a single process with the
+stack's command line (admin API, lifecycle), without TLS, and always stops it (use it as a
+context manager).
 """
 
 from __future__ import annotations
@@ -13,10 +14,8 @@ from types import TracebackType
 
 import httpx
 
+from acgs_deploy.commandlines import alertmanager_command, prometheus_command
 from acgs_metrics.ports import free_port
-
-PROMETHEUS = "/usr/bin/prometheus"
-ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
 
 
 class ScratchServer:
@@ -90,16 +89,13 @@ def scratch_prometheus(
         "scrape_configs:\n  - job_name: prometheus\n    static_configs:\n"
         f"      - targets: ['127.0.0.1:{port}']\n"
     )
-    argv = [
-        PROMETHEUS,
-        f"--config.file={config}",
-        f"--storage.tsdb.path={workdir / 'data'}",
-        "--storage.tsdb.retention.time=3650d",
-        f"--web.listen-address=127.0.0.1:{port}",
-        "--web.enable-admin-api",
-        "--web.enable-lifecycle",
-        *extra_flags,
-    ]
+    argv = prometheus_command(
+        config=config,
+        data=workdir / "data",
+        listen=f"127.0.0.1:{port}",
+        retention="3650d",
+        extra=extra_flags,
+    )
     return ScratchServer(argv, port, workdir / "prometheus.log", "/-/ready")
 
 
@@ -108,13 +104,7 @@ def scratch_alertmanager(workdir: Path, port: int | None = None) -> ScratchServe
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "alertmanager.yml"
     config.write_text("route:\n  receiver: none\nreceivers:\n  - name: none\n")
-    argv = [
-        ALERTMANAGER,
-        f"--config.file={config}",
-        f"--storage.path={workdir / 'data'}",
-        f"--web.listen-address=127.0.0.1:{port}",
-        "--cluster.listen-address=",
-    ]
+    argv = alertmanager_command(config=config, data=workdir / "data", listen=f"127.0.0.1:{port}")
     return ScratchServer(argv, port, workdir / "alertmanager.log", "/-/ready")
 
 

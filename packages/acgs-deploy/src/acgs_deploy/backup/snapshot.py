@@ -17,12 +17,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import httpx
 
 from acgs_deploy import __version__
-from acgs_deploy.backup import prometheus
 from acgs_deploy.backup.apistate import (
     DASHBOARDS_MEMBER,
     SILENCES_MEMBER,
@@ -44,6 +43,13 @@ from acgs_deploy.backup.manifest import (
     MetricCounts,
     StackOrigin,
     read_block_info,
+)
+from acgs_deploy.client import (
+    APIError,
+    alertmanager_status,
+    count_samples,
+    prometheus_version,
+    take_snapshot,
 )
 
 BACKUP_SUFFIX = ".acgsbak"
@@ -112,11 +118,25 @@ def _files_under(root: Path) -> Iterator[Path]:
 
 def _alertmanager_version(client: httpx.Client) -> str:
     try:
-        response = client.get("/api/v2/status")
-        response.raise_for_status()
-        return str(response.json()["versionInfo"]["version"])
-    except (httpx.HTTPError, KeyError, ValueError):
+        return str(alertmanager_status(client)["versionInfo"]["version"])
+    except (APIError, KeyError):
         return "unknown"
+
+
+def _api_state(
+    sources: BackupSources,
+) -> tuple[dict[str, str], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The components' versions, the Alertmanager silences and the Grafana dashboards."""
+    versions = {"acgs-deploy": __version__, "prometheus": prometheus_version(sources.prometheus)}
+    silences = []
+    if sources.alertmanager is not None:
+        versions["alertmanager"] = _alertmanager_version(sources.alertmanager)
+        silences = fetch_silences(sources.alertmanager)
+    dashboards = []
+    if sources.grafana is not None:
+        versions["grafana"] = grafana_version(sources.grafana)
+        dashboards = fetch_dashboards(sources.grafana)
+    return versions, silences, dashboards
 
 
 def members(prefix: str, root: Path) -> Iterator[tuple[Path, str]]:
@@ -151,20 +171,9 @@ def create_backup(
     """
     started = time.monotonic()
     created = datetime.now(UTC)
-    versions = {
-        "acgs-deploy": __version__,
-        "prometheus": prometheus.version(sources.prometheus),
-    }
-    if sources.alertmanager is not None:
-        versions["alertmanager"] = _alertmanager_version(sources.alertmanager)
-    silences = fetch_silences(sources.alertmanager) if sources.alertmanager is not None else []
-    dashboards = []
-    if sources.grafana is not None:
-        versions["grafana"] = grafana_version(sources.grafana)
-        dashboards = fetch_dashboards(sources.grafana)
-
+    versions, silences, dashboards = _api_state(sources)
     snapshot_ms = int(time.time() * 1000)
-    snapshot_dir = prometheus.take_snapshot(sources.prometheus, sources.prometheus_data_dir)
+    snapshot_dir = take_snapshot(sources.prometheus, sources.prometheus_data_dir)
     try:
         blocks = [read_block_info(meta.parent) for meta in sorted(snapshot_dir.glob("*/meta.json"))]
         count_range: tuple[int, int] | None = None
@@ -172,7 +181,7 @@ def create_backup(
         if blocks:
             cutoff = snapshot_ms - int(settle_s * 1000)
             count_range = (min(b.min_time_ms for b in blocks), cutoff)
-            counted = prometheus.count_samples(sources.prometheus, *count_range)
+            counted = count_samples(sources.prometheus, *count_range)
             counts = {
                 n: MetricCounts(series=c.series, samples=c.samples) for n, c in counted.items()
             }

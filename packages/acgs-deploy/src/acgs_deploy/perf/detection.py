@@ -20,6 +20,8 @@ from typing import Any, Protocol
 
 import httpx
 
+from acgs_deploy.client import alerts
+
 TARGET_S = 30.0
 # Alertmanager 0.25 (dispatch.go, doMaintenance) drops empty aggregation groups every 30 s.
 ALERTMANAGER_MAINTENANCE_S = 30.0
@@ -79,9 +81,7 @@ class AlertmanagerAlerts:
     client: httpx.Client
 
     def active(self) -> list[dict[str, Any]]:
-        response = self.client.get("/api/v2/alerts", params={"active": "true"})
-        response.raise_for_status()
-        return list(response.json())
+        return alerts(self.client, active=True)
 
     def firing(self, alertname: str, labels: Mapping[str, str], since: float) -> float | None:
         now = time.time()

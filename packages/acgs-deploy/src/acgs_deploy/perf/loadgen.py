@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import random
+import socket
 import ssl
 import time
 from collections.abc import Callable, Sequence
@@ -33,7 +35,7 @@ from urllib.parse import urlencode
 import h11
 import psutil
 
-from acgs_deploy.perf.endpoint import Endpoint
+from acgs_deploy.client import Endpoint
 from acgs_deploy.perf.querymix import QueryRequest
 from acgs_deploy.perf.stats import Sample
 
@@ -43,6 +45,29 @@ Progress = Callable[[float, int], None]
 READ_SIZE = 65536
 # Grafana's default MaxIdleConnsPerHost for a data source.
 DEFAULT_CONNECTIONS = 100
+
+
+class NotLoopback(ValueError):
+    """The target is not on this machine: the load generator refuses to send traffic there."""
+
+
+def require_loopback(endpoint: Endpoint) -> None:
+    """Raise NotLoopback unless every address the host resolves to is a loopback address."""
+    try:
+        host = endpoint.hostname
+    except ValueError as error:
+        raise NotLoopback(str(error)) from error
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except socket.gaierror as error:
+        raise NotLoopback(f"cannot resolve {host!r}: {error}") from error
+    addresses = {str(info[4][0]) for info in infos}
+    foreign = sorted(a for a in addresses if not ipaddress.ip_address(a).is_loopback)
+    if foreign:
+        raise NotLoopback(
+            f"{host!r} resolves to {', '.join(foreign)}: load is only sent to loopback "
+            "(127.0.0.0/8, ::1); point the stack's host at 127.0.0.1"
+        )
 
 
 @dataclass(frozen=True)
@@ -201,7 +226,7 @@ async def run_load_async(
         raise ValueError("the query mix is empty")
     if connections < 1:
         raise ValueError(f"connections must be at least 1, got {connections}")
-    endpoint.require_loopback()
+    require_loopback(endpoint)
     pool: asyncio.Queue[_Connection] = asyncio.Queue()
     context = endpoint.ssl_context()
     for _ in range(min(connections, users)):

@@ -7,12 +7,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only, no display
-import matplotlib.pyplot as plt
 from rich.console import Console
 from rich.table import Table
 
@@ -68,8 +65,20 @@ def write_json(path: Path, checks: Sequence[Check], details: dict[str, Any]) -> 
     path.write_text(json.dumps(_finite(body), indent=2, sort_keys=False) + "\n")
 
 
+def _pyplot() -> ModuleType:
+    """matplotlib, for files only (no display). Imported when a picture is drawn: the import
+    takes longer than a redeploy, and every command imports this module."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def plot_latency_distribution(samples: Sequence[Sample], path: Path, target_ms: float) -> None:
     """Histogram of successful request latencies (log x axis), with p50/p95/p99 and the target."""
+    plt = _pyplot()
     latencies = [s.latency_s * 1000 for s in samples if s.ok]
     figure, axes = plt.subplots(figsize=(9, 5))
     if latencies:
@@ -92,6 +101,7 @@ def plot_latency_distribution(samples: Sequence[Sample], path: Path, target_ms: 
 
 def plot_latency_over_time(samples: Sequence[Sample], path: Path, target_ms: float) -> None:
     """Each request as a dot at its start time; the p95 and failures per second over it."""
+    plt = _pyplot()
     figure, (axes, rate_axes) = plt.subplots(
         2, 1, figsize=(10, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
     )

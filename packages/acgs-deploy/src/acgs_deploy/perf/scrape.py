@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from acgs_deploy.perf.promapi import query
+from acgs_deploy.client import query
 from acgs_deploy.perf.stats import percentile
 
 TARGET_P95_MS = 100.0
@@ -33,7 +33,7 @@ def scrape_latency(
 ) -> list[ScrapeLatency]:
     """Per job over the `window_s` seconds before `end` (default now), sorted by job name.
 
-    Raises PrometheusError when Prometheus cannot answer.
+    Raises APIError when Prometheus cannot answer.
     """
     matrix = query(client, f"scrape_duration_seconds[{int(window_s)}s]", end)
     by_job: dict[str, list[float]] = {}

@@ -23,7 +23,6 @@ from acgs_deploy.health import (
     expected_targets,
     healthy,
 )
-from acgs_deploy.perf.promapi import parse_duration
 from acgs_deploy.settings import StackSettings
 
 from .conftest import Stack
@@ -153,11 +152,3 @@ def test_backup_age_ignores_partial_and_foreign_files(tmp_path: Path) -> None:
     only_partial.mkdir()
     (only_partial / ".acgs-backup-20991231T000000000000Z.part").write_bytes(b"half")
     assert check_backups(only_partial).status == "warn"
-
-
-def test_durations() -> None:
-    assert parse_duration("15d") == 15 * 86400
-    assert parse_duration("1h30m") == 5400
-    assert parse_duration("500ms") == 0.5
-    with pytest.raises(ValueError, match="not a Prometheus duration"):
-        parse_duration("15x")

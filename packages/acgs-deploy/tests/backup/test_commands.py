@@ -1,4 +1,4 @@
-"""The command layer: key sources, clear errors, exit codes, and the key never printed."""
+"""The backup commands: key sources, clear errors, exit codes, and the key never printed."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from acgs_deploy.backup import cli
+from acgs_deploy import cli, commands
 from acgs_deploy.backup.archive import Passphrase, ScryptParams
+from acgs_deploy.backup.run import writable_dir
 from acgs_deploy.backup.scratch import ScratchServer
 from acgs_deploy.backup.snapshot import BackupError, BackupSources, create_backup
+from acgs_deploy.exitcodes import EXIT_USAGE
 from acgs_deploy.settings import StackSettings
 
 RIGHT_KEY = "right-key-3f9a1c77e0"
@@ -34,47 +36,37 @@ def test_verify_with_key_files_and_errors(
     wrong.write_text(WRONG_KEY + "\n")
 
     console = Console(record=True, width=160)
-    code = cli.run(
-        "verify", settings=settings, backup_file=result.path, key_file=right, console=console
+    code = commands.verify_backup(
+        settings=settings, backup_file=result.path, key_file=right, console=console
     )
     assert code == 0
     shown = console.export_text()
     assert "every chunk tag and every file's SHA-256" in shown
     assert "backup_test_total" in shown
 
-    assert cli.run("verify", settings=settings, backup_file=result.path, key_file=wrong) == 1
+    assert commands.verify_backup(settings=settings, backup_file=result.path, key_file=wrong) == 1
     assert "key does not open" in capsys.readouterr().err
 
-    assert (
-        cli.run("verify", settings=settings, backup_file=result.path, key_file=tmp_path / "nope")
-        == 1
-    )
+    nope = tmp_path / "nope"
+    assert commands.verify_backup(settings=settings, backup_file=result.path, key_file=nope) == 1
     assert "nope: cannot read the key file" in capsys.readouterr().err
 
     (tmp_path / "empty.key").write_text("\n")
-    assert (
-        cli.run(
-            "verify", settings=settings, backup_file=result.path, key_file=tmp_path / "empty.key"
-        )
-        == 1
-    )
+    empty = tmp_path / "empty.key"
+    assert commands.verify_backup(settings=settings, backup_file=result.path, key_file=empty) == 1
     assert "the key file is empty" in capsys.readouterr().err
 
-    assert (
-        cli.run(
-            "verify", settings=settings, backup_file=tmp_path / "missing.acgsbak", key_file=right
-        )
-        == 1
-    )
+    missing = tmp_path / "missing.acgsbak"
+    assert commands.verify_backup(settings=settings, backup_file=missing, key_file=right) == 1
     assert "missing.acgsbak: no such backup file" in capsys.readouterr().err
 
-    assert cli.run("verify", settings=settings, backup_file=result.path.parent) == 1
+    assert commands.verify_backup(settings=settings, backup_file=result.path.parent) == 1
     assert f"{result.path.parent} is a directory: name one backup file in it, e.g. the " + (
         f"newest there: {result.path}"
     ) in capsys.readouterr().err.replace("\n", "")
 
     # No monitoring.env in this state dir and no --key-file: say how to get one.
-    assert cli.run("verify", settings=settings, backup_file=result.path) == 1
+    assert commands.verify_backup(settings=settings, backup_file=result.path) == 1
     assert "monitoring.env does not exist" in capsys.readouterr().err
 
     everything = shown + capsys.readouterr().out
@@ -84,19 +76,18 @@ def test_verify_with_key_files_and_errors(
 
 def test_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     settings = StackSettings.load(tmp_path / "state")
-    assert cli.run("backup", settings=settings, keep_last="many") == cli.EXIT_USAGE
-    assert "--keep-last takes a whole number" in capsys.readouterr().err
-    assert cli.run("restore", settings=settings) == cli.EXIT_USAGE
+    assert commands.backup(settings=settings, keep_last="many") == EXIT_USAGE
+    assert "--keep-last must be a whole number, got 'many'" in capsys.readouterr().err
     # Refused before anything is looked at (without a running stack this would otherwise
     # fail on "Prometheus is not running", and with one only after writing a backup).
-    assert cli.run("backup", settings=settings, keep_last=0) == cli.EXIT_USAGE
+    assert commands.backup(settings=settings, keep_last=0) == EXIT_USAGE
     assert "--keep-last must be at least 1 (got 0)" in capsys.readouterr().err
-    assert cli.run("backup", settings=settings, keep_days="-1") == cli.EXIT_USAGE
+    assert commands.backup(settings=settings, keep_days="-1") == EXIT_USAGE
     assert "--keep-days must be a positive number of days (got -1)" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
-        cli.main(["restore"])
+        cli.backup_main(["restore"])
     assert exit_info.value.code == 2
-    assert "restore needs --backup-file FILE" in capsys.readouterr().err
+    assert "the following arguments are required: --backup-file" in capsys.readouterr().err
 
 
 def test_backup_needs_a_running_prometheus(
@@ -105,15 +96,15 @@ def test_backup_needs_a_running_prometheus(
     settings = StackSettings.load(tmp_path / "state")
     key = tmp_path / "k"
     key.write_text("some key\n")
-    assert cli.run("backup", settings=settings, key_file=key) == 1
+    assert commands.backup(settings=settings, key_file=key) == 1
     assert "Prometheus is not running" in capsys.readouterr().err
 
 
 def test_output_directory_is_created_and_checked_up_front(tmp_path: Path) -> None:
-    made = cli.writable_dir(tmp_path / "new" / "backups")
+    made = writable_dir(tmp_path / "new" / "backups")
     assert made.is_dir()
     assert list(made.iterdir()) == []
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     with pytest.raises(BackupError, match=r"a-file/out: cannot write backups there"):
-        cli.writable_dir(blocker / "out")
+        writable_dir(blocker / "out")

@@ -1,0 +1,43 @@
+"""The deploy targets: one registry, every target behind one interface."""
+
+from __future__ import annotations
+
+import pytest
+
+from acgs_deploy import backends, mode
+from acgs_deploy.backends.base import DeployOptions
+from acgs_deploy.backends.compose import ComposeBackend
+from acgs_deploy.backends.local import LocalBackend
+from acgs_deploy.errors import UsageError
+from acgs_deploy.settings import StackSettings
+
+
+def test_an_unknown_target_is_a_usage_error_naming_the_known_ones() -> None:
+    with pytest.raises(UsageError, match=r"unknown target 'kubernetes': use local or compose"):
+        backends.factory("kubernetes")
+    assert backends.factory("compose") is ComposeBackend
+
+
+def test_status_and_down_ask_every_target(settings: StackSettings) -> None:
+    assert [type(b) for b in backends.every(settings)] == [LocalBackend, ComposeBackend]
+    # Nothing deployed: the local stack is stopped, compose has nothing to say.
+    states = {s.name: s.state for s in LocalBackend(settings).status().components}
+    assert states["prometheus"] == "stopped"
+    assert ComposeBackend(settings).status().notes == []
+    assert LocalBackend(settings).down().components == []
+
+
+def test_the_demo_mode_is_remembered_unless_a_deploy_says_otherwise(
+    settings: StackSettings,
+) -> None:
+    assert not LocalBackend(settings).demo
+    settings.state_dir.mkdir(parents=True)
+    mode.remember(settings, target="local", demo=True)
+    assert LocalBackend(settings).demo
+    assert not LocalBackend(settings, DeployOptions(demo=False)).demo
+
+
+def test_compose_refuses_the_demo_when_made(settings: StackSettings) -> None:
+    with pytest.raises(Exception, match="--demo is not supported with --target compose"):
+        ComposeBackend(settings, DeployOptions(demo=True))
+    assert not settings.state_dir.exists()
