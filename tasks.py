@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import sys
 
-from invoke import Context, task
+from invoke.context import Context
+from invoke.tasks import task
 
 from acgs_dashboards import cli as dashboards_cli
 from acgs_deploy import commands

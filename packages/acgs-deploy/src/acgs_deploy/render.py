@@ -253,16 +253,23 @@ def _build_dashboards(grafana_dir: Path, dashboards_path: str, live_grafana: Pat
         from acgs_dashboards.build import BuildError, build_all
 
         try:
-            files = list(build_all(grafana_dir, dashboards_path=dashboards_path).files)
+            built = build_all(grafana_dir, dashboards_source(), dashboards_path)
+            files = list(built.files)
         except BuildError as error:
             raise RenderError(f"dashboards: {error}") from None
     _write(grafana_dir / FINGERPRINT_FILE, fingerprint)
     return files
 
 
+def dashboards_source() -> Path:
+    """The dashboard definitions the stack is built from: ``$ACGS_DASHBOARDS_DIR``, else this
+    checkout's ``dashboards/`` (never one found from the current directory)."""
+    return Path(os.environ.get("ACGS_DASHBOARDS_DIR") or REPO_ROOT / "dashboards")
+
+
 def _dashboards_fingerprint(package_dir: Path, dashboards_path: str) -> str:
     """Hash of everything the dashboard build reads: definitions, builder code, output path."""
-    source = Path(os.environ.get("ACGS_DASHBOARDS_DIR") or REPO_ROOT / "dashboards")
+    source = dashboards_source()
     digest = hashlib.sha256(dashboards_path.encode())
     for path in sorted([*source.glob("*.py"), *package_dir.rglob("*.py")]):
         digest.update(str(path).encode() + b"\0" + path.read_bytes() + b"\0")

@@ -24,6 +24,7 @@ from pydantic_settings import (
 from pydantic_settings import SettingsError as SourceError
 
 from acgs_deploy.layout import StateLayout
+from acgs_promql.repository import find_repo_root
 
 __all__ = [
     "REPO_ROOT",
@@ -34,8 +35,8 @@ __all__ = [
     "free_stack_ports",
 ]
 
-# The checkout this package lives in (packages/acgs-deploy/src/acgs_deploy/settings.py).
-REPO_ROOT = Path(__file__).resolve().parents[4]
+# This toolkit's checkout: its configs/, rules/ and dashboards/, and the default state dir.
+REPO_ROOT = find_repo_root(Path(__file__))
 # Looked for in the working directory when no stack file is named.
 STACK_FILE_NAME = "acgs-stack.yml"
 
