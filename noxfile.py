@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import nox
@@ -12,15 +13,27 @@ nox.options.reuse_venv = "yes"
 nox.options.sessions = ["lint", "typecheck", "tests", "lint_rules", "lint_dashboards", "stack"]
 
 ROOT = Path(__file__).parent
-TEST_PATHS = [
-    "packages/acgs-metrics/tests",
-    "packages/acgs-promql/tests",
-    "packages/acgs-rules/tests",
-    "packages/acgs-dashboards/tests",
-    "packages/acgs-deploy/tests",
-    "exporters/acgs-sim/tests",
-    "tests",
-]
+
+
+def workspace_members() -> list[Path]:
+    """The workspace's packages, as the root pyproject.toml lists them (the one list)."""
+    workspace = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["uv"]["workspace"]
+    return sorted(path for pattern in workspace["members"] for path in ROOT.glob(pattern))
+
+
+def relative(paths: list[Path]) -> list[str]:
+    return [str(path.relative_to(ROOT)) for path in paths]
+
+
+MEMBERS = workspace_members()
+# Each member's own tests, then the cross-package and whole-stack ones.
+TEST_DIRS = [*(m / "tests" for m in MEMBERS if (m / "tests").is_dir()), ROOT / "tests"]
+BENCHMARKS = sorted(
+    [
+        *(p for m in MEMBERS for p in m.glob("benchmarks/bench_*.py")),
+        *ROOT.glob("tests/benchmarks/bench_*.py"),
+    ]
+)
 
 
 def sync(session: nox.Session) -> None:
@@ -38,8 +51,7 @@ def sync(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Unit and integration tests (real promtool, Prometheus, Alertmanager); not the stack."""
     sync(session)
-    existing = [path for path in TEST_PATHS if (ROOT / path).exists()]
-    session.run("pytest", "-m", "not stack", *existing, *session.posargs)
+    session.run("pytest", "-m", "not stack", *relative(TEST_DIRS), *session.posargs)
 
 
 @nox.session
@@ -59,17 +71,21 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on the packages and acgs-sim."""
+    """mypy --strict on everything that runs: the packages, their scripts and benchmarks, the
+    dashboard definitions, tasks.py and this file; then each test directory on its own (they
+    all have a conftest module, so one run would see a name twice)."""
     sync(session)
-    session.run(
-        "mypy",
-        "packages/acgs-metrics/src",
-        "packages/acgs-promql/src",
-        "packages/acgs-rules/src",
-        "packages/acgs-dashboards/src",
-        "packages/acgs-deploy/src",
-        "exporters/acgs-sim/src",
-    )
+    runnable = [
+        *(m / "src" for m in MEMBERS),
+        *(p for m in MEMBERS for p in m.glob("scripts/*.py")),
+        *BENCHMARKS,
+        *sorted(ROOT.glob("dashboards/*.py")),
+        ROOT / "tasks.py",
+        ROOT / "noxfile.py",
+    ]
+    session.run("mypy", *relative(runnable))
+    for tests in TEST_DIRS:
+        session.run("mypy", str(tests.relative_to(ROOT)))
 
 
 @nox.session
@@ -96,10 +112,7 @@ def lint_dashboards(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks: each prints its figures (ratios against the baseline it names)."""
     sync(session)
-    scripts = sorted(ROOT.glob("packages/*/benchmarks/bench_*.py"))
-    scripts += sorted(ROOT.glob("exporters/*/benchmarks/bench_*.py"))
-    scripts += sorted(ROOT.glob("tests/benchmarks/bench_*.py"))
     wanted = set(session.posargs)
-    for script in scripts:
+    for script in BENCHMARKS:
         if not wanted or script.stem in wanted:
             session.run("python", str(script.relative_to(ROOT)))
