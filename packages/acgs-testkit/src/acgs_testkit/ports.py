@@ -1,37 +1,31 @@
-"""Free TCP ports on 127.0.0.1 for test servers, benchmarks and scratch Prometheus instances.
+"""Free TCP ports on 127.0.0.1 for test servers, benchmarks and throwaway stacks.
 
-One implementation for the whole toolkit. A port found free can still be taken by another
-process before our server binds it; the window is milliseconds and the servers we start fail
-loudly on "address in use", so callers accept that small race.
+A port found free can still be taken by another process before our server binds it; the
+window is milliseconds and the servers we start fail loudly on "address in use", so callers
+accept that small race.
 """
 
 from __future__ import annotations
 
 import random
 import socket
-from collections.abc import Iterable
 
-__all__ = ["GUIDE_PORTS", "free_port", "free_port_block", "ports_free"]
+from acgs_deploy.preflight import ports_free
+from acgs_metrics import SERVICES
+
+__all__ = ["GUIDE_PORTS", "free_port", "free_port_block", "free_stack_ports"]
 
 # The ports of the guide's stack (Grafana, the seven services, Prometheus, Alertmanager, the
 # webhook receiver, node_exporter): never hand them out, whatever runs beside a test.
 GUIDE_PORTS = frozenset({3000, *range(8000, 8007), 9090, 9093, 9097, 9100})
-
-
-def ports_free(ports: Iterable[int], host: str = "127.0.0.1") -> bool:
-    """True when a server could listen on every port of ``host`` (IPv4 or IPv6) now.
-
-    TIME_WAIT leftovers do not count, as for the servers themselves.
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    for port in ports:
-        with socket.socket(family, socket.SOCK_STREAM) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind((host, port))
-            except OSError:
-                return False
-    return True
+# The stack's components with a port of their own, after the seven services' block.
+STACK_PORT_FIELDS = (
+    "prometheus_port",
+    "alertmanager_port",
+    "node_exporter_port",
+    "grafana_port",
+    "webhook_port",
+)
 
 
 def free_port() -> int:
@@ -55,3 +49,13 @@ def free_port_block(size: int) -> int:
         if GUIDE_PORTS.isdisjoint(block) and ports_free(block):
             return base
     raise RuntimeError(f"no {size} consecutive free ports found between 20000 and 32767")
+
+
+def free_stack_ports() -> dict[str, int]:
+    """Port settings (StackSettings fields) for a whole stack on ports free right now: one
+    block, the seven services from ``sim_base_port``, then each component's port."""
+    base = free_port_block(len(SERVICES) + len(STACK_PORT_FIELDS))
+    ports = {"sim_base_port": base}
+    for offset, field in enumerate(STACK_PORT_FIELDS, start=len(SERVICES)):
+        ports[field] = base + offset
+    return ports
