@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from acgs_deploy.preflight import ports_free
 from acgs_deploy import backends
 from acgs_deploy.backends.base import DeployOptions, Report
 from acgs_deploy.backends.local import LocalBackend
 from acgs_deploy.errors import DeployError
 from acgs_deploy.lock import LOCK_FILE
+from acgs_deploy.preflight import ports_free
 from acgs_deploy.settings import StackSettings
-from acgs_testkit.ports import free_port
+from acgs_testkit.ports import free_port, free_stack_settings
 
 
 def deploy(settings: StackSettings, demo: bool | None = None) -> Report:
@@ -25,6 +25,12 @@ def deploy(settings: StackSettings, demo: bool | None = None) -> Report:
 def _nothing_started(settings: StackSettings) -> bool:
     run = settings.layout.run_dir
     return not run.exists() or not list(run.glob("*.pid"))
+
+
+@pytest.fixture
+def settings(tmp_path: Path, rules_dir: Path) -> StackSettings:
+    """Ports free now: these deploys bind them (the conftest's fixed ones only render)."""
+    return free_stack_settings(tmp_path / "state", rules_dir=rules_dir)
 
 
 def test_busy_port_is_refused_before_anything_starts(settings: StackSettings) -> None:

@@ -23,17 +23,17 @@ class Certs:
     other_ca: Path  # a CA that signed nothing here: clients trusting only it must fail
 
 
-def make_certs(out: Path) -> Certs:
-    """Write a CA, a server and a client certificate (valid a day) and an unrelated CA."""
+def make_certs(out: Path, days: int = 1) -> Certs:
+    """Write a CA, a server and a client certificate (valid ``days``) and an unrelated CA."""
     out.mkdir(parents=True, exist_ok=True)
-    ca_key, ca_cert = new_ca("acgs-test-ca", days=1)
+    ca_key, ca_cert = new_ca("acgs-test-ca", days=days)
     server_key, server_cert = issue_certificate(
-        ca_cert, ca_key, dns=["localhost"], ips=["127.0.0.1"], days=1
+        ca_cert, ca_key, dns=["localhost"], ips=["127.0.0.1"], days=days
     )
     client_key, client_cert = issue_certificate(
-        ca_cert, ca_key, common_name="scraper", client=True, days=1
+        ca_cert, ca_key, common_name="scraper", client=True, days=days
     )
-    _, other_cert = new_ca("unrelated-ca", days=1)
+    _, other_cert = new_ca("unrelated-ca", days=days)
     certs = Certs(
         ca=out / "ca.crt",
         server_cert=out / "server.crt",

@@ -9,11 +9,20 @@ from __future__ import annotations
 
 import random
 import socket
+from pathlib import Path
+from typing import Any
 
 from acgs_deploy.preflight import ports_free
+from acgs_deploy.settings import StackSettings
 from acgs_metrics import SERVICES
 
-__all__ = ["GUIDE_PORTS", "free_port", "free_port_block", "free_stack_ports"]
+__all__ = [
+    "GUIDE_PORTS",
+    "free_port",
+    "free_port_block",
+    "free_stack_ports",
+    "free_stack_settings",
+]
 
 # The ports of the guide's stack (Grafana, the seven services, Prometheus, Alertmanager, the
 # webhook receiver, node_exporter): never hand them out, whatever runs beside a test.
@@ -59,3 +68,8 @@ def free_stack_ports() -> dict[str, int]:
     for offset, field in enumerate(STACK_PORT_FIELDS, start=len(SERVICES)):
         ports[field] = base + offset
     return ports
+
+
+def free_stack_settings(state_dir: Path, **fields: Any) -> StackSettings:
+    """Settings for a stack in ``state_dir`` on ports free now; ``fields`` add or override."""
+    return StackSettings.load(state_dir, **{**free_stack_ports(), **fields})

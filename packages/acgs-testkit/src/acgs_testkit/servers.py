@@ -154,11 +154,12 @@ def prometheus(
     *,
     port: int | None = None,
     auth: WebAuth | None = None,
-    retention: str | None = "3650d",
+    retention: str | None = None,
     extra: Sequence[str] = (),
 ) -> Server:
     """Prometheus with ``config`` (default: scraping itself every second), data in
-    ``workdir/data``, the admin and lifecycle APIs on (the stack's command line)."""
+    ``workdir/data`` kept for ``retention`` (Prometheus' 15 d when None), the admin and
+    lifecycle APIs on (the stack's command line)."""
     port = port or free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "prometheus.yml"
