@@ -154,12 +154,16 @@ def main() -> None:
         seconds: dict[str, float] = {}
 
         marks: dict[str, float] = {}
+
+        def mark(name: str) -> None:
+            marks.setdefault(name, time.monotonic())
+
         t0 = time.monotonic()
         ours = create_backup(
             sources,
             workdir / "ours",
             passphrase,
-            on_start=lambda _: marks.setdefault("stream", time.monotonic()),
+            on_start=lambda _: mark("stream"),
         )
         seconds["ours backup"] = time.monotonic() - t0
         seconds["ours backup stream"] = time.monotonic() - marks["stream"]
@@ -169,7 +173,7 @@ def main() -> None:
 
         t0 = time.monotonic()
         restored = restore_backup(
-            on_phase=lambda phase: marks.setdefault(phase, time.monotonic()),
+            on_phase=mark,
             path=ours.path,
             passphrase=passphrase,
             targets=RestoreTargets(

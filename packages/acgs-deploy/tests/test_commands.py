@@ -13,8 +13,7 @@ import pytest
 from rich.console import Console
 
 from acgs_deploy import commands
-
-REPO_ROOT = Path(__file__).resolve().parents[3]
+from acgs_testkit.paths import REPO_ROOT
 
 
 def _err(capsys: pytest.CaptureFixture[str]) -> str:

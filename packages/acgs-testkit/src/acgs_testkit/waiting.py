@@ -13,13 +13,16 @@ T = TypeVar("T")
 
 
 def wait_for(
-    predicate: Callable[[], T], timeout_s: float = 20.0, what: str = "", every_s: float = 0.2
+    predicate: Callable[[], T | None],
+    timeout_s: float = 20.0,
+    what: str = "",
+    every_s: float = 0.2,
 ) -> T:
     """Call ``predicate`` until it returns something truthy, and return that; after
     ``timeout_s`` an AssertionError names ``what`` and the last value seen."""
     deadline = time.monotonic() + timeout_s
-    last: T = predicate()
-    while not last:
+    last = predicate()
+    while last is None or not last:
         if time.monotonic() > deadline:
             raise AssertionError(
                 f"timed out after {timeout_s:g} s waiting for {what or predicate!r} "
