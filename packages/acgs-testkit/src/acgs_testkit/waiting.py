@@ -25,7 +25,7 @@ def wait_for(
     while last is None or not last:
         if time.monotonic() > deadline:
             raise AssertionError(
-                f"timed out after {timeout_s:g} s waiting for {what or predicate!r} "
+                f"timed out after {timeout_s:g} s waiting for {what or repr(predicate)} "
                 f"(last: {last!r})"
             )
         time.sleep(every_s)
