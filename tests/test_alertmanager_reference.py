@@ -11,7 +11,8 @@ import yaml
 
 from acgs_deploy.render import local_topology, render
 from acgs_deploy.secrets import Secrets
-from acgs_deploy.settings import REPO_ROOT, StackSettings
+from acgs_deploy.settings import StackSettings
+from acgs_testkit.paths import REPO_ROOT
 
 REFERENCE = REPO_ROOT / "rules" / "config" / "alertmanager.reference.yml"
 # Every receiver integration configured, as a team with a pager, Slack and mail would have.

@@ -28,7 +28,10 @@ from acgs_deploy.backup.run import stack_origin
 from acgs_deploy.client import stack_client
 from acgs_deploy.exitcodes import EXIT_FAILED, EXIT_USAGE
 from acgs_deploy.secrets import Secrets
-from acgs_deploy.settings import REPO_ROOT, StackSettings, free_stack_ports
+from acgs_deploy.settings import StackSettings
+from acgs_testkit.ports import free_stack_settings
+from acgs_testkit.stack import deployed_stack
+from acgs_testkit.waiting import wait_for
 
 pytestmark = pytest.mark.stack
 
@@ -41,27 +44,20 @@ def deploy(settings: StackSettings, demo: bool | None = None) -> Report:
 
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings]:
-    root = tmp_path_factory.mktemp("backup-stack")
-    rules = root / "rules"
-    rules.mkdir()
-    for source in sorted((REPO_ROOT / "rules").glob("*.yml")):
-        shutil.copyfile(source, rules / source.name)
-    settings = StackSettings.load(root / "state", rules_dir=rules, **free_stack_ports())
-    try:
-        started = time.time()
-        deploy(settings, demo=True)
+    started = time.time()
+    with deployed_stack(tmp_path_factory.mktemp("backup-stack")) as settings:
         # A backup counts samples up to 30 s before its snapshot: wait until every queried
         # metric (Prometheus' own are scraped only every 15 s) has samples before that.
-        deadline = time.monotonic() + 150
-        while not (
-            time.time() - 35 > started
-            and all(query_range(settings, q, started, time.time() - 35) for q in QUERIES)
-        ):
-            assert time.monotonic() < deadline, f"no samples of {QUERIES} after 150 s"
-            time.sleep(2)
+        wait_for(
+            lambda: (
+                time.time() - 35 > started
+                and all(query_range(settings, q, started, time.time() - 35) for q in QUERIES)
+            ),
+            150,
+            f"samples of {QUERIES}",
+            every_s=2,
+        )
         yield settings
-    finally:
-        LocalBackend(settings).down()
 
 
 def query_range(settings: StackSettings, query: str, start: float, end: float) -> list[Any]:
@@ -243,7 +239,7 @@ def test_restore_into_another_stack_scrapes_that_stack(
     backup = max((root / "backups").glob("*.acgsbak"))
     key = root / "stack1.key"
     key.write_text(Secrets.load(deployed.state_dir).backup_encryption_key + "\n")
-    other = StackSettings.load(root / "state", rules_dir=deployed.rules_dir, **free_stack_ports())
+    other = free_stack_settings(root / "state", rules_dir=deployed.rules_dir)
     try:
         deploy(other, demo=False)
         console = Console(record=True, width=400)

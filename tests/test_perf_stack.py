@@ -13,38 +13,34 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 from rich.console import Console
 
-from acgs_deploy import backends, commands
-from acgs_deploy.backends.base import DeployOptions
+from acgs_deploy import commands
 from acgs_deploy.backends.local import LocalBackend
 from acgs_deploy.client import query, stack_client
 from acgs_deploy.health import check_targets, expected_targets
 from acgs_deploy.perf.detection import AlertmanagerAlerts
 from acgs_deploy.perf.run import SIM_NOT_RUNNING
-from acgs_deploy.settings import StackSettings, free_stack_ports
+from acgs_deploy.settings import StackSettings
+from acgs_testkit.stack import deployed_stack
+from acgs_testkit.waiting import wait_for
 
 pytestmark = pytest.mark.stack
 
 
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings]:
-    # The tasks read the ports from a stack file, as a person running them would.
-    root = tmp_path_factory.mktemp("perf-stack")
-    (root / "stack.yml").write_text(yaml.safe_dump(free_stack_ports()))
-    settings = StackSettings.load(root / "state", stack_file=root / "stack.yml")
-    try:
-        backends.deploy(LocalBackend(settings, DeployOptions(demo=True)))
+    # The tasks read the ports from the stack file, as a person running them would.
+    with deployed_stack(tmp_path_factory.mktemp("perf-stack")) as settings:
         # Wait until every target has been scraped once (the global interval is 15 s).
         with stack_client(settings, "prometheus") as client:
-            deadline = time.monotonic() + 60
-            while check_targets(client, expected_targets(settings)).status != "ok":
-                assert time.monotonic() < deadline, "targets not all up after 60 s"
-                time.sleep(1)
+            wait_for(
+                lambda: check_targets(client, expected_targets(settings)).status == "ok",
+                60,
+                "every target up",
+                every_s=1,
+            )
         yield settings
-    finally:
-        LocalBackend(settings).down()
 
 
 def _run(

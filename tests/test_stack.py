@@ -11,7 +11,7 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,37 +25,17 @@ from acgs_deploy.backends.local import LocalBackend
 from acgs_deploy.client import ComponentName, base_url, stack_client
 from acgs_deploy.process import ProcessManager
 from acgs_deploy.secrets import Secrets
-from acgs_deploy.settings import REPO_ROOT, StackSettings, free_stack_ports
+from acgs_deploy.settings import StackSettings
 from acgs_deploy.webhook import read_notifications
+from acgs_testkit.ports import free_stack_settings
+from acgs_testkit.stack import deployed_stack
+from acgs_testkit.waiting import wait_for
 
 pytestmark = pytest.mark.stack
 
 SERVERS: tuple[ComponentName, ...] = ("prometheus", "alertmanager", "node_exporter")
 ACGS_JOBS = {f"acgs-{s}" for s in ("auth", "ac", "integrity", "fv", "gs", "pgc", "ec")}
 GS_INDEX = 4
-
-# Used only when rules/ (branch `rules`) does not define the alert yet.
-FALLBACK_COMPLIANCE_RULE = """groups:
-  - name: acgs-test-compliance
-    rules:
-      - alert: ACGSComplianceScoreLow
-        expr: min by (service) (acgs_constitutional_compliance_score) < 0.9
-        labels:
-          severity: critical
-        annotations:
-          summary: compliance score below 0.9 (test-only rule)
-"""
-
-
-def _wait(predicate: Callable[[], Any], timeout: float, what: str, every: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
 
 
 def deploy(settings: StackSettings, demo: bool | None = None) -> Report:
@@ -64,19 +44,8 @@ def deploy(settings: StackSettings, demo: bool | None = None) -> Report:
 
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackSettings]:
-    root = tmp_path_factory.mktemp("stack")
-    rules = root / "rules"
-    rules.mkdir()
-    for source in sorted((REPO_ROOT / "rules").glob("*.yml")):
-        shutil.copyfile(source, rules / source.name)
-    if "ACGSComplianceScoreLow" not in "".join(p.read_text() for p in rules.glob("*.yml")):
-        (rules / "test-compliance.yml").write_text(FALLBACK_COMPLIANCE_RULE)
-    settings = StackSettings.load(root / "state", rules_dir=rules, **free_stack_ports())
-    try:
-        deploy(settings, demo=True)
+    with deployed_stack(tmp_path_factory.mktemp("stack")) as settings:
         yield settings
-    finally:
-        LocalBackend(settings).down()
 
 
 def _client(settings: StackSettings, server: ComponentName) -> httpx.Client:
@@ -127,7 +96,7 @@ def test_all_targets_up(deployed: StackSettings) -> None:
         return targets if set(targets) == wanted and set(targets.values()) == {"up"} else None
 
     try:
-        _wait(all_up, 40, "every target up")
+        wait_for(all_up, 40, "every target up")
     except AssertionError:
         pytest.fail(f"targets not all up: {_targets(deployed)}")
 
@@ -139,7 +108,7 @@ def test_rules_loaded_and_evaluating(deployed: StackSettings) -> None:
         done = rules and all(r.get("lastEvaluation", "").startswith("2") for r in rules)
         return rules if done and not rules[0]["lastEvaluation"].startswith("0001") else None
 
-    rules = _wait(evaluated, 30, "every rule evaluated")
+    rules = wait_for(evaluated, 30, "every rule evaluated")
     loaded = {p.name for p in deployed.rules_dir.glob("*.yml")}
     files = {Path(g["file"]).name for g in _rule_groups(deployed)}
     assert files == loaded
@@ -167,7 +136,7 @@ def test_fault_makes_the_alert_arrive_at_the_webhook(deployed: StackSettings) ->
                         return dict(alert)
             return None
 
-        alert = _wait(arrived, 150, "ACGSComplianceScoreLow for gs at the webhook", every=1)
+        alert = wait_for(arrived, 150, "ACGSComplianceScoreLow for gs at the webhook", every_s=1)
         assert alert["labels"]["service"] == "gs"
     finally:
         httpx.delete(f"{gs}/control/faults", timeout=5)
@@ -241,7 +210,7 @@ def test_kill_9_is_repaired_by_the_next_deploy(deployed: StackSettings) -> None:
     assert victim is not None
     others = {name: manager.running(name) for name in ("prometheus", "node_exporter")}
     os.kill(victim, signal.SIGKILL)
-    _wait(lambda: manager.running("alertmanager") is None, 10, "alertmanager to die")
+    wait_for(lambda: manager.running("alertmanager") is None, 10, "alertmanager to die")
     states = {s.name: s.state for s in LocalBackend(deployed).status().components}
     assert states["alertmanager"] == "stopped"
     report = deploy(deployed)
@@ -391,10 +360,9 @@ def test_user_supplied_certificate_stack(tmp_path: Path) -> None:
 
     # The "corporate" PKI: a CA and a server certificate made in another directory.
     pki = ensure_certificates(StackSettings.load(tmp_path / "pki"))
-    settings = StackSettings.load(
+    settings = free_stack_settings(
         tmp_path / "state",
         rules_dir=tmp_path / "no-rules",
-        **free_stack_ports(),
         tls_cert_file=pki.server_cert,
         tls_key_file=pki.server_key,
         tls_ca_file=pki.ca_cert,

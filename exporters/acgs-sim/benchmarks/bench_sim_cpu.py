@@ -26,7 +26,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from acgs_metrics import SERVICE_NAMES
-from acgs_sim.testing import SimProcess, free_base_port, parse_metrics
+from acgs_testkit.sim import SimProcess, free_base_port, parse_metrics
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")

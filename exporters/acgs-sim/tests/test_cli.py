@@ -13,8 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from acgs_deploy.preflight import ports_free
 from acgs_metrics import SERVICE_NAMES
-from acgs_sim.testing import ACGS_SIM, SimProcess, free_base_port, ports_free
+from acgs_testkit.sim import ACGS_SIM, SimProcess, free_base_port
 
 
 def acgs_sim(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

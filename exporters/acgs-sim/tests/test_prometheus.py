@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,51 +11,27 @@ import httpx
 import pytest
 
 from acgs_metrics import SERVICE_NAMES
-from acgs_metrics.ports import free_port
-from acgs_sim.testing import SimProcess, free_base_port
-
-PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
+from acgs_testkit.servers import prometheus
+from acgs_testkit.sim import SimProcess, free_base_port
 
 
 @pytest.fixture
-def sim_and_prometheus(tmp_path: Path) -> Iterator[tuple[SimProcess, str]]:
-    sim = SimProcess(free_base_port(), "--seed", "3")
-    prometheus: subprocess.Popen[bytes] | None = None
-    try:
-        sim.start()
-        jobs = "".join(
-            f"  - job_name: acgs-{name}\n"
-            f"    static_configs: [{{targets: ['127.0.0.1:{sim.port(name)}']}}]\n"
-            for name in SERVICE_NAMES
-        )
-        config = tmp_path / "prometheus.yml"
-        config.write_text(
-            "global: {scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s}\n"
-            f"scrape_configs:\n{jobs}"
-        )
-        port = free_port()
-        log = (tmp_path / "prometheus.log").open("wb")
-        prometheus = subprocess.Popen(
-            [
-                PROMETHEUS,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={tmp_path / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        yield sim, f"http://127.0.0.1:{port}"
-    finally:
-        if prometheus is not None:
-            prometheus.terminate()
-            try:
-                prometheus.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                prometheus.kill()
-                prometheus.wait()
-        if sim.process is not None:
-            sim.terminate()
+def sim_and_prometheus(
+    tmp_path: Path, run_sim: type[SimProcess]
+) -> Iterator[tuple[SimProcess, str]]:
+    sim = run_sim(free_base_port(), "--seed", "3")
+    sim.start()
+    jobs = "".join(
+        f"  - job_name: acgs-{name}\n"
+        f"    static_configs: [{{targets: ['127.0.0.1:{sim.port(name)}']}}]\n"
+        for name in SERVICE_NAMES
+    )
+    config = (
+        "global: {scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s}\n"
+        f"scrape_configs:\n{jobs}"
+    )
+    with prometheus(tmp_path / "prometheus", config) as server:
+        yield sim, server.url
 
 
 def query(url: str, expr: str) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ import pytest
 
 from acgs_metrics import CATALOG, SERVICE_NAMES, MetricSpec
 from acgs_sim.behaviour import HTTP_METRICS, behaviour_for
-from acgs_sim.testing import Sample, SimProcess, free_base_port, parse_metrics
+from acgs_testkit.sim import Sample, SimProcess, free_base_port, parse_metrics
 
 SERIES = CATALOG.by_series_name()
 

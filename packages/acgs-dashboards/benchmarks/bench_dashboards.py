@@ -22,8 +22,8 @@ from acgs_dashboards.build import build_all
 from acgs_dashboards.lint import LintOptions, lint_paths
 from acgs_dashboards.model import load_dashboard
 from acgs_promql.index import read_recorded_series
+from acgs_testkit.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[3]
 RUNS = 7
 
 
@@ -42,7 +42,7 @@ def _big_dashboard_lint_ms(copies: int = 600) -> tuple[float, int]:
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        build_all(out, ROOT / "dashboards")
+        build_all(out, REPO_ROOT / "dashboards")
         board = json.loads((out / "dashboards" / "acgs-services-overview.json").read_text())
         panels = [p for p in board["panels"] if p["type"] != "row"]
         board["panels"] = [
@@ -56,9 +56,9 @@ def _big_dashboard_lint_ms(copies: int = 600) -> tuple[float, int]:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        result = build_all(out, ROOT / "dashboards")
-        build_ms = median_ms(lambda: build_all(out, ROOT / "dashboards"))
-        options = LintOptions(recorded=read_recorded_series([ROOT / "rules"]).series)
+        result = build_all(out, REPO_ROOT / "dashboards")
+        build_ms = median_ms(lambda: build_all(out, REPO_ROOT / "dashboards"))
+        options = LintOptions(recorded=read_recorded_series([REPO_ROOT / "rules"]).series)
         report = lint_paths([out / "dashboards"], options)
         lint_ms = median_ms(lambda: lint_paths([out / "dashboards"], options))
         boards = [load_dashboard(p) for p in result.dashboards]

@@ -1,7 +1,7 @@
 """Benchmark: how long each ACGS dashboard takes to load its queries (target: 2000 ms).
 
 Starts a throwaway stack (acgs-sim, Prometheus with the repository's rules, Alertmanager,
-node_exporter; see acgs_dashboards.testing), lets it collect data for a while, then runs
+node_exporter; see acgs_testkit.stack), lets it collect data for a while, then runs
 every dashboard's queries as Grafana would on load, several times, and prints the median
 total per dashboard and its slowest panel. The stack is minutes old, so the figures are a
 floor: a Prometheus holding the dashboards' whole default ranges answers more slowly.
@@ -23,9 +23,9 @@ from rich.table import Table
 
 from acgs_dashboards.build import build_all
 from acgs_dashboards.queryload import DashboardLoad, run_dashboard
-from acgs_dashboards.testing import local_stack
+from acgs_testkit.paths import REPO_ROOT
+from acgs_testkit.stack import local_stack
 
-ROOT = Path(__file__).resolve().parents[3]
 RUNS = 5
 WARM_UP_S = 20
 TARGET_MS = 2000
@@ -33,8 +33,11 @@ TARGET_MS = 2000
 
 def main() -> None:
     console = Console()
-    with tempfile.TemporaryDirectory() as tmp, local_stack([ROOT / "rules" / "*.yml"]) as stack:
-        result = build_all(Path(tmp), ROOT / "dashboards")
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        local_stack([REPO_ROOT / "rules" / "*.yml"]) as stack,
+    ):
+        result = build_all(Path(tmp), REPO_ROOT / "dashboards")
         boards = [json.loads(p.read_text()) for p in result.dashboards]
         for _ in track(range(WARM_UP_S), description="collecting data", console=console):
             time.sleep(1)

@@ -12,9 +12,9 @@ import yaml
 from acgs_dashboards.build import PROVISIONING_ENV, BuildError, build_all
 from acgs_dashboards.builders import PROVISIONED_DATASOURCE_UID, SCHEMA_VERSION
 from acgs_dashboards.cli import main
+from acgs_testkit.paths import REPO_ROOT
 
-REPO = Path(__file__).resolve().parents[3]
-SOURCE = REPO / "dashboards"
+SOURCE = REPO_ROOT / "dashboards"
 EXPECTED_UIDS = {
     "acgs-services-overview",
     "acgs-constitutional-governance",

@@ -19,6 +19,7 @@ import pytest
 from acgs_dashboards.lint import LintOptions, lint_dashboards
 from acgs_dashboards.model import parse_dashboard
 from acgs_promql.index import read_recorded_series
+from acgs_testkit.paths import REPO_ROOT
 
 GRAFANA_URL = os.environ.get("GRAFANA_URL")
 pytestmark = pytest.mark.skipif(
@@ -27,7 +28,6 @@ pytestmark = pytest.mark.skipif(
     "GRAFANA_USER and GRAFANA_PASSWORD to run this against one, e.g. the compose target",
 )
 FOLDER_UID = "acgs-api-test"
-REPO = Path(__file__).resolve().parents[3]
 
 
 def _panels(board: dict[str, object]) -> list[tuple[str, list[str]]]:
@@ -45,7 +45,7 @@ def test_dashboards_round_trip_through_the_grafana_api(built: Path) -> None:
     auth = (os.environ.get("GRAFANA_USER", "admin"), os.environ["GRAFANA_PASSWORD"])
     ca = os.environ.get("GRAFANA_CA")
     verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca) if ca else True
-    options = LintOptions(recorded=read_recorded_series([REPO / "rules"]).series)
+    options = LintOptions(recorded=read_recorded_series([REPO_ROOT / "rules"]).series)
     with httpx.Client(base_url=GRAFANA_URL, auth=auth, verify=verify, timeout=30) as client:
         created = client.post("/api/folders", json={"uid": FOLDER_UID, "title": "ACGS API test"})
         assert created.status_code in (200, 409, 412), created.text

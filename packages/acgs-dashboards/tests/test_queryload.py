@@ -17,6 +17,8 @@ from acgs_dashboards.queryload import (
     run_dashboard,
 )
 from acgs_dashboards.variables import Scope, interpolate
+from acgs_testkit.paths import REPO_ROOT
+from acgs_testkit.stack import local_stack
 
 NOW = 1_800_000_000.0
 # Series that exist only after something went wrong: no data is the healthy answer.
@@ -197,9 +199,7 @@ def test_unseen_dashboards_run_without_query_errors(live: Any) -> None:
 
 def test_slo_burn_rates_show_zero_on_a_healthy_stack(built: Path) -> None:
     """No 5xx anywhere: the recorded error ratios are 0 (not absent), so the panels say 0."""
-    from acgs_dashboards.testing import local_stack
-
-    rules = Path(__file__).resolve().parents[3] / "rules" / "*.yml"
+    rules = REPO_ROOT / "rules" / "*.yml"
     (board,) = [b for b in _boards(built) if b["uid"] == "acgs-slo"]
     with local_stack([rules], gs_error_rate=None) as healthy:
         healthy.wait_for(f"count(acgs:http_requests:rate1m) == {len(healthy.services)}", 60)

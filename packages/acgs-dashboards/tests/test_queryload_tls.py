@@ -3,76 +3,24 @@
 from __future__ import annotations
 
 import json
-import ssl
-import subprocess
-import time
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from acgs_dashboards.cli import main
-from acgs_dashboards.testing import free_port
+from acgs_testkit.ca import Certs
+from acgs_testkit.servers import WebAuth, prometheus
 
 PASSWORD = "correct horse battery"
 
 
-def _bcrypt(password: str) -> str:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import crypt  # libxcrypt's bcrypt: what Prometheus' web config wants
-
-        return crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH))  # noqa: S324 (bcrypt)
-
-
 @pytest.fixture(scope="module")
-def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    state = tmp_path_factory.mktemp("tls")
-    cert, key = state / "cert.pem", state / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    (state / "web.yml").write_text(
-        f"tls_server_config: {{cert_file: {cert}, key_file: {key}}}\n"
-        f"basic_auth_users: {{admin: '{_bcrypt(PASSWORD)}'}}\n"
-    )
-    (state / "prometheus.yml").write_text("global: {scrape_interval: 15s}\n")
-    port = free_port()
-    with (state / "log").open("wb") as log:
-        process = subprocess.Popen(
-            [
-                "prometheus",
-                f"--config.file={state / 'prometheus.yml'}",
-                f"--storage.tsdb.path={state / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                f"--web.config.file={state / 'web.yml'}",
-            ],
-            stdout=log,
-            stderr=log,
-        )
-        try:
-            url = f"https://127.0.0.1:{port}"
-            context = ssl.create_default_context(cafile=str(cert))
-            with httpx.Client(verify=context, auth=("admin", PASSWORD)) as client:
-                deadline = time.monotonic() + 20
-                while True:
-                    assert process.poll() is None, (state / "log").read_text()
-                    assert time.monotonic() < deadline, "prometheus did not get ready"
-                    try:
-                        if client.get(f"{url}/-/ready").status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        time.sleep(0.1)
-            yield url, cert
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
+def secured(tmp_path_factory: pytest.TempPathFactory, certs: Certs) -> Iterator[tuple[str, Path]]:
+    auth = WebAuth(certs.server_cert, certs.server_key, certs.ca, "admin", PASSWORD)
+    workdir = tmp_path_factory.mktemp("tls")
+    with prometheus(workdir, "global: {scrape_interval: 15s}\n", auth=auth) as server:
+        yield server.url, certs.ca
 
 
 def test_queryload_over_tls_with_basic_auth(

@@ -31,9 +31,10 @@ from rich.table import Table
 
 from acgs_deploy.backup.archive import Passphrase
 from acgs_deploy.backup.restore import RestoreTargets, restore_backup
-from acgs_deploy.backup.scratch import create_blocks, scratch_prometheus
 from acgs_deploy.backup.snapshot import BackupResult, BackupSources, create_backup
 from acgs_deploy.client import take_snapshot
+from acgs_testkit.ports import free_port
+from acgs_testkit.servers import create_blocks, prometheus, self_scrape_config
 
 BLOCK_S = 2 * 3600
 SERIES = 20_000
@@ -133,11 +134,14 @@ def main() -> None:
         console.print(
             f"generated {tsdb_bytes / (1 << 30):.2f} GiB in {time.monotonic() - started:.0f} s"
         )
-        server = scratch_prometheus(
+        port = free_port()
+        server = prometheus(
             workdir / "prometheus",
-            scrape_interval="15s",
+            self_scrape_config(port, "15s"),
+            port=port,
+            retention="3650d",
             # No compaction of the generated blocks while we measure.
-            extra_flags=(
+            extra=(
                 "--storage.tsdb.min-block-duration=2h",
                 "--storage.tsdb.max-block-duration=2h",
             ),
@@ -150,12 +154,16 @@ def main() -> None:
         seconds: dict[str, float] = {}
 
         marks: dict[str, float] = {}
+
+        def mark(name: str) -> None:
+            marks.setdefault(name, time.monotonic())
+
         t0 = time.monotonic()
         ours = create_backup(
             sources,
             workdir / "ours",
             passphrase,
-            on_start=lambda _: marks.setdefault("stream", time.monotonic()),
+            on_start=lambda _: mark("stream"),
         )
         seconds["ours backup"] = time.monotonic() - t0
         seconds["ours backup stream"] = time.monotonic() - marks["stream"]
@@ -165,7 +173,7 @@ def main() -> None:
 
         t0 = time.monotonic()
         restored = restore_backup(
-            on_phase=lambda phase: marks.setdefault(phase, time.monotonic()),
+            on_phase=mark,
             path=ours.path,
             passphrase=passphrase,
             targets=RestoreTargets(

@@ -19,9 +19,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from acgs_deploy.settings import free_stack_ports
+from acgs_testkit.paths import REPO_ROOT
+from acgs_testkit.ports import free_stack_ports
 
-ROOT = Path(__file__).resolve().parents[3]
 ROUNDS = 3
 REDEPLOYS = 3
 
@@ -30,7 +30,7 @@ def invoke(task: str, state: Path, env: dict[str, str], *extra: str) -> float:
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "invoke", task, *extra, "--state-dir", str(state)],
-        cwd=ROOT,
+        cwd=REPO_ROOT,
         env=env,
         capture_output=True,
         text=True,

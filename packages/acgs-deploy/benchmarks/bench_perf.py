@@ -21,7 +21,9 @@ from rich.console import Console
 from acgs_deploy import backends, commands
 from acgs_deploy.backends.base import DeployOptions
 from acgs_deploy.backends.local import LocalBackend
-from acgs_deploy.settings import REPO_ROOT, StackSettings, free_stack_ports
+from acgs_deploy.settings import StackSettings
+from acgs_testkit.paths import REPO_ROOT
+from acgs_testkit.ports import free_stack_ports
 
 
 def main() -> None:

@@ -13,26 +13,25 @@ a temporary directory and is stopped at the end, also on failure.
 
 from __future__ import annotations
 
-import json
-import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import bcrypt
-import httpx
 import prometheus_client
 import pytest
 
+from acgs_deploy import tls as pki
 from acgs_deploy.client import Endpoint, query
-from acgs_deploy.commandlines import alertmanager_command, prometheus_command
 from acgs_deploy.secrets import Secrets
 from acgs_deploy.settings import StackSettings
 from acgs_deploy.tls import CertificateInfo, ensure_certificates
-from acgs_metrics.ports import free_port
+from acgs_deploy.webhook import serve
+from acgs_testkit.ca import Certs, make_certs
+from acgs_testkit.ports import free_port
+from acgs_testkit.servers import WebAuth, alertmanager, prometheus
+from acgs_testkit.waiting import wait_for
 
 # (name, DNS SANs, IP SANs) -> the tls_cert_file / tls_key_file / tls_ca_file settings.
 IssueCertificate = Callable[[str, list[str], list[str]], dict[str, Path]]
@@ -81,26 +80,17 @@ def prepared(settings: StackSettings) -> tuple[Secrets, CertificateInfo]:
 @pytest.fixture
 def issue_certificate(tmp_path: Path) -> IssueCertificate:
     """Server certificates with exactly the given SANs from a "corporate" CA made elsewhere."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    from acgs_deploy import tls
-    from acgs_deploy.layout import StateLayout
-
-    pki = ensure_certificates(StackSettings.load(tmp_path / "pki"))
-    ca_key = serialization.load_pem_private_key((pki.ca_cert.parent / "ca.key").read_bytes(), None)
-    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
-    ca = x509.load_pem_x509_certificate(pki.ca_cert.read_bytes())
+    ca_key, ca_cert = pki.new_ca("corporate CA")
+    pki.write_certificate(tmp_path / "corporate-ca.crt", ca_cert)
 
     def issue(name: str, dns: list[str], ips: list[str]) -> dict[str, Path]:
-        issued = StateLayout(tmp_path / name)
-        issued.certs_dir.mkdir(parents=True)
-        tls._make_server_cert(issued, ca, ca_key, dns, ips)
+        key, cert = pki.issue_certificate(ca_cert, ca_key, dns=dns, ips=ips)
+        pki.write_key(tmp_path / f"{name}.key", key)
+        pki.write_certificate(tmp_path / f"{name}.crt", cert)
         return {
-            "tls_cert_file": issued.server_cert,
-            "tls_key_file": issued.server_key,
-            "tls_ca_file": pki.ca_cert,
+            "tls_cert_file": tmp_path / f"{name}.crt",
+            "tls_key_file": tmp_path / f"{name}.key",
+            "tls_ca_file": tmp_path / "corporate-ca.crt",
         }
 
     return issue
@@ -131,31 +121,6 @@ groups:
 """
 
 
-def wait_ready(
-    client: httpx.Client, path: str, process: subprocess.Popen[bytes], log: Path
-) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args[0]} exited: {log.read_text()[-2000:]}")
-        try:
-            if client.get(path).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{process.args[0]} not ready after 30 s: {log.read_text()[-2000:]}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @dataclass
 class Webhook:
     """The Alertmanager webhook receiver: each delivery is one JSONL line with `received_at`."""
@@ -179,38 +144,16 @@ class Stack:
 
 
 @pytest.fixture(scope="session")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    directory = tmp_path_factory.mktemp("tls")
-    cert, key = directory / "server.crt", directory / "server.key"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
-         "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    key.chmod(0o600)
-    return cert, key
+def tls(tmp_path_factory: pytest.TempPathFactory) -> Certs:
+    """The servers' certificates, valid for 30 days (the certificate check's thresholds)."""
+    return make_certs(tmp_path_factory.mktemp("tls"), days=30)
 
 
 @pytest.fixture(scope="session")
 def webhook(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Webhook]:
+    """The stack's own demo receiver (acgs_deploy.webhook) in a thread of this process."""
     log = tmp_path_factory.mktemp("webhook") / "alerts.jsonl"
-    log.touch()
-    lock = threading.Lock()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            body["received_at"] = time.time()
-            with lock, log.open("a") as out:
-                out.write(json.dumps(body) + "\n")
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    server = serve("127.0.0.1", free_port(), log)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -220,25 +163,16 @@ def webhook(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Webhook]:
         server.server_close()
 
 
-def _write_prometheus_config(
-    base: Path, cert: Path, key: Path, am_port: int, targets: dict[str, int]
-) -> None:
-    """prometheus.yml (scraping itself through TLS and auth, and the other jobs in `targets`),
-    web.yml and the test rules, in `base`."""
-    password_hash = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
-    (base / "web.yml").write_text(
-        f"tls_server_config:\n  cert_file: {cert}\n  key_file: {key}\n"
-        f"basic_auth_users:\n  {USERNAME}: '{password_hash}'\n"
-    )
-    (base / "rules.yml").write_text(RULES)
-    (base / "prometheus.yml").write_text(
+def _prometheus_config(ca: Path, am_port: int, targets: dict[str, int]) -> str:
+    """Scraping itself through TLS and auth, and the other jobs in `targets`; the test rules."""
+    return (
         "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-        f"rule_files: [{base / 'rules.yml'}]\n"
+        "rule_files: [rules.yml]\n"
         "alerting:\n  alertmanagers:\n"
         f"    - static_configs: [{{targets: ['127.0.0.1:{am_port}']}}]\n"
         "scrape_configs:\n"
         "  - job_name: prometheus\n    scheme: https\n"
-        f"    tls_config: {{ca_file: {cert}}}\n"
+        f"    tls_config: {{ca_file: {ca}}}\n"
         f"    basic_auth: {{username: {USERNAME}, password: {PASSWORD}}}\n"
         f"    static_configs: [{{targets: ['127.0.0.1:{targets['prometheus']}']}}]\n"
         + "".join(
@@ -247,15 +181,13 @@ def _write_prometheus_config(
             if job != "prometheus"
         )
     )
-    (base / "prometheus.yml").chmod(0o600)
 
 
 @pytest.fixture(scope="session")
 def stack(
-    tmp_path_factory: pytest.TempPathFactory, tls: tuple[Path, Path], webhook: Webhook
+    tmp_path_factory: pytest.TempPathFactory, tls: Certs, webhook: Webhook
 ) -> Iterator[Stack]:
     base = tmp_path_factory.mktemp("stack")
-    cert, key = tls
     registry = prometheus_client.CollectorRegistry()
     fault = prometheus_client.Gauge("test_fault_active", "1 while a test fault is injected",
                                     registry=registry)  # fmt: skip
@@ -263,67 +195,37 @@ def stack(
     exporter, exporter_thread = prometheus_client.start_http_server(
         exporter_port, addr="127.0.0.1", registry=registry
     )
-    processes: list[subprocess.Popen[bytes]] = []
-    try:
-        am_port = free_port()
-        (base / "alertmanager.yml").write_text(
-            "route:\n  receiver: webhook\n  group_by: [alertname]\n  group_wait: 1s\n"
-            "  group_interval: 1s\n  repeat_interval: 1h\n"
-            f"receivers:\n  - name: webhook\n    webhook_configs:\n      - url: {webhook.url}\n"
-        )
-        am_log = base / "alertmanager.log"
-        alertmanager = subprocess.Popen(
-            alertmanager_command(config=base / "alertmanager.yml", data=base / "am-data",
-                                 listen=f"127.0.0.1:{am_port}"),
-            stdout=am_log.open("wb"), stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        processes.append(alertmanager)
-        am_endpoint = Endpoint(f"http://127.0.0.1:{am_port}")
-        with am_endpoint.client() as client:
-            wait_ready(client, "/-/ready", alertmanager, am_log)
-
-        port, absent_port = free_port(), free_port()
+    am_config = (
+        "route:\n  receiver: webhook\n  group_by: [alertname]\n  group_wait: 1s\n"
+        "  group_interval: 1s\n  repeat_interval: 1h\n"
+        f"receivers:\n  - name: webhook\n    webhook_configs:\n      - url: {webhook.url}\n"
+    )
+    port, absent_port = free_port(), free_port()
+    auth = WebAuth(tls.server_cert, tls.server_key, tls.ca, USERNAME, PASSWORD)
+    with ExitStack() as running:
+        running.callback(exporter_thread.join, 5)
+        running.callback(exporter.shutdown)
+        am = running.enter_context(alertmanager(base / "alertmanager", am_config))
         targets = {"prometheus": port, "acgs-test": exporter_port, "absent": absent_port}
-        _write_prometheus_config(base, cert, key, am_port, targets)
-        prom_log = base / "prometheus.log"
-        prometheus = subprocess.Popen(
-            prometheus_command(
-                config=base / "prometheus.yml", data=base / "data", listen=f"127.0.0.1:{port}",
-                web_config=base / "web.yml",
-                # Alerts fired before Alertmanager is discovered are resent after this.
-                extra=["--rules.alert.resend-delay=1s"],
-            ),
-            stdout=prom_log.open("wb"), stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        processes.append(prometheus)
-        endpoint = Endpoint(f"https://127.0.0.1:{port}", cert, USERNAME, PASSWORD)
+        (base / "prometheus").mkdir()
+        (base / "prometheus" / "rules.yml").write_text(RULES)
+        config = _prometheus_config(tls.ca, am.port, targets)
+        # Alerts fired before Alertmanager is discovered are resent after this.
+        resend = ["--rules.alert.resend-delay=1s"]
+        prom = prometheus(base / "prometheus", config, port=port, auth=auth, extra=resend)
+        running.enter_context(prom)
+        endpoint = Endpoint(prom.url, tls.ca, USERNAME, PASSWORD)
         with endpoint.client() as client:
-            wait_ready(client, "/-/ready", prometheus, prom_log)
             # Tests look at scraped series: wait for the first scrape of every job.
-            wait_for(lambda: len(query(client, "up")) == 3)
+            wait_for(lambda: len(query(client, "up")) == 3, what="the first scrape of each job")
         yield Stack(
             prometheus=endpoint,
-            prometheus_pid=prometheus.pid,
-            prometheus_data=base / "data",
-            alertmanager=am_endpoint,
-            alertmanager_pid=alertmanager.pid,
+            prometheus_pid=prom.pid,
+            prometheus_data=base / "prometheus" / "data",
+            alertmanager=Endpoint(am.url),
+            alertmanager_pid=am.pid,
             webhook=webhook,
             fault=fault,
-            ca_file=cert,
+            ca_file=tls.ca,
             targets={job: f"127.0.0.1:{job_port}" for job, job_port in targets.items()},
         )
-    finally:
-        for process in reversed(processes):
-            stop(process)
-        exporter.shutdown()
-        exporter_thread.join(timeout=5)
-
-
-def wait_for(predicate: Callable[[], object], timeout_s: float = 20.0) -> None:
-    """Poll a zero-argument callable until it returns truthy."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"condition not met within {timeout_s} s")

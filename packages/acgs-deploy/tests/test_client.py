@@ -25,7 +25,7 @@ from acgs_deploy.client import (
     take_snapshot,
 )
 from acgs_deploy.settings import StackSettings
-from acgs_metrics.ports import free_port
+from acgs_testkit.ports import free_port
 
 from .conftest import Stack
 

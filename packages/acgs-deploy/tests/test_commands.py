@@ -13,8 +13,7 @@ import pytest
 from rich.console import Console
 
 from acgs_deploy import commands
-
-REPO_ROOT = Path(__file__).resolve().parents[3]
+from acgs_testkit.paths import REPO_ROOT
 
 
 def _err(capsys: pytest.CaptureFixture[str]) -> str:
@@ -34,7 +33,7 @@ def _err(capsys: pytest.CaptureFixture[str]) -> str:
     ],
 )
 def test_a_bad_perf_flag_fails_before_any_work(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], options: dict[str, str], message: str
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], options: dict[str, Any], message: str
 ) -> None:
     # No stack in the state directory: a check made after any work would complain about that.
     report = tmp_path / "report"

@@ -23,7 +23,8 @@ def test_grafana_command_when_a_binary_is_found(
     ensure_certificates(settings)
     binary = tmp_path / "bin" / "grafana-server"
     monkeypatch.setattr(
-        components.shutil, "which", lambda name: str(binary) if name == "grafana-server" else None
+        "acgs_deploy.components.shutil.which",
+        lambda name: str(binary) if name == "grafana-server" else None,
     )
     grafana = {c.name: c for c in components.components(settings, demo=False, secrets=secrets)}[
         "grafana"
@@ -42,7 +43,7 @@ def test_grafana_command_when_a_binary_is_found(
 def test_grafana_not_installed_is_reported_with_how_to_get_it(
     settings: StackSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(components.shutil, "which", lambda name: None)
+    monkeypatch.setattr("acgs_deploy.components.shutil.which", lambda name: None)
     states = {s.name: s for s in LocalBackend(settings).status().components}
     assert states["grafana"].state == "not installed"
     assert "apt.grafana.com" in states["grafana"].hint

@@ -24,6 +24,7 @@ from acgs_deploy.health import (
     healthy,
 )
 from acgs_deploy.settings import StackSettings
+from acgs_testkit.ca import Certs
 
 from .conftest import Stack
 
@@ -96,8 +97,8 @@ def test_rules_alertmanager_and_firing(stack: Stack) -> None:
     assert firing.data["by_severity"]["warning"] >= 1
 
 
-def test_certificate_days(tls: tuple[Path, Path]) -> None:
-    cert, _ = tls  # valid for 30 days
+def test_certificate_days(tls: Certs) -> None:
+    cert = tls.server_cert  # valid for 30 days
     assert check_certificates([cert]).status == "warn"
     soon = dt.datetime.now(dt.UTC) + dt.timedelta(days=25)
     assert check_certificates([cert], now=soon).status == "fail"

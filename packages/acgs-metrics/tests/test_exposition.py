@@ -29,6 +29,7 @@ from acgs_metrics.exposition import (
     serve_wsgi,
     start_http_server,
 )
+from acgs_testkit.ca import Certs
 
 TEXT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS = "application/openmetrics-text; version=1.0.0"
@@ -118,7 +119,7 @@ def test_serves_any_wsgi_app() -> None:
 # --- TLS -----------------------------------------------------------------------------------
 
 
-def test_tls_handshake_verified_against_the_ca(registry: CollectorRegistry, certs: Any) -> None:
+def test_tls_handshake_verified_against_the_ca(registry: CollectorRegistry, certs: Certs) -> None:
     tls = TLSConfig(certs.server_cert, certs.server_key)
     with start_http_server(0, registry=registry, tls=tls) as handle:
         assert handle.url.startswith("https://")
@@ -136,7 +137,9 @@ def test_tls_handshake_verified_against_the_ca(registry: CollectorRegistry, cert
         assert httpx.get(f"{handle.url}/metrics", verify=context).status_code == 200
 
 
-def test_a_silent_tls_client_does_not_block_others(registry: CollectorRegistry, certs: Any) -> None:
+def test_a_silent_tls_client_does_not_block_others(
+    registry: CollectorRegistry, certs: Certs
+) -> None:
     tls = TLSConfig(certs.server_cert, certs.server_key)
     context = ssl.create_default_context(cafile=str(certs.ca))
     with start_http_server(0, registry=registry, tls=tls) as handle:
@@ -150,7 +153,9 @@ def test_a_silent_tls_client_does_not_block_others(registry: CollectorRegistry, 
             silent.close()
 
 
-def test_mutual_tls_requires_a_client_certificate(registry: CollectorRegistry, certs: Any) -> None:
+def test_mutual_tls_requires_a_client_certificate(
+    registry: CollectorRegistry, certs: Certs
+) -> None:
     c = certs
     tls = TLSConfig(c.server_cert, c.server_key, client_ca_file=c.ca)
     with start_http_server(0, registry=registry, tls=tls) as handle:
@@ -162,7 +167,7 @@ def test_mutual_tls_requires_a_client_certificate(registry: CollectorRegistry, c
         assert httpx.get(f"{handle.url}/metrics", verify=with_cert).status_code == 200
 
 
-def test_bad_tls_files_are_a_clear_error(tmp_path: Path, certs: Any) -> None:
+def test_bad_tls_files_are_a_clear_error(tmp_path: Path, certs: Certs) -> None:
     missing = tmp_path / "missing.key"
     with pytest.raises(ValueError, match=r"cannot load TLS files .*missing\.key"):
         serve_wsgi(make_wsgi_app(), tls=TLSConfig(certs.server_cert, missing))
@@ -179,7 +184,7 @@ AUTH = BasicAuth("prometheus", "s3cret-pass")
 
 
 def test_basic_auth_401_without_or_with_wrong_credentials(
-    registry: CollectorRegistry, certs: Any
+    registry: CollectorRegistry, certs: Certs
 ) -> None:
     tls = TLSConfig(certs.server_cert, certs.server_key)
     verify = ssl.create_default_context(cafile=str(certs.ca))

@@ -14,9 +14,10 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
+
+from acgs_testkit.ca import Certs
 
 PACKAGE = Path(__file__).parents[1]
 README = PACKAGE / "README.md"
@@ -45,7 +46,7 @@ def readme_blocks() -> list[tuple[int, str]]:
     return [(text.count("\n", 0, m.start()) + 2, m.group(1)) for m in FENCE.finditer(text)]
 
 
-def run_readme(python: str, workdir: Path, certs: Any) -> subprocess.CompletedProcess[str]:
+def run_readme(python: str, workdir: Path, certs: Certs) -> subprocess.CompletedProcess[str]:
     (workdir / "certs").mkdir(exist_ok=True)
     for name, source in [
         ("ca.crt", certs.ca),
@@ -82,7 +83,7 @@ def test_readme_has_the_promised_sections() -> None:
     assert sum(not source.startswith("# needs:") for _, source in blocks) >= 5
 
 
-def test_readme_examples_run(tmp_path: Path, certs: Any) -> None:
+def test_readme_examples_run(tmp_path: Path, certs: Certs) -> None:
     done = run_readme(sys.executable, tmp_path, certs)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith("README OK")
@@ -93,7 +94,7 @@ def test_readme_examples_run(tmp_path: Path, certs: Any) -> None:
     assert "readme-example-password" not in done.stdout + done.stderr
 
 
-def test_installs_alone_in_a_fresh_venv_and_runs_the_readme(tmp_path: Path, certs: Any) -> None:
+def test_installs_alone_in_a_fresh_venv_and_runs_the_readme(tmp_path: Path, certs: Certs) -> None:
     uv = shutil.which("uv")
     if uv is None:
         pytest.fail("uv is not on PATH; install it (pip install uv) to run this test")

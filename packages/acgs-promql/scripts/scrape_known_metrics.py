@@ -12,50 +12,34 @@ they watch); they were written from the exporters' documentation and source.
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-from acgs_metrics.ports import free_port
+from acgs_testkit import servers
+from acgs_testkit.ports import free_port
 
 OUT = Path(__file__).resolve().parent.parent / "src" / "acgs_promql" / "data" / "known_metrics"
 
 
-def commands(port: int, state: Path) -> dict[str, list[str]]:
-    addr = f"127.0.0.1:{port}"
-    prom_cfg = state / "prometheus.yml"
-    prom_cfg.write_text(
-        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-        f"scrape_configs: [{{job_name: self, static_configs: [{{targets: ['{addr}']}}]}}]\n"
-        # A rule group and an Alertmanager (unreachable) make the per-group and
-        # per-Alertmanager metric families appear.
-        f"rule_files: ['{state / 'rules.yml'}']\n"
-        "alerting: {alertmanagers: [{static_configs: [{targets: ['127.0.0.1:1']}]}]}\n"
-    )
+def started(name: str, state: Path) -> servers.Server:
+    """The binary behind ``name``, configured so its lazily created families appear."""
+    if name == "node_exporter":
+        return servers.node_exporter(state / name)
+    if name == "alertmanager":
+        return servers.alertmanager(state / name)
+    port = free_port()
     (state / "rules.yml").write_text(
         "groups: [{name: g, rules: [{alert: Always, expr: vector(1)}, {record: r, expr: up}]}]\n"
     )
-    am_cfg = state / "alertmanager.yml"
-    am_cfg.write_text("route: {receiver: none}\nreceivers: [{name: none}]\n")
-    return {
-        "node_exporter": ["prometheus-node-exporter", f"--web.listen-address={addr}"],
-        "prometheus": [
-            "prometheus",
-            f"--config.file={prom_cfg}",
-            f"--storage.tsdb.path={state / 'tsdb'}",
-            f"--web.listen-address={addr}",
-        ],
-        "alertmanager": [
-            "prometheus-alertmanager",
-            f"--config.file={am_cfg}",
-            f"--storage.path={state / 'am'}",
-            f"--web.listen-address={addr}",
-            "--cluster.listen-address=",
-        ],
-    }
+    # A rule group and an Alertmanager (unreachable) make the per-group and
+    # per-Alertmanager metric families appear.
+    config = (
+        servers.self_scrape_config(port)
+        + f"rule_files: ['{state / 'rules.yml'}']\n"
+        + "alerting: {alertmanagers: [{static_configs: [{targets: ['127.0.0.1:1']}]}]}\n"
+    )
+    return servers.prometheus(state / name, config, port=port)
 
 
 def families(text: str) -> dict[str, str]:
@@ -67,35 +51,25 @@ def families(text: str) -> dict[str, str]:
     return found
 
 
-def scrape(name: str, argv: list[str], port: int) -> dict[str, str]:
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                # Give Prometheus a few self-scrapes and a rule evaluation so lazy metrics appear.
-                time.sleep(8 if name == "prometheus" else 1)
-                found: dict[str, str] = {}
-                for _ in range(2):  # the first request creates the per-handler families
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as resp:
-                        found |= families(resp.read().decode())
-                return found
-            except (urllib.error.URLError, ConnectionError):
-                if time.monotonic() > deadline:
-                    raise
-    finally:
-        proc.terminate()
-        proc.wait(10)
+def scrape(name: str, server: servers.Server) -> dict[str, str]:
+    with server, server.client() as client:
+        # Give Prometheus a few self-scrapes and a rule evaluation so lazy metrics appear.
+        time.sleep(8 if name == "prometheus" else 1)
+        found: dict[str, str] = {}
+        for _ in range(2):  # the first request creates the per-handler families
+            found |= families(client.get("/metrics").raise_for_status().text)
+        return found
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name in ("node_exporter", "prometheus", "alertmanager"):
-            port = free_port()
-            argv = commands(port, Path(tmp))[name]
-            found = scrape(name, argv, port)
+            server = started(name, Path(tmp))
+            found = scrape(name, server)
             lines = [f"{metric} {kind}" for metric, kind in sorted(found.items())]
-            header = f"# scraped from {argv[0]} /metrics by scripts/scrape_known_metrics.py\n"
+            header = (
+                f"# scraped from {server.argv[0]} /metrics by scripts/scrape_known_metrics.py\n"
+            )
             (OUT / f"{name}.txt").write_text(header + "\n".join(lines) + "\n")
             print(f"{name}: {len(lines)} families")
 

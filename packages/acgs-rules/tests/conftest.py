@@ -12,8 +12,6 @@ from acgs_promql.findings import Finding
 from acgs_rules.lint import LintResult, lint
 from acgs_rules.settings import LintSettings
 
-REPO = Path(__file__).resolve().parents[3]
-
 GOOD_ANNOTATIONS = """\
         labels:
           severity: warning

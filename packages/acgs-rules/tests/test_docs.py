@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from acgs_rules.checks.registry import CHECKS, OTHER_CHECK_NAMES
+from acgs_testkit.paths import REPO_ROOT
 
-REPO = Path(__file__).resolve().parents[3]
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "checks"
 PAGES = {check.name: check.doc_page for check in CHECKS} | {
     name: f"packages/acgs-rules/docs/checks/{name.replace('/', '-')}.md"
@@ -22,7 +22,7 @@ PAGES = {check.name: check.doc_page for check in CHECKS} | {
 
 @pytest.mark.parametrize(("name", "page"), sorted(PAGES.items()))
 def test_doc_page(name: str, page: str) -> None:
-    text = (REPO / page).read_text()
+    text = (REPO_ROOT / page).read_text()
     assert text.startswith(f"# {name}\n")
     for section in ("## What it catches", "## Example", "## How to silence it"):
         assert section in text

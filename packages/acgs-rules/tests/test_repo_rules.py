@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 import yaml
 
@@ -11,9 +10,9 @@ from acgs_rules.lint import lint
 from acgs_rules.loader import load
 from acgs_rules.promtool import run_unit_tests
 from acgs_rules.settings import LintSettings
+from acgs_testkit.paths import REPO_ROOT
 
-REPO = Path(__file__).resolve().parents[3]
-RULES = REPO / "rules"
+RULES = REPO_ROOT / "rules"
 SETTINGS = RULES / "config" / "acgs-rules.yml"
 
 # The fault -> alert contract other branches test against.

@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
-from acgs_metrics.ports import free_port
+from acgs_testkit import servers
+from acgs_testkit.paths import REPO_ROOT
+from acgs_testkit.ports import free_port
+from acgs_testkit.servers import self_scrape_config
 
-RULES = Path(__file__).resolve().parents[3] / "rules"
+RULES = REPO_ROOT / "rules"
 
 
 def get_json(url: str) -> dict[str, object]:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        data: dict[str, object] = json.load(response)
-        return data
+    data: dict[str, object] = httpx.get(url, timeout=5).json()
+    return data
 
 
 @pytest.fixture
@@ -32,38 +31,9 @@ def prometheus(tmp_path: Path) -> Iterator[str]:
     rules.mkdir()
     for path in RULES.glob("*.yml"):
         shutil.copy(path, rules / path.name)
-    config = tmp_path / "prometheus.yml"
-    config.write_text(
-        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-        f"rule_files: ['{rules}/*.yml']\n"
-        "scrape_configs:\n"
-        f"  - job_name: prometheus\n    static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n"
-    )
-    process = subprocess.Popen(
-        [
-            "prometheus",
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                get_json(f"{base}/api/v1/status/buildinfo")
-                break
-            except (urllib.error.URLError, ConnectionError):
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("Prometheus did not start") from None
-                time.sleep(0.2)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
+    config = self_scrape_config(port) + f"rule_files: ['{rules}/*.yml']\n"
+    with servers.prometheus(tmp_path / "prometheus", config, port=port) as server:
+        yield server.url
 
 
 def test_every_rule_evaluates_without_error(prometheus: str) -> None:

@@ -5,6 +5,7 @@ free. Each refusal is a `DeployError` (or `MissingBinaries`) that says what to d
 from __future__ import annotations
 
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -12,15 +13,31 @@ from pathlib import Path
 from acgs_deploy import binaries
 from acgs_deploy.errors import DeployError
 from acgs_deploy.settings import StackSettings
-from acgs_metrics.ports import ports_free
 
 __all__ = [
     "check_distinct_ports",
     "check_ports_free",
     "check_state_dir",
+    "ports_free",
     "require_binaries",
     "unwritable",
 ]
+
+
+def ports_free(ports: Iterable[int], host: str = "127.0.0.1") -> bool:
+    """True when a server could listen on every port of ``host`` (IPv4 or IPv6) now.
+
+    TIME_WAIT leftovers do not count, as for the servers themselves.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    for port in ports:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((host, port))
+            except OSError:
+                return False
+    return True
 
 
 def require_binaries(names: Iterable[str]) -> None:

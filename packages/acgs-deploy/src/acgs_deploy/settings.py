@@ -32,7 +32,6 @@ __all__ = [
     "STACK_FILE_NAME",
     "SettingsError",
     "StackSettings",
-    "free_stack_ports",
 ]
 
 # This toolkit's checkout: its configs/, rules/ and dashboards/, and the default state dir.
@@ -234,31 +233,6 @@ class StackSettings(BaseSettings):
         for index, spec in enumerate(SERVICES):
             ports[f"acgs-{spec.name}"] = self.sim_base_port + index
         return ports
-
-
-# The components with a port of their own, after the seven services' block.
-_COMPONENT_PORT_FIELDS = (
-    "prometheus_port",
-    "alertmanager_port",
-    "node_exporter_port",
-    "grafana_port",
-    "webhook_port",
-)
-
-
-def free_stack_ports() -> dict[str, int]:
-    """Port settings for a whole stack on ports free right now (tests, benchmarks).
-
-    One block: the seven services from ``sim_base_port``, then each component's port.
-    """
-    from acgs_metrics.ports import free_port_block
-    from acgs_metrics.services import SERVICES
-
-    base = free_port_block(len(SERVICES) + len(_COMPONENT_PORT_FIELDS))
-    ports = {"sim_base_port": base}
-    for offset, field in enumerate(_COMPONENT_PORT_FIELDS, start=len(SERVICES)):
-        ports[field] = base + offset
-    return ports
 
 
 def _choose_stack_file(stack_file: Path | str | None) -> Path | None:

@@ -34,8 +34,12 @@ __all__ = [
     "certificate_expiry",
     "describe_sans",
     "ensure_certificates",
+    "issue_certificate",
+    "new_ca",
     "san_names",
     "uncovered",
+    "write_certificate",
+    "write_key",
 ]
 
 CA_DAYS = 3650
@@ -108,9 +112,16 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _make_ca(layout: StateLayout) -> None:
+CAKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+KeyPair = tuple[ec.EllipticCurvePrivateKey, x509.Certificate]
+
+
+def new_ca(
+    common_name: str, days: int = CA_DAYS
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A self-signed CA (EC P-256) valid from five minutes ago for ``days``."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ACGS monitoring local CA")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = _now()
     cert = (
         x509.CertificateBuilder()
@@ -119,7 +130,7 @@ def _make_ca(layout: StateLayout) -> None:
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=CA_DAYS))
+        .not_valid_after(now + dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -138,40 +149,74 @@ def _make_ca(layout: StateLayout) -> None:
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
-    write_private(layout.ca_key, _private_pem(key))
-    layout.ca_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return key, cert
 
 
-def _make_server_cert(
-    layout: StateLayout,
+def issue_certificate(
     ca_cert: x509.Certificate,
-    ca_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey,
-    dns: list[str],
-    ips: list[str],
-) -> None:
+    ca_key: CAKey,
+    *,
+    common_name: str = "localhost",
+    dns: Iterable[str] = (),
+    ips: Iterable[str] = (),
+    client: bool = False,
+    days: int = SERVER_DAYS,
+) -> KeyPair:
+    """A certificate signed by the CA: for a server with the given SANs, or (``client``) for
+    a client that authenticates with it (mutual TLS)."""
     key = ec.generate_private_key(ec.SECP256R1())
     now = _now()
-    alt_names: list[x509.GeneralName] = [x509.DNSName(name) for name in dns]
-    alt_names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
-    cert = (
+    usage = ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH
+    builder = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=SERVER_DAYS))
+        .not_valid_after(now + dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
             critical=False,
         )
-        .sign(ca_key, hashes.SHA256())
     )
-    write_private(layout.server_key, _private_pem(key))
-    layout.server_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    alt_names: list[x509.GeneralName] = [x509.DNSName(name) for name in dns]
+    alt_names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
+    if alt_names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
+    return key, builder.sign(ca_key, hashes.SHA256())
+
+
+def write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
+    """The private key as unencrypted PKCS#8 PEM, 0600 from the start."""
+    write_private(
+        path,
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    )
+
+
+def write_certificate(path: Path, cert: x509.Certificate) -> None:
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def _make_ca(layout: StateLayout) -> None:
+    key, cert = new_ca("ACGS monitoring local CA")
+    write_key(layout.ca_key, key)
+    write_certificate(layout.ca_cert, cert)
+
+
+def _make_server_cert(
+    layout: StateLayout, ca_cert: x509.Certificate, ca_key: CAKey, dns: list[str], ips: list[str]
+) -> None:
+    key, cert = issue_certificate(ca_cert, ca_key, dns=dns, ips=ips)
+    write_key(layout.server_key, key)
+    write_certificate(layout.server_cert, cert)
 
 
 def _needs_new_server_cert(
@@ -278,14 +323,6 @@ def _covers(dns: list[str], ips: list[str], host: str) -> bool:
 def describe_sans(cert_path: Path) -> str:
     dns, ips = san_names(_load_cert(cert_path))
     return ", ".join([*dns, *ips]) or "none"
-
-
-def _private_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
 
 
 def _spki(key: CertificatePublicKeyTypes) -> bytes:

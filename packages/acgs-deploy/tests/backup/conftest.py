@@ -9,12 +9,8 @@ from pathlib import Path
 import pytest
 
 from acgs_deploy.backup.archive import Passphrase, ScryptParams
-from acgs_deploy.backup.scratch import (
-    ScratchServer,
-    create_blocks,
-    scratch_alertmanager,
-    scratch_prometheus,
-)
+from acgs_testkit.servers import Server, alertmanager, create_blocks, prometheus
+from acgs_testkit.waiting import wait_for
 
 HISTORY_SERIES = 20
 HISTORY_POINTS = 240  # 1 h at 15 s
@@ -35,17 +31,16 @@ def write_history(path: Path, end_s: int) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def wait_for_scrapes(server: ScratchServer, count: int, timeout_s: float = 30) -> None:
-    """Wait until the head holds `count` self-scrapes (discovery starts scraping after ~5 s)."""
-    deadline = time.monotonic() + timeout_s
+def wait_for_scrapes(server: Server, count: int) -> None:
+    """Until the head holds `count` self-scrapes (discovery starts scraping after ~5 s)."""
+
+    def scrapes() -> float:
+        reply = client.get("/api/v1/query", params={"query": "count_over_time(up[1m])"})
+        result = reply.json()["data"]["result"]
+        return float(result[0]["value"][1]) if result else 0.0
+
     with server.client() as client:
-        while time.monotonic() < deadline:
-            reply = client.get("/api/v1/query", params={"query": "count_over_time(up[1m])"})
-            result = reply.json()["data"]["result"]
-            if result and float(result[0]["value"][1]) >= count:
-                return
-            time.sleep(0.25)
-    raise TimeoutError(f"Prometheus did not scrape itself {count} times in {timeout_s}s")
+        wait_for(lambda: scrapes() >= count, 30, f"{count} self-scrapes")
 
 
 @pytest.fixture
@@ -59,12 +54,12 @@ def fast_kdf() -> ScryptParams:
 
 
 @pytest.fixture
-def prometheus_server(tmp_path: Path) -> Iterator[ScratchServer]:
+def prometheus_server(tmp_path: Path) -> Iterator[Server]:
     workdir = tmp_path / "prometheus"
     history = tmp_path / "history.om"
     write_history(history, int(time.time()))
     create_blocks(history, workdir / "data")
-    server = scratch_prometheus(workdir)
+    server = prometheus(workdir, retention="3650d")
     try:
         server.start()
         wait_for_scrapes(server, 4)
@@ -74,8 +69,8 @@ def prometheus_server(tmp_path: Path) -> Iterator[ScratchServer]:
 
 
 @pytest.fixture
-def alertmanager_server(tmp_path: Path) -> Iterator[ScratchServer]:
-    server = scratch_alertmanager(tmp_path / "alertmanager")
+def alertmanager_server(tmp_path: Path) -> Iterator[Server]:
+    server = alertmanager(tmp_path / "alertmanager")
     try:
         server.start()
         yield server

@@ -23,8 +23,8 @@ from acgs_deploy.backup.restore import (
     restore_backup,
     verify_backup,
 )
-from acgs_deploy.backup.scratch import ScratchServer
 from acgs_deploy.backup.snapshot import BackupSources, create_backup
+from acgs_testkit.servers import Server
 
 SETTLE_S = 2.0
 
@@ -47,7 +47,7 @@ def tree_digest(root: Path) -> dict[str, str]:
     }
 
 
-def make_sources(server: ScratchServer, tmp_path: Path, am: ScratchServer | None) -> BackupSources:
+def make_sources(server: Server, tmp_path: Path, am: Server | None) -> BackupSources:
     config = tmp_path / "state" / "config"
     (config / "rules").mkdir(parents=True, exist_ok=True)
     (config / "prometheus.yml").write_text("global: {}\n")
@@ -60,14 +60,12 @@ def make_sources(server: ScratchServer, tmp_path: Path, am: ScratchServer | None
     )
 
 
-def server_data(server: ScratchServer) -> Path:
+def server_data(server: Server) -> Path:
     flag = next(arg for arg in server.argv if arg.startswith("--storage.tsdb.path="))
     return Path(flag.split("=", 1)[1])
 
 
-def targets_for(
-    server: ScratchServer, sources: BackupSources, am: ScratchServer | None
-) -> RestoreTargets:
+def targets_for(server: Server, sources: BackupSources, am: Server | None) -> RestoreTargets:
     return RestoreTargets(
         prometheus=server.client,
         prometheus_data_dir=sources.prometheus_data_dir,
@@ -79,8 +77,8 @@ def targets_for(
 
 
 def test_backup_wipe_restore_gives_the_same_samples(
-    prometheus_server: ScratchServer,
-    alertmanager_server: ScratchServer,
+    prometheus_server: Server,
+    alertmanager_server: Server,
     tmp_path: Path,
     passphrase: Passphrase,
     fast_kdf: ScryptParams,
@@ -166,7 +164,7 @@ def damaged_copies(path: Path) -> dict[str, bytes]:
 
 
 def test_damaged_or_wrong_key_is_refused_and_nothing_changes(
-    prometheus_server: ScratchServer,
+    prometheus_server: Server,
     tmp_path: Path,
     passphrase: Passphrase,
     fast_kdf: ScryptParams,
@@ -199,7 +197,7 @@ def test_damaged_or_wrong_key_is_refused_and_nothing_changes(
 
 
 def test_manifest_hash_mismatch_is_refused(
-    prometheus_server: ScratchServer, tmp_path: Path, passphrase: Passphrase, fast_kdf: ScryptParams
+    prometheus_server: Server, tmp_path: Path, passphrase: Passphrase, fast_kdf: ScryptParams
 ) -> None:
     """A correctly encrypted archive whose file disagrees with its manifest is still refused."""
     from acgs_deploy.backup import snapshot
@@ -221,13 +219,13 @@ def test_manifest_hash_mismatch_is_refused(
             sources, tmp_path / "b", passphrase, params=fast_kdf, settle_s=SETTLE_S
         )
     finally:
-        snapshot._add_file = original  # type: ignore[assignment]
+        snapshot._add_file = original
     with pytest.raises(ManifestError, match=r"config/prometheus\.yml: size or SHA-256 differs"):
         verify_backup(lying.path, passphrase)
 
 
 def test_backup_under_scrape_and_query_load_restores_cleanly(
-    prometheus_server: ScratchServer, tmp_path: Path, passphrase: Passphrase, fast_kdf: ScryptParams
+    prometheus_server: Server, tmp_path: Path, passphrase: Passphrase, fast_kdf: ScryptParams
 ) -> None:
     sources = make_sources(prometheus_server, tmp_path, None)
     stop = threading.Event()
@@ -273,7 +271,7 @@ def test_backup_under_scrape_and_query_load_restores_cleanly(
 
 
 def test_restore_reports_samples_prometheus_did_not_keep(
-    prometheus_server: ScratchServer, tmp_path: Path, passphrase: Passphrase, fast_kdf: ScryptParams
+    prometheus_server: Server, tmp_path: Path, passphrase: Passphrase, fast_kdf: ScryptParams
 ) -> None:
     """A Prometheus whose retention is shorter than the backup's history drops the old blocks at
     start: the count check must name what is missing instead of reporting success."""
@@ -299,7 +297,7 @@ def block_ids(data_dir: Path) -> set[str]:
 
 
 def test_failed_start_puts_the_previous_files_back(
-    prometheus_server: ScratchServer, tmp_path: Path, passphrase: Passphrase, fast_kdf: ScryptParams
+    prometheus_server: Server, tmp_path: Path, passphrase: Passphrase, fast_kdf: ScryptParams
 ) -> None:
     """Prometheus cannot start after the swap (its port is taken): the previous data and config
     go back, the stack starts on them, and the error says nothing was restored."""
@@ -351,7 +349,7 @@ def test_failed_start_puts_the_previous_files_back(
 
 
 def test_previous_copies_are_real_directories_and_only_the_latest_is_kept(
-    prometheus_server: ScratchServer, tmp_path: Path, passphrase: Passphrase, fast_kdf: ScryptParams
+    prometheus_server: Server, tmp_path: Path, passphrase: Passphrase, fast_kdf: ScryptParams
 ) -> None:
     sources = make_sources(prometheus_server, tmp_path, None)
     # As configstore keeps it: config -> config.d/v-1, a version pruning may delete later.

@@ -10,17 +10,17 @@ from rich.console import Console
 from acgs_deploy import cli, commands
 from acgs_deploy.backup.archive import Passphrase, ScryptParams
 from acgs_deploy.backup.run import writable_dir
-from acgs_deploy.backup.scratch import ScratchServer
 from acgs_deploy.backup.snapshot import BackupError, BackupSources, create_backup
 from acgs_deploy.exitcodes import EXIT_USAGE
 from acgs_deploy.settings import StackSettings
+from acgs_testkit.servers import Server
 
 RIGHT_KEY = "right-key-3f9a1c77e0"
 WRONG_KEY = "wrong-key-8b2d44aa19"
 
 
 def test_verify_with_key_files_and_errors(
-    prometheus_server: ScratchServer,
+    prometheus_server: Server,
     tmp_path: Path,
     fast_kdf: ScryptParams,
     capsys: pytest.CaptureFixture[str],

@@ -8,8 +8,9 @@ from rich.console import Console
 
 from acgs_deploy.alerts_report import alert_fatigue, merge_incidents, render_fatigue
 from acgs_deploy.perf.detection import AlertmanagerAlerts
+from acgs_testkit.waiting import wait_for
 
-from ..conftest import Stack, wait_for
+from ..conftest import Stack
 
 
 def test_counts_flapping_and_steady_alerts(stack: Stack) -> None:

@@ -11,8 +11,9 @@ from acgs_deploy.perf.dashload import measure_dashboards
 from acgs_deploy.perf.loadgen import NotLoopback, run_load
 from acgs_deploy.perf.querymix import QueryRequest, query_mix
 from acgs_deploy.perf.stats import summarize
+from acgs_testkit.ports import free_port
 
-from ..conftest import Stack, free_port
+from ..conftest import Stack
 
 DASHBOARD = {
     "title": "Test",

@@ -30,8 +30,9 @@ from acgs_deploy.perf.report import (
 )
 from acgs_deploy.perf.scrape import scrape_latency
 from acgs_deploy.perf.stats import Sample, percentile, summarize
+from acgs_testkit.waiting import wait_for
 
-from ..conftest import Stack, wait_for
+from ..conftest import Stack
 
 
 def test_scrape_latency_per_job(stack: Stack) -> None:

@@ -1,6 +1,7 @@
-"""Run the real ``acgs-sim`` command as a subprocess on free ports, and read its /metrics.
+"""The real ``acgs-sim`` command as a subprocess on free ports, and reading its /metrics.
 
-For tests here and in other packages (deploy, perf) that need live ACGS services:
+For tests and benchmarks that need live ACGS services (the ``run_sim`` fixture of
+:mod:`acgs_testkit.plugin` stops every one a test started):
 
     sim = SimProcess(free_base_port(), "--seed", "7")
     sim.start()            # waits until every service answers /health
@@ -13,7 +14,6 @@ For tests here and in other packages (deploy, perf) that need live ACGS services
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -27,9 +27,10 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from acgs_metrics import SERVICE_NAMES
-from acgs_metrics.ports import free_port_block, ports_free
+from acgs_testkit.ports import free_port_block
+from acgs_testkit.waiting import stop_process
 
-__all__ = ["ACGS_SIM", "Sample", "SimProcess", "free_base_port", "parse_metrics", "ports_free"]
+__all__ = ["ACGS_SIM", "Sample", "SimProcess", "free_base_port", "parse_metrics"]
 
 ACGS_SIM = Path(sys.executable).with_name("acgs-sim")
 
@@ -118,14 +119,7 @@ class SimProcess:
     def terminate(self, timeout: float = 15.0) -> int:
         """SIGTERM, then wait; SIGKILL only if it does not stop in time."""
         assert self.process is not None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        return self.process.returncode
+        return stop_process(self.process, timeout)
 
     def output(self) -> tuple[str, str]:
         """What the process printed so far: (stdout, stderr)."""

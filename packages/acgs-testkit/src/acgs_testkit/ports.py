@@ -1,0 +1,75 @@
+"""Free TCP ports on 127.0.0.1 for test servers, benchmarks and throwaway stacks.
+
+A port found free can still be taken by another process before our server binds it; the
+window is milliseconds and the servers we start fail loudly on "address in use", so callers
+accept that small race.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+from pathlib import Path
+from typing import Any
+
+from acgs_deploy.preflight import ports_free
+from acgs_deploy.settings import StackSettings
+from acgs_metrics import SERVICES
+
+__all__ = [
+    "GUIDE_PORTS",
+    "free_port",
+    "free_port_block",
+    "free_stack_ports",
+    "free_stack_settings",
+]
+
+# The ports of the guide's stack (Grafana, the seven services, Prometheus, Alertmanager, the
+# webhook receiver, node_exporter): never hand them out, whatever runs beside a test.
+GUIDE_PORTS = frozenset({3000, *range(8000, 8007), 9090, 9093, 9097, 9100})
+# The stack's components with a port of their own, after the seven services' block.
+STACK_PORT_FIELDS = (
+    "prometheus_port",
+    "alertmanager_port",
+    "node_exporter_port",
+    "grafana_port",
+    "webhook_port",
+)
+
+
+def free_port() -> int:
+    """One port the kernel says is free (never one of the guide's ports)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in GUIDE_PORTS:
+            return port
+
+
+def free_port_block(size: int) -> int:
+    """A base port such that ``base .. base + size - 1`` are all free and none is the guide's."""
+    if size < 1:
+        raise ValueError(f"size must be at least 1, got {size}")
+    for _ in range(200):
+        # Below Linux's ephemeral range (32768+), so outgoing connections do not take them.
+        base = random.randrange(20000, 32768 - size)  # noqa: S311 (not security)
+        block = range(base, base + size)
+        if GUIDE_PORTS.isdisjoint(block) and ports_free(block):
+            return base
+    raise RuntimeError(f"no {size} consecutive free ports found between 20000 and 32767")
+
+
+def free_stack_ports() -> dict[str, int]:
+    """Port settings (StackSettings fields) for a whole stack on ports free right now: one
+    block, the seven services from ``sim_base_port``, then each component's port."""
+    base = free_port_block(len(SERVICES) + len(STACK_PORT_FIELDS))
+    ports = {"sim_base_port": base}
+    for offset, field in enumerate(STACK_PORT_FIELDS, start=len(SERVICES)):
+        ports[field] = base + offset
+    return ports
+
+
+def free_stack_settings(state_dir: Path, **fields: Any) -> StackSettings:
+    """Settings for a stack in ``state_dir`` on ports free now; ``fields`` add or override."""
+    return StackSettings.load(state_dir, **{**free_stack_ports(), **fields})
