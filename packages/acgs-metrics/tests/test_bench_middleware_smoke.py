@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
+
+from acgs_testkit.benchmarks import run_benchmark
 
 BENCH = Path(__file__).parents[1] / "benchmarks" / "bench_middleware.py"
 
 
 def test_bench_middleware_quick_run() -> None:
-    done = subprocess.run(
-        [sys.executable, str(BENCH), "--calls", "200"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "RED middleware cost per request" in done.stdout
-    rows = [line for line in done.stdout.splitlines() if line.startswith(("│ WSGI", "│ ASGI"))]
+    out = run_benchmark(BENCH, "--calls", "200", timeout_s=120)
+    assert "RED middleware cost per request" in out
+    rows = [line for line in out.splitlines() if line.startswith(("│ WSGI", "│ ASGI"))]
     assert len(rows) == 2

@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
+
+from acgs_testkit.benchmarks import run_benchmark
 
 BENCH = Path(__file__).parents[1] / "benchmarks" / "bench_instruments.py"
 
 
 def test_bench_quick_run_reports_every_row(tmp_path: Path) -> None:
     out = tmp_path / "figures.json"
-    done = subprocess.run(
-        [sys.executable, str(BENCH), "--quick", "--json", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "acgs_metrics vs prometheus_client" in done.stdout
+    printed = run_benchmark(BENCH, "--quick", "--json", str(out))
+    assert "acgs_metrics vs prometheus_client" in printed
     rows = json.loads(out.read_text())
     names = {row["name"] for row in rows}
     assert {

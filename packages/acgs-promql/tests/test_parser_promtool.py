@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +18,7 @@ from acgs_promql.language import ValueType
 from acgs_promql.lexer import PromQLError
 from acgs_promql.parser import parse
 from acgs_promql.tree import value_type
+from acgs_testkit.promtool import rules_accepted
 
 # Expressions on both sides of the grammar's edges; promtool decides which are valid.
 CORPUS = [
@@ -155,21 +154,8 @@ CORPUS = [
 
 
 def promtool_accepts(expressions: list[str], folder: Path) -> list[bool]:
-    """Which expressions ``promtool check rules`` accepts (one rule file each, one run)."""
-    files = []
-    for index, expr in enumerate(expressions):
-        path = folder / f"e{index}.yml"
-        rules = {"groups": [{"name": "g", "rules": [{"record": "r", "expr": expr}]}]}
-        path.write_text(yaml.safe_dump(rules))
-        files.append(path)
-    result = subprocess.run(
-        ["promtool", "check", "rules", *map(str, files)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    failed = {line.split(":", 1)[0] for line in result.stderr.splitlines() if ": " in line}
-    return [str(path) not in failed for path in files]
+    """Which expressions ``promtool check rules`` accepts, each in a recording rule."""
+    return rules_accepted([{"record": "r", "expr": expr} for expr in expressions], folder)
 
 
 def we_accept(expr: str) -> bool:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
-import yaml
-
 from acgs_rules.templates import check_template, label_references
+from acgs_testkit.promtool import rules_accepted
 
 TEMPLATES = [
     "plain text",
@@ -41,20 +39,9 @@ TEMPLATES = [
 
 
 def promtool_accepts(templates: list[str], folder: Path) -> list[bool]:
-    files = []
-    for index, text in enumerate(templates):
-        path = folder / f"t{index}.yml"
-        rule = {"alert": "A", "expr": "up == 0", "annotations": {"summary": text}}
-        path.write_text(yaml.safe_dump({"groups": [{"name": "g", "rules": [rule]}]}))
-        files.append(path)
-    result = subprocess.run(
-        ["promtool", "check", "rules", *map(str, files)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    failed = {line.split(":", 1)[0] for line in result.stderr.splitlines() if ": " in line}
-    return [str(path) not in failed for path in files]
+    """Which annotation templates ``promtool check rules`` accepts."""
+    rules = [{"alert": "A", "expr": "up == 0", "annotations": {"summary": t}} for t in templates]
+    return rules_accepted(rules, folder)
 
 
 def test_template_checker_agrees_with_promtool(tmp_path: Path) -> None:
