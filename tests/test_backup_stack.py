@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import shutil
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -29,6 +28,7 @@ from acgs_deploy.client import stack_client
 from acgs_deploy.exitcodes import EXIT_FAILED, EXIT_USAGE
 from acgs_deploy.secrets import Secrets
 from acgs_deploy.settings import StackSettings
+from acgs_testkit.load import query_load
 from acgs_testkit.ports import free_stack_settings
 from acgs_testkit.stack import deployed_stack
 from acgs_testkit.waiting import wait_for
@@ -172,33 +172,11 @@ def test_damaged_or_wrong_key_refused_and_nothing_changes(
 
 
 def test_backup_under_scrape_and_query_load_restores_cleanly(deployed: StackSettings) -> None:
-    stop = threading.Event()
-    statuses: list[int] = []
-
-    def load() -> None:
-        with stack_client(deployed, "prometheus") as client:
-            while not stop.is_set():
-                now = time.time()
-                reply = client.get(
-                    "/api/v1/query_range",
-                    params={
-                        "query": "sum by (job) (rate(scrape_samples_scraped[1m]))",
-                        "start": now - 300,
-                        "end": now,
-                        "step": 5,
-                    },
-                )
-                statuses.append(reply.status_code)
-
-    workers = [threading.Thread(target=load) for _ in range(3)]
-    for worker in workers:
-        worker.start()
-    try:
+    query = "sum by (job) (rate(scrape_samples_scraped[1m]))"
+    with query_load(
+        lambda: stack_client(deployed, "prometheus"), query, window_s=300, step="5"
+    ) as statuses:
         code = commands.backup(settings=deployed, keep_last=1)
-    finally:
-        stop.set()
-        for worker in workers:
-            worker.join()
     assert code == 0
     assert statuses
     assert set(statuses) == {200}

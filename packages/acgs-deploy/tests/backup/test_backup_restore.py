@@ -7,7 +7,6 @@ import json
 import shutil
 import socket
 import tarfile
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +23,7 @@ from acgs_deploy.backup.restore import (
     verify_backup,
 )
 from acgs_deploy.backup.snapshot import BackupSources, create_backup
+from acgs_testkit.load import query_load
 from acgs_testkit.servers import Server
 
 SETTLE_S = 2.0
@@ -228,37 +228,13 @@ def test_backup_under_scrape_and_query_load_restores_cleanly(
     prometheus_server: Server, tmp_path: Path, passphrase: Passphrase, fast_kdf: ScryptParams
 ) -> None:
     sources = make_sources(prometheus_server, tmp_path, None)
-    stop = threading.Event()
-    answered: list[int] = []
-
-    def query_load() -> None:
-        with prometheus_server.client() as client:
-            while not stop.is_set():
-                now = time.time()
-                reply = client.get(
-                    "/api/v1/query_range",
-                    params={
-                        "query": "rate(prometheus_http_requests_total[5s])",
-                        "start": now - 60,
-                        "end": now,
-                        "step": "1s",
-                    },
-                )
-                answered.append(reply.status_code)
-
-    workers = [threading.Thread(target=query_load) for _ in range(3)]
-    for worker in workers:
-        worker.start()
-    try:
+    query = "rate(prometheus_http_requests_total[5s])"
+    with query_load(prometheus_server.client, query) as answered:
         time.sleep(1)
         result = create_backup(
             sources, tmp_path / "b", passphrase, params=fast_kdf, settle_s=SETTLE_S
         )
         time.sleep(1)
-    finally:
-        stop.set()
-        for worker in workers:
-            worker.join()
     assert answered
     assert set(answered) == {200}
 
