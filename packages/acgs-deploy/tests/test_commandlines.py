@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from acgs_deploy.commandlines import alertmanager_command, prometheus_command
+from acgs_deploy.commandlines import (
+    alertmanager_command,
+    node_exporter_command,
+    prometheus_command,
+)
 
 
 def test_prometheus_command_line() -> None:
@@ -39,4 +43,17 @@ def test_without_web_config_or_retention_no_such_flag_is_given() -> None:
         "--storage.path=d",
         "--web.listen-address=127.0.0.1:2",
         "--cluster.listen-address=",
+    ]
+
+
+def test_node_exporter_command_line() -> None:
+    assert node_exporter_command(listen="127.0.0.1:9100", web_config=Path("/s/web.yml")) == [
+        "prometheus-node-exporter",
+        "--web.listen-address=127.0.0.1:9100",
+        "--web.config.file=/s/web.yml",
+    ]
+    assert node_exporter_command(listen="[::1]:3", extra=["--collector.disable-defaults"]) == [
+        "prometheus-node-exporter",
+        "--web.listen-address=[::1]:3",
+        "--collector.disable-defaults",
     ]

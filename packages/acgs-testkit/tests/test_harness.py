@@ -12,7 +12,7 @@ import pytest
 from cryptography import x509
 
 from acgs_testkit.ca import Certs
-from acgs_testkit.servers import WebAuth, alertmanager, prometheus
+from acgs_testkit.servers import WebAuth, alertmanager, node_exporter, prometheus
 from acgs_testkit.waiting import stop_process, wait_for
 
 
@@ -29,6 +29,22 @@ def test_a_server_behind_tls_and_auth_is_stopped_on_the_way_out(
         pid = server.pid
     assert not server.running
     assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+
+
+def test_exporter_and_alertmanager_behind_tls_and_auth(tmp_path: Path, certs: Certs) -> None:
+    auth = WebAuth(certs.server_cert, certs.server_key, certs.ca, "tester", "a password")
+    with (
+        node_exporter(tmp_path / "node", auth=auth) as node,
+        alertmanager(tmp_path / "am", auth=auth) as am,
+    ):
+        for server, path in ((node, "/metrics"), (am, "/-/ready")):
+            assert "--web.config.file=" + str(server.log.parent / "web.yml") in server.argv
+            with server.client() as client:
+                assert client.get(path).status_code == 200
+            bare = httpx.get(server.url + path, verify=auth.ssl_context(), timeout=5)
+            assert bare.status_code == 401
+            with pytest.raises(httpx.ConnectError):
+                httpx.get(server.url + path, timeout=5)  # the system CAs do not trust it
 
 
 def test_a_server_that_exits_says_why(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
-"""The command lines of Prometheus and Alertmanager, built in one place for every caller (the
-local backend, and the throwaway servers of tests and benchmarks).
+"""The command lines of Prometheus, Alertmanager and node_exporter, built in one place for every
+caller (the local backend, and the throwaway servers of tests and benchmarks).
 
 Prometheus always runs with the admin API (TSDB snapshots, for backups) and the lifecycle API
 (``POST /-/reload``): keep it behind the web config's TLS and basic auth, or on loopback.
@@ -11,10 +11,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["ALERTMANAGER", "PROMETHEUS", "alertmanager_command", "prometheus_command"]
+__all__ = [
+    "ALERTMANAGER",
+    "NODE_EXPORTER",
+    "PROMETHEUS",
+    "alertmanager_command",
+    "node_exporter_command",
+    "prometheus_command",
+]
 
 PROMETHEUS = "prometheus"
-ALERTMANAGER = "prometheus-alertmanager"  # the Debian package's name for the binary
+ALERTMANAGER = "prometheus-alertmanager"  # the Debian packages' names for the binaries
+NODE_EXPORTER = "prometheus-node-exporter"
 
 
 def prometheus_command(
@@ -56,3 +64,13 @@ def alertmanager_command(
     if web_config is not None:
         argv.append(f"--web.config.file={web_config}")
     return [*argv, "--cluster.listen-address=", *extra]
+
+
+def node_exporter_command(
+    *, listen: str, web_config: Path | None = None, extra: Sequence[str] = ()
+) -> list[str]:
+    """argv of a node_exporter listening on `listen`, as `prometheus_command`."""
+    argv = [NODE_EXPORTER, f"--web.listen-address={listen}"]
+    if web_config is not None:
+        argv.append(f"--web.config.file={web_config}")
+    return [*argv, *extra]

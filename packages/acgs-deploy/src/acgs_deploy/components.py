@@ -15,7 +15,11 @@ from pathlib import Path
 import httpx
 
 from acgs_deploy.client import ComponentName, base_url, stack_client
-from acgs_deploy.commandlines import alertmanager_command, prometheus_command
+from acgs_deploy.commandlines import (
+    alertmanager_command,
+    node_exporter_command,
+    prometheus_command,
+)
 from acgs_deploy.process import ProcessSpec
 from acgs_deploy.render import grafana_environment
 from acgs_deploy.secrets import Secrets
@@ -128,11 +132,10 @@ def _server(
 
 
 def _node_exporter(settings: StackSettings) -> Component:
-    argv = [
-        "prometheus-node-exporter",
-        f"--web.listen-address={_listen(settings, settings.node_exporter_port)}",
-        f"--web.config.file={settings.layout.config_dir / 'web.yml'}",
-    ]
+    argv = node_exporter_command(
+        listen=_listen(settings, settings.node_exporter_port),
+        web_config=settings.layout.config_dir / "web.yml",
+    )
     spec = ProcessSpec("node_exporter", argv)
     return _server(settings, "node_exporter", spec, settings.node_exporter_port, "/")
 

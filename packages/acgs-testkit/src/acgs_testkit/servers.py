@@ -23,7 +23,11 @@ from types import TracebackType
 import bcrypt
 import httpx
 
-from acgs_deploy.commandlines import alertmanager_command, prometheus_command
+from acgs_deploy.commandlines import (
+    alertmanager_command,
+    node_exporter_command,
+    prometheus_command,
+)
 from acgs_testkit.ports import free_port
 from acgs_testkit.waiting import stop_process
 
@@ -175,21 +179,37 @@ def prometheus(
     return Server(argv, port, workdir / "prometheus.log", auth=auth)
 
 
-def alertmanager(workdir: Path, config: str | None = None, *, port: int | None = None) -> Server:
-    """A single Alertmanager with ``config`` (default: one receiver that sends nothing)."""
+def alertmanager(
+    workdir: Path,
+    config: str | None = None,
+    *,
+    port: int | None = None,
+    auth: WebAuth | None = None,
+) -> Server:
+    """A single Alertmanager with ``config`` (default: one receiver that sends nothing),
+    behind ``auth`` when given."""
     port = port or free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "alertmanager.yml"
     path.write_text(config or "route:\n  receiver: none\nreceivers:\n  - name: none\n")
-    argv = alertmanager_command(config=path, data=workdir / "data", listen=f"127.0.0.1:{port}")
-    return Server(argv, port, workdir / "alertmanager.log")
+    argv = alertmanager_command(
+        config=path,
+        data=workdir / "data",
+        listen=f"127.0.0.1:{port}",
+        web_config=auth.write(workdir / "web.yml") if auth else None,
+    )
+    return Server(argv, port, workdir / "alertmanager.log", auth=auth)
 
 
-def node_exporter(workdir: Path, *, port: int | None = None) -> Server:
+def node_exporter(workdir: Path, *, port: int | None = None, auth: WebAuth | None = None) -> Server:
+    """A node_exporter, behind ``auth`` when given."""
     port = port or free_port()
     workdir.mkdir(parents=True, exist_ok=True)
-    argv = ["prometheus-node-exporter", f"--web.listen-address=127.0.0.1:{port}"]
-    return Server(argv, port, workdir / "node_exporter.log", ready_path="/metrics")
+    argv = node_exporter_command(
+        listen=f"127.0.0.1:{port}",
+        web_config=auth.write(workdir / "web.yml") if auth else None,
+    )
+    return Server(argv, port, workdir / "node_exporter.log", ready_path="/metrics", auth=auth)
 
 
 def create_blocks(openmetrics: Path, data_dir: Path) -> None:
