@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -12,8 +13,9 @@ import pytest
 from cryptography import x509
 
 from acgs_testkit.ca import Certs
+from acgs_testkit.ports import free_port
 from acgs_testkit.servers import WebAuth, alertmanager, node_exporter, prometheus
-from acgs_testkit.waiting import stop_process, wait_for
+from acgs_testkit.waiting import ServerExited, poll, stop_process, wait_for, wait_ready
 
 
 def test_a_server_behind_tls_and_auth_is_stopped_on_the_way_out(
@@ -59,6 +61,27 @@ def test_wait_for_returns_the_value_or_names_what_it_waited_for() -> None:
     assert wait_for(lambda: next(values), 5, every_s=0) == "ready"
     with pytest.raises(AssertionError, match=r"waiting for the moon \(last: False\)"):
         wait_for(lambda: False, 0.2, "the moon", every_s=0.05)
+
+
+def test_poll_gives_the_last_value_when_time_runs_out() -> None:
+    values = iter(range(100))
+    assert poll(lambda: next(values), lambda v: v == 3, 5, every_s=0) == 3
+    assert poll(lambda: [1], lambda v: len(v) > 1, 0.1, every_s=0.02) == [1]
+
+
+def test_wait_ready_fails_at_once_with_the_log_when_the_process_exits(tmp_path: Path) -> None:
+    log = tmp_path / "server.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-c", "print('bad flag'); raise SystemExit(3)"], stdout=out
+        )
+    started = time.monotonic()
+    with (
+        httpx.Client(base_url=f"http://127.0.0.1:{free_port()}") as client,
+        pytest.raises(ServerExited, match=r"demo exited: bad flag"),
+    ):
+        wait_ready(client, "/", process=process, log=log, timeout_s=30, what="demo")
+    assert time.monotonic() - started < 10
 
 
 def test_stop_process_kills_what_ignores_sigterm() -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ssl
 import subprocess
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ from acgs_deploy.commandlines import (
     prometheus_command,
 )
 from acgs_testkit.ports import free_port
-from acgs_testkit.waiting import stop_process
+from acgs_testkit.waiting import stop_process, wait_ready
 
 __all__ = [
     "Server",
@@ -106,29 +105,27 @@ class Server:
         )
 
     def start(self, timeout_s: float = 60.0) -> None:
+        """Start it and wait until it answers; a start that fails stops what it started."""
         with self.log.open("ab") as log:
             self._process = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout_s
-        with self.client(timeout=1.0) as client:
-            while time.monotonic() < deadline:
-                if self._process.poll() is not None:
-                    raise RuntimeError(f"{self.argv[0]} exited: {self._tail()}")
-                try:
-                    if client.get(self._ready_path).status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"{self.argv[0]} not ready after {timeout_s:g} s: {self._tail()}")
+        try:
+            with self.client(timeout=1.0) as client:
+                wait_ready(
+                    client,
+                    self._ready_path,
+                    process=self._process,
+                    log=self.log,
+                    timeout_s=timeout_s,
+                    what=self.argv[0],
+                )
+        except BaseException:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         if self._process is not None:
             stop_process(self._process, timeout_s=30)
         self._process = None
-
-    def _tail(self) -> str:
-        return self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
 
     def __enter__(self) -> Server:
         self.start()

@@ -17,7 +17,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from acgs_metrics import SERVICE_NAMES
 from acgs_testkit.ports import free_port_block
-from acgs_testkit.waiting import stop_process
+from acgs_testkit.waiting import ServerExited, poll, stop_process
 
 __all__ = ["ACGS_SIM", "Sample", "SimProcess", "free_base_port", "parse_metrics"]
 
@@ -95,26 +94,32 @@ class SimProcess:
         self.process = subprocess.Popen(
             self.args, stdout=self._stdout, stderr=self._stderr, text=True, env=self.env
         )
-        with client or httpx.Client(timeout=2.0) as probe:
-            self._wait_until_healthy(probe, timeout)
+        try:
+            with client or httpx.Client(timeout=2.0) as probe:
+                self._wait_until_healthy(probe, timeout)
+        except BaseException:
+            self.terminate()  # a failed start leaves nothing running
+            raise
 
     def _wait_until_healthy(self, client: httpx.Client, timeout: float) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + timeout
+        process = self.process
+        assert process is not None
         waiting = set(self.services)
-        while waiting:
-            if self.process.poll() is not None:
+
+        def healthy() -> bool:
+            if process.poll() is not None:
                 out, err = self.output()
-                raise RuntimeError(f"acgs-sim exited {self.process.returncode}: {err}{out}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"acgs-sim services {sorted(waiting)} did not answer /health")
-            for service in list(waiting):
+                raise ServerExited(f"acgs-sim exited {process.returncode}: {err}{out}")
+            for service in sorted(waiting):
                 try:
                     if client.get(f"{self.url(service)}/health").status_code == 200:
                         waiting.discard(service)
-                except httpx.HTTPError:
+                except httpx.TransportError:
                     pass
-            time.sleep(0.1)
+            return not waiting
+
+        if not poll(healthy, bool, timeout, every_s=0.1):
+            raise RuntimeError(f"acgs-sim services {sorted(waiting)} did not answer /health")
 
     def terminate(self, timeout: float = 15.0) -> int:
         """SIGTERM, then wait; SIGKILL only if it does not stop in time."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from acgs_testkit.paths import REPO_ROOT
 from acgs_testkit.ports import free_port, free_stack_ports
 from acgs_testkit.servers import alertmanager, node_exporter, prometheus
 from acgs_testkit.sim import SimProcess, free_base_port
+from acgs_testkit.waiting import wait_for
 
 __all__ = ["BINARIES", "LocalStack", "StackError", "deployed_stack", "local_stack"]
 
@@ -41,7 +41,7 @@ ALWAYS_FIRING = "groups:\n- name: always\n  rules:\n  - alert: AlwaysFiring\n   
 
 
 class StackError(RuntimeError):
-    """A program of the stack is missing, exited or never answered."""
+    """A program the stack needs is not installed."""
 
 
 @dataclass
@@ -55,14 +55,13 @@ class LocalStack:
 
     def wait_for(self, query: str, timeout_s: float = 30) -> None:
         """Until ``query`` has a result (the scrapes or rule evaluations have landed)."""
-        deadline = time.monotonic() + timeout_s
         with self.client() as client:
-            while time.monotonic() < deadline:
+
+            def answered() -> bool:
                 body = client.get("/api/v1/query", params={"query": query}).json()
-                if body["status"] == "success" and body["data"]["result"]:
-                    return
-                time.sleep(0.3)
-        raise StackError(f"Prometheus never returned data for {query}")
+                return body["status"] == "success" and bool(body["data"]["result"])
+
+            wait_for(answered, timeout_s, f"Prometheus to return data for {query}", every_s=0.3)
 
 
 def _scrape_config(
