@@ -15,7 +15,10 @@ import pytest
 
 from acgs_deploy.preflight import ports_free
 from acgs_metrics import SERVICE_NAMES
+from acgs_testkit.ca import Certs
+from acgs_testkit.ports import free_port
 from acgs_testkit.sim import ACGS_SIM, SimProcess, free_base_port
+from acgs_testkit.waiting import stop_process, wait_ready
 
 
 def acgs_sim(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -89,9 +92,7 @@ def test_fault_command(run_sim: type[SimProcess]) -> None:
 
 
 def test_fault_command_when_nothing_listens() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     result = acgs_sim("fault", "--port", str(port), "--clear")
     assert result.returncode == 1
     assert f"cannot reach http://127.0.0.1:{port}" in result.stdout + result.stderr
@@ -166,47 +167,26 @@ def test_help_lists_services_and_faults() -> None:
 # --- TLS and basic auth ----------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    out = tmp_path_factory.mktemp("tls")
-    cert, key = out / "server.crt", out / "server.key"
-    subprocess.run(
-        [
-            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-            "-nodes", "-days", "1", "-subj", "/CN=localhost",
-            "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-            "-keyout", str(key), "-out", str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    key.chmod(0o600)
-    return cert, key
-
-
 def write_secret(path: Path, text: str, mode: int = 0o600) -> Path:
     path.write_text(text)
     path.chmod(mode)
     return path
 
 
-def test_tls_and_basic_auth(
-    run_sim: type[SimProcess], tls_files: tuple[Path, Path], tmp_path: Path
-) -> None:
-    cert, key = tls_files
+def test_tls_and_basic_auth(run_sim: type[SimProcess], certs: Certs, tmp_path: Path) -> None:
     auth_file = write_secret(tmp_path / "auth", "prom:s3cret-pass\n")
     sim = run_sim(
         free_base_port(),
         "--tls-cert",
-        str(cert),
+        str(certs.server_cert),
         "--tls-key",
-        str(key),
+        str(certs.server_key),
         "--basic-auth-file",
         str(auth_file),
         services=["pgc"],
         scheme="https",
     )
-    trust = ssl.create_default_context(cafile=str(cert))
+    trust = ssl.create_default_context(cafile=str(certs.ca))
     sim.start(client=httpx.Client(verify=trust, auth=("prom", "s3cret-pass"), timeout=2))
     assert sim.process is not None
     assert "s3cret-pass" not in " ".join(sim.process.args)  # type: ignore[arg-type]
@@ -224,7 +204,7 @@ def test_tls_and_basic_auth(
         "--port",
         str(sim.port("pgc")),
         "--tls-ca",
-        str(cert),
+        str(certs.ca),
         "--basic-auth-file",
         str(auth_file),
         "cost_spike",
@@ -276,9 +256,7 @@ def test_fault_client_against_a_server_that_is_not_acgs_sim(tmp_path: Path) -> N
     # A real HTTP server that answers 200 with a page where the control endpoint should be.
     (tmp_path / "control").mkdir()
     (tmp_path / "control" / "faults").write_text("<html>not acgs-sim</html>\n")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
         cwd=tmp_path,
@@ -286,18 +264,11 @@ def test_fault_client_against_a_server_that_is_not_acgs_sim(tmp_path: Path) -> N
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "http.server did not start"
-                time.sleep(0.1)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=1) as client:
+            wait_ready(client, "/", process=server, timeout_s=10, what="http.server")
         result = acgs_sim("fault", "--port", str(port), "--list")
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        stop_process(server)
     assert result.returncode == 1
     assert "did not answer like an acgs-sim service (HTTP 200" in result.stderr
     assert "Traceback" not in result.stderr

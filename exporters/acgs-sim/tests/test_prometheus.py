@@ -13,6 +13,7 @@ import pytest
 from acgs_metrics import SERVICE_NAMES
 from acgs_testkit.servers import prometheus
 from acgs_testkit.sim import SimProcess, free_base_port
+from acgs_testkit.waiting import poll
 
 
 @pytest.fixture
@@ -50,14 +51,12 @@ def up_by_job(url: str) -> dict[str, float]:
 
 
 def wait_for_up(url: str, want: dict[str, float], timeout: float) -> dict[str, float]:
-    deadline = time.monotonic() + timeout
-    seen: dict[str, float] = {}
-    while time.monotonic() < deadline:
-        seen = up_by_job(url)
-        if all(seen.get(job) == value for job, value in want.items()):
-            return seen
-        time.sleep(0.5)
-    raise AssertionError(f"up is {seen}, wanted {want}")
+    def reached(seen: dict[str, float]) -> bool:
+        return all(seen.get(job) == value for job, value in want.items())
+
+    seen = poll(lambda: up_by_job(url), reached, timeout, every_s=0.5)
+    assert reached(seen), f"up is {seen}, wanted {want}"
+    return seen
 
 
 def test_prometheus_scrapes_every_service_and_sees_unresponsive_as_down(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -18,6 +18,7 @@ import pytest
 from acgs_metrics import CATALOG, SERVICE_NAMES, MetricSpec
 from acgs_sim.behaviour import HTTP_METRICS, behaviour_for
 from acgs_testkit.sim import Sample, SimProcess, free_base_port, parse_metrics
+from acgs_testkit.waiting import wait_for
 
 SERIES = CATALOG.by_series_name()
 
@@ -63,14 +64,6 @@ def total(samples: list[Sample], name: str, **labels: str) -> float:
     return sum(values(samples, name, **labels))
 
 
-def wait_for(check: Callable[[], bool], timeout: float = 15.0, message: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
-        time.sleep(0.25)
-
-
 def inject(
     client: httpx.Client, sim: SimProcess, service: str, **body: object
 ) -> dict[str, object]:
@@ -112,7 +105,7 @@ def test_service_exposes_its_metrics_with_sane_values(
         }
         return relevant <= seen and relevant <= has_traffic
 
-    wait_for(every_metric_has_data, timeout=30, message=f"every {service} metric to move")
+    wait_for(every_metric_has_data, timeout_s=30, what=f"every {service} metric to move")
     samples = scrape(client, sim, service)
     names = {spec_of(s.name).name for s in samples}
     assert names == relevant, f"{service} exposes metrics that are not its own"
@@ -208,8 +201,8 @@ def test_compliance_drop(sim: SimProcess, client: httpx.Client) -> None:
                 set(values(scrape(client, sim, "ac"), "acgs_constitutional_compliance_score"))
                 == {0.4}
             ),
-            timeout=5,
-            message="every ac principle at 0.4",
+            timeout_s=5,
+            what="every ac principle at 0.4",
         )
     finally:
         clear(client, sim, "ac")
@@ -217,8 +210,8 @@ def test_compliance_drop(sim: SimProcess, client: httpx.Client) -> None:
         lambda: (
             min(values(scrape(client, sim, "ac"), "acgs_constitutional_compliance_score")) > 0.6
         ),
-        timeout=15,
-        message="ac scores to recover",
+        timeout_s=15,
+        what="ac scores to recover",
     )
 
 
@@ -230,8 +223,8 @@ def test_compliance_drop_default_value(sim: SimProcess, client: httpx.Client) ->
                 set(values(scrape(client, sim, "pgc"), "acgs_constitutional_compliance_score"))
                 == {0.5}
             ),
-            timeout=5,
-            message="every pgc principle at 0.5",
+            timeout_s=5,
+            what="every pgc principle at 0.5",
         )
     finally:
         clear(client, sim, "pgc")
@@ -284,7 +277,7 @@ def test_slow_synthesis(sim: SimProcess, client: httpx.Client) -> None:
                 >= total(before, f"{name}_count") + 3
             )
 
-        wait_for(enough, timeout=15, message="three slow syntheses")
+        wait_for(enough, timeout_s=15, what="three slow syntheses")
         after = scrape(client, sim, "gs")
     finally:
         clear(client, sim, "gs")
@@ -303,8 +296,8 @@ def test_cost_spike(sim: SimProcess, client: httpx.Client) -> None:
             lambda: (
                 max(values(scrape(client, sim, "pgc"), "acgs_governance_action_cost_sol")) > 0.02
             ),
-            timeout=10,
-            message="a pgc action cost above 0.02 SOL",
+            timeout_s=10,
+            what="a pgc action cost above 0.02 SOL",
         )
     finally:
         clear(client, sim, "pgc")
