@@ -31,7 +31,7 @@ from acgs_deploy.settings import StackSettings
 from acgs_testkit.load import query_load
 from acgs_testkit.ports import free_stack_settings
 from acgs_testkit.stack import deployed_stack
-from acgs_testkit.waiting import wait_for
+from acgs_testkit.waiting import poll, wait_for
 
 pytestmark = pytest.mark.stack
 
@@ -199,6 +199,12 @@ def test_bad_arguments_and_unwritable_out_are_refused_before_any_work(
     assert not list((deployed.layout.prometheus_data / "snapshots").glob("*"))
 
 
+def _monitoring_up(targets: list[dict[str, Any]]) -> bool:
+    """Prometheus, Alertmanager and node_exporter are scraped, and up."""
+    monitoring = [t for t in targets if not t["labels"]["job"].startswith("acgs-")]
+    return len(monitoring) == 3 and all(t["health"] == "up" for t in monitoring)
+
+
 def scrape_targets(settings: StackSettings) -> tuple[list[dict[str, Any]], list[str]]:
     """(active targets, Alertmanager URLs) as this stack's Prometheus sees them."""
     with stack_client(settings, "prometheus") as client:
@@ -226,14 +232,10 @@ def test_restore_into_another_stack_scrapes_that_stack(
         assert "restored into another stack" in console.export_text()
 
         own, theirs = set(other.ports().values()), set(deployed.ports().values())
-        deadline = time.monotonic() + 60
-        while True:
-            targets, managers = scrape_targets(other)
-            monitoring = [t for t in targets if not t["labels"]["job"].startswith("acgs-")]
-            if len(monitoring) == 3 and all(t["health"] == "up" for t in monitoring):
-                break
-            assert time.monotonic() < deadline, f"stack 2 does not scrape itself: {monitoring}"
-            time.sleep(1)
+        targets, managers = poll(
+            lambda: scrape_targets(other), lambda seen: _monitoring_up(seen[0]), 60, every_s=1
+        )
+        assert _monitoring_up(targets), f"stack 2 does not scrape itself: {targets}"
         scraped = {urlsplit(t["scrapeUrl"]).port for t in targets}
         assert len(targets) == 10
         assert scraped <= own

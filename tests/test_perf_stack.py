@@ -8,7 +8,6 @@ torn down. Run with `nox -s stack`.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -73,10 +72,7 @@ def test_health_fails_when_a_service_stops_answering(deployed: StackSettings) ->
     httpx.post(f"{gs}/control/faults", json={"fault": "unresponsive"}, timeout=5)
     try:
         with stack_client(deployed, "prometheus") as client:
-            deadline = time.monotonic() + 40
-            while query(client, 'up{job="acgs-gs"} == 0') == []:
-                assert time.monotonic() < deadline, "acgs-gs never went down"
-                time.sleep(1)
+            wait_for(lambda: query(client, 'up{job="acgs-gs"} == 0'), 40, "acgs-gs down", 1)
         code, text = _run(commands.health, deployed, output_format="json")
     finally:
         httpx.delete(f"{gs}/control/faults", timeout=5)
@@ -95,10 +91,12 @@ def _fire_compliance_alert(settings: StackSettings) -> None:
     labels = {"service": "gs"}
     with stack_client(settings, "alertmanager") as am:
         alerts = AlertmanagerAlerts(am)
-        deadline = time.monotonic() + 60
-        while alerts.gone("ACGSComplianceScoreLow", labels):
-            assert time.monotonic() < deadline, "ACGSComplianceScoreLow never fired"
-            time.sleep(1)
+        wait_for(
+            lambda: not alerts.gone("ACGSComplianceScoreLow", labels),
+            60,
+            "ACGSComplianceScoreLow firing in Alertmanager",
+            every_s=1,
+        )
 
 
 def test_perf_measures_every_target(deployed: StackSettings, tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ from acgs_deploy.settings import StackSettings
 from acgs_deploy.webhook import read_notifications
 from acgs_testkit.ports import free_stack_settings
 from acgs_testkit.stack import deployed_stack
-from acgs_testkit.waiting import wait_for
+from acgs_testkit.waiting import stop_process, wait_for
 
 pytestmark = pytest.mark.stack
 
@@ -350,8 +350,7 @@ def test_down_stops_only_what_it_started(deployed: StackSettings) -> None:
         ):
             client.get("/")
     finally:
-        sleeper.kill()
-        sleeper.wait()
+        stop_process(sleeper)
 
 
 def test_user_supplied_certificate_stack(tmp_path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import pytest
 
 from acgs_dashboards.queryload import (
     DashboardLoad,
+    PanelLoad,
     QueryLoadError,
     parse_time,
     round_interval,
@@ -18,7 +18,9 @@ from acgs_dashboards.queryload import (
 )
 from acgs_dashboards.variables import Scope, interpolate
 from acgs_testkit.paths import REPO_ROOT
+from acgs_testkit.ports import free_port
 from acgs_testkit.stack import local_stack
+from acgs_testkit.waiting import poll
 
 NOW = 1_800_000_000.0
 # Series that exist only after something went wrong: no data is the healthy answer.
@@ -43,15 +45,19 @@ def _boards(built: Path) -> list[dict[str, Any]]:
     return boards
 
 
+def _panel(load: DashboardLoad, title: str) -> PanelLoad:
+    return next(p for p in load.panels if p.title == title)
+
+
 def _load_until_complete(board: dict[str, Any], live: Any) -> DashboardLoad:
     """Rates need a few scrapes: retry until every panel has series (or time runs out)."""
-    deadline = time.monotonic() + 40
     with live.client() as client:
-        while True:
-            load = run_dashboard(board, client, scrape_interval_s=1)
-            if (not _empty(load) and not load.errors) or time.monotonic() > deadline:
-                return load
-            time.sleep(1)
+        return poll(
+            lambda: run_dashboard(board, client, scrape_interval_s=1),
+            lambda load: not _empty(load) and not load.errors,
+            timeout_s=40,
+            every_s=1,
+        )
 
 
 def test_every_dashboard_query_returns_data(built: Path, live: Any) -> None:
@@ -170,17 +176,9 @@ def test_queryload_command(
     odd.write_text(json.dumps({"title": "odd", "panels": [], "time": {"from": "yesterday"}}))
     assert main(["queryload", str(odd), "--url", live.url]) == 2
     assert "odd.json: time 'yesterday'" in capsys.readouterr().err
-    closed = f"http://127.0.0.1:{_closed_port()}"
+    closed = f"http://127.0.0.1:{free_port()}"
     assert main(["queryload", boards, "--url", closed]) == 2
     assert "failed" in capsys.readouterr().err
-
-
-def _closed_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_unseen_dashboards_run_without_query_errors(live: Any) -> None:
@@ -208,14 +206,14 @@ def test_slo_burn_rates_show_zero_on_a_healthy_stack(built: Path) -> None:
             errors = client.get("/api/v1/query", params={"query": "acgs:slo_error_ratio:rate5m"})
             assert {s["value"][1] for s in errors.json()["data"]["result"]} == {"0"}
         # The services' first requests land over a few seconds: wait until every one shows.
-        deadline = time.monotonic() + 30
-        while True:
-            load = _load_until_complete(board, healthy)
-            by_title = {p.title: p for p in load.panels}
-            per_service = by_title["Burn rate by service (1h)"]
-            if per_service.series == len(healthy.services) or time.monotonic() > deadline:
-                break
-            time.sleep(1)
+        load = poll(
+            lambda: _load_until_complete(board, healthy),
+            lambda load: _panel(load, "Burn rate by service (1h)").series == len(healthy.services),
+            timeout_s=30,
+            every_s=1,
+        )
+    by_title = {p.title: p for p in load.panels}
+    per_service = by_title["Burn rate by service (1h)"]
     assert load.errors == []
     assert _empty(load) == []
     assert per_service.series == len(healthy.services)

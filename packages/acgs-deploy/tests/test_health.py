@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ from acgs_deploy.health import (
 )
 from acgs_deploy.settings import StackSettings
 from acgs_testkit.ca import Certs
+from acgs_testkit.waiting import wait_for
 
 from .conftest import Stack
 
@@ -89,10 +89,12 @@ def test_rules_alertmanager_and_firing(stack: Stack) -> None:
         manager = check_alertmanager(am)
         assert manager.status == "ok"
         assert manager.data["receivers"] == ["webhook"]
-        deadline = time.monotonic() + 20
-        while "TestAlwaysFiring" not in check_firing(am).data["alertnames"]:
-            assert time.monotonic() < deadline, "TestAlwaysFiring never reached Alertmanager"
-            time.sleep(0.5)
+        wait_for(
+            lambda: "TestAlwaysFiring" in check_firing(am).data["alertnames"],
+            20,
+            "TestAlwaysFiring in Alertmanager",
+            every_s=0.5,
+        )
         firing = check_firing(am)
     assert firing.data["by_severity"]["warning"] >= 1
 

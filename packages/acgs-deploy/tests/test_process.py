@@ -4,7 +4,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,13 +11,12 @@ import pytest
 
 from acgs_deploy.commandlines import prometheus_command
 from acgs_deploy.process import ProcessManager, ProcessSpec
+from acgs_testkit.waiting import stop_process, wait_for
 
 
 def wait_for_log(manager: ProcessManager, name: str, text: str) -> None:
-    deadline = time.monotonic() + 30
-    while text not in manager.log_file(name).read_text():
-        assert time.monotonic() < deadline, f"{name} never logged {text!r}"
-        time.sleep(0.02)
+    log = manager.log_file(name)
+    wait_for(lambda: text in log.read_text(), 30, f"{name} to log {text!r}", every_s=0.02)
 
 
 SLEEPER = [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)"]
@@ -81,8 +79,7 @@ def test_a_foreign_process_with_the_recorded_pid_is_left_alone(
         assert not manager.stop("sleeper")
         assert foreign.poll() is None
     finally:
-        foreign.kill()
-        foreign.wait()
+        stop_process(foreign)
 
 
 def test_stop_escalates_to_sigkill(manager: ProcessManager) -> None:

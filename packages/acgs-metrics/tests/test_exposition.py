@@ -30,6 +30,7 @@ from acgs_metrics.exposition import (
     start_http_server,
 )
 from acgs_testkit.ca import Certs
+from acgs_testkit.waiting import wait_for
 
 TEXT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS = "application/openmetrics-text; version=1.0.0"
@@ -238,11 +239,13 @@ def run_asgi() -> Iterator[object]:
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
         servers.append((server, thread))
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
+
+        def started() -> bool:
+            if not thread.is_alive():
+                raise RuntimeError("uvicorn exited at start")
+            return server.started
+
+        wait_for(started, 10, "uvicorn to start", every_s=0.02)
         return f"http://127.0.0.1:{port}"
 
     try:

@@ -27,6 +27,7 @@ from acgs_metrics.middleware import (
     RouteTemplates,
     WSGIMetricsMiddleware,
 )
+from acgs_testkit.waiting import poll, wait_for
 
 ROUTES = ["/health", "/items/{item_id}", "/files/{rest:path}", "/boom", "/slow", "/held"]
 # Requests to /held wait for this, so a test can look at them while they are in flight.
@@ -176,9 +177,7 @@ def test_wsgi_duration_and_in_flight(wsgi_url: str, registry: CollectorRegistry)
     for thread in threads:
         thread.start()
     try:
-        deadline = time.monotonic() + 10
-        while in_flight(registry) < 3 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        poll(lambda: in_flight(registry), lambda held: held >= 3, timeout_s=10, every_s=0.01)
         assert in_flight(registry) == 3
         time.sleep(0.2)
     finally:
@@ -227,6 +226,12 @@ class ASGIApp:
         await send({"type": "http.response.body", "body": b"ok"})
 
 
+def _started(server: uvicorn.Server, thread: threading.Thread) -> bool:
+    if not thread.is_alive():
+        raise RuntimeError("uvicorn exited at start")
+    return server.started
+
+
 class UvicornServer:
     """uvicorn in a thread on a free port."""
 
@@ -237,11 +242,7 @@ class UvicornServer:
 
     def __enter__(self) -> str:
         self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
+        wait_for(lambda: _started(self.server, self.thread), 10, "uvicorn", every_s=0.02)
         port = self.server.servers[0].sockets[0].getsockname()[1]
         return f"http://127.0.0.1:{port}"
 

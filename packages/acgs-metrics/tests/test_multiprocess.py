@@ -20,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from acgs_metrics.exposition import start_http_server
 from acgs_metrics.multiprocess import mark_process_dead
+from acgs_testkit.waiting import stop_process
 
 WORKER = r"""
 import json, os, sys
@@ -91,10 +92,9 @@ class Workers:
             assert proc.stdin is not None
             proc.stdin.close()
             try:
-                proc.wait(timeout=10)
+                proc.wait(timeout=10)  # a held worker exits at the end of its input
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+                stop_process(proc)
 
     def stop_all(self) -> None:
         for proc in self.held:

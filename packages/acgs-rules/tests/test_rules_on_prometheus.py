@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -14,6 +14,7 @@ from acgs_testkit import servers
 from acgs_testkit.paths import REPO_ROOT
 from acgs_testkit.ports import free_port
 from acgs_testkit.servers import self_scrape_config
+from acgs_testkit.waiting import poll
 
 RULES = REPO_ROOT / "rules"
 
@@ -36,16 +37,24 @@ def prometheus(tmp_path: Path) -> Iterator[str]:
         yield server.url
 
 
+def loaded_rules(url: str) -> list[dict[str, Any]]:
+    data = get_json(f"{url}/api/v1/rules")["data"]
+    assert isinstance(data, dict)
+    return [r for g in data["groups"] for r in g["rules"]]
+
+
+def was_evaluated(rule: dict[str, Any]) -> bool:
+    return str(rule.get("lastEvaluation", "")).startswith("20")
+
+
 def test_every_rule_evaluates_without_error(prometheus: str) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        data = get_json(f"{prometheus}/api/v1/rules")["data"]
-        assert isinstance(data, dict)
-        rules = [r for g in data["groups"] for r in g["rules"]]
-        evaluated = [r for r in rules if r.get("lastEvaluation", "").startswith("20")]
-        if len(evaluated) == len(rules) or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
+    rules = poll(
+        lambda: loaded_rules(prometheus),
+        lambda rules: all(map(was_evaluated, rules)),
+        timeout_s=30,
+        every_s=0.5,
+    )
+    evaluated = [r for r in rules if was_evaluated(r)]
     assert len(rules) >= 40
     assert len(evaluated) == len(rules)
     unhealthy = [(r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"]

@@ -30,7 +30,7 @@ from acgs_deploy.perf.report import (
 )
 from acgs_deploy.perf.scrape import scrape_latency
 from acgs_deploy.perf.stats import Sample, percentile, summarize
-from acgs_testkit.waiting import wait_for
+from acgs_testkit.waiting import stop_process, wait_for
 
 from ..conftest import Stack
 
@@ -55,8 +55,7 @@ def test_overhead_of_a_busy_and_an_idle_process() -> None:
         result = measure_overhead({"busy": busy.pid, "idle": idle.pid}, window_s=1.0, samples=4)
     finally:
         for process in (busy, idle):
-            process.kill()
-            process.wait()
+            stop_process(process)
     usage = {p.name: p for p in result.processes}
     cores = os.cpu_count() or 1
     # A busy loop holds one core (at most 1/cores of the machine; the machine is shared).
