@@ -20,7 +20,9 @@ def test_counts_flapping_and_steady_alerts(stack: Stack) -> None:
 
         def flapping_episodes() -> int:
             report = alert_fatigue(prom, None, window_s=time.time() - started + 30, step_s=1)
-            return next(a.firing_episodes for a in report.alerts if a.alertname == "TestFlapping")
+            # Not in the report before its first firing: no episode yet (not StopIteration).
+            episodes = (a.firing_episodes for a in report.alerts if a.alertname == "TestFlapping")
+            return next(episodes, 0)
 
         wait_for(lambda: flapping_episodes() >= 3, timeout_s=40)
         wait_for(lambda: "TestAlwaysFiring" in str(AlertmanagerAlerts(am).active()))
