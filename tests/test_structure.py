@@ -21,7 +21,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from acgs_testkit.paths import REPO_ROOT
+
+ROOT = REPO_ROOT
 MAX_FILE_LINES = 600
 MAX_FUNCTION_LINES = 80
 DECLARATIVE = ("dashboards/",)  # dashboard definitions: data written as builder calls

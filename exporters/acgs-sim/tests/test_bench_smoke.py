@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from acgs_testkit.benchmarks import run_benchmark
+from acgs_testkit.paths import REPO_ROOT
 
-BENCH = Path(__file__).parents[1] / "benchmarks" / "bench_sim_cpu.py"
+BENCH = REPO_ROOT / "exporters" / "acgs-sim" / "benchmarks" / "bench_sim_cpu.py"
 
 
 def test_bench_sim_cpu_quick_run() -> None:

@@ -13,6 +13,7 @@ from acgs_dashboards.lint import LintOptions, lint_paths
 from acgs_promql.expression import Expression, Role
 from acgs_promql.findings import Finding, Severity
 from acgs_promql.index import RecordedSeries
+from acgs_testkit.paths import REPO_ROOT
 
 DS = {"type": "prometheus", "uid": "${datasource}"}
 DATASOURCE_VARIABLE = {"name": "datasource", "type": "datasource", "query": "prometheus"}
@@ -386,11 +387,8 @@ def test_default_rules_are_found_from_anywhere(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Linting from outside the repository still knows the recorded acgs: names."""
-    from acgs_promql.repository import find_repo_root
-
     recorded = "acgs:http_requests:rate1m"
-    checkout = find_repo_root(Path(__file__))
-    assert recorded in (checkout / "rules" / "acgs-recording.yml").read_text()
+    assert recorded in (REPO_ROOT / "rules" / "acgs-recording.yml").read_text()
     path = tmp_path / "b.json"
     path.write_text(json.dumps(board(panel(recorded, unit="reqps"))))
     monkeypatch.chdir(tmp_path)
@@ -428,7 +426,7 @@ def test_every_check_is_documented() -> None:
     from acgs_dashboards.lint.checks import ALL_CHECK_NAMES
     from acgs_promql.checks.registry import BY_NAME
 
-    docs = Path(__file__).parents[1] / "docs"
+    docs = REPO_ROOT / "packages" / "acgs-dashboards" / "docs"
     doc = (docs / "checks.md").read_text()
     sections = {line.removeprefix("## ") for line in doc.splitlines() if line.startswith("## ")}
     shared = {name for name in ALL_CHECK_NAMES if name in BY_NAME}

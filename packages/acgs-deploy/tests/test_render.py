@@ -13,6 +13,7 @@ from acgs_deploy.render import local_topology, render
 from acgs_deploy.secrets import Secrets
 from acgs_deploy.settings import StackSettings
 from acgs_deploy.tls import CertificateInfo
+from acgs_testkit.paths import REPO_ROOT
 
 Prepared = tuple[Secrets, CertificateInfo]
 
@@ -182,8 +183,6 @@ def test_grafana_provisioning_and_dashboards_without_secrets(
 def test_unchanged_dashboards_are_reused_and_changes_rebuild(
     settings: StackSettings, prepared: Prepared, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from acgs_deploy.settings import REPO_ROOT
-
     source = tmp_path / "dashboards"
     source.mkdir()
     for path in (REPO_ROOT / "dashboards").glob("*.py"):

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from acgs_deploy.settings import SettingsError, StackSettings
+from acgs_testkit.paths import REPO_ROOT
 
 
 def test_defaults_are_the_guides_ports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -76,8 +77,6 @@ def test_wildcard_listen_connects_on_loopback(tmp_path: Path) -> None:
 
 def test_example_stack_file_loads(tmp_path: Path) -> None:
     """configs/stack.example.yml documents real settings: uncommented, it loads."""
-    from acgs_deploy.settings import REPO_ROOT
-
     text = (REPO_ROOT / "configs" / "stack.example.yml").read_text()
     lines = [line[2:] for line in text.splitlines() if line.startswith("# ") and ": " in line]
     settings_lines = [line for line in lines if line.split(":")[0].isidentifier()]

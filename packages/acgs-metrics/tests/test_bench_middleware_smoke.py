@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from acgs_testkit.benchmarks import run_benchmark
+from acgs_testkit.paths import REPO_ROOT
 
-BENCH = Path(__file__).parents[1] / "benchmarks" / "bench_middleware.py"
+BENCH = REPO_ROOT / "packages" / "acgs-metrics" / "benchmarks" / "bench_middleware.py"
 
 
 def test_bench_middleware_quick_run() -> None:

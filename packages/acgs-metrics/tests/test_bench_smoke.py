@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 from acgs_testkit.benchmarks import run_benchmark
+from acgs_testkit.paths import REPO_ROOT
 
-BENCH = Path(__file__).parents[1] / "benchmarks" / "bench_instruments.py"
+BENCH = REPO_ROOT / "packages" / "acgs-metrics" / "benchmarks" / "bench_instruments.py"
 
 
 def test_bench_quick_run_reports_every_row(tmp_path: Path) -> None:

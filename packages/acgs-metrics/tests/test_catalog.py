@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -11,6 +10,7 @@ from pydantic import ValidationError
 from acgs_metrics import CATALOG, SERVICE_NAMES, LabelSpec, MetricSpec, MetricType, Unit
 from acgs_metrics.cli import catalog_json, catalog_markdown, main
 from acgs_metrics.schema import Catalog
+from acgs_testkit.paths import REPO_ROOT
 
 REQUIRED = {
     "acgs_constitutional_compliance_score": (MetricType.GAUGE, ("service", "principle_id")),
@@ -203,7 +203,7 @@ def test_markdown_gives_buckets_ranges_and_bounds() -> None:
 
 
 def test_committed_catalog_doc_is_up_to_date() -> None:
-    doc = Path(__file__).parents[1] / "docs" / "catalog.md"
+    doc = REPO_ROOT / "packages" / "acgs-metrics" / "docs" / "catalog.md"
     assert doc.read_text(encoding="utf-8") == catalog_markdown(), (
         f"{doc} is stale; regenerate it: uv run acgs-metrics catalog --format markdown > {doc}"
     )

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from acgs_testkit.ca import Certs
+from acgs_testkit.paths import REPO_ROOT
 
-PACKAGE = Path(__file__).parents[1]
+PACKAGE = REPO_ROOT / "packages" / "acgs-metrics"
 README = PACKAGE / "README.md"
 FENCE = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
@@ -133,7 +134,7 @@ def test_installs_alone_in_a_fresh_venv_and_runs_the_readme(tmp_path: Path, cert
 
 
 def test_root_readme_library_quick_start_runs(tmp_path: Path) -> None:
-    root_readme = PACKAGE.parents[1] / "README.md"
+    root_readme = REPO_ROOT / "README.md"
     section = root_readme.read_text().split("## The library", 1)[1].split("\n## ", 1)[0]
     (block,) = FENCE.findall(section)
     check = (

@@ -17,9 +17,10 @@ import time
 from pathlib import Path
 
 from acgs_testkit import servers
+from acgs_testkit.paths import REPO_ROOT
 from acgs_testkit.ports import free_port
 
-OUT = Path(__file__).resolve().parent.parent / "src" / "acgs_promql" / "data" / "known_metrics"
+OUT = REPO_ROOT / "packages" / "acgs-promql" / "src" / "acgs_promql" / "data" / "known_metrics"
 
 
 def started(name: str, state: Path) -> servers.Server:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from acgs_promql.checks.base import Check
 from acgs_promql.checks.registry import CHECKS
+from acgs_testkit.paths import REPO_ROOT
 
-PACKAGE = Path(__file__).resolve().parents[1]
+PACKAGE = REPO_ROOT / "packages" / "acgs-promql"
 
 
 @pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.name)

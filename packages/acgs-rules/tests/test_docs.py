@@ -6,14 +6,12 @@ acgs-promql's, shared with the dashboard linter.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from acgs_rules.checks.registry import CHECKS, OTHER_CHECK_NAMES
 from acgs_testkit.paths import REPO_ROOT
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "checks"
+DOCS = REPO_ROOT / "packages" / "acgs-rules" / "docs" / "checks"
 PAGES = {check.name: check.doc_page for check in CHECKS} | {
     name: f"packages/acgs-rules/docs/checks/{name.replace('/', '-')}.md"
     for name in OTHER_CHECK_NAMES
