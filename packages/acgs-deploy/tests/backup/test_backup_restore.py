@@ -61,8 +61,8 @@ def make_sources(server: Server, tmp_path: Path, am: Server | None) -> BackupSou
 
 
 def server_data(server: Server) -> Path:
-    flag = next(arg for arg in server.argv if arg.startswith("--storage.tsdb.path="))
-    return Path(flag.split("=", 1)[1])
+    assert server.data is not None
+    return server.data
 
 
 def targets_for(server: Server, sources: BackupSources, am: Server | None) -> RestoreTargets:

@@ -25,7 +25,8 @@ def test_verify_with_key_files_and_errors(
     fast_kdf: ScryptParams,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    data_dir = Path(next(a for a in prometheus_server.argv if "tsdb.path" in a).split("=", 1)[1])
+    data_dir = prometheus_server.data
+    assert data_dir is not None
     sources = BackupSources(prometheus=prometheus_server.client(), prometheus_data_dir=data_dir)
     result = create_backup(
         sources, tmp_path / "b", Passphrase(RIGHT_KEY), params=fast_kdf, settle_s=2

@@ -75,10 +75,12 @@ class Server:
         log: Path,
         ready_path: str = "/-/ready",
         auth: WebAuth | None = None,
+        data: Path | None = None,
     ) -> None:
         self.argv = list(argv)
         self.port = port
         self.auth = auth
+        self.data = data  # its data directory (Prometheus' TSDB, Alertmanager's state)
         self.url = f"{'https' if auth else 'http'}://127.0.0.1:{port}"
         self.log = log
         self._ready_path = ready_path
@@ -173,7 +175,7 @@ def prometheus(
         retention=retention,
         extra=extra,
     )
-    return Server(argv, port, workdir / "prometheus.log", auth=auth)
+    return Server(argv, port, workdir / "prometheus.log", auth=auth, data=workdir / "data")
 
 
 def alertmanager(
@@ -195,7 +197,7 @@ def alertmanager(
         listen=f"127.0.0.1:{port}",
         web_config=auth.write(workdir / "web.yml") if auth else None,
     )
-    return Server(argv, port, workdir / "alertmanager.log", auth=auth)
+    return Server(argv, port, workdir / "alertmanager.log", auth=auth, data=workdir / "data")
 
 
 def node_exporter(workdir: Path, *, port: int | None = None, auth: WebAuth | None = None) -> Server:
