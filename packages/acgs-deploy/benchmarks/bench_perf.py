@@ -15,15 +15,11 @@ import os
 import tempfile
 from pathlib import Path
 
-import yaml
 from rich.console import Console
 
-from acgs_deploy import backends, commands
-from acgs_deploy.backends.base import DeployOptions
-from acgs_deploy.backends.local import LocalBackend
-from acgs_deploy.settings import StackSettings
+from acgs_deploy import commands
 from acgs_testkit.paths import REPO_ROOT
-from acgs_testkit.ports import free_stack_ports
+from acgs_testkit.stack import deployed_stack
 
 
 def main() -> None:
@@ -32,18 +28,14 @@ def main() -> None:
     think = float(os.environ.get("BENCH_THINK", "1"))
     report = Path(os.environ.get("BENCH_REPORT", REPO_ROOT / "reports" / "bench-perf"))
     console = Console()
-    with tempfile.TemporaryDirectory(prefix="bench-perf-") as tmp:
-        stack_file = Path(tmp) / "stack.yml"
-        stack_file.write_text(yaml.safe_dump(free_stack_ports()))
-        settings = StackSettings.load(Path(tmp) / "state", stack_file=stack_file)
-        try:
-            backends.deploy(LocalBackend(settings, DeployOptions(demo=True)))
-            code = commands.perf(
-                settings=settings, console=console, users=users, duration=duration, think=think,
-                report=report, detection_trials=1, quiet_window=30.0,
-            )  # fmt: skip
-        finally:
-            LocalBackend(settings).down()
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-perf-") as tmp,
+        deployed_stack(Path(tmp)) as settings,
+    ):
+        code = commands.perf(
+            settings=settings, console=console, users=users, duration=duration, think=think,
+            report=report, detection_trials=1, quiet_window=30.0,
+        )  # fmt: skip
     body = json.loads((report / "report.json").read_text())
     load = body.get("load")
     if load is None:  # perf stopped before the load phase; it printed why
