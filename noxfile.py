@@ -51,14 +51,21 @@ def sync(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Unit and integration tests (real promtool, Prometheus, Alertmanager); not the stack."""
     sync(session)
-    session.run("pytest", "-m", "not stack", *relative(TEST_DIRS), *session.posargs)
+    session.run("pytest", "-m", "not stack and not chaos", *relative(TEST_DIRS), *session.posargs)
 
 
 @nox.session
 def stack(session: nox.Session) -> None:
     """The whole local stack in a temporary state dir on free ports; always torn down."""
     sync(session)
-    session.run("pytest", "-m", "stack", "tests", *session.posargs)
+    session.run("pytest", "-m", "stack and not chaos", "tests", *session.posargs)
+
+
+@nox.session
+def chaos(session: nox.Session) -> None:
+    """Faults under load on the whole local stack (kill -9, restarts): minutes, so not a default."""
+    sync(session)
+    session.run("pytest", "-m", "chaos", "tests", *session.posargs)
 
 
 @nox.session
