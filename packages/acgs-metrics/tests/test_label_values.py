@@ -19,12 +19,12 @@ import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_om
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
 from acgs_metrics import CATALOG, GovernanceMetrics, Instruments, LabelValueError
-from acgs_metrics.exposition import make_wsgi_app, render, serve_wsgi
+from acgs_metrics.exposition import make_wsgi_app, render, serve_wsgi, start_http_server
 from acgs_metrics.instruments import OVERFLOW_VALUE
 from acgs_metrics.middleware import HttpMetrics, WSGIMetricsMiddleware
 from acgs_metrics.schema import Catalog, LabelSpec, MetricSpec, MetricType
@@ -256,6 +256,39 @@ def test_a_real_prometheus_scrapes_it(
     assert by_name["up"]["value"][1] == "1"
     folded = by_name[DEMO.name]["metric"]
     assert (folded["service"], folded["tenant"]) == ("gs", OVERFLOW_VALUE)
+
+
+def test_samples_written_without_the_guard_are_left_out_not_the_page(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # prometheus_client used directly, beside the instruments, in the same registry.
+    registry = CollectorRegistry()
+    GovernanceMetrics("gs", Instruments(registry=registry)).count_validation("success")
+    raw = Counter("acgs_raw_jobs", "Raw jobs.", ["queue"], registry=registry)
+    raw.labels("fast").inc()
+    raw.labels(SURROGATE).inc()
+    Gauge("acgs_raw_level", f"Level {SURROGATE}.", registry=registry).set(4)
+    with (
+        caplog.at_level(logging.ERROR, logger="acgs_metrics"),
+        start_http_server(0, registry=registry) as server,
+    ):
+        responses = [
+            httpx.get(f"{server.url}/metrics", headers=headers)
+            for headers in ({}, {"Accept": OPENMETRICS}, {})
+        ]
+    assert [r.status_code for r in responses] == [200, 200, 200]
+    for samples in (parsed(responses[0].text), parsed(responses[1].text, openmetrics=True)):
+        assert samples[key("acgs_constitutional_validations_total", service="gs", result="success")]
+        assert samples[key("acgs_raw_jobs_total", queue="fast")] == 1
+        assert [k for k in samples if k[0] == "acgs_raw_jobs_total"] == [
+            key("acgs_raw_jobs_total", queue="fast")
+        ]
+        assert samples[key("acgs_raw_level")] == 4  # its help is dropped, not its value
+    # One line per metric, however many scrapes.
+    assert sorted(r.getMessage()[:17] for r in caplog.records) == [
+        "'acgs_raw_jobs': ",
+        "'acgs_raw_level':",
+    ]
 
 
 # --- what keeping the allowed labels costs: still bounded ----------------------------------

@@ -49,6 +49,11 @@ for action, *args in json.loads(sys.argv[2]):
             labels=(CATALOG["acgs_active_sessions"].label("service"), tenant),
         )
         Instruments(CATALOG.extended([own])).counter(own.name).labels(sys.argv[1], args[0]).inc()
+    elif action == "raw":  # prometheus_client directly, without the guard
+        from prometheus_client import Counter
+        raw = Counter("acgs_raw_jobs", "Raw jobs.", ["queue"])
+        for queue in args[0]:
+            raw.labels(queue).inc()
     elif action == "serve":
         server = start_http_server(0)
         print(server.port, flush=True)
@@ -224,9 +229,11 @@ def test_any_worker_answers_for_all(workers: Workers) -> None:
 def test_a_surrogate_from_one_worker_never_breaks_the_scrape(workers: Workers) -> None:
     # In multiprocess mode a written label set lives on in the worker's file until the
     # directory is emptied: had "\ud800" got through, every scrape of every worker would
-    # fail until the next deploy. The guard folds it before anything is written.
+    # fail until the next deploy. The guard folds it before anything is written; a value
+    # written without the guard is left out of the page, alone.
     workers.run("gs", ["validate", 2])
     workers.run("gs", ["tenant", "\ud800"], ["tenant", "acme"])
+    workers.run("gs", ["raw", ["\ud800", "fast"]])
     with start_http_server(0, registry=CollectorRegistry()) as server:
         response = httpx.get(f"{server.url}/metrics", timeout=10)
         assert response.status_code == 200, response.text
@@ -242,6 +249,9 @@ def test_a_surrogate_from_one_worker_never_breaks_the_scrape(workers: Workers) -
     demo = "acgs_demo_tenant_requests_total"
     assert value(samples, demo, service="gs", tenant="_overflow") == 1
     assert value(samples, demo, service="gs", tenant="acme") == 1
+    assert [k for k in samples if k[0] == "acgs_raw_jobs_total"] == [
+        ("acgs_raw_jobs_total", frozenset({("queue", "fast")}))
+    ]
     assert (
         value(samples, "acgs_constitutional_validations_total", service="gs", result="success") == 2
     )
