@@ -72,11 +72,9 @@ def test_production_mode_folds_disallowed_values_and_warns_once(
     with caplog.at_level(logging.WARNING, logger="acgs_metrics"):
         for value in ("maybe", "perhaps", "maybe"):
             family.labels("gs", value).inc()
+    # Only the offending label folds: the series still says which service it was.
     folded = sample(
-        registry,
-        "acgs_constitutional_validations_total",
-        service=OVERFLOW_VALUE,
-        result=OVERFLOW_VALUE,
+        registry, "acgs_constitutional_validations_total", service="gs", result=OVERFLOW_VALUE
     )
     assert folded == 3
     assert overflow_count(registry, "acgs_constitutional_validations_total") == 3
@@ -332,7 +330,7 @@ def test_a_catalog_without_the_overflow_counter_still_folds(
     with caplog.at_level(logging.WARNING, logger="acgs_metrics"):
         family.labels("gs", "maybe").inc()
     name = "acgs_constitutional_validations_total"
-    assert sample(registry, name, service=OVERFLOW_VALUE, result=OVERFLOW_VALUE) == 1
+    assert sample(registry, name, service="gs", result=OVERFLOW_VALUE) == 1
     assert any("fold into" in r.getMessage() for r in caplog.records)
 
 
@@ -369,8 +367,9 @@ def test_the_bound_holds_under_concurrent_first_use(registry: CollectorRegistry)
 
 
 def test_facade_caches_keep_the_guard_past_the_series_bound(registry: CollectorRegistry) -> None:
-    # With a bound of 5 series, the 6th principle folds, and keeps folding (and being
-    # counted) on every call, because the facade never caches a folded label set.
+    # With a bound of 5 series, the 6th principle folds (principle_id only: service is a
+    # closed set), and keeps folding (and being counted) on every call, because the facade
+    # never caches a folded label set.
     metric = "acgs_constitutional_compliance_score"
     catalog = Catalog(
         metrics=tuple(
@@ -384,7 +383,7 @@ def test_facade_caches_keep_the_guard_past_the_series_bound(registry: CollectorR
     for score in (0.1, 0.2, 0.3):
         metrics.set_compliance_score("P-extra", score)
     assert overflow_count(registry, metric) == 3
-    assert sample(registry, metric, service=OVERFLOW_VALUE, principle_id=OVERFLOW_VALUE) == 0.3
+    assert sample(registry, metric, service="ac", principle_id=OVERFLOW_VALUE) == 0.3
     assert sample(registry, metric, service="ac", principle_id="P-extra") is None
     # A cached principle still lands on its own series, and range checks still apply.
     metrics.set_compliance_score("P-004", 1.5)
@@ -398,7 +397,7 @@ def test_facade_disallowed_values_fold_or_raise_on_every_call(registry: Collecto
         lenient.count_validation("maybe")
     name = "acgs_constitutional_validations_total"
     assert sample(registry, name, service="gs", result="success") == 1
-    assert sample(registry, name, service=OVERFLOW_VALUE, result=OVERFLOW_VALUE) == 2
+    assert sample(registry, name, service="gs", result=OVERFLOW_VALUE) == 2
     assert overflow_count(registry, name) == 2
     strict = GovernanceMetrics("gs", Instruments(registry=CollectorRegistry(), strict=True))
     for _ in range(2):

@@ -41,6 +41,19 @@ for action, *args in json.loads(sys.argv[2]):
         child = metrics.instruments.gauge("acgs_http_requests_in_flight").labels(sys.argv[1])
         for _ in range(args[0]):
             child.inc()
+    elif action == "tenant":  # a service's own metric, with an open label and no pattern
+        from acgs_metrics import CATALOG, LabelSpec, MetricSpec, MetricType
+        tenant = LabelSpec(name="tenant", description="tenant", max_values=10)
+        own = MetricSpec(
+            name="acgs_demo_tenant_requests_total", type=MetricType.COUNTER, help="Demo.",
+            labels=(CATALOG["acgs_active_sessions"].label("service"), tenant),
+        )
+        Instruments(CATALOG.extended([own])).counter(own.name).labels(sys.argv[1], args[0]).inc()
+    elif action == "raw":  # prometheus_client directly, without the guard
+        from prometheus_client import Counter
+        raw = Counter("acgs_raw_jobs", "Raw jobs.", ["queue"])
+        for queue in args[0]:
+            raw.labels(queue).inc()
     elif action == "serve":
         server = start_http_server(0)
         print(server.port, flush=True)
@@ -211,6 +224,37 @@ def test_any_worker_answers_for_all(workers: Workers) -> None:
             value(samples, "acgs_constitutional_validations_total", service="fv", result="success")
             == 11
         )
+
+
+def test_a_surrogate_from_one_worker_never_breaks_the_scrape(workers: Workers) -> None:
+    # In multiprocess mode a written label set lives on in the worker's file until the
+    # directory is emptied: had "\ud800" got through, every scrape of every worker would
+    # fail until the next deploy. The guard folds it before anything is written; a value
+    # written without the guard is left out of the page, alone.
+    workers.run("gs", ["validate", 2])
+    workers.run("gs", ["tenant", "\ud800"], ["tenant", "acme"])
+    workers.run("gs", ["raw", ["\ud800", "fast"]])
+    with start_http_server(0, registry=CollectorRegistry()) as server:
+        response = httpx.get(f"{server.url}/metrics", timeout=10)
+        assert response.status_code == 200, response.text
+        samples = scrape(server.url)
+    lint = subprocess.run(
+        ["promtool", "check", "metrics"],
+        input=response.content,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert (lint.returncode, lint.stdout + lint.stderr) == (0, b"")
+    demo = "acgs_demo_tenant_requests_total"
+    assert value(samples, demo, service="gs", tenant="_overflow") == 1
+    assert value(samples, demo, service="gs", tenant="acme") == 1
+    assert [k for k in samples if k[0] == "acgs_raw_jobs_total"] == [
+        ("acgs_raw_jobs_total", frozenset({("queue", "fast")}))
+    ]
+    assert (
+        value(samples, "acgs_constitutional_validations_total", service="gs", result="success") == 2
+    )
 
 
 def test_mark_process_dead_needs_a_directory(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -38,9 +38,12 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.exposition import choose_encoder, gzip_accepted
+from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 
 from acgs_metrics.multiprocess import check_multiprocess_dir, scrape_registry
+from acgs_metrics.schema import encodable
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -73,9 +76,66 @@ CONNECTION_TIMEOUT_S = 30.0
 
 
 def render(registry: Collector = REGISTRY, accept: str | None = None) -> tuple[bytes, str]:
-    """The registry's samples in the format ``accept`` asks for: (body, content type)."""
+    """The registry's samples in the format ``accept`` asks for: (body, content type).
+
+    A sample with a label value that is not UTF-8 (an unpaired surrogate) cannot be encoded
+    and takes the whole page with it. The guard of :mod:`acgs_metrics.instruments` never
+    writes one, but a metric made with prometheus_client directly can, and so can a
+    multiprocess file written without the guard: then, and only then, the page is rendered
+    again without those samples, and the first drop of each metric is logged.
+    """
     encoder, content_type = choose_encoder(accept or "")
-    return encoder(registry), content_type
+    try:
+        return encoder(registry), content_type
+    except UnicodeEncodeError:
+        return encoder(_Utf8Only(registry)), content_type
+
+
+class _Utf8Only:
+    """A collector's families with every sample that cannot be encoded as UTF-8 left out."""
+
+    def __init__(self, source: Collector) -> None:
+        self._source = source
+
+    def collect(self) -> Iterable[Metric]:
+        for metric in self._source.collect():
+            kept = [sample for sample in metric.samples if _encodable_sample(sample)]
+            help_ok = encodable(metric.documentation)
+            if len(kept) == len(metric.samples) and help_ok:
+                yield metric
+                continue
+            if not encodable(metric.name):
+                _report_drop(metric.name, "the whole metric (its name)")
+                continue
+            dropped = len(metric.samples) - len(kept)
+            _report_drop(metric.name, f"{dropped} sample(s)" + ("" if help_ok else " and help"))
+            copy = Metric(
+                metric.name, metric.documentation if help_ok else "", metric.type, metric.unit
+            )
+            copy.samples = kept
+            yield copy
+
+
+def _encodable_sample(sample: Sample) -> bool:
+    exemplar = sample.exemplar.labels.items() if sample.exemplar else ()
+    return all(
+        encodable(name) and encodable(value) for name, value in (*sample.labels.items(), *exemplar)
+    )
+
+
+_REPORTED: set[str] = set()  # metric names whose drops were logged (one line each)
+
+
+def _report_drop(name: str, what: str) -> None:
+    if name in _REPORTED:
+        return
+    _REPORTED.add(name)
+    log.error(
+        "%r: %s left out of /metrics, not valid UTF-8 (an unpaired surrogate); write it "
+        "through acgs_metrics instruments (they fold such values) or fix it where it is made",
+        name,
+        what,
+    )
 
 
 # --- TLS and basic auth -----------------------------------------------------------------

@@ -5,11 +5,17 @@ so the hot path (``child.inc()``, ``child.observe()``) is exactly prometheus_cli
 
 The guard keeps memory bounded and never raises on a service's request path:
 
-- each metric keeps at most ``spec.series_bound`` label sets; a new label set past that
-  bound is recorded in one overflow series (every label ``_overflow``) and counted in
-  ``acgs_metrics_cardinality_overflow_total{metric}``, with one warning log per metric;
-- a label value the catalog does not allow is, in production mode (the default), folded the
-  same way; in strict mode it raises :class:`LabelValueError`.
+- a label value the catalog does not allow (not in the label's values, not matching its
+  pattern, or not valid UTF-8, which would break every ``/metrics`` render) is, in
+  production mode (the default), *folded*: that label becomes ``_overflow`` and the others
+  keep their values; in strict mode it raises :class:`LabelValueError`;
+- each metric keeps at most ``spec.series_bound`` label sets of its own; a new label set
+  past that bound is folded too, its open labels (pattern and bound) becoming ``_overflow``
+  and its closed ones (``service``, ``method``) kept;
+- folded label sets are bounded on their own (``series_bound`` of them, then the one
+  series with every label ``_overflow``), so a metric has at most ``2 * series_bound + 1``
+  series whatever callers send; each fold is counted in
+  ``acgs_metrics_cardinality_overflow_total{metric}``, with one warning log per metric.
 
 Production mode is the default because a metrics library must not turn a surprising label
 value into a failed request; strict mode (``strict=True`` or ``ACGS_METRICS_STRICT=1``) is
@@ -70,8 +76,11 @@ class Family(Generic[Child]):
         self._instruments = instruments
         self._children: dict[tuple[str, ...], Child] = {}
         self._lock = threading.Lock()
+        # Folded label set -> its child (see _fold_into); never keyed by refused values.
+        self._folded: dict[tuple[str, ...], Child] = {}
         self._warned = False
         self._arity = len(spec.labels)
+        self._open = [i for i, label in enumerate(spec.labels) if label.values is None]
 
     def labels(self, *values: str) -> Child:
         """The child for these label values, in catalog order; cached after the first call."""
@@ -105,41 +114,68 @@ class Family(Generic[Child]):
                 f"({', '.join(self.spec.label_names)}), got {len(values)}"
             )
         values = tuple(str(v) for v in values)
-        bad = [
-            (label.name, value)
-            for label, value in zip(self.spec.labels, values, strict=True)
-            if not label.allows(value)
+        refused = [
+            (index, reason)
+            for index, (label, value) in enumerate(zip(self.spec.labels, values, strict=True))
+            if (reason := label.refusal(value)) is not None
         ]
-        if bad and self._instruments.strict:
-            name, value = bad[0]
+        if refused and self._instruments.strict:
+            index, reason = refused[0]
             raise LabelValueError(
-                f"{self.spec.name}: value {value!r} is not allowed for label {name!r} "
-                f"({_describe(self.spec, name)})"
+                f"{self.spec.name}: value {values[index]!r} is not allowed for label "
+                f"{self.spec.label_names[index]!r} ({reason})"
             )
+        offending = [index for index, _ in refused]
         with self._lock:
             child = self._children.get(values)
             if child is not None:
                 return child
-            if not bad and len(self._children) < self.spec.series_bound:
-                child = self.parent.labels(*values)
-                self._children[values] = child
-                return child
-        return self._overflow(reason="disallowed label value" if bad else "series bound reached")
+            if not offending:
+                if len(self._children) < self.spec.series_bound:
+                    child = self.parent.labels(*values)
+                    self._children[values] = child
+                    return child
+                # Every value is allowed, the label set is one too many: the open labels
+                # (pattern and bound) are where the growth comes from; closed sets stay.
+                offending = self._open or list(range(self._arity))
+            folded = tuple(
+                OVERFLOW_VALUE if index in offending else value
+                for index, value in enumerate(values)
+            )
+            child = self._folded.get(folded)
+            if child is None:
+                child = self._fold_into(folded)
+        self._count_overflow(offending, "not allowed" if refused else "series bound reached")
+        return child
 
-    def _overflow(self, reason: str) -> Child:
+    def _fold_into(self, folded: tuple[str, ...]) -> Child:
+        """The child of a folded label set (caller holds the lock).
+
+        Folded label sets keep their allowed values, so they are bounded on their own:
+        at most ``series_bound`` of them; past that, the one series with every label
+        ``_overflow``. A metric thus has at most twice its bound plus one series, and
+        folded label sets never take the place of label sets of its own.
+        """
+        if len(self._folded) >= self.spec.series_bound:
+            return self.parent.labels(*([OVERFLOW_VALUE] * self._arity))
+        child = self.parent.labels(*folded)
+        self._folded[folded] = child
+        return child
+
+    def _count_overflow(self, offending: list[int], reason: str) -> None:
         self._instruments.count_overflow(self.spec.name)
         if not self._warned:
+            # Label names only: a refused value may be anything a client sent.
             self._warned = True
             log.warning(
-                "%s: %s (bound %d); further new label sets fold into the %s series",
+                "%s: label %s %s (series bound %d); such label sets fold into series "
+                "where those labels are %s",
                 self.spec.name,
+                ", ".join(self.spec.label_names[index] for index in offending),
                 reason,
                 self.spec.series_bound,
                 OVERFLOW_VALUE,
             )
-        # The overflow child is not counted against the bound and is not cached under the
-        # offending values, so memory stays bounded whatever the caller sends.
-        return self.parent.labels(*([OVERFLOW_VALUE] * self._arity))
 
     def holds(self, values: tuple[str, ...]) -> bool:
         """True when ``values`` has a child of its own (not folded into the overflow series).
@@ -192,13 +228,6 @@ def gauge_setter(child: Gauge) -> Callable[[float], None]:
     if type(value) is MutexValue:
         return cast("Callable[[float], None]", value.set)
     return child.set
-
-
-def _describe(spec: MetricSpec, label_name: str) -> str:
-    label = spec.label(label_name)
-    if label.values is not None:
-        return "allowed: " + ", ".join(label.values)
-    return f"must match {label.pattern}"
 
 
 class Instruments:

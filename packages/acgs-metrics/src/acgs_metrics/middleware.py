@@ -17,9 +17,10 @@ mounted (WSGI ``PATH_INFO``; ASGI ``path`` without ``root_path``). A request is 
 its response body is finished (WSGI: the server closes the body iterable; ASGI: the app
 returns).
 
-A metrics failure must never fail a request: label values the catalog does not allow (an
-exotic HTTP method, say) fold into the overflow series in production mode, and in strict
-mode are logged and skipped.
+A metrics failure must never fail a request: a label value the catalog does not allow (an
+exotic HTTP method, a path from a ``route_for`` that is not UTF-8, say) folds in production
+mode (that label becomes ``_overflow``, ``service`` and the others stay), and in strict mode
+the request's metrics are logged once and skipped.
 """
 
 from __future__ import annotations

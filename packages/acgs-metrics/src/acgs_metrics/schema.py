@@ -17,7 +17,8 @@ that names the metric and the field:
 - label names are valid Prometheus label names and not reserved (``le``, ``quantile``,
   ``__*``, ``job``, ``instance``);
 - each label has allowed values or a cardinality bound, and a pattern that compiles (the
-  error names the metric and the label); histogram buckets are sorted.
+  error names the metric and the label); allowed values are valid UTF-8 (pydantic itself
+  refuses a ``help`` that is not); histogram buckets are sorted.
 """
 
 from __future__ import annotations
@@ -56,6 +57,25 @@ RESERVED_LABELS = frozenset({"le", "quantile", "job", "instance"})
 # with one reads as a sample of another metric (``acgs_x_count`` as the count of histogram
 # ``acgs_x``) to PromQL readers and to :meth:`Catalog.by_series_name`.
 RESERVED_SUFFIXES = ("_bucket", "_sum", "_count", "_created", "_info", "_gcount", "_gsum")
+
+
+# The one label value no exposition can carry: a str that is not UTF-8 (an unpaired
+# surrogate, "\ud800", from a lenient decoder, a JSON escape or os.fsdecode). It breaks
+# the encoding of the whole page, every series with it. NUL, control characters,
+# U+2028 and long values do not: both formats escape or carry them, and prometheus_client's
+# parsers, promtool and Prometheus 2.42 read them back.
+NOT_UTF8 = "not valid UTF-8 (an unpaired surrogate), which no exposition format can carry"
+
+
+def encodable(value: str) -> bool:
+    """True when ``value`` can be written as UTF-8 (ASCII, the common case, costs least)."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class MetricType(StrEnum):
@@ -144,6 +164,9 @@ class LabelSpec(BaseModel):
                 raise ValueError(f"label {self.name!r}: values must not be empty")
             if len(set(self.values)) != len(self.values):
                 raise ValueError(f"label {self.name!r}: values repeat")
+            for value in self.values:
+                if not encodable(value):
+                    raise ValueError(f"label {self.name!r}: value {value!r} is {NOT_UTF8}")
         if self.pattern is not None:
             try:
                 re.compile(self.pattern)
@@ -175,12 +198,19 @@ class LabelSpec(BaseModel):
         return self.max_values
 
     def allows(self, value: str) -> bool:
-        """True when ``value`` is one of the allowed values or matches the pattern."""
+        """True when ``value`` is one of the allowed values, or is UTF-8 and matches the
+        pattern (any UTF-8 value when there is none)."""
+        return self.refusal(value) is None
+
+    def refusal(self, value: str) -> str | None:
+        """Why this label refuses ``value`` (None when it allows it), for error messages."""
         if self.values is not None:
-            return value in self.values
-        if self.pattern is not None:
-            return re.fullmatch(self.pattern, value) is not None
-        return True
+            return None if value in self.values else "allowed: " + ", ".join(self.values)
+        if not encodable(value):
+            return NOT_UTF8
+        if self.pattern is not None and re.fullmatch(self.pattern, value) is None:
+            return f"must match {self.pattern}"
+        return None
 
 
 class MetricSpec(BaseModel):
