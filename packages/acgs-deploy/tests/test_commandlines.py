@@ -46,6 +46,14 @@ def test_without_web_config_or_retention_no_such_flag_is_given() -> None:
     ]
 
 
+def test_alertmanager_writes_its_silences_every_maintenance_interval() -> None:
+    argv = alertmanager_command(
+        config=Path("a.yml"), data=Path("d"), listen="127.0.0.1:2", maintenance_interval="1m"
+    )
+    assert "--data.maintenance-interval=1m" in argv
+    assert argv[-1] == "--cluster.listen-address="
+
+
 def test_node_exporter_command_line() -> None:
     assert node_exporter_command(listen="127.0.0.1:9100", web_config=Path("/s/web.yml")) == [
         "prometheus-node-exporter",

@@ -13,6 +13,7 @@ import pytest
 from cryptography import x509
 
 from acgs_testkit.ca import Certs
+from acgs_testkit.load import NO_ANSWER, query_load
 from acgs_testkit.ports import free_port
 from acgs_testkit.servers import WebAuth, alertmanager, node_exporter, prometheus
 from acgs_testkit.waiting import ServerExited, poll, stop_process, wait_for, wait_ready
@@ -104,3 +105,10 @@ def test_the_ca_signs_the_server_and_client_certificates_only(certs: Certs) -> N
         with pytest.raises(ValueError, match="does not match"):
             cert.verify_directly_issued_by(other)
     assert certs.server_key.stat().st_mode & 0o777 == 0o600
+
+
+def test_query_load_outlives_a_prometheus_that_does_not_answer() -> None:
+    nobody = f"http://127.0.0.1:{free_port()}"
+    with query_load(lambda: httpx.Client(base_url=nobody, timeout=1), "up", workers=2) as statuses:
+        wait_for(lambda: len(statuses) >= 6, 10, "several unanswered queries")
+    assert set(statuses) == {NO_ANSWER}

@@ -52,9 +52,14 @@ def alertmanager_command(
     data: Path,
     listen: str,
     web_config: Path | None = None,
+    maintenance_interval: str | None = None,
     extra: Sequence[str] = (),
 ) -> list[str]:
-    """argv of a single Alertmanager (no cluster gossip port), as `prometheus_command`."""
+    """argv of a single Alertmanager (no cluster gossip port), as `prometheus_command`.
+
+    `maintenance_interval` is how often it writes its silences and notification log to disk
+    (Alertmanager's 15m when None): a ``kill -9`` loses what was made since the last write.
+    """
     argv = [
         ALERTMANAGER,
         f"--config.file={config}",
@@ -63,6 +68,8 @@ def alertmanager_command(
     ]
     if web_config is not None:
         argv.append(f"--web.config.file={web_config}")
+    if maintenance_interval is not None:
+        argv.append(f"--data.maintenance-interval={maintenance_interval}")
     return [*argv, "--cluster.listen-address=", *extra]
 
 

@@ -147,6 +147,7 @@ def _alertmanager(settings: StackSettings) -> Component:
         data=settings.layout.alertmanager_data,
         listen=_listen(settings, settings.alertmanager_port),
         web_config=live / "web.yml",
+        maintenance_interval=settings.alertmanager_maintenance_interval,
         extra=[f"--web.external-url={base_url(settings, 'alertmanager')}/"],
     )
     spec = ProcessSpec("alertmanager", argv)

@@ -123,6 +123,12 @@ class StackSettings(BaseSettings):
         default_factory=lambda: {"cluster": "acgs-1-production", "environment": "production"}
     )
 
+    # How often Alertmanager writes its silences and notification log to disk: a crash
+    # (kill -9, power loss) loses at most this much. Alertmanager's own default is 15m.
+    alertmanager_maintenance_interval: str = Field(
+        default="1m", pattern=r"^0*[1-9][0-9]*(ms|s|m|h)$"
+    )
+
     rules_dir: Path = Field(default=REPO_ROOT / "rules", description="rule files (*.yml)")
 
     # User-supplied CA-signed certificate instead of the local CA (all three or none).

@@ -9,7 +9,9 @@ from contextlib import contextmanager
 
 import httpx
 
-__all__ = ["query_load"]
+__all__ = ["NO_ANSWER", "query_load"]
+
+NO_ANSWER = 0  # the status recorded for a request that got no HTTP answer at all
 
 
 @contextmanager
@@ -23,7 +25,7 @@ def query_load(
 ) -> Iterator[list[int]]:
     """``workers`` threads run ``query`` over the last ``window_s`` seconds, back to back, each
     on a client of its own, until the block ends; yields the HTTP statuses they got (filled
-    as they go, complete after the block)."""
+    as they go, complete after the block; ``NO_ANSWER`` while Prometheus did not answer)."""
     stop = threading.Event()
     statuses: list[int] = []
 
@@ -37,7 +39,14 @@ def query_load(
                     "end": now,
                     "step": step,
                 }
-                statuses.append(session.get("/api/v1/query_range", params=params).status_code)
+                try:
+                    response = session.get("/api/v1/query_range", params=params)
+                except httpx.TransportError:
+                    # Prometheus is down (a crash test): keep trying, as a dashboard would.
+                    statuses.append(NO_ANSWER)
+                    stop.wait(0.2)
+                    continue
+                statuses.append(response.status_code)
 
     threads = [threading.Thread(target=run) for _ in range(workers)]
     for thread in threads:

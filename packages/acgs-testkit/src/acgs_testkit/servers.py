@@ -184,9 +184,11 @@ def alertmanager(
     *,
     port: int | None = None,
     auth: WebAuth | None = None,
+    maintenance_interval: str | None = None,
 ) -> Server:
     """A single Alertmanager with ``config`` (default: one receiver that sends nothing),
-    behind ``auth`` when given."""
+    behind ``auth`` when given, writing its silences to disk every ``maintenance_interval``
+    (Alertmanager's default when None)."""
     port = port or free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "alertmanager.yml"
@@ -196,6 +198,7 @@ def alertmanager(
         data=workdir / "data",
         listen=f"127.0.0.1:{port}",
         web_config=auth.write(workdir / "web.yml") if auth else None,
+        maintenance_interval=maintenance_interval,
     )
     return Server(argv, port, workdir / "alertmanager.log", auth=auth, data=workdir / "data")
 
