@@ -238,7 +238,7 @@ CATALOG = Catalog(
         MetricSpec(
             name="acgs_metrics_cardinality_overflow_total",
             type=MetricType.COUNTER,
-            help="Label sets folded into an overflow series: a bound was reached or a value refused.",
+            help="Label sets folded into an overflow series (a bound reached or a value refused).",
             labels=(
                 LabelSpec(
                     name="metric",
