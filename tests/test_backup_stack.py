@@ -293,7 +293,7 @@ def test_failed_start_after_the_swap_rolls_back(
     err = " ".join(capsys.readouterr().err.split())
     assert code == EXIT_FAILED
     assert "prometheus exited at start" in err
-    assert "put back and the stack runs on them again: nothing was restored" in err
+    assert "put back and what ran before runs on them again: nothing was restored" in err
     assert {
         s.name: s.state for s in LocalBackend(deployed).status().components if s.name != "grafana"
     } == {

@@ -306,7 +306,9 @@ def test_failed_start_puts_the_previous_files_back(
 
     targets.configure = configure
     targets.start = start_with_port_taken
-    with pytest.raises(RestoreError, match=r"put back and the stack runs on them again") as error:
+    with pytest.raises(
+        RestoreError, match=r"put back and what ran before runs on them again"
+    ) as error:
         restore_backup(result.path, passphrase, targets)
 
     assert "exited" in str(error.value)
