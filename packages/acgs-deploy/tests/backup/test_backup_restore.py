@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from acgs_deploy.backup.apistate import fetch_silences, restore_silences
 from acgs_deploy.backup.archive import ArchiveError, Passphrase, ScryptParams
 from acgs_deploy.backup.manifest import ManifestError
 from acgs_deploy.backup.restore import (
@@ -356,3 +357,34 @@ def test_previous_copies_are_real_directories_and_only_the_latest_is_kept(
     for prefix, target in second.restored.items():
         copies = list(target.parent.glob(f"{target.name}.before-restore-*"))
         assert copies == [second.previous[prefix]]
+
+
+def test_silences_come_back_once_however_often_restored(alertmanager_server: Server) -> None:
+    """Alertmanager gives a re-created silence a new id and moves a start in the past to the
+    moment of creation, so neither may identify it: restoring twice must not make two."""
+    am = alertmanager_server.client()
+    now = datetime.now(UTC)
+    am.post(
+        "/api/v2/silences",
+        json={
+            "matchers": [
+                {"name": "service", "value": "gs", "isRegex": False},
+                {"name": "alertname", "value": "ACGS.*", "isRegex": True},
+            ],
+            "startsAt": (now - timedelta(minutes=5)).isoformat(),
+            "endsAt": (now + timedelta(hours=2)).isoformat(),
+            "createdBy": "backup-test",
+            "comment": "maintenance",
+        },
+    ).raise_for_status()
+    saved = fetch_silences(am)
+    ended = {**saved[0], "endsAt": (now - timedelta(minutes=1)).isoformat(), "comment": "over"}
+    for silence in saved:
+        am.delete(f"/api/v2/silence/{silence['id']}").raise_for_status()
+
+    assert restore_silences(am, [*saved, ended]) == 1
+    assert restore_silences(am, [*saved, ended]) == 0
+    active = fetch_silences(am)
+    assert [s["comment"] for s in active] == ["maintenance"]
+    assert active[0]["id"] != saved[0]["id"]
+    assert active[0]["startsAt"] != saved[0]["startsAt"]
