@@ -369,7 +369,7 @@ def test_sigterm_while_the_stack_is_stopped_finishes_the_restore_first(
     out: queue.Queue[str] = queue.Queue()
     threading.Thread(target=_lines, args=(process.stdout, out), daemon=True).start()
     try:
-        seen = []
+        seen: list[str] = []
         while not any(re.search(r"\bstop\b", line) for line in seen):
             seen.append(out.get(timeout=120))
         capsys.readouterr()
