@@ -10,7 +10,7 @@ from rich.console import Console
 
 from acgs_deploy import cli, commands
 from acgs_deploy.backup.archive import Passphrase, ScryptParams
-from acgs_deploy.backup.run import writable_dir
+from acgs_deploy.backup.run import stack_origin, writable_dir
 from acgs_deploy.backup.snapshot import BackupError, BackupSources, create_backup
 from acgs_deploy.exitcodes import EXIT_USAGE
 from acgs_deploy.lock import LOCK_FILE, exclusive
@@ -139,3 +139,18 @@ def test_deploy_during_a_restore_is_refused_and_named(
         assert code == 1
         assert "another deploy, reload or down (pid" in capsys.readouterr().err
     assert (settings.state_dir / LOCK_FILE).read_text() == ""
+
+
+def test_the_backed_up_stacks_settings_are_recorded_and_compared(tmp_path: Path) -> None:
+    """A backup records the stack's settings that are not the defaults (a new machine's stack
+    file can be written from them); a restore elsewhere names each one that differs."""
+    old = stack_origin(
+        StackSettings.load(tmp_path / "a", retention="30d", prometheus_port=9999, smtp_password="s")
+    )
+    new = stack_origin(StackSettings.load(tmp_path / "b"))
+    assert old.settings == {"retention": "30d", "prometheus_port": 9999}  # no secret
+    moved = old.differences(new)
+    assert moved[0] == "retention 30d -> (default)"
+    assert moved[-1] == "ports prometheus 9999 -> 9090"
+    # A backup made before settings were recorded: only what it knows is compared.
+    assert old.model_copy(update={"settings": None}).differences(new) == moved[1:]

@@ -41,7 +41,7 @@ from acgs_deploy.backup.snapshot import BackupError, BackupSources, create_backu
 from acgs_deploy.client import ComponentName, stack_client
 from acgs_deploy.components import components
 from acgs_deploy.lock import exclusive
-from acgs_deploy.settings import StackSettings
+from acgs_deploy.settings import SECRET_FIELDS, StackSettings
 
 __all__ = [
     "restore_paths",
@@ -88,6 +88,9 @@ def stack_origin(settings: StackSettings) -> StackOrigin:
         state_dir=str(settings.state_dir.resolve()),
         host=settings.connect_host,
         ports=settings.ports(),
+        settings=settings.model_dump(
+            mode="json", exclude_defaults=True, exclude={"state_dir", *SECRET_FIELDS}
+        ),
     )
 
 
