@@ -442,6 +442,15 @@ def test_disaster_recovery_from_the_backup_file_and_the_key_alone(
 
     assert commands.down(settings=deployed) == 0
     shutil.rmtree(deployed.state_dir)
+    # Step 3: the settings a lost stack file held, shown by verify from the file and key alone.
+    console = Console(record=True, width=2000)
+    code = commands.verify_backup(
+        settings=deployed, backup_file=backup, key_file=key, console=console
+    )
+    assert code == 0
+    shown = " ".join(console.export_text().split())
+    assert f"prometheus_port: {deployed.prometheus_port}, rules_dir: {deployed.rules_dir}" in shown
+    assert not deployed.state_dir.exists()
     argv = [sys.executable, "-m", "invoke", "restore", "--backup-file", str(backup)]
     argv += ["--key-file", str(key), "--state-dir", str(deployed.state_dir)]
     argv += ["--stack-file", str(stack_file_of(deployed))]
