@@ -18,6 +18,7 @@ from acgs_deploy.settings import StackSettings
 __all__ = ["KEY_NAME", "load_passphrase", "read_key_file"]
 
 KEY_NAME = "BACKUP_ENCRYPTION_KEY"
+_HOLDS = f"it holds the key alone, or its {KEY_NAME}='...' line from monitoring.env"
 _ASSIGNMENT = re.compile(r"(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)")
 
 
@@ -35,10 +36,10 @@ def read_key_file(path: Path) -> str:
     except OSError as error:
         raise ArchiveError(f"{path}: cannot read the key file: {error.strerror}") from None
     except UnicodeDecodeError:
-        raise ArchiveError(f"{path}: the key file is not text; its first line is the key") from None
+        raise ArchiveError(f"{path}: the key file is not text; {_HOLDS}") from None
     lines = [s for line in text.splitlines() if (s := line.strip()) and not s.startswith("#")]
     if not lines:
-        raise ArchiveError(f"{path}: the key file is empty; its first line is the key")
+        raise ArchiveError(f"{path}: the key file is empty; {_HOLDS}")
     assignments = [m for line in lines if (m := _ASSIGNMENT.fullmatch(line))]
     for match in assignments:
         if match.group(1) == KEY_NAME:
@@ -48,8 +49,7 @@ def read_key_file(path: Path) -> str:
             return key
     if assignments and assignments[0].group(0) == lines[0]:
         raise ArchiveError(
-            f"{path}: has {assignments[0].group(1)}= but no {KEY_NAME}= line; the file holds "
-            f"the key alone or its {KEY_NAME}='...' line from monitoring.env"
+            f"{path}: has {assignments[0].group(1)}= but no {KEY_NAME}= line; {_HOLDS}"
         )
     return _unquote(lines[0])
 
