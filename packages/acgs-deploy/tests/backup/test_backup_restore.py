@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import signal
 import socket
 import tarfile
 import time
@@ -276,8 +278,9 @@ def block_ids(data_dir: Path) -> set[str]:
 def test_failed_start_puts_the_previous_files_back(
     prometheus_server: Server, tmp_path: Path, passphrase: Passphrase, fast_kdf: ScryptParams
 ) -> None:
-    """Prometheus cannot start after the swap (its port is taken): the previous data and config
-    go back, the stack starts on them, and the error says nothing was restored."""
+    """Prometheus cannot start after the swap (its port is taken) and a SIGTERM arrives then:
+    the previous data and config go back, the stack starts on them, and the error says nothing
+    was restored and that the signal was held until then."""
     sources = make_sources(prometheus_server, tmp_path, None)
     config, data = sources.paths["config"], sources.prometheus_data_dir
     result = create_backup(sources, tmp_path / "b", passphrase, params=fast_kdf, settle_s=SETTLE_S)
@@ -298,6 +301,7 @@ def test_failed_start_puts_the_previous_files_back(
         if len(starts) > 1:
             prometheus_server.start()
             return
+        os.kill(os.getpid(), signal.SIGTERM)  # held: pytest would die of it otherwise
         with socket.socket() as squatter:
             # The stopped Prometheus leaves TIME_WAIT connections on its port.
             squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -313,6 +317,7 @@ def test_failed_start_puts_the_previous_files_back(
         restore_backup(result.path, passphrase, targets)
 
     assert "exited" in str(error.value)
+    assert str(error.value).endswith("(SIGTERM was held until this was done.)")
     # The first start saw the restored blocks, the second (after the roll-back) the old ones.
     assert starts[0] != blocks_before
     assert starts[1:] == [blocks_before]

@@ -422,7 +422,13 @@ def restore_backup(
             _remove(_staging(target))
         raise
     with held_signals(INTERRUPT_NOTICE) as received:
-        restored, previous, config_changed = _stop_swap_start(targets, paths, phase)
+        try:
+            restored, previous, config_changed = _stop_swap_start(targets, paths, phase)
+        except RestoreError as error:
+            if not received:
+                raise
+            held = ", ".join(sorted(set(received)))
+            raise RestoreError(f"{error} ({held} was held until this was done.)") from None
         silences, dashboards = _api_state_back(targets, api_state, phase)
     result = RestoreResult(
         manifest,
