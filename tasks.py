@@ -16,7 +16,10 @@ from acgs_deploy import commands
 
 STATE_DIR_HELP = "state directory (default .acgs/ here, or ACGS_STATE_DIR)"
 STACK_FILE_HELP = "YAML stack file with settings (or ACGS_STACK_FILE, or ./acgs-stack.yml)"
-KEY_FILE_HELP = "file whose first line is the key (default BACKUP_ENCRYPTION_KEY in monitoring.env)"
+KEY_FILE_HELP = (
+    "file holding the key, alone or as its BACKUP_ENCRYPTION_KEY='...' line "
+    "(default: monitoring.env's)"
+)
 
 
 def done(code: int) -> None:
@@ -252,7 +255,7 @@ def restore(
     state_dir: str | None = None,
     stack_file: str | None = None,
 ) -> None:
-    """Verify a backup fully, then restore it into the running stack and check the counts."""
+    """Verify a backup fully, restore it (running or stopped stack, or a new state dir), check."""
     done(
         commands.restore(
             backup_file=backup_file, key_file=key_file, state_dir=state_dir, stack_file=stack_file

@@ -1,18 +1,26 @@
 """Backup and restore on the whole local stack (TLS, basic auth, acgs-sim scraped every 5 s):
 backup, wipe the data, restore, the same samples before and after; damaged files and a wrong key
 refused with nothing changed; a backup taken under scrape and query load restores cleanly.
-Run by `nox -s stack`."""
+A restore interrupted by SIGTERM, onto a stopped stack, and onto a new machine from the backup
+file and the key alone. Run by `nox -s stack`."""
 
 from __future__ import annotations
 
 import hashlib
+import os
+import queue
+import re
 import shutil
+import signal
 import socket
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -29,6 +37,7 @@ from acgs_deploy.exitcodes import EXIT_FAILED, EXIT_USAGE
 from acgs_deploy.secrets import Secrets
 from acgs_deploy.settings import StackSettings
 from acgs_testkit.load import query_load
+from acgs_testkit.paths import REPO_ROOT
 from acgs_testkit.ports import free_stack_settings
 from acgs_testkit.stack import deployed_stack
 from acgs_testkit.waiting import poll, wait_for
@@ -293,7 +302,7 @@ def test_failed_start_after_the_swap_rolls_back(
     err = " ".join(capsys.readouterr().err.split())
     assert code == EXIT_FAILED
     assert "prometheus exited at start" in err
-    assert "put back and the stack runs on them again: nothing was restored" in err
+    assert "put back and what ran before runs on them again: nothing was restored" in err
     assert {
         s.name: s.state for s in LocalBackend(deployed).status().components if s.name != "grafana"
     } == {
@@ -306,3 +315,152 @@ def test_failed_start_after_the_swap_rolls_back(
     assert deployed.layout.env_file.read_bytes() == env_before
     assert {k for k in data_digest(deployed) if k.endswith("meta.json")} == blocks_before
     assert not list(deployed.state_dir.rglob("*.restore-staging"))
+
+
+def stack_file_of(settings: StackSettings) -> Path:
+    """The stack file `deployed_stack` wrote beside the state directory (ports, rules)."""
+    return settings.state_dir.parent / "stack.yml"
+
+
+def healthy_components(settings: StackSettings) -> dict[str, str]:
+    return {
+        s.name: s.state for s in LocalBackend(settings).status().components if s.name != "grafana"
+    }
+
+
+ALL_HEALTHY = dict.fromkeys(
+    ("webhook", "acgs-sim", "node_exporter", "alertmanager", "prometheus"), "healthy"
+)
+
+
+def active_silences(settings: StackSettings) -> list[str]:
+    with stack_client(settings, "alertmanager") as am:
+        found = am.get("/api/v2/silences").json()
+    return sorted(s["comment"] for s in found if s["status"]["state"] == "active")
+
+
+def _lines(stream: IO[str], into: queue.Queue[str]) -> None:
+    for line in stream:
+        into.put(line)
+
+
+def test_sigterm_while_the_stack_is_stopped_finishes_the_restore_first(
+    deployed: StackSettings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A real `restore` process gets SIGTERM again and again from the moment it stops the
+    stack: it finishes (the stack runs, on the restored data), says so, and exits 1. A deploy
+    meanwhile is refused, naming the restore."""
+    assert commands.backup(settings=deployed, out=tmp_path) == 0
+    backup = max(tmp_path.glob("*.acgsbak"))
+    manifest = verify_backup(
+        backup, Passphrase(Secrets.load(deployed.state_dir).backup_encryption_key)
+    )
+    assert manifest.count_range_ms is not None
+    start, end = (t / 1000 for t in manifest.count_range_ms)
+    before = query_range(deployed, "acgs_constitutional_compliance_score", start, end)
+    argv = [sys.executable, "-m", "acgs_deploy.backup", "restore", "--backup-file", str(backup)]
+    argv += ["--state-dir", str(deployed.state_dir), "--stack-file", str(stack_file_of(deployed))]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "300"}
+    process = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    assert process.stdout is not None
+    assert process.stderr is not None
+    out: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=_lines, args=(process.stdout, out), daemon=True).start()
+    try:
+        seen: list[str] = []
+        while not any(re.search(r"\bstop\b", line) for line in seen):
+            seen.append(out.get(timeout=120))
+        capsys.readouterr()
+        assert commands.deploy(settings=deployed) == EXIT_FAILED
+        refused = " ".join(capsys.readouterr().err.split())
+        assert f"a restore (pid {process.pid}) is running on {deployed.state_dir}" in refused
+        for _ in range(10):
+            process.send_signal(signal.SIGTERM)
+            time.sleep(0.05)
+        code = process.wait(timeout=240)
+        err = " ".join(process.stderr.read().split())
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert code == EXIT_FAILED, err
+    assert "SIGTERM received: the restore has the stack stopped; it finishes" in err
+    assert "restore: error: interrupted by SIGTERM while the stack was stopped" in err
+    assert "the stack runs on the restored files" in err
+    assert healthy_components(deployed) == ALL_HEALTHY
+    assert query_range(deployed, "acgs_constitutional_compliance_score", start, end) == before
+    assert not list(deployed.state_dir.rglob("*.restore-staging"))
+
+
+def test_restore_onto_a_stopped_stack_with_its_data_emptied(
+    deployed: StackSettings, tmp_path: Path
+) -> None:
+    assert commands.backup(settings=deployed, out=tmp_path) == 0
+    backup = max(tmp_path.glob("*.acgsbak"))
+    LocalBackend(deployed).down()
+    shutil.rmtree(deployed.layout.prometheus_data)
+    deployed.layout.prometheus_data.mkdir()
+    console = Console(record=True, width=300)
+    assert commands.restore(settings=deployed, backup_file=backup, console=console) == 0, (
+        console.export_text()
+    )
+    assert healthy_components(deployed) == ALL_HEALTHY
+
+
+def test_disaster_recovery_from_the_backup_file_and_the_key_alone(
+    deployed: StackSettings, tmp_path: Path
+) -> None:
+    """The steps of docs/backup.md, "Recovering on a new machine": the backup file and the
+    key (its monitoring.env line, copied as it stands) are all that is left; the state
+    directory is gone. `invoke restore` brings the whole stack back with every series."""
+    now = datetime.now(UTC)
+    with stack_client(deployed, "alertmanager") as am:
+        am.post(
+            "/api/v2/silences",
+            json={
+                "matchers": [{"name": "service", "value": "ec", "isRegex": False}],
+                "startsAt": now.isoformat(),
+                "endsAt": (now + timedelta(hours=3)).isoformat(),
+                "createdBy": "dr-test",
+                "comment": "disaster recovery drill",
+            },
+        ).raise_for_status()
+    silences = active_silences(deployed)
+    assert commands.backup(settings=deployed, out=tmp_path / "offsite") == 0
+    backup = max((tmp_path / "offsite").glob("*.acgsbak"))
+    env_lines = deployed.layout.env_file.read_text().splitlines()
+    key = tmp_path / "offsite" / "backup.key"
+    key.write_text(next(line for line in env_lines if line.startswith("BACKUP_ENCRYPTION_KEY=")))
+    manifest = verify_backup(
+        backup, Passphrase(Secrets.load(deployed.state_dir).backup_encryption_key)
+    )
+    assert manifest.count_range_ms is not None
+    start, end = (t / 1000 for t in manifest.count_range_ms)
+    before = {q: query_range(deployed, q, start, end) for q in QUERIES}
+
+    assert commands.down(settings=deployed) == 0
+    shutil.rmtree(deployed.state_dir)
+    # Step 3: the settings a lost stack file held, shown by verify from the file and key alone.
+    console = Console(record=True, width=2000)
+    code = commands.verify_backup(
+        settings=deployed, backup_file=backup, key_file=key, console=console
+    )
+    assert code == 0
+    shown = " ".join(console.export_text().split())
+    assert f"prometheus_port: {deployed.prometheus_port}, rules_dir: {deployed.rules_dir}" in shown
+    assert not deployed.state_dir.exists()
+    argv = [sys.executable, "-m", "invoke", "restore", "--backup-file", str(backup)]
+    argv += ["--key-file", str(key), "--state-dir", str(deployed.state_dir)]
+    argv += ["--stack-file", str(stack_file_of(deployed))]
+    done = subprocess.run(argv, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    assert healthy_components(deployed) == ALL_HEALTHY
+    assert {q: query_range(deployed, q, start, end) for q in QUERIES} == before
+    assert deployed.layout.env_file.read_text().splitlines() == env_lines
+    assert active_silences(deployed) == silences
+    # The same backup again: the counts still match and no silence is doubled.
+    assert commands.restore(settings=deployed, backup_file=backup, key_file=key) == 0
+    assert active_silences(deployed) == silences

@@ -17,7 +17,8 @@ from acgs_deploy import backends, commands
 __all__ = ["backup_main", "main"]
 
 KEY_FILE_HELP = (
-    "file whose first line is the key (default: BACKUP_ENCRYPTION_KEY in monitoring.env)"
+    "file holding the key, alone or as its BACKUP_ENCRYPTION_KEY='...' line "
+    "(default: monitoring.env's)"
 )
 
 

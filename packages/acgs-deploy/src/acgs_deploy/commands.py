@@ -326,8 +326,9 @@ def restore(
     settings: StackSettings | None = None,
     console: Console | None = None,
 ) -> int:
-    """Verify a backup fully, restore it into the running stack and check the counts; 3 when
-    the restored counts differ from the backup's manifest."""
+    """Verify a backup fully, restore it into this stack (running, stopped, or an empty state
+    directory on a new machine) and check the counts; 3 when the restored counts differ from
+    the backup's manifest."""
     settings = _settings(state_dir, stack_file, settings)
     key = Path(key_file) if key_file is not None else None
     matched = run_restore(settings, Path(backup_file), key, console or Console())

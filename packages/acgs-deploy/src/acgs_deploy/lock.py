@@ -1,9 +1,12 @@
-"""One deploy, reload or down at a time per state directory (``flock`` on ``<state>/.lock``)."""
+"""One deploy, reload, restore or down at a time per state directory (``flock`` on
+``<state>/.lock``). The holder writes what it is and its pid into the file, so a refusal can
+name it."""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 from collections.abc import Iterator
 
 from acgs_deploy.errors import DeployError
@@ -16,19 +19,33 @@ LOCK_FILE = ".lock"
 
 
 @contextlib.contextmanager
-def exclusive(settings: StackSettings) -> Iterator[None]:
-    """Hold the state directory's lock, or refuse at once when another command holds it."""
+def exclusive(
+    settings: StackSettings, holder: str = "another deploy, reload or down"
+) -> Iterator[None]:
+    """Hold the state directory's lock, or refuse at once when another command holds it.
+
+    `holder` names this command in the refusal others get ("a restore").
+    """
     try:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
-        handle = (settings.state_dir / LOCK_FILE).open("a")
+        handle = (settings.state_dir / LOCK_FILE).open("a+")
     except OSError as error:
         raise unwritable(settings.state_dir, error) from None
     with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            handle.seek(0)
+            held_by = handle.read().strip() or "another deploy, reload or down"
             raise DeployError(
-                f"another deploy, reload or down is running on {settings.state_dir}: "
+                f"{held_by} is running on {settings.state_dir}: "
                 "wait for it to finish, then run this again"
             ) from None
-        yield
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{holder} (pid {os.getpid()})")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.truncate(0)  # no stale name for the next holder's first instant

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets as csprng
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,12 +25,17 @@ __all__ = [
     "REQUIRED_KEYS",
     "Secrets",
     "SecretsError",
+    "backup_key_problem",
     "write_private",
 ]
 
 ENV_FILE = "monitoring.env"
 PROMETHEUS_USERNAME = "acgs_monitor"
 BCRYPT_ROUNDS = 12
+# BACKUP_ENCRYPTION_KEY is token_urlsafe(32): 43 characters of the URL-safe base64 alphabet.
+BACKUP_KEY_BYTES = 32
+BACKUP_KEY_LENGTH = 43
+_URLSAFE = frozenset(string.ascii_letters + string.digits + "-_")
 REQUIRED_KEYS = (
     "GRAFANA_ADMIN_PASSWORD",
     "GRAFANA_SECRET_KEY",
@@ -130,7 +136,7 @@ class Secrets:
             prometheus_password_hash=bcrypt.hashpw(
                 password.encode(), bcrypt.gensalt(rounds=BCRYPT_ROUNDS)
             ).decode(),
-            backup_encryption_key=csprng.token_urlsafe(32),
+            backup_encryption_key=csprng.token_urlsafe(BACKUP_KEY_BYTES),
             receivers=given,
         )
         created.write(state_dir)
@@ -159,6 +165,25 @@ class Secrets:
         ]
         lines += [f"{key}='{value}'" for key, value in self.as_env().items()]
         write_private(self.path(state_dir), "\n".join(lines) + "\n")
+
+
+def backup_key_problem(key: str) -> str | None:
+    """Why `key` cannot be a BACKUP_ENCRYPTION_KEY `invoke deploy` made, or None when it can.
+
+    Says only its length and how many characters are out of place, never the key itself.
+    """
+    outside = sum(1 for char in key if char not in _URLSAFE)
+    problems = []
+    if len(key) != BACKUP_KEY_LENGTH:
+        problems.append(f"it is {len(key)} characters long")
+    if outside:
+        problems.append(f"{outside} of its characters are not A-Z a-z 0-9 - _")
+    if not problems:
+        return None
+    return (
+        " and ".join(problems)
+        + f"; keys made by `invoke deploy` are {BACKUP_KEY_LENGTH} characters of A-Z a-z 0-9 - _"
+    )
 
 
 def write_private(path: Path, text: str | bytes) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import signal
 import socket
 import tarfile
 import time
@@ -14,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from acgs_deploy.backup.apistate import fetch_silences, restore_silences
 from acgs_deploy.backup.archive import ArchiveError, Passphrase, ScryptParams
 from acgs_deploy.backup.manifest import ManifestError
 from acgs_deploy.backup.restore import (
@@ -275,8 +278,9 @@ def block_ids(data_dir: Path) -> set[str]:
 def test_failed_start_puts_the_previous_files_back(
     prometheus_server: Server, tmp_path: Path, passphrase: Passphrase, fast_kdf: ScryptParams
 ) -> None:
-    """Prometheus cannot start after the swap (its port is taken): the previous data and config
-    go back, the stack starts on them, and the error says nothing was restored."""
+    """Prometheus cannot start after the swap (its port is taken) and a SIGTERM arrives then:
+    the previous data and config go back, the stack starts on them, and the error says nothing
+    was restored and that the signal was held until then."""
     sources = make_sources(prometheus_server, tmp_path, None)
     config, data = sources.paths["config"], sources.prometheus_data_dir
     result = create_backup(sources, tmp_path / "b", passphrase, params=fast_kdf, settle_s=SETTLE_S)
@@ -297,6 +301,7 @@ def test_failed_start_puts_the_previous_files_back(
         if len(starts) > 1:
             prometheus_server.start()
             return
+        os.kill(os.getpid(), signal.SIGTERM)  # held: pytest would die of it otherwise
         with socket.socket() as squatter:
             # The stopped Prometheus leaves TIME_WAIT connections on its port.
             squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -306,10 +311,13 @@ def test_failed_start_puts_the_previous_files_back(
 
     targets.configure = configure
     targets.start = start_with_port_taken
-    with pytest.raises(RestoreError, match=r"put back and the stack runs on them again") as error:
+    with pytest.raises(
+        RestoreError, match=r"put back and what ran before runs on them again"
+    ) as error:
         restore_backup(result.path, passphrase, targets)
 
     assert "exited" in str(error.value)
+    assert str(error.value).endswith("(SIGTERM was held until this was done.)")
     # The first start saw the restored blocks, the second (after the roll-back) the old ones.
     assert starts[0] != blocks_before
     assert starts[1:] == [blocks_before]
@@ -354,3 +362,34 @@ def test_previous_copies_are_real_directories_and_only_the_latest_is_kept(
     for prefix, target in second.restored.items():
         copies = list(target.parent.glob(f"{target.name}.before-restore-*"))
         assert copies == [second.previous[prefix]]
+
+
+def test_silences_come_back_once_however_often_restored(alertmanager_server: Server) -> None:
+    """Alertmanager gives a re-created silence a new id and moves a start in the past to the
+    moment of creation, so neither may identify it: restoring twice must not make two."""
+    am = alertmanager_server.client()
+    now = datetime.now(UTC)
+    am.post(
+        "/api/v2/silences",
+        json={
+            "matchers": [
+                {"name": "service", "value": "gs", "isRegex": False},
+                {"name": "alertname", "value": "ACGS.*", "isRegex": True},
+            ],
+            "startsAt": (now - timedelta(minutes=5)).isoformat(),
+            "endsAt": (now + timedelta(hours=2)).isoformat(),
+            "createdBy": "backup-test",
+            "comment": "maintenance",
+        },
+    ).raise_for_status()
+    saved = fetch_silences(am)
+    ended = {**saved[0], "endsAt": (now - timedelta(minutes=1)).isoformat(), "comment": "over"}
+    for silence in saved:
+        am.delete(f"/api/v2/silence/{silence['id']}").raise_for_status()
+
+    assert restore_silences(am, [*saved, ended]) == 1
+    assert restore_silences(am, [*saved, ended]) == 0
+    active = fetch_silences(am)
+    assert [s["comment"] for s in active] == ["maintenance"]
+    assert active[0]["id"] != saved[0]["id"]
+    assert active[0]["startsAt"] != saved[0]["startsAt"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,9 +10,10 @@ from rich.console import Console
 
 from acgs_deploy import cli, commands
 from acgs_deploy.backup.archive import Passphrase, ScryptParams
-from acgs_deploy.backup.run import writable_dir
+from acgs_deploy.backup.run import stack_origin, writable_dir
 from acgs_deploy.backup.snapshot import BackupError, BackupSources, create_backup
 from acgs_deploy.exitcodes import EXIT_USAGE
+from acgs_deploy.lock import LOCK_FILE, exclusive
 from acgs_deploy.settings import StackSettings
 from acgs_testkit.servers import Server
 
@@ -109,3 +111,46 @@ def test_output_directory_is_created_and_checked_up_front(tmp_path: Path) -> Non
     blocker.write_text("")
     with pytest.raises(BackupError, match=r"a-file/out: cannot write backups there"):
         writable_dir(blocker / "out")
+
+
+def test_deploy_during_a_restore_is_refused_and_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The restore holds the state directory's lock (the whole-stack test does it with a real
+    restore process); a deploy, reload or down meanwhile is refused naming it, and a restore
+    during a deploy likewise."""
+    settings = StackSettings.load(tmp_path / "state")
+    key = tmp_path / "k"
+    key.write_text("some key\n")
+    backup_file = tmp_path / "b.acgsbak"
+    backup_file.write_bytes(b"not read")
+    with exclusive(settings, holder="a restore"):
+        assert commands.deploy(settings=settings) == 1
+        line = " ".join(capsys.readouterr().err.split())
+        assert (
+            f"deploy: error: a restore (pid {os.getpid()}) is running on {settings.state_dir}"
+            in line
+        )
+        assert "wait for it to finish, then run this again" in line
+        assert commands.reload(settings=settings) == 1
+        assert "a restore (pid" in capsys.readouterr().err
+    with exclusive(settings):
+        code = commands.restore(settings=settings, backup_file=backup_file, key_file=key)
+        assert code == 1
+        assert "another deploy, reload or down (pid" in capsys.readouterr().err
+    assert (settings.state_dir / LOCK_FILE).read_text() == ""
+
+
+def test_the_backed_up_stacks_settings_are_recorded_and_compared(tmp_path: Path) -> None:
+    """A backup records the stack's settings that are not the defaults (a new machine's stack
+    file can be written from them); a restore elsewhere names each one that differs."""
+    old = stack_origin(
+        StackSettings.load(tmp_path / "a", retention="30d", prometheus_port=9999, smtp_password="s")
+    )
+    new = stack_origin(StackSettings.load(tmp_path / "b"))
+    assert old.settings == {"retention": "30d", "prometheus_port": 9999}  # no secret
+    moved = old.differences(new)
+    assert moved[0] == "retention 30d -> (default)"
+    assert moved[-1] == "ports prometheus 9999 -> 9090"
+    # A backup made before settings were recorded: only what it knows is compared.
+    assert old.model_copy(update={"settings": None}).differences(new) == moved[1:]

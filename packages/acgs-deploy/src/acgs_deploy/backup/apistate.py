@@ -8,6 +8,7 @@ API after a restore, skipping what is already there. Failures are `client.APIErr
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -33,22 +34,42 @@ def fetch_silences(client: httpx.Client) -> list[dict[str, Any]]:
     return [s for s in silences(client) if s.get("status", {}).get("state") != "expired"]
 
 
+def _instant(value: Any) -> str:
+    """An RFC 3339 time as Alertmanager may write it back (another precision or offset),
+    normalised to UTC milliseconds so equal instants compare equal."""
+    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
+    return moment.isoformat(timespec="milliseconds")
+
+
 def _silence_key(silence: dict[str, Any]) -> str:
-    return json.dumps({k: silence.get(k) for k in _SILENCE_FIELDS}, sort_keys=True)
+    """What makes two silences the same one. Not the id: Alertmanager gives a re-created
+    silence a new one. Not startsAt: Alertmanager moves a start in the past to the moment of
+    creation. So: the matchers (in any order), who made it, why, and when it ends."""
+    matchers = sorted(
+        (m["name"], m["value"], bool(m.get("isRegex")), bool(m.get("isEqual", True)))
+        for m in silence["matchers"]
+    )
+    key = [matchers, silence.get("createdBy"), silence.get("comment"), _instant(silence["endsAt"])]
+    return json.dumps(key)
 
 
 def restore_silences(client: httpx.Client, wanted: list[dict[str, Any]]) -> int:
-    """Create the silences Alertmanager does not have yet; returns how many were created."""
+    """Create the silences Alertmanager does not have yet, and that have not ended since the
+    backup; returns how many were created. Restoring the same backup twice creates none the
+    second time."""
     present = {_silence_key(s) for s in fetch_silences(client)}
+    now = datetime.now(UTC).isoformat(timespec="milliseconds")
     created = 0
     for silence in wanted:
-        if _silence_key(silence) in present:
+        key = _silence_key(silence)
+        if key in present or _instant(silence["endsAt"]) <= now:
             continue
         try:
             # Without the old id: Alertmanager only updates ids it knows.
             create_silence(client, {k: silence[k] for k in _SILENCE_FIELDS})
         except APIRefused as error:
             raise APIRefused(f"Alertmanager refused silence {silence.get('id')}: {error}") from None
+        present.add(key)
         created += 1
     return created
 

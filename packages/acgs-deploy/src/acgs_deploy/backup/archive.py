@@ -36,6 +36,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from acgs_deploy.secrets import backup_key_problem
+
 MAGIC = b"ACGSBAK\n"
 FORMAT_VERSION = 1
 CIPHER = "AES-256-GCM"
@@ -101,15 +103,19 @@ class ScryptParams:
 
 
 class Passphrase:
-    """The backup secret. Its repr and str never show it, so it cannot leak into logs."""
+    """The backup secret. Its repr and str never show it, so it cannot leak into logs.
 
-    __slots__ = ("_value",)
+    `source` says where it came from ("the key in /root/backup.key"), for messages.
+    """
 
-    def __init__(self, value: str | bytes) -> None:
+    __slots__ = ("_value", "source")
+
+    def __init__(self, value: str | bytes, source: str = "the key") -> None:
         raw = value.encode() if isinstance(value, str) else bytes(value)
         if not raw.strip():
             raise ArchiveError("the backup key is empty: set BACKUP_ENCRYPTION_KEY or --key-file")
         self._value = raw
+        self.source = source
 
     def reveal(self) -> bytes:
         return self._value
@@ -204,6 +210,22 @@ class ArchiveWriter:
         self._index += 1
 
 
+def _wrong_key_message(name: str, passphrase: Passphrase) -> str:
+    """A key of another shape than the generated ones (cut short, quotes or `KEY=` left in) is
+    told apart from a well-formed wrong one; custom keys still work, this is only the diagnosis."""
+    problem = backup_key_problem(passphrase.reveal().decode(errors="replace"))
+    if problem is not None:
+        return (
+            f"{name}: {passphrase.source} does not open this backup and is malformed: {problem}. "
+            "Check it was saved whole: the key alone, or the BACKUP_ENCRYPTION_KEY= line of "
+            "monitoring.env"
+        )
+    return (
+        f"{name}: {passphrase.source} does not open this backup: a wrong key (or the header was "
+        "altered); use the BACKUP_ENCRYPTION_KEY the backup was written with"
+    )
+
+
 def _read_exact(source: IO[bytes], size: int) -> bytes:
     data = source.read(size)
     if len(data) == size:
@@ -285,10 +307,7 @@ class ArchiveReader:
         try:
             self._aead.decrypt(HEADER_NONCE, tag, prefix)
         except InvalidTag:
-            raise WrongKeyError(
-                f"{name}: the key does not open this backup (wrong key, or the header was "
-                "altered); use the BACKUP_ENCRYPTION_KEY it was written with"
-            ) from None
+            raise WrongKeyError(_wrong_key_message(name, passphrase)) from None
         self._digest = hashlib.sha256(prefix).digest()
         self._offset = len(prefix) + TAG_SIZE
         self._index = 0

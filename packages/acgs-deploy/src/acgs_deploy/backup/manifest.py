@@ -10,11 +10,19 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = 1
+
+
+# Settings that `StackOrigin.ports` and `.host` already compare.
+_IN_PORTS_OR_HOST = frozenset(
+    {"host", "prometheus_port", "alertmanager_port", "node_exporter_port", "grafana_port"}
+    | {"webhook_port", "sim_base_port"}
+)
 
 
 class ManifestError(Exception):
@@ -46,10 +54,21 @@ class StackOrigin(BaseModel):
     state_dir: str
     host: str
     ports: dict[str, int]
+    # Its settings that were not the defaults, as a stack file would give them (no secrets,
+    # no state directory). None in backups made before they were recorded.
+    settings: dict[str, Any] | None = None
 
     def differences(self, other: StackOrigin) -> list[str]:
         """What differs from `other` (the stack restored into), one phrase each."""
         found = []
+        if self.settings is not None and other.settings is not None:
+            names = sorted((self.settings.keys() | other.settings.keys()) - _IN_PORTS_OR_HOST)
+            found += [
+                f"{name} {self.settings.get(name, '(default)')} -> "
+                f"{other.settings.get(name, '(default)')}"
+                for name in names
+                if self.settings.get(name) != other.settings.get(name)
+            ]
         if self.state_dir != other.state_dir:
             found.append(f"state directory {self.state_dir} -> {other.state_dir}")
         if self.host != other.host:

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -75,6 +76,11 @@ def manifest_table(manifest: Manifest, title: str) -> Table:
     table.add_row("samples", f"{manifest.total_samples:,}")
     table.add_row("silences", f"{manifest.silences:,}")
     table.add_row("dashboards (Grafana API)", f"{manifest.dashboards:,}")
+    origin = manifest.origin
+    if origin is not None and origin.settings is not None:
+        # What a stack file would need to hold to run the stack as it was (none: defaults).
+        shown = ", ".join(f"{k}: {v}" for k, v in sorted(origin.settings.items()))
+        table.add_row("stack settings (not the defaults)", escape(shown) or "none")
     return table
 
 
@@ -100,7 +106,8 @@ def backup_table(result: BackupResult) -> Table:
 
 
 def restore_table(result: RestoreResult, path: Path, moved: Sequence[str] = ()) -> Table:
-    """`moved`: how the backed-up stack differs from this one (state dir, host, ports)."""
+    """`moved`: how the backed-up stack differs from this one (state dir, host, ports,
+    settings)."""
     table = manifest_table(result.manifest, f"Restored {path.name}")
     origin = result.manifest.origin
     if origin is not None:

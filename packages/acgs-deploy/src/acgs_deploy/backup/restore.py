@@ -6,7 +6,9 @@ directories beside each target, and touches nothing else if that pass fails; the
 stack, swaps the staging directories in (the previous contents are kept beside them, only the
 latest such copy), lets the caller fit the configuration to this stack, starts the stack, puts
 the silences back and checks the restored series and sample counts against the manifest. If the
-stack does not come up on the restored files, the previous ones go back and it starts on them.
+stack does not come up on the restored files, the previous ones go back and what ran before
+starts on them. From the stop until the silences are back, SIGINT, SIGTERM and SIGHUP are held
+(`signals.held_signals`) and honoured only once the stack runs again, before the count check.
 """
 
 from __future__ import annotations
@@ -42,12 +44,18 @@ from acgs_deploy.backup.manifest import (
     MetricCounts,
     compare_files,
 )
+from acgs_deploy.backup.signals import held_signals
 from acgs_deploy.backup.snapshot import IO_SIZE, TSDB_PREFIX, Progress
 from acgs_deploy.client import count_samples, wait_ready
 
 
 class RestoreError(Exception):
     """A restore step failed; the message says which and what state the stack is in."""
+
+
+class RestoreInterrupted(RestoreError):
+    """A signal arrived while the stack was stopped; the restore finished putting everything
+    back first, and stopped before checking the counts."""
 
 
 @dataclass(frozen=True)
@@ -185,6 +193,17 @@ class RestoreTargets:
     grafana: Callable[[], httpx.Client] | None = None
     # archive prefix -> local directory or file, as in BackupSources.paths
     paths: dict[str, Path] = field(default_factory=dict)
+    # With the previous files back after a failed start: bring back what ran before the
+    # restore (None: configure, then start).
+    resume: Callable[[], None] | None = None
+
+    def start_previous(self) -> None:
+        if self.resume is not None:
+            self.resume()
+            return
+        if self.configure is not None:
+            self.configure()
+        self.start()
 
 
 def _staging(target: Path) -> Path:
@@ -317,9 +336,7 @@ def _roll_back(
     try:
         targets.stop()
         _swap_back(paths, restored, previous)
-        if targets.configure is not None:
-            targets.configure()
-        targets.start()
+        targets.start_previous()
     except Exception as second:  # reported with the first failure
         kept = ", ".join(str(p) for p in previous.values()) or "none"
         raise RestoreError(
@@ -329,7 +346,8 @@ def _roll_back(
         ) from None
     raise RestoreError(
         f"the stack did not start on the restored files: {reason}. The previous data, secrets "
-        "and configuration were put back and the stack runs on them again: nothing was restored."
+        "and configuration were put back and what ran before runs on them again: nothing was "
+        "restored."
     ) from None
 
 
@@ -341,6 +359,45 @@ def compare_counts(expected: dict[str, MetricCounts], found: dict[str, Any]) -> 
         if have != want:
             mismatches.append(Mismatch(name, want, have))
     return mismatches
+
+
+def _stop_swap_start(
+    targets: RestoreTargets, paths: dict[str, Path], phase: Callable[[str], None]
+) -> tuple[dict[str, Path], dict[str, Path], set[str] | None]:
+    """Stop, swap the staged files in, configure and start; roll back if that fails.
+    Returns (restored, previous, what the configure step changed)."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    phase("stop")
+    targets.stop()
+    try:
+        restored, previous = _swap_in(paths, stamp)
+    except RestoreError:
+        # The old state is back in place: run on it.
+        targets.start_previous()
+        raise
+    changed = _start_or_roll_back(targets, paths, restored, previous, phase)
+    return restored, previous, changed
+
+
+def _api_state_back(
+    targets: RestoreTargets, api_state: dict[str, Any], phase: Callable[[str], None]
+) -> tuple[int, int]:
+    """Put the silences and dashboards back; returns how many of each were created."""
+    silences = dashboards = 0
+    if targets.alertmanager is not None and SILENCES_MEMBER in api_state:
+        phase("silences")
+        with targets.alertmanager() as alertmanager:
+            silences = restore_silences(alertmanager, api_state[SILENCES_MEMBER])
+    if targets.grafana is not None and DASHBOARDS_MEMBER in api_state:
+        phase("dashboards")
+        with targets.grafana() as grafana:
+            dashboards = restore_dashboards(grafana, api_state[DASHBOARDS_MEMBER])
+    return silences, dashboards
+
+
+INTERRUPT_NOTICE = (
+    "the restore has the stack stopped; it finishes starting it (or rolling back) first, then stops"
+)
 
 
 def restore_backup(
@@ -364,41 +421,37 @@ def restore_backup(
         for target in paths.values():
             _remove(_staging(target))
         raise
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    phase("stop")
-    targets.stop()
-    try:
-        restored, previous = _swap_in(paths, stamp)
-    except RestoreError:
-        # The old state is back in place: run on it.
-        targets.start()
-        raise
-    config_changed = _start_or_roll_back(targets, paths, restored, previous, phase)
-    pruned = _prune_previous(previous)
-    with targets.prometheus() as client:
-        wait_ready(client)
-        restored_silences = restored_dashboards = 0
-        if targets.alertmanager is not None and SILENCES_MEMBER in api_state:
-            phase("silences")
-            with targets.alertmanager() as alertmanager:
-                restored_silences = restore_silences(alertmanager, api_state[SILENCES_MEMBER])
-        if targets.grafana is not None and DASHBOARDS_MEMBER in api_state:
-            phase("dashboards")
-            with targets.grafana() as grafana:
-                restored_dashboards = restore_dashboards(grafana, api_state[DASHBOARDS_MEMBER])
-        phase("check")
-        mismatches: list[Mismatch] = []
-        if manifest.count_range_ms is not None:
-            found = count_samples(client, *manifest.count_range_ms)
-            mismatches = compare_counts(manifest.metrics, found)
-    return RestoreResult(
+    with held_signals(INTERRUPT_NOTICE) as received:
+        try:
+            restored, previous, config_changed = _stop_swap_start(targets, paths, phase)
+        except RestoreError as error:
+            if not received:
+                raise
+            held = ", ".join(sorted(set(received)))
+            raise RestoreError(f"{error} ({held} was held until this was done.)") from None
+        silences, dashboards = _api_state_back(targets, api_state, phase)
+    result = RestoreResult(
         manifest,
         restored,
         previous,
-        restored_silences,
-        restored_dashboards,
-        mismatches,
+        silences,
+        dashboards,
         config_changed=config_changed,
         previous_bytes={prefix: _tree_bytes(aside) for prefix, aside in previous.items()},
-        pruned=pruned,
+        pruned=_prune_previous(previous),
     )
+    if received:
+        kept = ", ".join(str(p) for p in previous.values()) or "none"
+        raise RestoreInterrupted(
+            f"interrupted by {', '.join(sorted(set(received)))} while the stack was stopped; the "
+            "restore finished first: the stack runs on the restored files, with "
+            f"{silences} silence(s) re-created (previous files kept at: {kept}). It stopped "
+            "before checking the restored series and sample counts."
+        )
+    phase("check")
+    with targets.prometheus() as client:
+        wait_ready(client)
+        if manifest.count_range_ms is not None:
+            found = count_samples(client, *manifest.count_range_ms)
+            result.mismatches = compare_counts(manifest.metrics, found)
+    return result

@@ -1,9 +1,11 @@
 """Backup, verify and restore wired to the deployed local stack: its paths and processes, the
 clients of its components (TLS and basic auth), the key, the progress bars and the tables.
 
-The key comes from `--key-file` (its first line) or BACKUP_ENCRYPTION_KEY in monitoring.env.
-A restore stops the stateful components, swaps the files in and starts them again through the
-local backend, which also renders the configuration anew for this stack.
+The key comes from `--key-file` or BACKUP_ENCRYPTION_KEY in monitoring.env (`keyfile`).
+A restore holds the state directory's lock (as deploy, reload and down do), stops the stateful
+components that run, swaps the files in and starts the whole stack through the local backend,
+which also renders the configuration anew for this stack. So it works onto a running stack, a
+stopped one, and an empty state directory on a new machine alike.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
-from acgs_deploy.backends.local import LocalBackend
-from acgs_deploy.backup.archive import ArchiveError, Passphrase
+from acgs_deploy import mode, preflight
+from acgs_deploy.backends.local import REQUIRED_BINARIES, LocalBackend
+from acgs_deploy.backup.keyfile import load_passphrase
 from acgs_deploy.backup.manifest import StackOrigin
 from acgs_deploy.backup.report import (
     PROGRESS_THRESHOLD,
@@ -36,11 +39,11 @@ from acgs_deploy.backup.restore import (
 from acgs_deploy.backup.retention import prune
 from acgs_deploy.backup.snapshot import BackupError, BackupSources, create_backup
 from acgs_deploy.client import ComponentName, stack_client
-from acgs_deploy.secrets import Secrets
-from acgs_deploy.settings import StackSettings
+from acgs_deploy.components import components
+from acgs_deploy.lock import exclusive
+from acgs_deploy.settings import SECRET_FIELDS, StackSettings
 
 __all__ = [
-    "load_passphrase",
     "restore_paths",
     "run_backup",
     "run_restore",
@@ -56,20 +59,6 @@ STATEFUL = ("prometheus", "alertmanager", "node_exporter", "grafana")
 API_TIMEOUT_S = 600.0
 
 
-def load_passphrase(settings: StackSettings, key_file: Path | None) -> Passphrase:
-    """The key from `key_file` (its first line) or BACKUP_ENCRYPTION_KEY in monitoring.env."""
-    if key_file is None:
-        return Passphrase(Secrets.load(settings.state_dir).backup_encryption_key)
-    try:
-        text = key_file.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ArchiveError(f"{key_file}: cannot read the key file: {error.strerror}") from None
-    lines = text.splitlines()
-    if not lines or not lines[0].strip():
-        raise ArchiveError(f"{key_file}: the key file is empty; its first line is the key")
-    return Passphrase(lines[0].strip())
-
-
 def stack_paths(settings: StackSettings) -> dict[str, Path]:
     """What a backup holds besides the TSDB and silences."""
     layout = settings.layout
@@ -78,14 +67,19 @@ def stack_paths(settings: StackSettings) -> dict[str, Path]:
         "certs": layout.certs_dir,
         "monitoring.env": layout.env_file,
         "grafana": layout.grafana_data,
+        mode.MODE_FILE: settings.state_dir / mode.MODE_FILE,
     }
 
 
 def restore_paths(settings: StackSettings) -> dict[str, Path]:
     """Where a restore puts the backup's files back. Not config/: the rendered files name the
     backed-up stack's paths and ports, so a restore renders them anew for this stack instead
-    (the archive keeps them for reference)."""
-    return {k: v for k, v in stack_paths(settings).items() if k != "config"}
+    (the archive keeps them for reference). The deploy mode (demo or not) only into a state
+    directory that has none yet: a stack deployed here keeps its own."""
+    paths = {k: v for k, v in stack_paths(settings).items() if k != "config"}
+    if paths[mode.MODE_FILE].exists():
+        del paths[mode.MODE_FILE]
+    return paths
 
 
 def stack_origin(settings: StackSettings) -> StackOrigin:
@@ -94,6 +88,9 @@ def stack_origin(settings: StackSettings) -> StackOrigin:
         state_dir=str(settings.state_dir.resolve()),
         host=settings.connect_host,
         ports=settings.ports(),
+        settings=settings.model_dump(
+            mode="json", exclude_defaults=True, exclude={"state_dir", *SECRET_FIELDS}
+        ),
     )
 
 
@@ -180,19 +177,29 @@ def run_verify(
     console.print(table)
 
 
-def _restore_targets(settings: StackSettings) -> RestoreTargets:
-    """Where the backup's parts go, and how to stop, configure and start exactly the stateful
-    components that run now."""
-    backend = LocalBackend(settings)
-    running = list(backend.running())
-    names = [name for name in running if name in STATEFUL]
-    if "prometheus" not in running:
-        raise RestoreError(
-            f"Prometheus is not running for {settings.state_dir}: run `invoke deploy` first, "
-            "then restore into it"
-        )
+def _restore_preflight(settings: StackSettings, backend: LocalBackend) -> None:
+    """What a deploy checks before it starts anything (binaries, a writable state directory,
+    free disk, the ports of what is not running), so a restore that could not start the stack
+    is refused before anything is stopped."""
+    preflight.require_binaries(REQUIRED_BINARIES)
+    preflight.check_state_dir(settings)
+    preflight.check_distinct_ports(settings)
+    starting = [
+        c
+        for c in components(settings, demo=backend.demo)
+        if c.spec is not None and backend.manager.running(c.name) is None
+    ]
+    preflight.check_ports_free([(c.name, c.host, port) for c in starting for port in c.ports])
 
-    def start() -> None:
+
+def _restore_targets(settings: StackSettings, backend: LocalBackend) -> RestoreTargets:
+    """Where the backup's parts go; how to stop the stateful components that run now, and to
+    configure and start the whole stack on the restored files (or what ran before on the
+    previous ones, after a roll-back)."""
+    running = list(backend.running())
+    stateful = [name for name in running if name in STATEFUL]
+
+    def start(names: list[str]) -> None:
         failed = backend.start(names)
         exited = [name for name, why in failed.items() if why == "exited"]
         logs = settings.layout.logs_dir
@@ -201,34 +208,51 @@ def _restore_targets(settings: StackSettings) -> RestoreTargets:
         if failed:
             raise RestoreError(f"{', '.join(failed)} did not become healthy; see {logs}")
 
+    def configure() -> set[str]:
+        # A new state directory takes the backup's deploy mode (deploy.json is back by now).
+        backend.demo = mode.last_demo(settings)
+        return backend.configure()
+
+    def resume() -> None:
+        if running:  # a stack stopped before the restore stays stopped
+            configure()
+            start(running)
+
+    installed = {c.name for c in components(settings, demo=True) if c.spec is not None}
     return RestoreTargets(
         prometheus=lambda: _client(settings, "prometheus"),
         prometheus_data_dir=settings.layout.prometheus_data,
-        stop=lambda: backend.stop(names),
-        start=start,
-        alertmanager=(lambda: _client(settings, "alertmanager"))
-        if "alertmanager" in running
-        else None,
-        grafana=(lambda: _client(settings, "grafana")) if "grafana" in running else None,
+        stop=lambda: backend.stop(stateful),
+        start=lambda: start(
+            [c.name for c in components(settings, demo=backend.demo) if c.spec is not None]
+        ),
+        alertmanager=lambda: _client(settings, "alertmanager"),
+        grafana=(lambda: _client(settings, "grafana")) if "grafana" in installed else None,
         paths=restore_paths(settings),
-        configure=backend.configure,
+        configure=configure,
+        resume=resume,
     )
 
 
 def run_restore(
     settings: StackSettings, backup_file: Path, key_file: Path | None, console: Console
 ) -> bool:
-    """Verify `backup_file` fully, restore it into the running stack and print what came
-    back; True when the restored series and sample counts match the manifest."""
+    """Verify `backup_file` fully, restore it into this stack (running, stopped, or an empty
+    state directory) and print what came back; True when the restored series and sample
+    counts match the manifest."""
     check_backup_file(backup_file)
     passphrase = load_passphrase(settings, key_file)
-    targets = _restore_targets(settings)
     size = backup_file.stat().st_size
-    with byte_progress(console, enabled=size >= PROGRESS_THRESHOLD) as bar:
+    with (
+        exclusive(settings, holder="a restore"),
+        byte_progress(console, enabled=size >= PROGRESS_THRESHOLD) as bar,
+    ):
+        backend = LocalBackend(settings)
+        _restore_preflight(settings, backend)
         result = restore_backup(
             backup_file,
             passphrase,
-            targets,
+            _restore_targets(settings, backend),
             progress=bar.advance,
             on_phase=lambda phase: (
                 bar.begin(phase, size) if phase == "verify and extract" else console.log(phase)
