@@ -27,6 +27,7 @@ from acgs_deploy.process import ProcessManager
 from acgs_deploy.secrets import Secrets
 from acgs_deploy.settings import StackSettings
 from acgs_deploy.webhook import read_notifications
+from acgs_testkit.paths import REPO_ROOT
 from acgs_testkit.ports import free_stack_settings
 from acgs_testkit.stack import deployed_stack
 from acgs_testkit.waiting import stop_process, wait_for
@@ -359,9 +360,12 @@ def test_user_supplied_certificate_stack(tmp_path: Path) -> None:
 
     # The "corporate" PKI: a CA and a server certificate made in another directory.
     pki = ensure_certificates(StackSettings.load(tmp_path / "pki"))
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    shutil.copyfile(REPO_ROOT / "rules" / "node.yml", rules / "node.yml")
     settings = free_stack_settings(
         tmp_path / "state",
-        rules_dir=tmp_path / "no-rules",
+        rules_dir=rules,
         tls_cert_file=pki.server_cert,
         tls_key_file=pki.server_key,
         tls_ca_file=pki.ca_cert,

@@ -31,7 +31,7 @@ from acgs_deploy.backends.base import (
     validate_or_discard,
 )
 from acgs_deploy.client import ComponentName, stack_client
-from acgs_deploy.components import DEMO_PARTS, PROBE_TIMEOUT_S, Component, components
+from acgs_deploy.components import DEMO_PARTS, Component, components
 from acgs_deploy.errors import DeployError, writing
 from acgs_deploy.lock import exclusive
 from acgs_deploy.process import ProcessManager
@@ -42,10 +42,9 @@ from acgs_deploy.wait import wait_healthy
 
 __all__ = ["REQUIRED_BINARIES", "LocalBackend"]
 
-# An unresponsive component: no answer to this many probes of PROBE_TIMEOUT_S each. Then it
-# gets this long to stop on SIGTERM before SIGKILL: a deploy replaces it well within a minute.
+# An unresponsive component: no answer to this many probes (PROBE_TIMEOUT_S each). Then it
+# gets UNRESPONSIVE_STOP_S to stop on SIGTERM before SIGKILL: replaced well within a minute.
 UNRESPONSIVE_TRIES = 3
-UNRESPONSIVE_S = UNRESPONSIVE_TRIES * PROBE_TIMEOUT_S
 UNRESPONSIVE_STOP_S = 5.0
 
 
@@ -290,7 +289,7 @@ class LocalBackend:
                 again = component.name in outdated or component.name in replaced
                 state.action = "restarted" if again else "started"
                 if component.name in replaced:
-                    state.hint = f"answered nothing in {UNRESPONSIVE_S:.0f}s: killed and started"
+                    state.hint = "answered nothing (frozen or hung): killed and started again"
             elif component.name == "grafana" and (reloads["grafana"] or certs_changed):
                 manager.stop(component.name)
                 state.pid, state.action = manager.start(component.spec), "restarted"
@@ -363,6 +362,7 @@ class LocalBackend:
         """Put the configuration that ran before back in place, and every component that ran
         before and was restarted back on its command line; then refuse. (One that only had
         its configuration reloaded is never stopped: a long WAL replay is not a failure.)"""
+        why = self._why(failed)  # the failed start's log, before the roll-back's start adds to it
         if before.config is not None:
             configstore.reinstate(before.config, self.settings.layout)
         if before.settings is not None:
@@ -381,7 +381,7 @@ class LocalBackend:
         )
         if still:
             message += f" Did not come back: {', '.join(sorted(still))}; see its log."
-        raise DeployError(f"{message}\nWhy:\n{self._why(failed)}")
+        raise DeployError(f"{message}\nWhy:\n{why}")
 
     def _why(self, failed: dict[str, str]) -> str:
         log = self.manager.log_file
