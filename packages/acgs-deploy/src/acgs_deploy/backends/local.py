@@ -55,6 +55,7 @@ class Before:
     config: Path | None  # the live configuration version
     running: dict[str, Component]  # each running component as it was started
     settings: StackSettings | None  # the last deploy's settings, when recorded
+    demo: bool  # and its demo mode
 
 
 REQUIRED_BINARIES = (
@@ -324,11 +325,10 @@ class LocalBackend:
     def _before(self, wanted: Sequence[Component]) -> Before:
         """What runs now, as it was started: each running component with its command line and
         the address it answers on (from the last deploy's settings when they match)."""
-        last = mode.last_settings(self.settings)
+        last, demo = mode.last_settings(self.settings), mode.last_demo(self.settings)
         old = {}
         if last is not None:
-            secrets = self._secrets()
-            old = {c.name: c for c in components(last, demo=mode.last_demo(last), secrets=secrets)}
+            old = {c.name: c for c in components(last, demo=demo, secrets=self._secrets())}
         running = {}
         for component in wanted:
             argv = self.manager.recorded_argv(component.name)
@@ -342,7 +342,7 @@ class LocalBackend:
                 )
             running[component.name] = previous
         config = configstore.live_version(self.settings.layout)
-        return Before(config=config, running=running, settings=last)
+        return Before(config=config, running=running, settings=last, demo=demo)
 
     def _stop_unresponsive(self, before: Before) -> set[str]:
         """Stop each running component that sends no answer at all (SIGSTOP, a hang): at once
@@ -366,7 +366,7 @@ class LocalBackend:
         if before.config is not None:
             configstore.reinstate(before.config, self.settings.layout)
         if before.settings is not None:
-            mode.remember(before.settings, target="local", demo=mode.last_demo(before.settings))
+            mode.remember(before.settings, target="local", demo=before.demo)
         back = [c for name, c in before.running.items() if name in restarted]
         for component in back:
             assert component.spec is not None
