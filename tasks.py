@@ -16,6 +16,7 @@ from acgs_deploy import commands
 
 STATE_DIR_HELP = "state directory (default .acgs/ here, or ACGS_STATE_DIR)"
 STACK_FILE_HELP = "YAML stack file with settings (or ACGS_STACK_FILE, or ./acgs-stack.yml)"
+FEWER_RULES_HELP = "load fewer rules than Prometheus has now (refused without it)"
 KEY_FILE_HELP = (
     "file holding the key, alone or as its BACKUP_ENCRYPTION_KEY='...' line "
     "(default: monitoring.env's)"
@@ -49,6 +50,7 @@ def test(c: Context, sessions: str = "") -> None:
         "target": "local (background processes, the default) or compose",
         "demo": "also run acgs-sim and the webhook receiver that records alerts",
         "no_demo": "stop the demo parts (default: as the last deploy of this state dir)",
+        "allow_fewer_rules": FEWER_RULES_HELP,
         "state_dir": STATE_DIR_HELP,
         "stack_file": STACK_FILE_HELP,
     }
@@ -58,27 +60,48 @@ def deploy(
     target: str = "local",
     demo: bool = False,
     no_demo: bool = False,
+    allow_fewer_rules: bool = False,
     state_dir: str | None = None,
     stack_file: str | None = None,
 ) -> None:
     """Bring the stack up (or repair/reload it): validated, TLS, basic auth; safe to rerun."""
     done(
         commands.deploy(
-            target=target, demo=demo, no_demo=no_demo, state_dir=state_dir, stack_file=stack_file
+            target=target,
+            demo=demo,
+            no_demo=no_demo,
+            allow_fewer_rules=allow_fewer_rules,
+            state_dir=state_dir,
+            stack_file=stack_file,
         )
     )
 
 
 @task(help={"state_dir": STATE_DIR_HELP, "stack_file": STACK_FILE_HELP})
 def status(c: Context, state_dir: str | None = None, stack_file: str | None = None) -> None:
-    """Each component's URL and state (healthy, unhealthy, stopped, not installed)."""
+    """Each component's URL and state; exits 4 when one is not healthy."""
     done(commands.status(state_dir=state_dir, stack_file=stack_file))
 
 
-@task(help={"state_dir": STATE_DIR_HELP, "stack_file": STACK_FILE_HELP})
-def reload(c: Context, state_dir: str | None = None, stack_file: str | None = None) -> None:
+@task(
+    help={
+        "allow_fewer_rules": FEWER_RULES_HELP,
+        "state_dir": STATE_DIR_HELP,
+        "stack_file": STACK_FILE_HELP,
+    }
+)
+def reload(
+    c: Context,
+    allow_fewer_rules: bool = False,
+    state_dir: str | None = None,
+    stack_file: str | None = None,
+) -> None:
     """Re-render and validate the configs, then hot-reload; a bad config is refused."""
-    done(commands.reload(state_dir=state_dir, stack_file=stack_file))
+    done(
+        commands.reload(
+            allow_fewer_rules=allow_fewer_rules, state_dir=state_dir, stack_file=stack_file
+        )
+    )
 
 
 @task(help={"state_dir": STATE_DIR_HELP, "stack_file": STACK_FILE_HELP})

@@ -27,6 +27,7 @@ from acgs_deploy.process import ProcessManager
 from acgs_deploy.secrets import Secrets
 from acgs_deploy.settings import StackSettings
 from acgs_deploy.webhook import read_notifications
+from acgs_testkit.paths import REPO_ROOT
 from acgs_testkit.ports import free_stack_settings
 from acgs_testkit.stack import deployed_stack
 from acgs_testkit.waiting import stop_process, wait_for
@@ -190,7 +191,7 @@ def test_reload_refuses_a_broken_rule_file_and_keeps_the_old_rules(
         )
     finally:
         extra.unlink()
-        LocalBackend(deployed).reload()
+        LocalBackend(deployed, DeployOptions(allow_fewer_rules=True)).reload()
 
 
 def test_redeploy_of_a_healthy_stack_changes_nothing(deployed: StackSettings) -> None:
@@ -288,7 +289,7 @@ def test_deploy_after_a_rule_change_reloads_prometheus(deployed: StackSettings) 
         assert "deploy-extra" in {g["name"] for g in _rule_groups(deployed)}
     finally:
         extra.unlink()
-        deploy(deployed)
+        backends.deploy(LocalBackend(deployed, DeployOptions(allow_fewer_rules=True)))
     assert "deploy-extra" not in {g["name"] for g in _rule_groups(deployed)}
 
 
@@ -359,9 +360,12 @@ def test_user_supplied_certificate_stack(tmp_path: Path) -> None:
 
     # The "corporate" PKI: a CA and a server certificate made in another directory.
     pki = ensure_certificates(StackSettings.load(tmp_path / "pki"))
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    shutil.copyfile(REPO_ROOT / "rules" / "node.yml", rules / "node.yml")
     settings = free_stack_settings(
         tmp_path / "state",
-        rules_dir=tmp_path / "no-rules",
+        rules_dir=rules,
         tls_cert_file=pki.server_cert,
         tls_key_file=pki.server_key,
         tls_ca_file=pki.ca_cert,

@@ -41,3 +41,19 @@ def test_compose_refuses_the_demo_when_made(settings: StackSettings) -> None:
     with pytest.raises(Exception, match="--demo is not supported with --target compose"):
         ComposeBackend(settings, DeployOptions(demo=True))
     assert not settings.state_dir.exists()
+
+
+def test_the_last_settings_are_remembered_without_secrets(settings: StackSettings) -> None:
+    """What a roll-back puts components back on: the last deploy's ports and addresses."""
+    assert mode.last_settings(settings) is None
+    settings.state_dir.mkdir(parents=True)
+    deployed = settings.model_copy(update={"prometheus_port": 29999, "smtp_password": "hush"})
+    mode.remember(deployed, target="local", demo=False)
+    assert "hush" not in (settings.state_dir / mode.MODE_FILE).read_text()
+    last = mode.last_settings(settings)
+    assert last is not None
+    assert last.prometheus_port == 29999
+    assert last.rules_dir == settings.rules_dir
+    assert last.smtp_password is None
+    (settings.state_dir / mode.MODE_FILE).write_text('{"settings": {"prometheus_port": "x"}}')
+    assert mode.last_settings(settings) is None

@@ -14,7 +14,7 @@ from acgs_deploy import cli, commands
 def called(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """Records which command function the parser chose, and with what (nothing is run)."""
     calls: dict[str, Any] = {}
-    for name in ("deploy", "status", "verify_backup", "backup"):
+    for name in ("deploy", "status", "reload", "verify_backup", "backup"):
 
         def record(name: str = name, **arguments: Any) -> int:
             calls[name] = arguments
@@ -34,7 +34,10 @@ def test_acgs_deploy_options_go_before_or_after_the_subcommand(called: dict[str,
         "target": "compose",
         "demo": False,
         "no_demo": True,
+        "allow_fewer_rules": False,
     }
+    assert cli.main(["reload", "--allow-fewer-rules"]) == 3
+    assert called["reload"] == {"state_dir": None, "stack_file": None, "allow_fewer_rules": True}
 
 
 def test_backup_subcommands_call_their_functions(called: dict[str, Any]) -> None:

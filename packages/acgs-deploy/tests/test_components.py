@@ -48,3 +48,22 @@ def test_grafana_not_installed_is_reported_with_how_to_get_it(
     assert states["grafana"].state == "not installed"
     assert "apt.grafana.com" in states["grafana"].hint
     assert states["prometheus"].state == "stopped"
+
+
+def test_a_server_that_accepts_but_never_answers_is_unresponsive() -> None:
+    """What a frozen or hung server looks like from outside: the kernel completes the TCP
+    handshake (the backlog), but no HTTP answer ever comes."""
+    import socket
+
+    from acgs_testkit.ports import free_port
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        probe, answers = components._plain_checks([f"http://127.0.0.1:{silent.getsockname()[1]}/"])
+        assert not probe()
+        assert not answers()
+    # Nothing listening: refused at once, which is not "unresponsive" (it may be starting).
+    probe, answers = components._plain_checks([f"http://127.0.0.1:{free_port()}/"])
+    assert not probe()
+    assert answers()

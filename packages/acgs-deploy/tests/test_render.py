@@ -116,6 +116,7 @@ def test_apply_swaps_atomically_and_reports_changes(
     assert "prometheus.yml" in first
     assert settings.layout.config_dir.is_symlink()
     assert configstore.apply(_render(settings, prepared), settings.layout) == set()
+    before = configstore.live_version(settings.layout)
     (rules_dir / "more.yml").write_text(
         (rules_dir / "test.yml").read_text().replace("name: test", "name: more")
     )
@@ -126,9 +127,36 @@ def test_apply_swaps_atomically_and_reports_changes(
         "alertmanager": False,
         "grafana": False,
     }
-    versions = list(settings.layout.config_versions_dir.glob("v-*"))
-    assert len(versions) <= configstore.KEEP_VERSIONS
+    # Kept: the new version and the one live before it, to go back to.
+    versions = set(settings.layout.config_versions_dir.glob("v-*"))
+    assert versions == {configstore.live_version(settings.layout), before}
     assert not list(settings.layout.config_versions_dir.glob(".staging-*"))
+
+
+def test_the_version_put_back_after_a_failed_start_is_kept(
+    settings: StackSettings, prepared: Prepared, rules_dir: Path
+) -> None:
+    layout = settings.layout
+    configstore.apply(_render(settings, prepared), layout)
+    worked = configstore.live_version(layout)
+    assert worked is not None
+    (rules_dir / "more.yml").write_text(
+        (rules_dir / "test.yml").read_text().replace("name: test", "name: more")
+    )
+    configstore.apply(_render(settings, prepared), layout)
+    failed = configstore.live_version(layout)
+    configstore.reinstate(worked, layout)  # as a roll-back does
+    assert configstore.live_version(layout) == worked
+    assert not (layout.config_dir / "rules" / "more.yml").exists()
+    (rules_dir / "more.yml").unlink()
+    (rules_dir / "other.yml").write_text(
+        (rules_dir / "test.yml").read_text().replace("name: test", "name: other")
+    )
+    configstore.apply(_render(settings, prepared), layout)
+    # The next apply keeps the version it replaced (the one that worked), not the failed one.
+    assert set(layout.config_versions_dir.glob("v-*")) == {configstore.live_version(layout), worked}
+    assert failed is not None
+    assert not failed.exists()
 
 
 def test_bad_template_output_names_the_template(

@@ -112,3 +112,42 @@ def test_external_label_names_are_checked(tmp_path: Path, name: str) -> None:
 def test_external_label_names_that_prometheus_accepts(tmp_path: Path) -> None:
     labels = {"cluster": "a", "_region": "b", "zone_2": "c"}
     assert StackSettings.load(tmp_path, external_labels=labels).external_labels == labels
+
+
+@pytest.mark.parametrize("host", ["999.1.1.1", "1.2.3", "bad_name", "-dash.example", "a b"])
+@pytest.mark.parametrize("key", ["host", "sim_host"])
+def test_an_address_that_cannot_be_one_is_refused(tmp_path: Path, key: str, host: str) -> None:
+    stack_file = tmp_path / "stack.yml"
+    stack_file.write_text(f"{key}: {host!r}\n")
+    with pytest.raises(SettingsError) as caught:
+        StackSettings.load(tmp_path / "state", stack_file=stack_file)
+    message = str(caught.value)
+    assert f"{key} (env ACGS_{key.upper()}): " in message
+    assert "not an IP address or host name: give an address of this machine" in message
+    assert str(stack_file) in message
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0", "::1", "::", "", "localhost", "a-b.c"])  # noqa: S104
+def test_addresses_and_names_are_accepted(tmp_path: Path, host: str) -> None:
+    assert StackSettings.load(tmp_path / "state", host=host).host == host
+
+
+DURATION_KEYS = ["retention", "scrape_interval", "acgs_scrape_interval", "evaluation_interval"]
+
+
+@pytest.mark.parametrize("key", DURATION_KEYS)
+@pytest.mark.parametrize("value", ["0s", "0m", "0ms", "00h"])
+def test_a_zero_duration_is_refused(tmp_path: Path, key: str, value: str) -> None:
+    stack_file = tmp_path / "stack.yml"
+    stack_file.write_text(f"{key}: {value}\n")
+    with pytest.raises(SettingsError) as caught:
+        StackSettings.load(tmp_path / "state", stack_file=stack_file)
+    assert f"{key} (env ACGS_{key.upper()}): Value error, must be longer than 0" in str(
+        caught.value
+    )
+
+
+def test_a_retention_longer_than_prometheus_can_hold_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match=r"retention .*too long for Prometheus"):
+        StackSettings.load(tmp_path / "state", retention="300y")
+    assert StackSettings.load(tmp_path / "state", retention="290y").retention == "290y"

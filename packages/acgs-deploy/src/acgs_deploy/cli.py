@@ -16,6 +16,7 @@ from acgs_deploy import backends, commands
 
 __all__ = ["backup_main", "main"]
 
+FEWER_RULES_HELP = "load fewer rules than Prometheus has now (refused without it)"
 KEY_FILE_HELP = (
     "file holding the key, alone or as its BACKUP_ENCRYPTION_KEY='...' line "
     "(default: monitoring.env's)"
@@ -28,7 +29,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "acgs-deploy",
         "Deploy and run the ACGS monitoring stack (Prometheus, Alertmanager, node_exporter, "
         "Grafana) with TLS and basic auth.",
-        "Exit codes: 0 done, 1 failed, 2 usage, 3 compose rendered but not started.",
+        "Exit codes: 0 done, 1 failed, 2 usage, 3 compose rendered but not started, "
+        "4 (status) a component is not healthy.",
     )
     subcommands = parser.add_subparsers(required=True, metavar="command")
     deploy = _subcommand(subcommands, "deploy", commands.deploy, "bring the stack up")
@@ -42,7 +44,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     demo.add_argument("--no-demo", action="store_true", help="stop acgs-sim and the webhook")
     _subcommand(subcommands, "status", commands.status, "each component's URL and state")
-    _subcommand(subcommands, "reload", commands.reload, "validate and hot-reload the configs")
+    reload = _subcommand(
+        subcommands, "reload", commands.reload, "validate and hot-reload the configs"
+    )
+    for command in (deploy, reload):
+        command.add_argument("--allow-fewer-rules", action="store_true", help=FEWER_RULES_HELP)
     _subcommand(subcommands, "down", commands.down, "stop what this state directory started")
     return _run(parser, argv)
 

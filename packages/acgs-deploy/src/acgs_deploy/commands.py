@@ -4,8 +4,8 @@
 Each takes its flags as keywords (numbers may be strings, as invoke passes them: they are
 checked before any work), the state directory and stack file (or already loaded `settings`)
 and a console for its output (default: stdout). It prints what happened and returns the exit
-code (`acgs_deploy.exitcodes`: 0 done, 1 failed, 2 usage, 3 done in part); an error the user
-can act on is one red line on stderr.
+code (`acgs_deploy.exitcodes`: 0 done, 1 failed, 2 usage, 3 done in part, 4 not healthy); an
+error the user can act on is one red line on stderr.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from acgs_deploy.exitcodes import (
     EXIT_FAILED,
     EXIT_NOT_STARTED,
     EXIT_OK,
+    EXIT_UNHEALTHY,
     command,
 )
 from acgs_deploy.health import healthy, print_health, stack_health
@@ -75,15 +76,17 @@ def deploy(
     target: str = "local",
     demo: bool = False,
     no_demo: bool = False,
+    allow_fewer_rules: bool = False,
     state_dir: PathArg = None,
     stack_file: PathArg = None,
     settings: StackSettings | None = None,
     console: Console | None = None,
 ) -> int:
     """Bring the stack up on `target` (or repair/reload it); 3 when compose was rendered and
-    validated but not started. Neither --demo nor --no-demo: as the last deploy did."""
+    validated but not started. Neither --demo nor --no-demo: as the last deploy did.
+    Fewer rules than loaded now only with `allow_fewer_rules`."""
     make = backends.factory(target)
-    options = DeployOptions(demo=flags.demo(demo, no_demo))
+    options = DeployOptions(demo=flags.demo(demo, no_demo), allow_fewer_rules=allow_fewer_rules)
     settings = _settings(state_dir, stack_file, settings)
     console = console or Console()
     report = backends.deploy(make(settings, options, Console(stderr=True)))
@@ -102,7 +105,8 @@ def status(
     settings: StackSettings | None = None,
     console: Console | None = None,
 ) -> int:
-    """Each component's URL and state (healthy, unhealthy, stopped, not installed)."""
+    """Each component's URL and state (healthy, unhealthy, stopped, not installed); 4 when
+    one that is installed is not healthy."""
     settings = _settings(state_dir, stack_file, settings)
     console = console or Console()
     reports = [backend.status() for backend in backends.every(settings)]
@@ -110,21 +114,25 @@ def status(
     print_states(console, states, title=f"ACGS stack in {settings.state_dir}")
     _where_to_look(console, settings)
     _print_notes(console, [note for report in reports for note in report.notes])
-    return EXIT_OK
+    unwell = any(state.state not in ("healthy", "not installed") for state in states)
+    return EXIT_UNHEALTHY if unwell else EXIT_OK
 
 
 @command
 def reload(
     *,
+    allow_fewer_rules: bool = False,
     state_dir: PathArg = None,
     stack_file: PathArg = None,
     settings: StackSettings | None = None,
     console: Console | None = None,
 ) -> int:
-    """Render and validate the configuration again, then hot-reload what changed."""
+    """Render and validate the configuration again, then hot-reload what changed; fewer rules
+    than loaded now only with `allow_fewer_rules`."""
     settings = _settings(state_dir, stack_file, settings)
     console = console or Console()
-    report = LocalBackend(settings, console=Console(stderr=True)).reload()
+    options = DeployOptions(allow_fewer_rules=allow_fewer_rules)
+    report = LocalBackend(settings, options, Console(stderr=True)).reload()
     changed = ", ".join(sorted(report.config_changed)) or "nothing"
     console.print(f"configuration changed: {changed}", markup=False)
     print_states(console, report.components, title="reload")

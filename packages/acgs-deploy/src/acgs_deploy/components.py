@@ -20,6 +20,7 @@ from acgs_deploy.commandlines import (
     node_exporter_command,
     prometheus_command,
 )
+from acgs_deploy.preflight import Listener
 from acgs_deploy.process import ProcessSpec
 from acgs_deploy.render import grafana_environment
 from acgs_deploy.secrets import Secrets
@@ -44,9 +45,20 @@ class Component:
     host: str  # the address its ports are bound on
     spec: ProcessSpec | None  # None: not installed here
     ports: Sequence[int]
-    probe: Callable[[], bool]
+    probe: Callable[[], bool]  # healthy: answers 200
+    answers: Callable[[], bool]  # False: sends no answer at all in time (frozen, hung)
+    # The stack-file keys of its address and port(s), for messages ("" when fixed).
+    host_key: str
+    port_key: str
     reload_path: str | None = None  # POST here (through TLS and auth) to reload
     not_installed: str = ""
+
+    def listeners(self, pid: int | None) -> list[Listener]:
+        """Where it listens, for the preflight; `pid` is its running process, if any."""
+        return [
+            Listener(self.name, self.host_key, self.host, self.port_key, port, pid)
+            for port in self.ports
+        ]
 
 
 def components(
@@ -82,13 +94,17 @@ def _webhook(settings: StackSettings) -> Component:
         f"--port={settings.webhook_port}",
         f"--out={settings.layout.webhook_log}",
     ]
+    probe, answers = _plain_checks([f"{url}/health"])
     return Component(
         name="webhook",
         url=f"{url}/alerts",
         host="127.0.0.1",
         spec=ProcessSpec("webhook", argv),
         ports=[settings.webhook_port],
-        probe=_probe_plain([f"{url}/health"]),
+        probe=probe,
+        answers=answers,
+        host_key="",
+        port_key="webhook_port",
     )
 
 
@@ -96,13 +112,17 @@ def _sim(settings: StackSettings) -> Component:
     sim = _sim_command()
     ports = [settings.sim_base_port + index for index in range(len(SERVICES))]
     argv = [f"--host={settings.sim_host}", f"--base-port={settings.sim_base_port}"]
+    probe, answers = _plain_checks(f"http://{settings.sim_host}:{port}/health" for port in ports)
     return Component(
         name="acgs-sim",
         url=f"http://{settings.sim_host}:{ports[0]}-{ports[-1]}",
         host=settings.sim_host,
         spec=ProcessSpec("acgs-sim", [*sim, *argv]) if sim else None,
         ports=ports,
-        probe=_probe_plain(f"http://{settings.sim_host}:{port}/health" for port in ports),
+        probe=probe,
+        answers=answers,
+        host_key="sim_host",
+        port_key="sim_base_port",
         not_installed="acgs-sim is missing: run `uv sync --all-packages`",
     )
 
@@ -119,13 +139,17 @@ def _server(
 ) -> Component:
     """A server of the stack: on `settings.host`, healthy when `probe_path` answers 200
     through TLS and basic auth; `reloads` on ``POST /-/reload``."""
+    probe, answers = _server_checks(settings, name, probe_path)
     return Component(
         name=name,
         url=base_url(settings, name),
         host=settings.host,
         spec=spec,
         ports=[port],
-        probe=_probe_server(settings, name, probe_path),
+        probe=probe,
+        answers=answers,
+        host_key="host",
+        port_key=f"{name}_port",
         reload_path="/-/reload" if reloads else None,
         not_installed=not_installed,
     )
@@ -217,25 +241,43 @@ def _sim_command() -> list[str] | None:
     return [found] if found else None
 
 
-def _probe_server(settings: StackSettings, server: ComponentName, path: str) -> Callable[[], bool]:
-    def probe() -> bool:
-        try:
-            with stack_client(settings, server, timeout=2.0) as client:
-                return client.get(path).status_code == 200
-        except (httpx.HTTPError, OSError):
-            return False
-
-    return probe
+# Seconds a health probe waits for an answer; a server that sends none is "unresponsive".
+PROBE_TIMEOUT_S = 2.0
 
 
-def _probe_plain(urls: Iterable[str]) -> Callable[[], bool]:
+def _checks(
+    open_client: Callable[[float], httpx.Client], urls: Iterable[str]
+) -> tuple[Callable[[], bool], Callable[[], bool]]:
+    """(probe, answers) over `urls`: probe is True when every one answers 200; answers is
+    False only when the first one sends nothing in time (a frozen or hung process; refused
+    connections and error statuses are answers)."""
     wanted = list(urls)
 
     def probe() -> bool:
         try:
-            with httpx.Client(timeout=2.0) as client:
+            with open_client(PROBE_TIMEOUT_S) as client:
                 return all(client.get(url).status_code == 200 for url in wanted)
         except (httpx.HTTPError, OSError):
             return False
 
-    return probe
+    def answers() -> bool:
+        try:
+            with open_client(PROBE_TIMEOUT_S) as client:
+                client.get(wanted[0])
+        except httpx.TimeoutException:
+            return False
+        except (httpx.HTTPError, OSError):
+            pass
+        return True
+
+    return probe, answers
+
+
+def _server_checks(
+    settings: StackSettings, server: ComponentName, path: str
+) -> tuple[Callable[[], bool], Callable[[], bool]]:
+    return _checks(lambda timeout: stack_client(settings, server, timeout=timeout), [path])
+
+
+def _plain_checks(urls: Iterable[str]) -> tuple[Callable[[], bool], Callable[[], bool]]:
+    return _checks(lambda timeout: httpx.Client(timeout=timeout), urls)

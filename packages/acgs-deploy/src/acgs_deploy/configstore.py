@@ -26,7 +26,16 @@ import yaml
 
 from acgs_deploy.layout import StateLayout
 
-__all__ = ["ConfigError", "apply", "diff", "staging_dir", "validate"]
+__all__ = [
+    "ConfigError",
+    "apply",
+    "diff",
+    "live_version",
+    "reinstate",
+    "size",
+    "staging_dir",
+    "validate",
+]
 
 # Rendered file -> where it comes from, for messages.
 TEMPLATES = {
@@ -35,7 +44,6 @@ TEMPLATES = {
     "alertmanager.yml": "configs/alertmanager.yml.j2",
     "grafana/grafana.ini": "configs/grafana/grafana.ini.j2",
 }
-KEEP_VERSIONS = 2
 
 
 class ConfigError(RuntimeError):
@@ -137,7 +145,8 @@ def diff(new_dir: Path, live_dir: Path) -> set[str]:
 def apply(staged: Path, layout: StateLayout) -> set[str]:
     """Make ``staged`` the live configuration unless nothing changed; returns what changed.
 
-    The staged directory is consumed either way.
+    The staged directory is consumed either way. The version live before is kept, so a
+    component that fails to start on the new one can be put back on it (`reinstate`).
     """
     live = layout.config_dir
     changed = diff(staged, live)
@@ -147,22 +156,44 @@ def apply(staged: Path, layout: StateLayout) -> set[str]:
     if live.exists() and not live.is_symlink():
         # A plain directory from elsewhere: keep it as a version so the swap stays atomic.
         os.replace(live, layout.config_versions_dir / f"v-{time.time_ns()}-adopted")
+    previous = live.resolve() if live.is_symlink() else None
     version = layout.config_versions_dir / f"v-{time.time_ns()}"
     os.replace(staged, version)
-    link = layout.root / f".config-link-{os.getpid()}"
-    link.unlink(missing_ok=True)
-    link.symlink_to(version.relative_to(layout.root))
-    os.replace(link, live)
-    _prune(layout, keep=version)
+    reinstate(version, layout)
+    _prune(layout, keep={version, previous})
     return changed
 
 
-def _prune(layout: StateLayout, keep: Path) -> None:
+def size(config: Path) -> int:
+    """Bytes in the files of a configuration directory (0 when there is none)."""
+    if not config.is_dir():
+        return 0
+    return sum(p.stat().st_size for p in config.resolve().rglob("*") if p.is_file())
+
+
+def live_version(layout: StateLayout) -> Path | None:
+    """The version directory the live configuration points at now; None before the first."""
+    live = layout.config_dir
+    return live.resolve() if live.is_symlink() and live.resolve().is_dir() else None
+
+
+def reinstate(version: Path, layout: StateLayout) -> None:
+    """Make `version` (a directory in ``config.d``) the live configuration, in one rename:
+    a new one after `apply`'s checks, or the previous one again when it failed to start."""
+    link = layout.root / f".config-link-{os.getpid()}"
+    link.unlink(missing_ok=True)
+    link.symlink_to(version.relative_to(layout.root))
+    os.replace(link, layout.config_dir)
+
+
+def _prune(layout: StateLayout, keep: set[Path | None]) -> None:
+    """Delete the versions but the new one and the one live before it (after a roll-back that
+    is not the newest other one)."""
     versions = sorted(
         (p for p in layout.config_versions_dir.glob("v-*") if p.is_dir()),
         key=lambda p: p.stat().st_mtime_ns,
     )
-    old = [p for p in versions if p != keep][: max(0, len(versions) - KEEP_VERSIONS)]
+    old = [p for p in versions if p.resolve() not in keep]
     for path in old:
         shutil.rmtree(path, ignore_errors=True)
     for leftover in layout.config_versions_dir.glob(".staging-*"):

@@ -1,25 +1,45 @@
-"""What the last deploy of a state directory asked for (``<state>/deploy.json``), so that a
-later deploy, reload or restore without the flag keeps it: today the demo mode."""
+"""What the last deploy of a state directory asked for (``<state>/deploy.json``): the demo mode,
+so that a later deploy, reload or restore without the flag keeps it, and the settings it ran
+with (secrets left out), so that a component that fails on new settings can be put back on the
+command line and address it had."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from acgs_deploy.settings import StackSettings
+from acgs_deploy.settings import SECRET_FIELDS, StackSettings
 
-__all__ = ["MODE_FILE", "last_demo", "remember"]
+__all__ = ["MODE_FILE", "last_demo", "last_settings", "remember"]
 
 MODE_FILE = "deploy.json"
 
 
-def last_demo(settings: StackSettings) -> bool:
-    """Whether the last deploy ran the demo parts (False when there was none)."""
+def _read(settings: StackSettings) -> dict[str, Any]:
     try:
         data = json.loads((settings.state_dir / MODE_FILE).read_text())
     except (OSError, ValueError):
-        return False
-    return isinstance(data, dict) and bool(data.get("demo", False))
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def last_demo(settings: StackSettings) -> bool:
+    """Whether the last deploy ran the demo parts (False when there was none)."""
+    return bool(_read(settings).get("demo", False))
+
+
+def last_settings(settings: StackSettings) -> StackSettings | None:
+    """The settings of the last deploy of this state directory; None when not known."""
+    saved = _read(settings).get("settings")
+    if not isinstance(saved, dict):
+        return None
+    try:
+        return StackSettings(**{**saved, "state_dir": settings.state_dir})
+    except ValueError:
+        return None
 
 
 def remember(settings: StackSettings, *, target: str, demo: bool) -> None:
-    (settings.state_dir / MODE_FILE).write_text(json.dumps({"target": target, "demo": demo}))
+    shown = settings.model_dump(mode="json", exclude=set(SECRET_FIELDS))
+    record = {"target": target, "demo": demo, "settings": shown}
+    (settings.state_dir / MODE_FILE).write_text(json.dumps(record))

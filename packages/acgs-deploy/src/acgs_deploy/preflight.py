@@ -1,22 +1,33 @@
-"""Checks every backend runs before it writes or starts anything: binaries present, the state
-directory writable with enough free disk, one port per component, the ports of what will start
-free. Each refusal is a `DeployError` (or `MissingBinaries`) that says what to do."""
+"""Checks every backend runs before it writes, stops or starts anything: binaries present, the
+state directory writable with enough free disk, the rules directory holding rules, one port per
+component, and every address and port a component will listen on resolvable and bindable.
+After the render, the rule count: never fewer rules than loaded now without
+``--allow-fewer-rules``. Each refusal is a `DeployError` (or `MissingBinaries`) naming the
+stack-file key and what to do."""
 
 from __future__ import annotations
 
+import errno
 import shutil
 import socket
 import tempfile
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 from acgs_deploy import binaries
 from acgs_deploy.errors import DeployError
+from acgs_deploy.rulefiles import count_rules, rule_files
 from acgs_deploy.settings import StackSettings
 
 __all__ = [
+    "Listener",
     "check_distinct_ports",
-    "check_ports_free",
+    "check_listeners",
+    "check_rule_count",
+    "check_rules_dir",
     "check_state_dir",
     "ports_free",
     "require_binaries",
@@ -89,17 +100,121 @@ def check_distinct_ports(settings: StackSettings) -> None:
         raise DeployError(f"two components share a port ({text}): give each its own port")
 
 
-def check_ports_free(listeners: Sequence[tuple[str, str, int]]) -> None:
-    """Each (component, host, port) that is about to start can bind: no other program has it."""
-    busy = [
-        f"{name} port {port} on {host}"
-        for name, host, port in listeners
-        if not ports_free([port], host)
-    ]
-    if busy:
+@dataclass(frozen=True)
+class Listener:
+    """One address a component is about to listen on, with the stack-file keys that set it."""
+
+    component: str
+    host_key: str  # "" when the address is fixed (the demo webhook's loopback)
+    host: str
+    port_key: str
+    port: int
+    # The component's running process, if any: the ports it holds now are not "taken".
+    pid: int | None = None
+
+
+def check_listeners(listeners: Sequence[Listener]) -> None:
+    """Every listener's address resolves to one of this machine and its port can be bound
+    (free, or held by the same component's running process, which is replaced); one line
+    per problem, naming the stack-file key and what to do."""
+    problems: dict[str, str] = {}  # keyed so that one bad host is told once
+    held: dict[int, set[int]] = {}
+    for listener in listeners:
+        key, problem = _bind_problem(listener)
+        if problem and listener.pid is not None and key == "in use":
+            if listener.pid not in held:
+                held[listener.pid] = _listening_ports(listener.pid)
+            if listener.port in held[listener.pid]:
+                problem = None
+        if problem:
+            per_host = key in ("resolve", "address")
+            where = listener.host if per_host else f"{listener.host}:{listener.port}"
+            problems.setdefault(f"{key}:{where}", problem)
+    if problems:
         raise DeployError(
-            "ports in use by another program: "
-            + "; ".join(busy)
-            + ". Stop that program or choose other ports: ACGS_PROMETHEUS_PORT=... (one "
-            "variable per port, see configs/stack.example.yml) or the same keys in a stack file."
+            "the stack cannot listen where the settings say (nothing was stopped or changed):\n  "
+            + "\n  ".join(problems.values())
+        )
+
+
+def _bind_problem(listener: Listener) -> tuple[str, str | None]:
+    """What stops `listener` from binding now: ("kind", the line for the user) or ("", None)."""
+    where = listener.host_key or "its address"
+    try:
+        family, _, _, _, address = socket.getaddrinfo(
+            listener.host or None, listener.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except (socket.gaierror, UnicodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        return "resolve", (
+            f"{where}: {listener.host!r} does not resolve ({reason}): give an address of this "
+            "machine (127.0.0.1, or 0.0.0.0 for every interface) or a name that resolves to one"
+        )
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as error:
+            return _explain_bind(listener, where, error)
+    return "", None
+
+
+def _explain_bind(listener: Listener, where: str, error: OSError) -> tuple[str, str]:
+    name, host, port, key = listener.component, listener.host, listener.port, listener.port_key
+    if error.errno == errno.EADDRINUSE:
+        return "in use", (
+            f"{key}: {name} port {port} on {host or '*'} is in use by another program: stop "
+            f"that program or choose another {key} (ACGS_{key.upper()}, or the stack file)"
+        )
+    if error.errno == errno.EADDRNOTAVAIL:
+        return "address", (
+            f"{where}: {host} is not an address of this machine, so the stack cannot listen on "
+            "it: give one of its addresses (127.0.0.1, or 0.0.0.0 for every interface)"
+        )
+    if error.errno == errno.EACCES:
+        return "privileged", (
+            f"{key}: {name} may not listen on port {port} (below 1024 only root may): "
+            f"choose a {key} from 1024 up"
+        )
+    return "bind", f"{key}: {name} cannot listen on {host}:{port}: {error.strerror or error}"
+
+
+def _listening_ports(pid: int) -> set[int]:
+    """The TCP ports process `pid` listens on; none when it cannot be asked."""
+    try:
+        connections = psutil.Process(pid).net_connections(kind="inet")
+    except psutil.Error:
+        return set()
+    return {c.laddr.port for c in connections if c.status == psutil.CONN_LISTEN}
+
+
+def check_rules_dir(settings: StackSettings) -> None:
+    """rules_dir is a directory holding rule files (``*.yml``, ``*.yaml``): a typo in it must
+    not deploy a Prometheus without alerting."""
+    rules_dir = settings.rules_dir
+    fix = "fix rules_dir in the stack file (or ACGS_RULES_DIR)"
+    if not rules_dir.exists():
+        raise DeployError(f"rules_dir: {rules_dir} does not exist: {fix}")
+    if not rules_dir.is_dir():
+        raise DeployError(f"rules_dir: {rules_dir} is not a directory: {fix}")
+    if not rule_files(rules_dir):
+        raise DeployError(
+            f"rules_dir: no rule files (*.yml, *.yaml) in {rules_dir}: {fix}, or add the rules"
+        )
+
+
+def check_rule_count(staged_rules: Path, live_rules: Path, allow_fewer: bool) -> None:
+    """The rendered rules hold some rules, and no fewer than the live configuration's unless
+    `allow_fewer` (``--allow-fewer-rules``): losing alerts must be meant."""
+    after = count_rules(staged_rules)
+    if after == 0:
+        raise DeployError(
+            "rules_dir: the rule files hold no rules, so nothing would alert: fix rules_dir "
+            "in the stack file (or ACGS_RULES_DIR), or add the rules"
+        )
+    before = count_rules(live_rules)
+    if after < before and not allow_fewer:
+        raise DeployError(
+            f"rules_dir: the rule files hold {after} rules, fewer than the {before} loaded now: "
+            "nothing was changed. Check rules_dir, or pass --allow-fewer-rules to load fewer."
         )

@@ -108,8 +108,15 @@ class ProcessManager:
         record = self._read(name)
         return None if record is None else record.argv
 
+    def frozen(self, name: str) -> bool:
+        """True when ``name`` runs but is stopped by a signal (SIGSTOP, SIGTSTP, a tracer)."""
+        pid = self.running(name)
+        fields = None if pid is None else _stat_fields(pid)
+        return fields is not None and fields[0] in ("T", "t")
+
     def stop(self, name: str, timeout: float = 10.0) -> bool:
-        """Stop ``name`` if it is the process we started: SIGTERM, then SIGKILL.
+        """Stop ``name`` if it is the process we started: SIGTERM (and SIGCONT, so a frozen
+        process gets it), then SIGKILL after `timeout` seconds.
 
         Returns True when a process was stopped. The pid file is removed either way.
         """
@@ -117,6 +124,7 @@ class ProcessManager:
         stopped = False
         if pid is not None:
             _signal(pid, signal.SIGTERM)
+            _signal(pid, signal.SIGCONT)
             deadline = time.monotonic() + timeout
             while not _is_zombie_or_gone(pid) and time.monotonic() < deadline:
                 time.sleep(0.05)

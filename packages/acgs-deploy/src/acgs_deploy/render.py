@@ -19,6 +19,7 @@ from typing import Any
 import jinja2
 
 import acgs_dashboards
+from acgs_deploy.rulefiles import rule_files
 from acgs_deploy.secrets import Secrets
 from acgs_deploy.settings import REPO_ROOT, StackSettings
 from acgs_metrics.services import SERVICES
@@ -222,12 +223,10 @@ def _write(path: Path, text: str) -> Path:
 
 
 def _copy_rules(rules_dir: Path, target: Path) -> list[Path]:
-    """The rule files (``rules/*.yml``); none is fine, Prometheus then has no rules."""
+    """The rule files (``*.yml`` and ``*.yaml``); the preflight made sure there are some."""
     target.mkdir(parents=True, exist_ok=True)
-    if not rules_dir.is_dir():
-        return []
     copied = []
-    for source in sorted(rules_dir.glob("*.yml")):
+    for source in rule_files(rules_dir):
         destination = target / source.name
         shutil.copyfile(source, destination)
         copied.append(destination)

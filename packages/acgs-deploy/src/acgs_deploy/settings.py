@@ -8,6 +8,7 @@ raises :class:`SettingsError` naming the field, where it came from and what is a
 from __future__ import annotations
 
 import contextvars
+import ipaddress
 import os
 import re
 from pathlib import Path
@@ -24,6 +25,7 @@ from pydantic_settings import (
 from pydantic_settings import SettingsError as SourceError
 
 from acgs_deploy.layout import StateLayout
+from acgs_promql.durations import parse_duration
 from acgs_promql.repository import find_repo_root
 
 __all__ = [
@@ -46,6 +48,11 @@ _stack_file: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
 
 # Prometheus label names; names starting with "__" are reserved for its internal use.
 LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+
+# A host name as DNS allows it (RFC 1123 labels); addresses are checked by `ipaddress`.
+HOST_LABEL = re.compile(r"(?!-)[a-zA-Z0-9-]{1,63}(?<!-)")
+# Go's time.Duration, which Prometheus and Alertmanager parse durations into, ends here.
+LONGEST_DURATION_S = (2**63 - 1) / 1e9
 
 # Settings whose values never appear in messages.
 SECRET_FIELDS = frozenset({"smtp_password", "slack_webhook_url", "pagerduty_routing_key"})
@@ -125,11 +132,11 @@ class StackSettings(BaseSettings):
 
     # How often Alertmanager writes its silences and notification log to disk: a crash
     # (kill -9, power loss) loses at most this much. Alertmanager's own default is 15m.
-    alertmanager_maintenance_interval: str = Field(
-        default="1m", pattern=r"^0*[1-9][0-9]*(ms|s|m|h)$"
-    )
+    alertmanager_maintenance_interval: str = Field(default="1m", pattern=r"^[0-9]+(ms|s|m|h)$")
 
-    rules_dir: Path = Field(default=REPO_ROOT / "rules", description="rule files (*.yml)")
+    rules_dir: Path = Field(
+        default=REPO_ROOT / "rules", description="rule files (*.yml and *.yaml)"
+    )
 
     # User-supplied CA-signed certificate instead of the local CA (all three or none).
     tls_cert_file: Path | None = None
@@ -162,6 +169,37 @@ class StackSettings(BaseSettings):
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().absolute()
+
+    @field_validator("host", "sim_host", mode="after")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        if value == "" or _is_address(value):
+            return value
+        labels = value.rstrip(".").split(".")
+        looks_numeric = all(label.isdigit() for label in labels)
+        if looks_numeric or len(value) > 253 or not all(map(HOST_LABEL.fullmatch, labels)):
+            raise ValueError(
+                "not an IP address or host name: give an address of this machine such as "
+                "127.0.0.1, 0.0.0.0 (every interface) or ::1, or a host name that resolves to one"
+            )
+        return value
+
+    @field_validator(
+        "retention",
+        "scrape_interval",
+        "acgs_scrape_interval",
+        "evaluation_interval",
+        "alertmanager_maintenance_interval",
+        mode="after",
+    )
+    @classmethod
+    def _positive_duration(cls, value: str) -> str:
+        seconds = parse_duration(value)
+        if seconds <= 0:
+            raise ValueError("must be longer than 0 (e.g. 15s, 5m, 15d)")
+        if seconds > LONGEST_DURATION_S:
+            raise ValueError("too long for Prometheus (at most 292 years): give a shorter one")
+        return value
 
     @field_validator("external_labels", mode="after")
     @classmethod
@@ -239,6 +277,14 @@ class StackSettings(BaseSettings):
         for index, spec in enumerate(SERVICES):
             ports[f"acgs-{spec.name}"] = self.sim_base_port + index
         return ports
+
+
+def _is_address(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _choose_stack_file(stack_file: Path | str | None) -> Path | None:

@@ -13,7 +13,7 @@ from rich.console import Console
 from acgs_deploy.backends.base import Backend, DeployOptions, Report, validate_or_discard
 from acgs_deploy.backends.compose import ComposeBackend
 from acgs_deploy.backends.local import LocalBackend
-from acgs_deploy.errors import UsageError
+from acgs_deploy.errors import UsageError, writing
 from acgs_deploy.lock import exclusive
 from acgs_deploy.settings import StackSettings
 
@@ -42,7 +42,7 @@ def every(settings: StackSettings) -> list[Backend]:
 def deploy(backend: Backend) -> Report:
     """Render, validate and apply under the state directory's lock. A failed check discards
     what was rendered: whatever runs keeps its configuration."""
-    with exclusive(backend.settings):
+    with exclusive(backend.settings), writing(backend.settings.state_dir):
         rendered = backend.render()
         validate_or_discard(backend, rendered)
         return backend.apply(rendered)

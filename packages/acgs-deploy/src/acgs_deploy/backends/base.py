@@ -38,6 +38,8 @@ class DeployOptions:
 
     # Also run the demo parts (acgs-sim, the webhook receiver); None: as the last deploy did.
     demo: bool | None = None
+    # Load fewer rules than the live configuration holds (``--allow-fewer-rules``).
+    allow_fewer_rules: bool = False
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,7 @@ class ComposeBackend:
         if options is not None and options.demo:
             raise DeployError(DEMO_REFUSED)
         self.settings = settings
+        self.allow_fewer = options is not None and options.allow_fewer_rules
 
     @property
     def compose_file(self) -> Path:
@@ -91,6 +92,7 @@ class ComposeBackend:
         preflight.require_binaries(VALIDATORS)
         self._check_user_certificate()
         preflight.check_state_dir(self.settings)
+        preflight.check_rules_dir(self.settings)
         secrets, certs = secrets_and_certificates(self.settings)
         target = self.settings.layout.compose_dir
         with self._writing():
@@ -107,6 +109,8 @@ class ComposeBackend:
 
     def validate(self, rendered: Rendered) -> None:
         configstore.validate(rendered.config, self.settings.rules_dir)
+        live_rules = self.settings.layout.compose_dir / "config" / "rules"
+        preflight.check_rule_count(rendered.config / "rules", live_rules, self.allow_fewer)
         _validate_compose(rendered.staging / "compose" / COMPOSE_FILE)
 
     def apply(self, rendered: Rendered) -> Report:

@@ -11,8 +11,12 @@ command line still matches.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import httpx
 from rich.console import Console
@@ -28,7 +32,7 @@ from acgs_deploy.backends.base import (
 )
 from acgs_deploy.client import ComponentName, stack_client
 from acgs_deploy.components import DEMO_PARTS, Component, components
-from acgs_deploy.errors import DeployError
+from acgs_deploy.errors import DeployError, writing
 from acgs_deploy.lock import exclusive
 from acgs_deploy.process import ProcessManager
 from acgs_deploy.render import local_topology, render
@@ -37,6 +41,22 @@ from acgs_deploy.settings import StackSettings
 from acgs_deploy.wait import wait_healthy
 
 __all__ = ["REQUIRED_BINARIES", "LocalBackend"]
+
+# An unresponsive component: no answer to this many probes (PROBE_TIMEOUT_S each). Then it
+# gets UNRESPONSIVE_STOP_S to stop on SIGTERM before SIGKILL: replaced well within a minute.
+UNRESPONSIVE_TRIES = 3
+UNRESPONSIVE_STOP_S = 5.0
+
+
+@dataclass(frozen=True)
+class Before:
+    """What ran before a deploy changed anything, to go back to."""
+
+    config: Path | None  # the live configuration version
+    running: dict[str, Component]  # each running component as it was started
+    settings: StackSettings | None  # the last deploy's settings, when recorded
+    demo: bool  # and its demo mode
+
 
 REQUIRED_BINARIES = (
     "prometheus",
@@ -57,37 +77,50 @@ class LocalBackend:
         console: Console | None = None,
     ) -> None:
         self.settings = settings
-        demo = (options or DeployOptions()).demo
-        self.demo = mode.last_demo(settings) if demo is None else demo
+        options = options or DeployOptions()
+        self.demo = mode.last_demo(settings) if options.demo is None else options.demo
+        self.allow_fewer = options.allow_fewer_rules
         self.console = console
         self.manager = ProcessManager(settings.layout.run_dir, settings.layout.logs_dir)
 
     # --- the backend interface -----------------------------------------------------------
 
     def render(self) -> Rendered:
-        """Preflight (binaries, state directory, ports), then the configuration in staging."""
+        """Preflight (binaries, state directory, rules directory, addresses and ports), then
+        the configuration in staging. Nothing is stopped or changed before this passes."""
         settings = self.settings
         preflight.require_binaries(REQUIRED_BINARIES)
         preflight.check_state_dir(settings)
+        preflight.check_rules_dir(settings)
         preflight.check_distinct_ports(settings)
-        starting = [
-            c
-            for c in components(settings, demo=self.demo)
-            if c.spec is not None and self.manager.running(c.name) is None
-        ]
-        preflight.check_ports_free([(c.name, c.host, port) for c in starting for port in c.ports])
+        preflight.check_listeners(
+            [
+                listener
+                for c in components(settings, demo=self.demo)
+                if c.spec is not None
+                for listener in c.listeners(self.manager.running(c.name))
+            ]
+        )
         return self._render_config()
 
     def validate(self, rendered: Rendered) -> None:
+        """promtool and amtool on the rendered files, then the rule count (see `preflight`)."""
         configstore.validate(rendered.config, self.settings.rules_dir)
+        preflight.check_rule_count(
+            rendered.config / "rules", self.settings.layout.config_dir / "rules", self.allow_fewer
+        )
 
     def apply(self, rendered: Rendered) -> Report:
-        """Swap the configuration in, then start, restart or reload each component and wait."""
+        """Stop what answers nothing (frozen, hung), swap the configuration in, then start,
+        restart or reload each component and wait. A component that ran before and does not
+        come up on the new settings is put back, with the others, on what ran before."""
+        wanted = components(self.settings, demo=self.demo, secrets=self._secrets())
+        before = self._before(wanted)
+        replaced = self._stop_unresponsive(before)
         changed = configstore.apply(rendered.staging, self.settings.layout)
         mode.remember(self.settings, target="local", demo=self.demo)
-        wanted = components(self.settings, demo=self.demo, secrets=self._secrets())
-        states = self._start_or_reload(wanted, changed, rendered.certs_changed)
-        self._finish(wanted, states)
+        states = self._start_or_reload(wanted, changed, rendered.certs_changed, replaced)
+        self._finish(wanted, states, before)
         return Report(components=states, config_changed=changed)
 
     def status(self) -> Report:
@@ -130,21 +163,26 @@ class LocalBackend:
         A configuration that fails a check is refused with the file and line; the running
         stack keeps its previous configuration. Stopped components stay stopped.
         """
-        with exclusive(self.settings):
+        with exclusive(self.settings), writing(self.settings.state_dir):
             if self.manager.running("prometheus") is None:
                 raise DeployError(
                     f"Prometheus is not running for {self.settings.state_dir}: "
                     "run `invoke deploy` first"
                 )
+            previous = configstore.live_version(self.settings.layout)
             changed = self.configure()
             reloads = configstore.components_to_reload(changed)
+            running = [
+                c
+                for c in components(self.settings, demo=self.demo, secrets=self._secrets())
+                if self.manager.running(c.name) is not None
+            ]
+            reloading = [c for c in running if c.reload_path and reloads.get(c.name)]
+            self._reload_all(reloading, previous)
             report = Report(config_changed=changed)
-            for component in components(self.settings, demo=self.demo, secrets=self._secrets()):
-                if self.manager.running(component.name) is None:
-                    continue
+            for component in running:
                 action = "unchanged"
-                if component.reload_path and reloads.get(component.name):
-                    self._reload(component)
+                if component.name in {c.name for c in reloading}:
                     action = "reloaded"
                 elif component.name == "grafana" and reloads["grafana"] and component.spec:
                     self.manager.stop(component.name)
@@ -159,6 +197,7 @@ class LocalBackend:
         """Render, validate and swap in the configuration as deploy and reload do, but start or
         reload nothing; returns what changed. A restore calls it once monitoring.env and certs/
         are back, so the files name this stack's paths and ports, never the backed-up stack's."""
+        preflight.check_rules_dir(self.settings)
         rendered = self._render_config()
         validate_or_discard(self, rendered)
         return configstore.apply(rendered.staging, self.settings.layout)
@@ -202,20 +241,27 @@ class LocalBackend:
         secrets, certs = secrets_and_certificates(settings)
         staged = configstore.staging_dir(settings.layout)
         rendered = Rendered(staging=staged, config=staged, certs_changed=certs.changed)
+        # A new version takes about what the live one does.
+        needed = configstore.size(settings.layout.config_dir) or None
         try:
-            render(settings, secrets, local_topology(settings, demo=self.demo), staged)
+            with writing(settings.layout.config_versions_dir, needed):
+                render(settings, secrets, local_topology(settings, demo=self.demo), staged)
         except BaseException:
             rendered.discard()
             raise
         return rendered
 
     def _start_or_reload(
-        self, wanted: Sequence[Component], changed: set[str], certs_changed: bool
+        self,
+        wanted: Sequence[Component],
+        changed: set[str],
+        certs_changed: bool,
+        replaced: Collection[str],
     ) -> list[ComponentState]:
         """Start what is not running, restart what runs with another command line (a port,
         path or retention changed) and Grafana when its files or certificates changed; mark
         for reload what runs with a changed configuration. Demo parts left from a demo deploy
-        are stopped when this one is not a demo."""
+        are stopped when this one is not a demo. `replaced`: stopped as unresponsive."""
         manager = self.manager
         names = {c.name for c in wanted}
         for leftover in DEMO_PARTS:
@@ -241,7 +287,10 @@ class LocalBackend:
                 state.hint = component.not_installed
             elif pid is None:
                 state.pid = manager.start(component.spec)
-                state.action = "restarted" if component.name in outdated else "started"
+                again = component.name in outdated or component.name in replaced
+                state.action = "restarted" if again else "started"
+                if component.name in replaced:
+                    state.hint = "answered nothing (frozen or hung): killed and started again"
             elif component.name == "grafana" and (reloads["grafana"] or certs_changed):
                 manager.stop(component.name)
                 state.pid, state.action = manager.start(component.spec), "restarted"
@@ -251,25 +300,115 @@ class LocalBackend:
                 state.pid, state.action = pid, "unchanged"
         return states
 
-    def _finish(self, wanted: Sequence[Component], states: Sequence[ComponentState]) -> None:
-        """Wait until the started components are healthy, then reload those marked for it."""
+    def _finish(
+        self, wanted: Sequence[Component], states: Sequence[ComponentState], before: Before
+    ) -> None:
+        """Wait until the started components are healthy, then reload those marked for it.
+        When one that ran before failed, everything goes back to what ran before."""
         startable = [c for c in wanted if c.spec is not None]
         timeout_s = self.settings.startup_timeout_s
         failed = wait_healthy(startable, self.manager, timeout_s, self.console)
+        restarted = {s.name for s in states if s.action == "restarted"} & set(before.running)
+        if restarted & set(failed):
+            self._roll_back(restarted, before, failed)
         by_name = {c.name: c for c in wanted}
+        reloading = [by_name[s.name] for s in states if s.action == "reload"]
+        self._reload_all([c for c in reloading if c.name not in failed], before.config)
         for state in states:
             if state.action == "reload" and state.name not in failed:
-                self._reload(by_name[state.name])
                 state.action = "reloaded"
             if state.action != "skipped":
                 state.state = "unhealthy" if state.name in failed else "healthy"
         if failed:
-            log = self.manager.log_file
-            details = "\n".join(
-                f"  {name}: {why}; last log lines ({log(name)}):\n    {_log_tail(log(name))}"
-                for name, why in sorted(failed.items())
-            )
-            raise DeployError(f"components did not become healthy:\n{details}")
+            raise DeployError(f"components did not become healthy:\n{self._why(failed)}")
+
+    def _before(self, wanted: Sequence[Component]) -> Before:
+        """What runs now, as it was started: each running component with its command line and
+        the address it answers on (from the last deploy's settings when they match)."""
+        last, demo = mode.last_settings(self.settings), mode.last_demo(self.settings)
+        old = {}
+        if last is not None:
+            old = {c.name: c for c in components(last, demo=demo, secrets=self._secrets())}
+        running = {}
+        for component in wanted:
+            argv = self.manager.recorded_argv(component.name)
+            if component.spec is None or argv is None or not self.manager.running(component.name):
+                continue
+            previous = old.get(component.name)
+            if previous is None or previous.spec is None or list(previous.spec.argv) != argv:
+                # Not started by a deploy that recorded its settings: its address is unknown.
+                previous = dataclasses.replace(
+                    component, spec=dataclasses.replace(component.spec, argv=argv)
+                )
+            running[component.name] = previous
+        config = configstore.live_version(self.settings.layout)
+        return Before(config=config, running=running, settings=last, demo=demo)
+
+    def _stop_unresponsive(self, before: Before) -> set[str]:
+        """Stop each running component that sends no answer at all (SIGSTOP, a hang): at once
+        when the kernel shows it stopped, else after `UNRESPONSIVE_TRIES` probes without one.
+        A component that answers, even "not ready" (Prometheus replaying its WAL), is kept."""
+        stopped = set()
+        for component in before.running.values():
+            if component.probe():
+                continue
+            frozen = self.manager.frozen(component.name)
+            if frozen or not any(component.answers() for _ in range(UNRESPONSIVE_TRIES)):
+                self.manager.stop(component.name, timeout=UNRESPONSIVE_STOP_S)
+                stopped.add(component.name)
+        return stopped
+
+    def _roll_back(self, restarted: set[str], before: Before, failed: dict[str, str]) -> NoReturn:
+        """Put the configuration that ran before back in place, and every component that ran
+        before and was restarted back on its command line; then refuse. (One that only had
+        its configuration reloaded is never stopped: a long WAL replay is not a failure.)"""
+        why = self._why(failed)  # the failed start's log, before the roll-back's start adds to it
+        if before.config is not None:
+            configstore.reinstate(before.config, self.settings.layout)
+        if before.settings is not None:
+            mode.remember(before.settings, target="local", demo=before.demo)
+        back = [c for name, c in before.running.items() if name in restarted]
+        for component in back:
+            assert component.spec is not None
+            self.manager.stop(component.name)
+            self.manager.start(component.spec)
+        timeout_s = self.settings.startup_timeout_s
+        still = wait_healthy(back, self.manager, timeout_s, self.console)
+        again = ", ".join(c.name for c in back if c.name not in still) or "nothing"
+        message = (
+            f"{', '.join(sorted(failed))} did not start on the new settings: refused. Put back "
+            f"on the configuration and command lines that ran before: {again} running again."
+        )
+        if still:
+            message += f" Did not come back: {', '.join(sorted(still))}; see its log."
+        raise DeployError(f"{message}\nWhy:\n{why}")
+
+    def _why(self, failed: dict[str, str]) -> str:
+        log = self.manager.log_file
+        return "\n".join(
+            f"  {name}: {why}; last log lines ({log(name)}):\n    {_log_tail(log(name))}"
+            for name, why in sorted(failed.items())
+        )
+
+    def _reload_all(self, targets: Sequence[Component], previous: Path | None) -> None:
+        """Reload each target; when one refuses, the configuration live before (`previous`) is
+        put back and those already reloaded are reloaded on it again."""
+        done: list[Component] = []
+        for component in targets:
+            try:
+                self._reload(component)
+            except DeployError as error:
+                if previous is None:
+                    raise
+                configstore.reinstate(previous, self.settings.layout)
+                for other in done:
+                    with contextlib.suppress(DeployError):
+                        self._reload(other)
+                raise DeployError(
+                    f"{error}. Refused: the configuration that ran before is back in place "
+                    "and the running components keep it."
+                ) from None
+            done.append(component)
 
     def _reload(self, component: Component) -> None:
         assert component.reload_path is not None
