@@ -164,7 +164,8 @@ def test_each_command_refuses_a_bad_flag(
 
 
 def _backup_file(tmp_path: Path) -> dict[str, Any]:
-    (tmp_path / "some.acgsbak").write_bytes(b"not checked before the stack is")
+    # A restore onto a stack that is not deployed goes ahead (a new machine): the file is read.
+    (tmp_path / "some.acgsbak").write_bytes(b"not a backup")
     (tmp_path / "key").write_text("a key\n")
     return {"backup_file": tmp_path / "some.acgsbak", "key_file": tmp_path / "key"}
 
@@ -191,7 +192,7 @@ NOT_DEPLOYED: list[tuple[Command, Callable[[Path], dict[str, Any]], int, str]] =
         1,
         "verify-backup: error: " + "{tmp}/none.acgsbak: no such backup file",
     ),
-    (commands.restore, _backup_file, 1, "restore: error: Prometheus is not running for"),
+    (commands.restore, _backup_file, 1, "restore: error: some.acgsbak: not an ACGS backup file"),
 ]
 
 

@@ -28,7 +28,8 @@ def exclusive(
     """
     try:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
-        handle = (settings.state_dir / LOCK_FILE).open("a+")
+        # Unbuffered: a name that cannot be written (a full disk) is not left to fail at close.
+        handle = (settings.state_dir / LOCK_FILE).open("a+b", buffering=0)
     except OSError as error:
         raise unwritable(settings.state_dir, error) from None
     with handle:
@@ -36,15 +37,18 @@ def exclusive(
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
-            held_by = handle.read().strip() or "another deploy, reload or down"
+            held_by = handle.read().decode(errors="replace").strip()
+            held_by = held_by or "another deploy, reload or down"
             raise DeployError(
                 f"{held_by} is running on {settings.state_dir}: "
                 "wait for it to finish, then run this again"
             ) from None
         handle.seek(0)
         handle.truncate()
-        handle.write(f"{holder} (pid {os.getpid()})")
-        handle.flush()
+        # The name only words a refusal: on a full disk the lock holds without it, and the
+        # command goes on to the write that names the path.
+        with contextlib.suppress(OSError):
+            handle.write(f"{holder} (pid {os.getpid()})".encode())
         try:
             yield
         finally:

@@ -86,8 +86,14 @@ class LocalBackend:
     # --- the backend interface -----------------------------------------------------------
 
     def render(self) -> Rendered:
-        """Preflight (binaries, state directory, rules directory, addresses and ports), then
-        the configuration in staging. Nothing is stopped or changed before this passes."""
+        """Preflight, then the configuration in staging. Nothing is stopped or changed before
+        this passes."""
+        self.preflight()
+        return self._render_config()
+
+    def preflight(self) -> None:
+        """What can stop the stack from starting: binaries, state directory, rules directory,
+        addresses and ports (a port held by the component's own running process is free)."""
         settings = self.settings
         preflight.require_binaries(REQUIRED_BINARIES)
         preflight.check_state_dir(settings)
@@ -101,7 +107,6 @@ class LocalBackend:
                 for listener in c.listeners(self.manager.running(c.name))
             ]
         )
-        return self._render_config()
 
     def validate(self, rendered: Rendered) -> None:
         """promtool and amtool on the rendered files, then the rule count (see `preflight`)."""

@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
-from acgs_deploy import mode, preflight
-from acgs_deploy.backends.local import REQUIRED_BINARIES, LocalBackend
+from acgs_deploy import mode
+from acgs_deploy.backends.local import LocalBackend
 from acgs_deploy.backup.keyfile import load_passphrase
 from acgs_deploy.backup.manifest import StackOrigin
 from acgs_deploy.backup.report import (
@@ -177,21 +177,6 @@ def run_verify(
     console.print(table)
 
 
-def _restore_preflight(settings: StackSettings, backend: LocalBackend) -> None:
-    """What a deploy checks before it starts anything (binaries, a writable state directory,
-    free disk, the ports of what is not running), so a restore that could not start the stack
-    is refused before anything is stopped."""
-    preflight.require_binaries(REQUIRED_BINARIES)
-    preflight.check_state_dir(settings)
-    preflight.check_distinct_ports(settings)
-    starting = [
-        c
-        for c in components(settings, demo=backend.demo)
-        if c.spec is not None and backend.manager.running(c.name) is None
-    ]
-    preflight.check_ports_free([(c.name, c.host, port) for c in starting for port in c.ports])
-
-
 def _restore_targets(settings: StackSettings, backend: LocalBackend) -> RestoreTargets:
     """Where the backup's parts go; how to stop the stateful components that run now, and to
     configure and start the whole stack on the restored files (or what ran before on the
@@ -248,7 +233,7 @@ def run_restore(
         byte_progress(console, enabled=size >= PROGRESS_THRESHOLD) as bar,
     ):
         backend = LocalBackend(settings)
-        _restore_preflight(settings, backend)
+        backend.preflight()  # what deploy checks: refused before anything is stopped
         result = restore_backup(
             backup_file,
             passphrase,
