@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from acgs_promql.findings import Severity
 from acgs_promql.limits import DEFAULT_MAX_FILE_SIZE, parse_size
 from acgs_rules.lint import lint
+from acgs_rules.loader import load
+from acgs_rules.promtool import check_rules
 from acgs_rules.settings import LintSettings, SettingsError
 from acgs_testkit.benchmarks import measure
 
@@ -109,3 +112,19 @@ def test_1000_rules_stay_under_150_mb(tmp_path: Path) -> None:
     run = measure([*command, str(path)])
     assert json.loads(run.stdout)["summary"]["rules"] == 1000
     assert run.peak_rss_mib < 150
+
+
+def test_promtool_that_does_not_finish_in_time_is_a_finding_not_a_traceback(
+    big_and_small: tuple[Path, Path],
+) -> None:
+    """promtool took over 120 s on a 1.5 MB expression; the linter then died in
+    subprocess.TimeoutExpired. A timeout far below promtool's start-up shows the path."""
+    _, small = big_and_small
+    loaded = load([small])
+    (finding,) = check_rules(loaded.rule_files, timeout=1e-6)
+    assert (finding.path, finding.check, finding.severity) == (
+        str(small),
+        "promtool/check",
+        Severity.ERROR,
+    )
+    assert "did not finish within 1e-06 s" in finding.message
