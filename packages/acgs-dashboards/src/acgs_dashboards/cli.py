@@ -25,7 +25,7 @@ from acgs_dashboards.lint.base import DEFAULT_DATASOURCE_UIDS
 from acgs_dashboards.queryload import QueryLoadError
 from acgs_promql.index import read_recorded_series
 from acgs_promql.limits import DEFAULT_MAX_FILE_SIZE, format_size, parse_size
-from acgs_promql.printers import exit_code, print_text, render_json
+from acgs_promql.printers import exit_code, print_text, write_json
 from acgs_promql.repository import find_repo_root
 
 USAGE_ERROR = 2
@@ -256,7 +256,7 @@ def _lint(args: argparse.Namespace) -> int:
     )
     report = lint_paths(args.paths, options, extra_findings=rules.findings)
     if args.format == "json":
-        sys.stdout.write(render_json(report.findings, {"dashboards": report.dashboards}) + "\n")
+        write_json(report.findings, {"dashboards": report.dashboards}, sys.stdout)
     else:
         print_text(report.findings, f"{report.dashboards} dashboard(s)", Console())
     return exit_code(report.findings)

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from acgs_promql.limits import parse_size
-from acgs_promql.printers import exit_code, print_text, render_json
+from acgs_promql.printers import exit_code, print_text, write_json
 from acgs_rules.checks.registry import ALL_CHECK_NAMES, CHECKS, OTHER_CHECK_NAMES
 from acgs_rules.lint import lint
 from acgs_rules.promtool import PromtoolMissing
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         return fail(str(error))
     if args.format == "json":
         counts = {"files": result.files, "rules": result.rules, "test_files": result.tests}
-        sys.stdout.write(render_json(result.findings, counts) + "\n")
+        write_json(result.findings, counts, sys.stdout)
     else:
         read = f"{result.files} rule file(s), {result.rules} rule(s), {result.tests} test file(s)"
         print_text(result.findings, read, console)
