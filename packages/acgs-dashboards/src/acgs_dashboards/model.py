@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from acgs_promql.limits import gc_paused
+
 __all__ = [
     "DISABLE_PATTERN",
     "Dashboard",
@@ -429,10 +431,11 @@ def load_dashboard(path: Path) -> Dashboard:
         text = path.read_text(encoding="utf-8-sig")  # a BOM is not an error
     except (OSError, UnicodeDecodeError) as error:
         raise DashboardLoadError(f"cannot read the file: {error}") from error
-    try:
-        document = _line_tracking_loads(text)
-    except json.JSONDecodeError as error:
-        raise DashboardLoadError(f"invalid JSON: {error.msg}", error.lineno) from error
-    except RecursionError as error:
-        raise DashboardLoadError("invalid JSON: nested too deeply") from error
-    return parse_dashboard(document, str(path))
+    with gc_paused():
+        try:
+            document = _line_tracking_loads(text)
+        except json.JSONDecodeError as error:
+            raise DashboardLoadError(f"invalid JSON: {error.msg}", error.lineno) from error
+        except RecursionError as error:
+            raise DashboardLoadError("invalid JSON: nested too deeply") from error
+        return parse_dashboard(document, str(path))

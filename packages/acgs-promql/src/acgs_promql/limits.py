@@ -1,4 +1,5 @@
-"""Input size limits both linters apply before reading a file: one bound, one message.
+"""What bounds the cost of reading input, for both linters: the file size limit (one bound,
+one message) and pausing the cyclic GC while a file's objects are built.
 
 The default, 5 MiB, is far above any real input (this repository's largest rule file is 9 KB,
 a built dashboard 40 KB; kube-prometheus' whole rule set is about 0.5 MB) and keeps a lint
@@ -7,10 +8,13 @@ run within a few hundred MB: each linter holds its input's parsed form, 10-20 ti
 
 from __future__ import annotations
 
+import gc
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["DEFAULT_MAX_FILE_SIZE", "format_size", "parse_size", "too_large"]
+__all__ = ["DEFAULT_MAX_FILE_SIZE", "format_size", "gc_paused", "parse_size", "too_large"]
 
 DEFAULT_MAX_FILE_SIZE = 5 * 1024 * 1024
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(|B|KB|KiB|MB|MiB|GB|GiB)\s*$", re.IGNORECASE)
@@ -56,3 +60,18 @@ def too_large(path: Path, limit: int, option: str) -> str | None:
         f"file is {format_size(size)} ({size} bytes), over the {format_size(limit)} limit: "
         f"not linted; raise the limit with {option} if the file is meant to be this large"
     )
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Reading a file builds millions of objects (YAML nodes, JSON objects, then the model)
+    and no garbage cycles; the cyclic GC would rescan them all again and again as they pile
+    up: 40% of the CPU time of loading 10,000 rules or panels. Reference counting still
+    frees what is dropped; the GC runs again afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
