@@ -24,7 +24,7 @@ from acgs_dashboards.lint import LintOptions, LintUsageError, lint_paths
 from acgs_dashboards.lint.base import DEFAULT_DATASOURCE_UIDS
 from acgs_dashboards.queryload import QueryLoadError
 from acgs_promql.index import read_recorded_series
-from acgs_promql.limits import DEFAULT_MAX_FILE_SIZE, format_size, parse_size
+from acgs_promql.limits import DEFAULT_MAX_FILE_SIZE, format_size, size_argument
 from acgs_promql.printers import exit_code, print_text, write_json
 from acgs_promql.repository import find_repo_root
 
@@ -40,13 +40,6 @@ def _seconds(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"{text!r}: the scrape interval must be above 0 s")
     return value
-
-
-def _size(text: str) -> int:
-    try:
-        return parse_size(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -137,7 +130,7 @@ def _add_lint(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     )
     lint.add_argument(
         "--max-file-size",
-        type=_size,
+        type=size_argument,
         default=DEFAULT_MAX_FILE_SIZE,
         metavar="SIZE",
         help=f"refuse dashboard and rule files larger than this (e.g. 20MiB; default "

@@ -8,13 +8,21 @@ run within a few hundred MB: each linter holds its input's parsed form, 10-20 ti
 
 from __future__ import annotations
 
+import argparse
 import gc
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["DEFAULT_MAX_FILE_SIZE", "format_size", "gc_paused", "parse_size", "too_large"]
+__all__ = [
+    "DEFAULT_MAX_FILE_SIZE",
+    "format_size",
+    "gc_paused",
+    "parse_size",
+    "size_argument",
+    "too_large",
+]
 
 DEFAULT_MAX_FILE_SIZE = 5 * 1024 * 1024
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(|B|KB|KiB|MB|MiB|GB|GiB)\s*$", re.IGNORECASE)
@@ -39,6 +47,14 @@ def parse_size(text: str) -> int:
     if size <= 0:
         raise ValueError(f"{text!r}: the size must be above 0")
     return size
+
+
+def size_argument(text: str) -> int:
+    """:func:`parse_size` as an argparse ``type`` (both linters' ``--max-file-size``)."""
+    try:
+        return parse_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def format_size(size: int) -> str:

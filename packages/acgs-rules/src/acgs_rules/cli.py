@@ -12,19 +12,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from acgs_promql.limits import parse_size
+from acgs_promql.limits import size_argument
 from acgs_promql.printers import exit_code, print_text, write_json
 from acgs_rules.checks.registry import ALL_CHECK_NAMES, CHECKS, OTHER_CHECK_NAMES
 from acgs_rules.lint import lint
 from acgs_rules.promtool import PromtoolMissing
 from acgs_rules.settings import LintSettings, SettingsError
-
-
-def _size(text: str) -> int:
-    try:
-        return parse_size(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     lint_cmd.add_argument(
         "--max-file-size",
-        type=_size,
+        type=size_argument,
         metavar="SIZE",
         help="refuse input files larger than this (e.g. 20MiB; default: max_file_size in the "
         "settings, else 5MiB); a refused file is an error finding, the others are linted",
