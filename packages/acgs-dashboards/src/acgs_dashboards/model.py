@@ -59,8 +59,12 @@ class DashboardLoadError(Exception):
 class _LineDict(dict[str, Any]):
     """A JSON object that knows the line its ``{`` is on, and where its text is."""
 
-    line: int = 1
-    span: tuple[str, int, int] = ("", 0, 0)
+    __slots__ = ("line", "span")  # no __dict__ per JSON object: a big dashboard has millions
+
+    def __init__(self, obj: dict[str, Any], line: int, span: tuple[str, int, int]) -> None:
+        super().__init__(obj)
+        self.line = line
+        self.span = span
 
     def line_of_key(self, key: str) -> int:
         """The line of ``"key":`` in this object (the first one, nested objects included)."""
@@ -82,10 +86,7 @@ def _line_tracking_loads(text: str) -> Any:
         seen[0] = start
         line = seen[1]
         obj, end = plain_object(s_and_end, *args, **kwargs)
-        tracked = _LineDict(obj)
-        tracked.line = line
-        tracked.span = (s_and_end[0], start, end)
-        return tracked, end
+        return _LineDict(obj, line, (s_and_end[0], start, end)), end
 
     # The C scanner ignores parse_object; the Python one calls it for every object.
     setattr(decoder, "parse_object", parse_object)  # noqa: B010 (attribute is untyped)
