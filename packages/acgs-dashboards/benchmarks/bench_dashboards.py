@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -26,7 +25,7 @@ from acgs_dashboards.build import build_all
 from acgs_dashboards.lint import LintOptions, lint_paths
 from acgs_dashboards.model import load_dashboard
 from acgs_promql.index import read_recorded_series
-from acgs_testkit.benchmarks import measure
+from acgs_testkit.benchmarks import measure_module
 from acgs_testkit.paths import REPO_ROOT
 
 RUNS = 7
@@ -58,11 +57,10 @@ def _command_figures(out: Path) -> Table:
     table = Table(title="acgs-dashboards lint, whole command (child process)")
     for column in ("input", "file MB", "dashboards", "seconds", "peak RSS MB"):
         table.add_column(column, justify="left" if column == "input" else "right")
-    command = [sys.executable, "-m", "acgs_dashboards.cli", "lint", "--format", "json"]
-    command += ["--rules", str(REPO_ROOT / "rules")]
+    command = ["lint", "--format", "json", "--rules", str(REPO_ROOT / "rules")]
     for copies, limit in ((10_000, ["--max-file-size", "64MiB"]), (100_000, [])):
         path = _big_dashboard(out, copies)
-        run = measure([*command, *limit, str(path)])
+        run = measure_module("acgs_dashboards.cli", *command, *limit, str(path))
         read = json.loads(run.stdout)["summary"]["dashboards"]
         label = f"{copies:,} panels" + (", limit raised" if limit else ", default limit")
         size = path.stat().st_size / 10**6

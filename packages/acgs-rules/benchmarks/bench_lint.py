@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ from rich.table import Table
 
 from acgs_rules.lint import lint
 from acgs_rules.settings import LintSettings
-from acgs_testkit.benchmarks import measure
+from acgs_testkit.benchmarks import measure_module
 
 RULES = 1000
 RUNS = 5
@@ -89,9 +88,10 @@ def command_figures(tmp: Path) -> Table:
     groups = (tmp / "rules-10000.yml").read_text().removeprefix("groups:\n")
     huge.write_text("groups:\n" + groups * (50 * 10**6 // len(groups) + 1))
     inputs.append(("50 MB file, default limit", huge))
-    command = [sys.executable, "-m", "acgs_rules.cli", "lint", "--no-promtool", "--format", "json"]
     for label, path in inputs:
-        run = measure([*command, str(path)])
+        run = measure_module(
+            "acgs_rules.cli", "lint", "--no-promtool", "--format", "json", str(path)
+        )
         rules = json.loads(run.stdout)["summary"]["rules"]
         size = path.stat().st_size / 10**6
         table.add_row(

@@ -16,7 +16,7 @@ from acgs_rules.lint import lint
 from acgs_rules.loader import load
 from acgs_rules.promtool import check_rules
 from acgs_rules.settings import LintSettings, SettingsError
-from acgs_testkit.benchmarks import measure
+from acgs_testkit.benchmarks import measure_module
 
 RULE = """\
       - alert: Bench{n}
@@ -108,8 +108,7 @@ def test_1000_rules_stay_under_150_mb(tmp_path: Path) -> None:
     generous ceiling, not a timing: bench_lint.py prints the measured peak."""
     path = tmp_path / "rules.yml"
     path.write_text(rule_file(1000))
-    command = [sys.executable, "-m", "acgs_rules.cli", "lint", "--no-promtool", "--format", "json"]
-    run = measure([*command, str(path)])
+    run = measure_module("acgs_rules.cli", "lint", "--no-promtool", "--format", "json", str(path))
     assert json.loads(run.stdout)["summary"]["rules"] == 1000
     assert run.peak_rss_mib < 150
 
