@@ -2,13 +2,16 @@
 
 Prints the median of several runs for: building every dashboard (import the definitions,
 run the SDK builders, write JSON and provisioning files), linting the built dashboards
-(every check, PromQL parsing included), and the lint cost per query.
+(every check, PromQL parsing included), and the lint cost per query. Then the whole
+``acgs-dashboards lint`` command (a child process) on one dashboard of 10,000 panels (limit
+raised) and of 100,000 panels (refused by the default 5 MiB limit): wall time and peak RSS.
 
     uv run python packages/acgs-dashboards/benchmarks/bench_dashboards.py
 """
 
 from __future__ import annotations
 
+import json
 import statistics
 import tempfile
 import time
@@ -22,6 +25,7 @@ from acgs_dashboards.build import build_all
 from acgs_dashboards.lint import LintOptions, lint_paths
 from acgs_dashboards.model import load_dashboard
 from acgs_promql.index import read_recorded_series
+from acgs_testkit.benchmarks import measure_module
 from acgs_testkit.paths import REPO_ROOT
 
 RUNS = 7
@@ -36,21 +40,35 @@ def median_ms(action: Callable[[], object], runs: int = RUNS) -> float:
     return statistics.median(samples)
 
 
-def _big_dashboard_lint_ms(copies: int = 600) -> tuple[float, int]:
-    """Lint time of one large dashboard (the overview's panels repeated): scaling."""
-    import json
+def _big_dashboard(out: Path, copies: int) -> Path:
+    """One large dashboard: the overview's panels repeated ``copies`` times."""
+    board = json.loads((out / "dashboards" / "acgs-services-overview.json").read_text())
+    panels = [p for p in board["panels"] if p["type"] != "row"]
+    board["panels"] = [
+        dict(panels[i % len(panels)], id=i + 1, title=f"panel {i}") for i in range(copies)
+    ]
+    big = out / f"big-{copies}.json"
+    big.write_text(json.dumps(board, indent=2))
+    return big
 
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp)
-        build_all(out, REPO_ROOT / "dashboards")
-        board = json.loads((out / "dashboards" / "acgs-services-overview.json").read_text())
-        panels = [p for p in board["panels"] if p["type"] != "row"]
-        board["panels"] = [
-            dict(panels[i % len(panels)], id=i + 1, title=f"panel {i}") for i in range(copies)
-        ]
-        big = out / "big.json"
-        big.write_text(json.dumps(board, indent=2))
-        return median_ms(lambda: lint_paths([big]), runs=3), copies
+
+def _command_figures(out: Path) -> Table:
+    """Time and peak RSS of the whole lint command, in a child process each."""
+    table = Table(title="acgs-dashboards lint, whole command (child process)")
+    for column in ("input", "file MB", "dashboards", "seconds", "peak RSS MB"):
+        table.add_column(column, justify="left" if column == "input" else "right")
+    command = ["lint", "--format", "json", "--rules", str(REPO_ROOT / "rules")]
+    for copies, limit in ((10_000, ["--max-file-size", "64MiB"]), (100_000, [])):
+        path = _big_dashboard(out, copies)
+        run = measure_module("acgs_dashboards.cli", *command, *limit, str(path))
+        read = json.loads(run.stdout)["summary"]["dashboards"]
+        label = f"{copies:,} panels" + (", limit raised" if limit else ", default limit")
+        size = path.stat().st_size / 10**6
+        table.add_row(
+            label, f"{size:.0f}", str(read), f"{run.seconds:.2f}", f"{run.peak_rss_mib:.0f}"
+        )
+        path.unlink()
+    return table
 
 
 def main() -> None:
@@ -62,6 +80,9 @@ def main() -> None:
         report = lint_paths([out / "dashboards"], options)
         lint_ms = median_ms(lambda: lint_paths([out / "dashboards"], options))
         boards = [load_dashboard(p) for p in result.dashboards]
+        big = _big_dashboard(out, 600)
+        big_ms = median_ms(lambda: lint_paths([big]), runs=3)
+        memory = _command_figures(out)
     panels = sum(len(b.panels) for b in boards)
     queries = sum(len(p.targets) for b in boards for p in b.panels)
     table = Table(title=f"acgs-dashboards: build and lint (median of {RUNS} runs)")
@@ -76,10 +97,10 @@ def main() -> None:
         f"{(build_ms + lint_ms) / n:.1f}",
         f"{(build_ms + lint_ms) / queries:.2f}",
     )
-    big_ms, big_panels = _big_dashboard_lint_ms()
-    table.add_row(f"lint, one {big_panels}-panel dashboard", f"{big_ms:.1f}", "", "")
+    table.add_row("lint, one 600-panel dashboard", f"{big_ms:.1f}", "", "")
     console = Console()
     console.print(table)
+    console.print(memory)
     console.print(
         f"{n} dashboards, {panels} panels, {queries} queries; "
         f"lint findings: {len(report.findings)} ({len(report.errors)} errors)"

@@ -16,7 +16,7 @@ from acgs_promql.expression import Expression, Role
 from acgs_promql.index import MetricIndex, RecordedSeries
 from acgs_promql.language import ValueType
 from acgs_promql.lexer import PromQLError
-from acgs_promql.parser import parse
+from acgs_promql.parser import MAX_LENGTH, parse
 from acgs_promql.tree import value_type
 from acgs_testkit.promtool import rules_accepted
 
@@ -300,6 +300,27 @@ def test_deep_nesting_is_an_error_not_a_crash(depth: int, too_deep: bool) -> Non
     else:
         assert error is None
         assert value_type(parse(text)) is ValueType.VECTOR
+
+
+PATHOLOGICAL = {
+    "operator chain": " + ".join(["up"] * 30_000),  # 150,000 characters
+    "long selector": "up{" + ",".join(f'l{i}="v"' for i in range(20_000)) + "}",
+    "parentheses": "(" * 60_000 + "up" + ")" * 60_000,
+    "unary minus": "-" * 5_000 + "up",
+    "function calls": "abs(" * 5_000 + "up" + ")" * 5_000,
+    "and chain": " and ".join(["up"] * 1_000),
+}
+
+
+@pytest.mark.parametrize("text", PATHOLOGICAL.values(), ids=PATHOLOGICAL.keys())
+def test_pathological_expressions_are_findings_not_crashes(text: str) -> None:
+    """Too long or too deep: a PromQLError (a promql/syntax finding), never a RecursionError,
+    and the length bound refuses before any tokenizing."""
+    expression = Expression(text, Role.ALERT)
+    assert expression.error is not None
+    expected = "characters long, over the" if len(text) > MAX_LENGTH else "nested too deeply"
+    assert expected in expression.error.message
+    assert expression.analysis is None
 
 
 def parse_error(text: str) -> PromQLError | None:

@@ -1,13 +1,17 @@
 """Benchmark: lint 1,000 generated rules. Target: static checks alone under 1 s.
 
 Prints the median of the static checks (load + all checks), and the time with promtool
-(`promtool check rules` on the same file), as a rich table.
+(`promtool check rules` on the same file), as a rich table. Then the whole command
+(`acgs-rules lint --no-promtool`, a child process) on 1,000 and 10,000 rules and on a 50 MB
+file (refused by the default 5 MiB limit): wall time and peak RSS (issue 17's bound: 1,000
+rules under 150 MB).
 
     uv run python packages/acgs-rules/benchmarks/bench_lint.py
 """
 
 from __future__ import annotations
 
+import json
 import statistics
 import tempfile
 import time
@@ -19,6 +23,7 @@ from rich.table import Table
 
 from acgs_rules.lint import lint
 from acgs_rules.settings import LintSettings
+from acgs_testkit.benchmarks import measure_module
 
 RULES = 1000
 RUNS = 5
@@ -65,6 +70,36 @@ def generate(count: int) -> dict[str, object]:
     return {"groups": groups}
 
 
+def write_rules(path: Path, count: int) -> None:
+    path.write_text(yaml.dump(generate(count), sort_keys=False, Dumper=yaml.CSafeDumper))
+
+
+def command_figures(tmp: Path) -> Table:
+    """Time and peak RSS of the whole command, in a child process each."""
+    table = Table(title="acgs-rules lint --no-promtool, whole command (child process)")
+    for column in ("input", "file MB", "rules", "seconds", "peak RSS MB"):
+        table.add_column(column, justify="left" if column == "input" else "right")
+    inputs = []
+    for count in (1000, 10000):
+        path = tmp / f"rules-{count}.yml"
+        write_rules(path, count)
+        inputs.append((f"{count:,} rules", path))
+    huge = tmp / "rules-50mb.yml"
+    groups = (tmp / "rules-10000.yml").read_text().removeprefix("groups:\n")
+    huge.write_text("groups:\n" + groups * (50 * 10**6 // len(groups) + 1))
+    inputs.append(("50 MB file, default limit", huge))
+    for label, path in inputs:
+        run = measure_module(
+            "acgs_rules.cli", "lint", "--no-promtool", "--format", "json", str(path)
+        )
+        rules = json.loads(run.stdout)["summary"]["rules"]
+        size = path.stat().st_size / 10**6
+        table.add_row(
+            label, f"{size:.1f}", f"{rules:,}", f"{run.seconds:.2f}", f"{run.peak_rss_mib:.0f}"
+        )
+    return table
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.yml"
@@ -80,6 +115,7 @@ def main() -> None:
         started = time.perf_counter()
         full = lint([path], settings, promtool=True)
         with_promtool = time.perf_counter() - started
+        memory = command_figures(Path(tmp))
     static = statistics.median(static_runs)
     table = Table(title=f"acgs-rules lint: {result.rules} generated rules")
     table.add_column("measure")
@@ -90,8 +126,10 @@ def main() -> None:
     table.add_row("  checks (median)", f"{statistics.median(check_runs):.3f}", "")
     table.add_row("with promtool check rules", f"{with_promtool:.3f}", "")
     table.add_row("  of which promtool", f"{full.timings['promtool']:.3f}", "")
-    Console().print(table)
+    console = Console()
+    console.print(table)
     print(f"findings: {len(result.findings)} ({len(result.errors)} errors)")
+    console.print(memory)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@ from acgs_dashboards.lint import LintOptions, LintUsageError, lint_paths
 from acgs_dashboards.lint.base import DEFAULT_DATASOURCE_UIDS
 from acgs_dashboards.queryload import QueryLoadError
 from acgs_promql.index import read_recorded_series
-from acgs_promql.printers import exit_code, print_text, render_json
+from acgs_promql.limits import DEFAULT_MAX_FILE_SIZE, format_size, size_argument
+from acgs_promql.printers import exit_code, print_text, write_json
 from acgs_promql.repository import find_repo_root
 
 USAGE_ERROR = 2
@@ -127,6 +128,15 @@ def _add_lint(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         help="a label your scrape configs add to every series (repeatable; job and instance "
         "always count)",
     )
+    lint.add_argument(
+        "--max-file-size",
+        type=size_argument,
+        default=DEFAULT_MAX_FILE_SIZE,
+        metavar="SIZE",
+        help=f"refuse dashboard and rule files larger than this (e.g. 20MiB; default "
+        f"{format_size(DEFAULT_MAX_FILE_SIZE)}); a refused file is an error finding, the "
+        "others are linted",
+    )
 
 
 def _add_queryload(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -226,17 +236,20 @@ def _lint(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return USAGE_ERROR
-    rules = read_recorded_series(args.rules if args.rules is not None else _default_rules())
+    rules = read_recorded_series(
+        args.rules if args.rules is not None else _default_rules(), args.max_file_size
+    )
     options = LintOptions(
         datasource_uids=DEFAULT_DATASOURCE_UIDS | set(args.datasource_uid),
         scrape_interval_s=args.scrape_interval,
         recorded=rules.series,
         target_labels=frozenset({"job", "instance", *args.target_label}),
         disabled_checks=frozenset(args.disable),
+        max_file_size=args.max_file_size,
     )
     report = lint_paths(args.paths, options, extra_findings=rules.findings)
     if args.format == "json":
-        sys.stdout.write(render_json(report.findings, {"dashboards": report.dashboards}) + "\n")
+        write_json(report.findings, {"dashboards": report.dashboards}, sys.stdout)
     else:
         print_text(report.findings, f"{report.dashboards} dashboard(s)", Console())
     return exit_code(report.findings)

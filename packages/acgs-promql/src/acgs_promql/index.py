@@ -32,6 +32,7 @@ from acgs_metrics import CATALOG, Catalog, MetricSpec
 from acgs_promql.expression import Expression, Role
 from acgs_promql.findings import Finding, Severity
 from acgs_promql.labels import LabelSet, merge_label_sets, output_labels
+from acgs_promql.limits import DEFAULT_MAX_FILE_SIZE, too_large
 from acgs_promql.tree import VectorSelector
 
 __all__ = [
@@ -296,16 +297,25 @@ def _recorded(rule: Any) -> RecordedSeries | None:
     return RecordedSeries(name, Expression(expr, Role.RECORD), static)
 
 
-def read_recorded_series(paths: Iterable[Path]) -> RecordedRead:
+def read_recorded_series(
+    paths: Iterable[Path],
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+    size_option: str = "--max-file-size",
+) -> RecordedRead:
     """The recording rules under ``paths`` (rule files and PrometheusRule manifests).
 
     Tolerant: documents that are not rule files and rules without a readable ``record`` and
     ``expr`` are skipped (``acgs-rules lint`` reports them); a missing path, an unreadable
-    file or invalid YAML is a ``rules/load`` finding with the file and line.
+    file, a file over ``max_file_size`` bytes or invalid YAML is a ``rules/load`` finding
+    with the file and line.
     """
     findings: list[Finding] = []
     series: list[RecordedSeries] = []
     for path in _rule_files(paths, findings):
+        refused = too_large(path, max_file_size, size_option)
+        if refused is not None:
+            findings.append(_unreadable(path, 0, refused))
+            continue
         for document in _documents(path, findings):
             for group in _groups(document):
                 rules = group.get("rules") if isinstance(group, dict) else None

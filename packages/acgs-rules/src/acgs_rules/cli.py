@@ -12,7 +12,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from acgs_promql.printers import exit_code, print_text, render_json
+from acgs_promql.limits import size_argument
+from acgs_promql.printers import exit_code, print_text, write_json
 from acgs_rules.checks.registry import ALL_CHECK_NAMES, CHECKS, OTHER_CHECK_NAMES
 from acgs_rules.lint import lint
 from acgs_rules.promtool import PromtoolMissing
@@ -68,6 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CHECK",
         help="skip a check (repeatable); see 'acgs-rules checks'",
     )
+    lint_cmd.add_argument(
+        "--max-file-size",
+        type=size_argument,
+        metavar="SIZE",
+        help="refuse input files larger than this (e.g. 20MiB; default: max_file_size in the "
+        "settings, else 5MiB); a refused file is an error finding, the others are linted",
+    )
     sub.add_parser("checks", help="list the checks and their doc pages")
     return parser
 
@@ -114,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [name for name in args.disable if name not in ALL_CHECK_NAMES]
     if unknown:
         return fail(f"unknown check(s) {', '.join(unknown)}; see 'acgs-rules checks'")
+    if args.max_file_size is not None:
+        updates["max_file_size"] = args.max_file_size
     if args.disable:
         updates["disabled_checks"] = (*settings.disabled_checks, *args.disable)
     settings = settings.model_copy(update=updates)
@@ -123,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         return fail(str(error))
     if args.format == "json":
         counts = {"files": result.files, "rules": result.rules, "test_files": result.tests}
-        sys.stdout.write(render_json(result.findings, counts) + "\n")
+        write_json(result.findings, counts, sys.stdout)
     else:
         read = f"{result.files} rule file(s), {result.rules} rule(s), {result.tests} test file(s)"
         print_text(result.findings, read, console)

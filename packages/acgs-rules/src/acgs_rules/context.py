@@ -36,9 +36,14 @@ class LintContext:
     options: CheckOptions = field(init=False)  # for the PromQL checks
     _expressions: dict[int, Expression] = field(init=False, default_factory=dict)
     _recorders: dict[str, list[Rule]] = field(init=False, default_factory=dict)
+    # id(rule) -> its place in its group (list.index would make latency quadratic).
+    _positions: dict[int, int] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         recorded = []
+        for rule_file in self.loaded.rule_files:
+            for group in rule_file.groups:
+                self._positions.update((id(rule), i) for i, rule in enumerate(group.rules))
         for rule in self.rules():
             if not rule.is_alert:
                 self._recorders.setdefault(rule.name, []).append(rule)
@@ -149,7 +154,7 @@ class LintContext:
             same_pass = (
                 reader is not None
                 and rule.group is reader.group
-                and rule.group.rules.index(rule) < rule.group.rules.index(reader)
+                and self._positions[id(rule)] < self._positions[id(reader)]
             )
             worst = max(worst, delay + (0.0 if same_pass else self.group_interval(rule)))
         return worst

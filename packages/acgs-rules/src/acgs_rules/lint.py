@@ -76,7 +76,7 @@ def lint(
         raise SettingsError(unknown_checks_message(unknown))
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    loaded: Loaded = load(paths)
+    loaded: Loaded = load(paths, settings.max_file_size)
     timings["load"] = time.perf_counter() - started
     findings = list(loaded.findings)
     am = _alertmanager(settings, findings)

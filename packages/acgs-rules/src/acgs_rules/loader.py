@@ -20,6 +20,7 @@ import yaml
 
 from acgs_promql.durations import parse_duration
 from acgs_promql.findings import Finding, Severity
+from acgs_promql.limits import DEFAULT_MAX_FILE_SIZE, gc_paused, too_large
 from acgs_rules.model import AlertTest, Group, Rule, RuleFile, TestFile
 
 YAML_SUFFIXES = (".yml", ".yaml")
@@ -29,6 +30,7 @@ GROUP_FIELDS = {"name", "interval", "rules", "limit", "query_offset", "labels"}
 RULE_FIELDS = {"record", "alert", "expr", "for", "keep_firing_for", "labels", "annotations"}
 # libyaml when available: composing is most of the loading time.
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+SIZE_OPTION = "--max-file-size (or max_file_size in the settings)"
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
@@ -101,12 +103,19 @@ def expand_paths(paths: Iterable[Path]) -> tuple[list[InputFile], list[Finding]]
     return files, problems
 
 
-def load(paths: Iterable[Path]) -> Loaded:
-    """Load every rule file, manifest and test file under ``paths``."""
+def load(paths: Iterable[Path], max_file_size: int = DEFAULT_MAX_FILE_SIZE) -> Loaded:
+    """Load every rule file, manifest and test file under ``paths``; a file over
+    ``max_file_size`` bytes is a ``yaml/syntax`` error and is not read."""
     files, problems = expand_paths(paths)
     loaded = Loaded(findings=problems)
-    for file in files:
-        load_file(file.path, loaded, walked=file.walked)
+    with gc_paused():
+        for file in files:
+            refused = too_large(file.path, max_file_size, SIZE_OPTION)
+            if refused is not None:
+                error = Finding(str(file.path), 0, "yaml/syntax", Severity.ERROR, refused)
+                loaded.findings.append(error)
+                continue
+            load_file(file.path, loaded, walked=file.walked)
     return loaded
 
 

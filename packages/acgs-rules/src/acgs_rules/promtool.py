@@ -37,7 +37,8 @@ def promtool_binary() -> str:
 
 
 def check_rules(rule_files: Iterable[RuleFile], timeout: float = 120) -> list[Finding]:
-    """Run ``promtool check rules`` on each file; every complaint becomes a finding."""
+    """Run ``promtool check rules`` on each file; every complaint becomes a finding, and so
+    does a file promtool does not finish within ``timeout`` seconds."""
     binary = promtool_binary()
     findings: list[Finding] = []
     with tempfile.TemporaryDirectory(prefix="acgs-rules-") as tmp:
@@ -48,13 +49,18 @@ def check_rules(rule_files: Iterable[RuleFile], timeout: float = 120) -> list[Fi
                 target = Path(tmp) / f"manifest-{len(findings)}-{target.name}"
                 text = rule_file.promtool_text
                 target.write_text(text or yaml.safe_dump({"groups": rule_file.raw_groups}))
-            result = subprocess.run(
-                [binary, "check", "rules", str(target)],
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-            )
+            try:
+                result = subprocess.run(
+                    [binary, "check", "rules", str(target)],
+                    capture_output=True,
+                    text=True,
+                    timeout=timeout,
+                    check=False,
+                )
+            except subprocess.TimeoutExpired:
+                message = f"promtool check rules did not finish within {timeout:g} s"
+                findings.append(Finding(rule_file.path, 0, CHECK_NAME, Severity.ERROR, message))
+                continue
             if result.returncode == 0:
                 continue
             findings.extend(_parse(result.stderr + result.stdout, str(target), rule_file))

@@ -22,6 +22,7 @@ A settings file is YAML with any of these fields (durations as ``15s``, ``1m``):
     repo_root: .                      # where runbook_base_url points
     disabled_checks: []
     severity_overrides: {}            # check name -> error|warning
+    max_file_size: 5MiB               # larger input files are refused (yaml/syntax error)
 
 Paths in the file are relative to the file itself.
 """
@@ -38,6 +39,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    PositiveInt,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -45,6 +47,7 @@ from pydantic import (
 
 from acgs_promql.durations import parse_duration
 from acgs_promql.findings import Severity
+from acgs_promql.limits import DEFAULT_MAX_FILE_SIZE, parse_size
 
 
 def _seconds(value: Any) -> Any:
@@ -54,6 +57,15 @@ def _seconds(value: Any) -> Any:
 
 
 Seconds = Annotated[float, BeforeValidator(_seconds)]
+
+
+def _bytes(value: Any) -> Any:
+    if isinstance(value, str):
+        return parse_size(value)
+    return value
+
+
+Bytes = Annotated[PositiveInt, BeforeValidator(_bytes)]
 # A field whose keys or items are names to check (regexes, check names).
 _Names = TypeVar("_Names", tuple[str, ...], dict[str, float], dict[str, Severity])
 
@@ -88,6 +100,7 @@ class LintSettings(BaseModel):
     repo_root: Path | None = None
     disabled_checks: tuple[str, ...] = ()
     severity_overrides: dict[str, Severity] = {}
+    max_file_size: Bytes = DEFAULT_MAX_FILE_SIZE
 
     @field_validator("scrape_intervals", "job_scrape_intervals", "extra_metrics")
     @classmethod

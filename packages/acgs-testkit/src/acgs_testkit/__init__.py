@@ -10,7 +10,8 @@
 - :mod:`~acgs_testkit.stack` a small scraping stack (sim, exporters, Prometheus) and a whole
   stack deployed by acgs-deploy into a temporary state directory;
 - :mod:`~acgs_testkit.promtool` what real promtool accepts; :mod:`~acgs_testkit.benchmarks`
-  smoke runs of benchmark scripts; :mod:`~acgs_testkit.load` query load in the background;
+  smoke runs of benchmark scripts and a command's time and peak RSS; :mod:`~acgs_testkit.load`
+  query load in the background;
 - :mod:`~acgs_testkit.plugin` the pytest fixtures every package's tests share.
 
 Dev only: no product package depends on it, so nothing here ships to users.

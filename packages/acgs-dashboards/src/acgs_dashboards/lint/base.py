@@ -17,6 +17,7 @@ from acgs_dashboards.model import Dashboard, Panel, Target, Variable
 from acgs_promql.checks.base import CheckOptions
 from acgs_promql.findings import Severity
 from acgs_promql.index import MetricIndex, RecordedSeries
+from acgs_promql.limits import DEFAULT_MAX_FILE_SIZE
 
 __all__ = ["DEFAULT_DATASOURCE_UIDS", "Check", "Context", "Issue", "LintOptions"]
 
@@ -36,6 +37,9 @@ class LintOptions:
     target_labels: frozenset[str] = frozenset({"job", "instance"})
     # Checks not to run (``--disable CHECK``), as in the rule linter.
     disabled_checks: frozenset[str] = frozenset()
+    # Larger files are refused unread (``--max-file-size``): a dashboard file's parsed form
+    # takes 10-20 times its size in memory.
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
 
 
 @dataclass(frozen=True)

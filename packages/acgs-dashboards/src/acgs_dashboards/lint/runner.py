@@ -17,6 +17,7 @@ from acgs_dashboards.model import (
 from acgs_promql.checks.base import CheckOptions
 from acgs_promql.findings import Finding, Severity
 from acgs_promql.index import MetricIndex
+from acgs_promql.limits import too_large
 
 __all__ = [
     "LOAD_CHECK",
@@ -171,14 +172,18 @@ def lint_paths(
     checks: Sequence[Check] | None = None,
     extra_findings: Iterable[Finding] = (),
 ) -> LintReport:
-    """Lint every dashboard file under ``paths``; missing paths and unreadable files
-    become findings. ``extra_findings`` (e.g. rule files that did not load) join the
-    report, unless their check is disabled."""
+    """Lint every dashboard file under ``paths``; missing paths, unreadable files and files
+    over ``options.max_file_size`` become findings. ``extra_findings`` (e.g. rule files that
+    did not load) join the report, unless their check is disabled."""
     options = options or LintOptions()
     dashboards: list[Dashboard] = []
     files, findings = find_files(paths)
     findings.extend(extra_findings)
     for path in files:
+        refused = too_large(path, options.max_file_size, "--max-file-size")
+        if refused is not None:
+            findings.append(Finding(str(path), 0, LOAD_CHECK, Severity.ERROR, refused))
+            continue
         try:
             dashboards.append(load_dashboard(path))
         except DashboardLoadError as error:

@@ -44,17 +44,20 @@ def _expects(test: AlertTest, labels: dict[str, str]) -> bool:
 def run(ctx: LintContext) -> Iterator[Finding]:
     severity = Severity.ERROR if ctx.loaded.test_files else Severity.WARNING
     note = "" if ctx.loaded.test_files else " (no promtool test files among the inputs)"
-    loads = [(_loaded_rule_files(f), f) for f in ctx.loaded.test_files]
+    # By alert name, each test with the rule files its test file loads (one pass: alerts x
+    # tests would be quadratic).
+    by_name: dict[str, list[tuple[AlertTest, set[Path]]]] = {}
+    for test_file in ctx.loaded.test_files:
+        paths = _loaded_rule_files(test_file)
+        for test in test_file.alert_tests:
+            by_name.setdefault(test.alertname, []).append((test, paths))
+    resolved: dict[str, Path] = {}
     for rule in ctx.alerts():
-        rule_path = Path(rule.path).resolve()
-        named = [t for _, f in loads for t in f.alert_tests if t.alertname == rule.name]
-        mine = [
-            t
-            for paths, f in loads
-            if rule_path in paths
-            for t in f.alert_tests
-            if t.alertname == rule.name
-        ]
+        if rule.path not in resolved:
+            resolved[rule.path] = Path(rule.path).resolve()
+        rule_path = resolved[rule.path]
+        named = by_name.get(rule.name, [])
+        mine = [test for test, paths in named if rule_path in paths]
         why = note
         if named and not mine:
             why = f" (tests name {rule.name}, but no test file lists {rule.path} in rule_files)"
