@@ -18,18 +18,25 @@ from pathlib import Path
 import bcrypt
 
 __all__ = [
+    "BCRYPT_ROUNDS",
     "ENV_FILE",
     "PROMETHEUS_USERNAME",
     "RECEIVER_KEYS",
     "REQUIRED_KEYS",
     "Secrets",
     "SecretsError",
+    "hash_is_current",
+    "hash_password",
     "write_private",
 ]
 
 ENV_FILE = "monitoring.env"
 PROMETHEUS_USERNAME = "acgs_monitor"
-BCRYPT_ROUNDS = 12
+# bcrypt's minimum cost. The password is 32 random bytes (256 bits): no cost makes guessing
+# it any harder than it is, while exporter-toolkit checks one hash at a time, so each
+# uncached check (about 1 ms here at cost 4, 250 ms at 12) holds up every other client.
+# Figures and reasons: packages/acgs-deploy/docs/security.md. Deploy re-hashes an older cost.
+BCRYPT_ROUNDS = 4
 REQUIRED_KEYS = (
     "GRAFANA_ADMIN_PASSWORD",
     "GRAFANA_SECRET_KEY",
@@ -115,10 +122,17 @@ class Secrets:
         if path.exists():
             current = cls.load(state_dir)
             merged = {**current.receivers, **given}
-            if merged == dict(current.receivers):
+            hashed = current.prometheus_password_hash
+            if not hash_is_current(current.prometheus_password, hashed):
+                # A stack made with another cost (or a hash edited by hand): the plaintext
+                # is here, and it is what clients send, so hash it again at today's cost.
+                hashed = hash_password(current.prometheus_password)
+            if merged == dict(current.receivers) and hashed == current.prometheus_password_hash:
                 _tighten(path)
                 return current, False
-            updated = cls(**{**current.__dict__, "receivers": merged})
+            updated = cls(
+                **{**current.__dict__, "receivers": merged, "prometheus_password_hash": hashed}
+            )
             updated.write(state_dir)
             return updated, True
         password = csprng.token_urlsafe(32)
@@ -127,9 +141,7 @@ class Secrets:
             grafana_secret_key=csprng.token_urlsafe(32),
             prometheus_username=PROMETHEUS_USERNAME,
             prometheus_password=password,
-            prometheus_password_hash=bcrypt.hashpw(
-                password.encode(), bcrypt.gensalt(rounds=BCRYPT_ROUNDS)
-            ).decode(),
+            prometheus_password_hash=hash_password(password),
             backup_encryption_key=csprng.token_urlsafe(32),
             receivers=given,
         )
@@ -159,6 +171,22 @@ class Secrets:
         ]
         lines += [f"{key}='{value}'" for key, value in self.as_env().items()]
         write_private(self.path(state_dir), "\n".join(lines) + "\n")
+
+
+def hash_password(password: str) -> str:
+    """The bcrypt hash of ``password`` at BCRYPT_ROUNDS, for the web config."""
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=BCRYPT_ROUNDS)).decode()
+
+
+def hash_is_current(password: str, hashed: str) -> bool:
+    """Whether ``hashed`` is a bcrypt hash of ``password`` made at BCRYPT_ROUNDS."""
+    parts = hashed.split("$")  # "", "2b", cost, salt + digest
+    if len(parts) != 4 or parts[2] != f"{BCRYPT_ROUNDS:02d}":
+        return False
+    try:
+        return bcrypt.checkpw(password.encode(), hashed.encode())
+    except ValueError:  # not a bcrypt hash after all
+        return False
 
 
 def write_private(path: Path, text: str | bytes) -> None:
