@@ -32,9 +32,10 @@ __all__ = [
 
 ENV_FILE = "monitoring.env"
 PROMETHEUS_USERNAME = "acgs_monitor"
-# bcrypt's minimum cost. The password is 32 random bytes (256 bits): no cost makes guessing
-# it any harder than it is, while exporter-toolkit checks one hash at a time, so each
-# uncached check (about 1 ms here at cost 4, 250 ms at 12) holds up every other client.
+# bcrypt's minimum cost. The password is 32 random bytes (256 bits): guessing it is out of
+# reach at any cost, while exporter-toolkit checks one hash at a time, so each
+# uncached check (1 to 2 ms at cost 4, 300 to 500 ms at 12 on the test machine) holds up
+# every other uncached client.
 # Figures and reasons: packages/acgs-deploy/docs/security.md. Deploy re-hashes an older cost.
 BCRYPT_ROUNDS = 4
 REQUIRED_KEYS = (
