@@ -27,7 +27,7 @@ and wrong ones alike, evicting ~10 % at random when full. A good client not in t
 Prints, per server, cost, burst and good client: the good client's latency p50/p95/max and
 how many of its queries succeeded, and how many wrong attempts were refused per second.
 Run: `uv run python packages/acgs-deploy/benchmarks/bench_auth.py [--costs 12 5 4]
-[--servers prometheus alertmanager]` (about 15 s per row).
+[--servers prometheus alertmanager]` (15 to 40 s per row; the defaults take about 10 min).
 """
 
 from __future__ import annotations
