@@ -16,6 +16,7 @@ import pytest
 from acgs_deploy.preflight import ports_free
 from acgs_metrics import SERVICE_NAMES
 from acgs_testkit.ca import Certs
+from acgs_testkit.handshake import AEAD_TLS12, CBC_ONLY, REFUSED, handshake
 from acgs_testkit.ports import free_port
 from acgs_testkit.sim import ACGS_SIM, SimProcess, free_base_port
 from acgs_testkit.waiting import stop_process, wait_ready
@@ -214,6 +215,18 @@ def test_tls_and_basic_auth(run_sim: type[SimProcess], certs: Certs, tmp_path: P
     assert sim.terminate() == 0
     out, err = sim.output()
     assert "s3cret-pass" not in out + err
+
+
+def test_tls12_refuses_cbc_and_accepts_aead(run_sim: type[SimProcess], certs: Certs) -> None:
+    tls = ("--tls-cert", str(certs.server_cert), "--tls-key", str(certs.server_key))
+    sim = run_sim(free_base_port(), *tls, services=["auth"], scheme="https")
+    sim.start(client=httpx.Client(verify=ssl.create_default_context(cafile=str(certs.ca))))
+    port = sim.port("auth")
+    with pytest.raises(ssl.SSLError, match=REFUSED):
+        handshake(port, certs.ca, CBC_ONLY)
+    for ciphers in AEAD_TLS12.values():
+        assert handshake(port, certs.ca, ciphers)[0] == "TLSv1.2"
+    assert handshake(port, certs.ca, tls12=False)[0] == "TLSv1.3"
 
 
 def test_basic_auth_from_environment(run_sim: type[SimProcess]) -> None:

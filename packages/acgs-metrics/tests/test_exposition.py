@@ -30,6 +30,7 @@ from acgs_metrics.exposition import (
     start_http_server,
 )
 from acgs_testkit.ca import Certs
+from acgs_testkit.handshake import AEAD_TLS12, CBC_ONLY, REFUSED, handshake
 from acgs_testkit.waiting import wait_for
 
 TEXT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -166,6 +167,24 @@ def test_mutual_tls_requires_a_client_certificate(
         with_cert = ssl.create_default_context(cafile=str(c.ca))
         with_cert.load_cert_chain(str(c.client_cert), str(c.client_key))
         assert httpx.get(f"{handle.url}/metrics", verify=with_cert).status_code == 200
+
+
+def test_tls12_offers_only_forward_secret_aead_suites(
+    registry: CollectorRegistry, certs: Certs
+) -> None:
+    tls = TLSConfig(certs.server_cert, certs.server_key)
+    with start_http_server(0, registry=registry, tls=tls) as handle:
+        with pytest.raises(ssl.SSLError, match=REFUSED):
+            handshake(handle.port, certs.ca, CBC_ONLY)
+        for kind, ciphers in AEAD_TLS12.items():
+            version, cipher = handshake(handle.port, certs.ca, ciphers)
+            assert version == "TLSv1.2"
+            assert cipher.startswith("ECDHE-ECDSA-")
+            assert ("GCM" if kind == "aes-gcm" else "CHACHA20") in cipher
+        assert handshake(handle.port, certs.ca, tls12=False)[0] == "TLSv1.3"
+        # The refused handshakes left the server serving.
+        verify = ssl.create_default_context(cafile=str(certs.ca))
+        assert httpx.get(f"{handle.url}/metrics", verify=verify).status_code == 200
 
 
 def test_bad_tls_files_are_a_clear_error(tmp_path: Path, certs: Certs) -> None:

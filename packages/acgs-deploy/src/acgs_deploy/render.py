@@ -34,6 +34,7 @@ __all__ = [
     "grafana_environment",
     "local_topology",
     "render",
+    "web_config",
 ]
 
 CONFIGS_DIR = REPO_ROOT / "configs"
@@ -197,6 +198,12 @@ def render(
         "receivers": receivers,
         "auth": {"username": secrets.prometheus_username, "password": secrets.prometheus_password},
         "tls": {"ca_file": topology.ca_cert},
+        "web": _web_context(
+            secrets.prometheus_username,
+            secrets.prometheus_password_hash,
+            topology.server_cert,
+            topology.server_key,
+        ),
     }
     outputs = {
         "prometheus.yml": "prometheus.yml.j2",
@@ -214,6 +221,25 @@ def render(
     )
     _make_private(out_dir)
     return written
+
+
+def web_config(username: str, password_hash: str, cert_file: str, key_file: str) -> str:
+    """The exporter-toolkit web config (``web.yml``) for one user: TLS with AEAD suites only,
+    bcrypt basic auth. Test servers use it too, so they run behind the stack's own file."""
+    return render_template(
+        "web.yml.j2", web=_web_context(username, password_hash, cert_file, key_file)
+    )
+
+
+def _web_context(
+    username: str, password_hash: str, cert_file: str, key_file: str
+) -> dict[str, str]:
+    return {
+        "username": username,
+        "password_hash": password_hash,
+        "cert_file": cert_file,
+        "key_file": key_file,
+    }
 
 
 def _write(path: Path, text: str) -> Path:

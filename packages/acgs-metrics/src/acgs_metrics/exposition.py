@@ -71,6 +71,9 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 METRICS_PATH = "/metrics"
+# TLS 1.2 suites (OpenSSL names): forward-secret AEAD only, no CBC, no static RSA or DHE key
+# exchange. TLS 1.3 keeps OpenSSL's own suites, which are all AEAD.
+TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
 # A client that sends nothing for this long loses its connection (and its thread).
 CONNECTION_TIMEOUT_S = 30.0
 
@@ -151,9 +154,11 @@ class TLSConfig:
     client_ca_file: str | Path | None = None
 
     def server_context(self) -> ssl.SSLContext:
-        """A server-side context: TLS 1.2 or later, client certificates when configured."""
+        """A server-side context: TLS 1.2 or later (1.2 with :data:`TLS12_CIPHERS` only),
+        client certificates when configured."""
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.set_ciphers(TLS12_CIPHERS)
         try:
             context.load_cert_chain(str(self.cert_file), str(self.key_file))
             if self.client_ca_file is not None:

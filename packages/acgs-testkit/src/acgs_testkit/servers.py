@@ -27,6 +27,7 @@ from acgs_deploy.commandlines import (
     node_exporter_command,
     prometheus_command,
 )
+from acgs_deploy.render import web_config
 from acgs_testkit.ports import free_port
 from acgs_testkit.waiting import stop_process, wait_ready
 
@@ -50,14 +51,15 @@ class WebAuth:
     ca: Path  # what clients trust
     username: str
     password: str
+    bcrypt_cost: int = 4  # bcrypt's minimum: cheap for tests; benchmarks compare others
 
     def write(self, path: Path) -> Path:
-        """The web config (a bcrypt hash of the password, cheap rounds: tests only)."""
-        hashed = bcrypt.hashpw(self.password.encode(), bcrypt.gensalt(rounds=4)).decode()
-        path.write_text(
-            f"tls_server_config:\n  cert_file: {self.cert}\n  key_file: {self.key}\n"
-            f"basic_auth_users:\n  {self.username}: '{hashed}'\n"
-        )
+        """The stack's web config (:func:`acgs_deploy.render.web_config`) for these files and
+        credentials, the password hashed at ``bcrypt_cost``."""
+        hashed = bcrypt.hashpw(
+            self.password.encode(), bcrypt.gensalt(rounds=self.bcrypt_cost)
+        ).decode()
+        path.write_text(web_config(self.username, hashed, str(self.cert), str(self.key)))
         path.chmod(0o600)
         return path
 
