@@ -49,10 +49,12 @@ def sync(session: nox.Session) -> None:
     )
 
 
-# Two pytest workers, each given whole files (module fixtures and in-file order hold): most
-# tests wait on servers (scrapes, rule evaluations, Alertmanager), so two overlap well even
-# on two busy cores. `nox -s tests -- -n 0` runs in one process (the last -n wins).
-PARALLEL = ("-n", "2", "--dist", "loadfile")
+def parallel(workers: int) -> tuple[str, ...]:
+    """pytest-xdist workers, each given whole files (module fixtures and in-file order hold).
+    Most tests wait on servers (scrapes, rule evaluations, Alertmanager), so workers overlap
+    well even on two busy cores. `nox -s tests -- -n 0` runs in one process (the last -n wins).
+    """
+    return ("-n", str(workers), "--dist", "loadfile")
 
 
 @nox.session
@@ -60,7 +62,12 @@ def tests(session: nox.Session) -> None:
     """Unit and integration tests (real promtool, Prometheus, Alertmanager); not the stack."""
     sync(session)
     session.run(
-        "pytest", *PARALLEL, "-m", "not stack and not chaos", *relative(TEST_DIRS), *session.posargs
+        "pytest",
+        *parallel(2),
+        "-m",
+        "not stack and not chaos",
+        *relative(TEST_DIRS),
+        *session.posargs,
     )
 
 
@@ -68,7 +75,9 @@ def tests(session: nox.Session) -> None:
 def stack(session: nox.Session) -> None:
     """The whole local stack in a temporary state dir on free ports; always torn down."""
     sync(session)
-    session.run("pytest", *PARALLEL, "-m", "stack and not chaos", "tests", *session.posargs)
+    # One worker per long file (perf ~4 min alone, backup, stack and its safety checks): each
+    # worker's own stack mostly waits (for scrapes, alerts, Alertmanager's intervals).
+    session.run("pytest", *parallel(3), "-m", "stack and not chaos", "tests", *session.posargs)
 
 
 def run_marked(session: nox.Session, marker: str, *paths: str) -> None:
