@@ -37,12 +37,16 @@ def install_deps(c: Context, quiet: bool = False) -> None:
 
 @task(
     pre=[install_deps],
-    help={"sessions": "comma-separated nox sessions (default: nox's defaults, what CI runs)"},
+    help={"sessions": "comma-separated nox sessions (default: all of CI, see the task's help)"},
 )
 def test(c: Context, sessions: str = "") -> None:
-    """The full test suite: installs what it needs, then runs nox."""
-    chosen = ["-s", *sessions.split(",")] if sessions else []
-    c.run(" ".join(["nox", *chosen]), pty=False)
+    """The full test suite, as CI runs it: installs what it needs, then nox's default sessions
+    (`nox`, the fast ones), then the long scenario suites (`nox -t long`)."""
+    if sessions:
+        c.run(" ".join(["nox", "-s", *sessions.split(",")]), pty=False)
+        return
+    c.run("nox", pty=False)  # a failure ends the task here: no long suites on a red build
+    c.run("nox -t long", pty=False)
 
 
 @task(

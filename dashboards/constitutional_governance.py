@@ -148,10 +148,12 @@ def build() -> db.Dashboard:
     board.with_panel(
         timeseries(
             "Validation failure ratio",
-            "Share of constitutional validations that did not succeed, by service.",
+            "Share of constitutional validations that did not succeed, by service (a gap "
+            "where a service validated nothing).",
             Query(
+                # `> 0`: no validations in the interval is a gap, not 0/0 = NaN.
                 f"{rate(VALIDATIONS.name, NOT_SUCCESS, by=('service',))}"
-                f" / {rate(VALIDATIONS.name, by=('service',))}",
+                f" / ({rate(VALIDATIONS.name, by=('service',))} > 0)",
                 legend="{{service}}",
             ),
             unit="percentunit",

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
+from pathlib import Path
 
 import pytest
+import yaml
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from acgs_dashboards.builders import quantile_panel, rate, unit_for
+from acgs_dashboards.builders import availability, error_ratio, quantile_panel, rate, unit_for
 from acgs_metrics import CATALOG
 
 
@@ -46,3 +49,42 @@ def test_units_from_the_catalog() -> None:
     assert unit_for(CATALOG["acgs_http_request_duration_seconds"]) == "s"
     assert unit_for(CATALOG["acgs_evolution_fitness_ratio"]) == "percentunit"
     assert unit_for(CATALOG["acgs_governance_actions_total"]) == "short"
+
+
+def test_error_ratio_and_availability_are_never_nan(tmp_path: Path) -> None:
+    """Evaluated by real promtool: pgc fails 1 in 4; ec has no 5xx series; fv serves nothing
+    in the window (0/0); the ratio is 0 and availability 1 there, not NaN."""
+
+    def series(service: str, code: int, values: str) -> dict[str, str]:
+        labels = f'service="{service}", endpoint="/e", method="GET", status_code="{code}"'
+        return {"series": f"acgs_http_requests_total{{{labels}}}", "values": values}
+
+    expected = {"pgc": (0.25, 0.75), "ec": (0, 1), "fv": (0, 1)}
+    tests = [
+        {
+            "expr": f(selector='service=~"pgc|ec|fv"', interval="5m", by=("service",)),
+            "eval_time": "20m",
+            "exp_samples": [
+                {"labels": f'{{service="{s}"}}', "value": values[index]}
+                for s, values in expected.items()
+            ],
+        }
+        for index, f in enumerate((error_ratio, availability))
+    ]
+    case = {
+        "interval": "1m",
+        "input_series": [
+            series("pgc", 200, "0+3x20"),
+            series("pgc", 500, "0+1x20"),
+            series("ec", 200, "0+5x20"),
+            series("fv", 200, "7x20"),
+            series("fv", 503, "2x20"),
+        ],
+        "promql_expr_test": tests,
+    }
+    test_file = tmp_path / "ratios.test.yml"
+    test_file.write_text(yaml.safe_dump({"rule_files": [], "tests": [case]}))
+    result = subprocess.run(
+        ["promtool", "test", "rules", str(test_file)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -196,7 +196,11 @@ def test_unseen_dashboards_run_without_query_errors(live: Any) -> None:
 
 
 def test_slo_burn_rates_show_zero_on_a_healthy_stack(built: Path) -> None:
-    """No 5xx anywhere: the recorded error ratios are 0 (not absent), so the panels say 0."""
+    """No 5xx anywhere: the recorded error ratios are 0 (not absent), so the panels say 0.
+
+    A service whose first requests have not yet landed in the window is 0 as well, not NaN
+    (0/0: rules/acgs-recording.yml), so the first answer is already the settled one.
+    """
     rules = REPO_ROOT / "rules" / "*.yml"
     (board,) = [b for b in _boards(built) if b["uid"] == "acgs-slo"]
     with local_stack([rules], gs_error_rate=None) as healthy:

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from acgs_promql.expression import Expression
+from acgs_rules.context import LintContext
 from acgs_rules.lint import lint
+from acgs_rules.model import Rule
+
+Linter = Callable[..., Any]
+AlertFile = Callable[..., str]
 
 SELECTORS = st.sampled_from(
     [
@@ -71,3 +80,30 @@ def test_every_check_handles_generated_expressions(expr: str, severity: str) -> 
     assert not [f for f in result.findings if "internal error" in f.message]
     assert not [f for f in result.findings if f.check == "promql/syntax"]
     assert result.rules == 2
+
+
+def test_a_recorded_metric_read_many_times_is_followed_once(
+    lint_text: Linter, alert_file: AlertFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chain of recording rules each reading the previous one four times, and one reading
+    itself: the checks look at each recording rule a bounded number of times (following
+    every occurrence was exponential: minutes, found by the generated test above)."""
+    chain = "".join(
+        f"      - record: r{i}\n        expr: (r{i - 1} + r{i - 1}) + (r{i - 1} + r{i - 1})\n"
+        for i in range(1, 13)
+    )
+    recorded = "      - record: r0\n        expr: up\n" + chain
+    recorded += "      - record: s\n        expr: (s + s) + (s + s)\n"
+    text = alert_file("r12 + s").replace("    rules:\n", "    rules:\n" + recorded)
+    looked_at = 0
+    expression = LintContext.expression
+
+    def counting(ctx: LintContext, rule: Rule) -> Expression:
+        nonlocal looked_at
+        looked_at += 1
+        return expression(ctx, rule)
+
+    monkeypatch.setattr(LintContext, "expression", counting)
+    (finding,) = lint_text(text, "alert/comparison")
+    assert "has no condition" in finding.message
+    assert looked_at < 20_000  # over 4 ** 10 before

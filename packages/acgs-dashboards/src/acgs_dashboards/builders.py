@@ -344,30 +344,30 @@ def quantile_panel(
 
 HTTP_REQUESTS = CATALOG["acgs_http_requests_total"]
 HTTP_DURATION = CATALOG["acgs_http_request_duration_seconds"]
-OK_STATUS = 'status_code!~"5.."'
-
-
-def availability(
-    selector: str = SERVICE_MATCHER, interval: str = "$__rate_interval", by: Sequence[str] = ()
-) -> str:
-    """Share of HTTP requests not answered with 5xx.
-
-    Written as ok / total rather than 1 - errors / total: a service that never failed has
-    no 5xx series at all, and errors / total would then be empty instead of 0.
-    """
-    grouping = f" by ({', '.join(by)})" if by else ""
-    name = HTTP_REQUESTS.name
-    return (
-        f"sum{grouping} (rate({name}{{{selector}, {OK_STATUS}}}[{interval}]))"
-        f" / sum{grouping} (rate({name}{{{selector}}}[{interval}]))"
-    )
+ERROR_STATUS = 'status_code=~"5.."'
 
 
 def error_ratio(
     selector: str = SERVICE_MATCHER, interval: str = "$__rate_interval", by: Sequence[str] = ()
 ) -> str:
-    """Share of HTTP requests answered with 5xx (0 when there were none)."""
-    return f"1 - ({availability(selector, interval, by)})"
+    """Share of HTTP requests answered with 5xx, as the SLO recording rules compute it.
+
+    0 for a service with requests and no 5xx series, and 0 rather than NaN (0/0) for one
+    with no request in the interval: no request failed. Nothing for a service with no
+    request series at all.
+    """
+    grouping = f" by ({', '.join(by)})" if by else ""
+    name = HTTP_REQUESTS.name
+    total = f"sum{grouping} (rate({name}{{{selector}}}[{interval}]))"
+    errors = f"sum{grouping} (rate({name}{{{selector}, {ERROR_STATUS}}}[{interval}]))"
+    return f"({errors} / ({total} > 0)) or 0 * {total}"
+
+
+def availability(
+    selector: str = SERVICE_MATCHER, interval: str = "$__rate_interval", by: Sequence[str] = ()
+) -> str:
+    """Share of HTTP requests not answered with 5xx (1 with no requests: not an outage)."""
+    return f"1 - ({error_ratio(selector, interval, by)})"
 
 
 def red_row(board: db.Dashboard, *, repeat_by: str = "service") -> db.Dashboard:

@@ -24,22 +24,24 @@ from acgs_deploy.settings import StackSettings
 KEY = secrets.token_urlsafe(32)  # as `invoke deploy` makes it
 
 
+# The key goes in inside the test: parameters holding a key made at import differ between
+# pytest-xdist's workers (each imports the module), which then refuse to run at all.
 @pytest.mark.parametrize(
-    "text",
+    "form",
     [
-        f"{KEY}\n",
-        f"  {KEY}  \r\n",
-        f"BACKUP_ENCRYPTION_KEY='{KEY}'\n",
-        f'BACKUP_ENCRYPTION_KEY="{KEY}"',
-        f"BACKUP_ENCRYPTION_KEY={KEY}\n",
-        f"export BACKUP_ENCRYPTION_KEY='{KEY}'\n",
-        f"# saved from monitoring.env\n\nBACKUP_ENCRYPTION_KEY = '{KEY}'\n",
-        f"'{KEY}'\n",
+        "{key}\n",
+        "  {key}  \r\n",
+        "BACKUP_ENCRYPTION_KEY='{key}'\n",
+        'BACKUP_ENCRYPTION_KEY="{key}"',
+        "BACKUP_ENCRYPTION_KEY={key}\n",
+        "export BACKUP_ENCRYPTION_KEY='{key}'\n",
+        "# saved from monitoring.env\n\nBACKUP_ENCRYPTION_KEY = '{key}'\n",
+        "'{key}'\n",
     ],
 )
-def test_key_file_forms(tmp_path: Path, text: str) -> None:
+def test_key_file_forms(tmp_path: Path, form: str) -> None:
     path = tmp_path / "key"
-    path.write_text(text)
+    path.write_text(form.format(key=KEY))
     assert read_key_file(path) == KEY
 
 

@@ -38,6 +38,8 @@ class LintContext:
     _recorders: dict[str, list[Rule]] = field(init=False, default_factory=dict)
     # id(rule) -> its place in its group (list.index would make latency quadratic).
     _positions: dict[int, int] = field(init=False, default_factory=dict)
+    # (id(rule), depth) -> the delay of the series it reads (each rule followed once).
+    _source_delays: dict[tuple[int, int], float] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         recorded = []
@@ -146,11 +148,7 @@ class LintContext:
             return self._scrape_interval(selector)
         worst = 0.0
         for rule in recorders:
-            analysis = self.analysis(rule)
-            uses = analysis.selectors if analysis is not None else []
-            delay = max(
-                (self.selector_delay(u.selector, rule, depth + 1) for u in uses), default=0.0
-            )
+            delay = self._source_delay(rule, depth + 1)
             same_pass = (
                 reader is not None
                 and rule.group is reader.group
@@ -158,6 +156,19 @@ class LintContext:
             )
             worst = max(worst, delay + (0.0 if same_pass else self.group_interval(rule)))
         return worst
+
+    def _source_delay(self, rule: Rule, depth: int) -> float:
+        """The worst delay of the selectors a recording rule reads, at ``depth``; remembered,
+        as a rule read several times (or reading itself) would otherwise be walked once per
+        path: exponential in the depth (minutes for `(r + r) + (r + r)` recording r)."""
+        key = (id(rule), depth)
+        if key not in self._source_delays:
+            analysis = self.analysis(rule)
+            uses = analysis.selectors if analysis is not None else []
+            self._source_delays[key] = max(
+                (self.selector_delay(u.selector, rule, depth) for u in uses), default=0.0
+            )
+        return self._source_delays[key]
 
     def _job_interval(self, selector: VectorSelector) -> float | None:
         """The scrape interval of the job a ``job`` matcher names, when the settings know it."""

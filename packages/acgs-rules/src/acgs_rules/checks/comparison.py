@@ -12,7 +12,6 @@ import math
 from collections.abc import Iterator
 
 from acgs_promql.findings import Finding
-from acgs_promql.index import MAX_RECORDING_DEPTH
 from acgs_promql.language import COMPARISON_OPS, ValueType
 from acgs_promql.tree import (
     AggregateExpr,
@@ -174,24 +173,28 @@ def _never_true(op: str, left: Bounds, right: Bounds) -> bool:
     return False
 
 
-def _filters(ctx: LintContext, node: Expr, depth: int = 0) -> bool:
+def _filters(ctx: LintContext, node: Expr) -> bool:
     """Can the expression return fewer series than its inputs (a real condition)?
 
-    Reading a recorded metric whose recording rule filters counts too.
+    Reading a recorded metric whose recording rule filters counts too. Each recorded name is
+    followed once: following every occurrence was exponential (`(r + r) + (r + r)` recording
+    r took minutes), and a chain of any length or a cycle ends.
     """
-    for sub in walk(node):
-        if isinstance(sub, VectorSelector) and sub.name and depth < MAX_RECORDING_DEPTH:
-            for recorder in ctx.recording_rules(sub.name):
-                tree = ctx.tree(recorder)
-                if tree is not None and _filters(ctx, tree, depth + 1):
+    followed: set[str] = set()
+    pending = [node]
+    while pending:
+        for sub in walk(pending.pop()):
+            if isinstance(sub, VectorSelector) and sub.name and sub.name not in followed:
+                followed.add(sub.name)
+                trees = (ctx.tree(recorder) for recorder in ctx.recording_rules(sub.name))
+                pending.extend(tree for tree in trees if tree is not None)
+            if isinstance(sub, BinaryExpr):
+                if sub.op in COMPARISON_OPS and not sub.bool_modifier:
                     return True
-        if isinstance(sub, BinaryExpr):
-            if sub.op in COMPARISON_OPS and not sub.bool_modifier:
+                if sub.op in ("and", "unless"):
+                    return True
+            if isinstance(sub, Call) and sub.func in ("absent", "absent_over_time"):
                 return True
-            if sub.op in ("and", "unless"):
-                return True
-        if isinstance(sub, Call) and sub.func in ("absent", "absent_over_time"):
-            return True
     return False
 
 
