@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from rich.console import Console
 
 from acgs_deploy import commands
 from acgs_testkit.paths import REPO_ROOT
+from acgs_testkit.ports import free_stack_ports
 
 
 def _err(capsys: pytest.CaptureFixture[str]) -> str:
@@ -164,10 +166,17 @@ def test_each_command_refuses_a_bad_flag(
 
 
 def _backup_file(tmp_path: Path) -> dict[str, Any]:
-    # A restore onto a stack that is not deployed goes ahead (a new machine): the file is read.
     (tmp_path / "some.acgsbak").write_bytes(b"not a backup")
     (tmp_path / "key").write_text("a key\n")
     return {"backup_file": tmp_path / "some.acgsbak", "key_file": tmp_path / "key"}
+
+
+def _restore_flags(tmp_path: Path) -> dict[str, Any]:
+    """A restore onto a stack that is not deployed goes ahead (a new machine): its preflight
+    binds the stack's ports (free ones here, not the defaults), then the file is read."""
+    stack_file = tmp_path / "stack.yml"
+    stack_file.write_text(yaml.safe_dump(free_stack_ports()))
+    return {**_backup_file(tmp_path), "stack_file": stack_file}
 
 
 # Each command on a state directory where nothing is deployed.
@@ -192,7 +201,7 @@ NOT_DEPLOYED: list[tuple[Command, Callable[[Path], dict[str, Any]], int, str]] =
         1,
         "verify-backup: error: " + "{tmp}/none.acgsbak: no such backup file",
     ),
-    (commands.restore, _backup_file, 1, "restore: error: some.acgsbak: not an ACGS backup file"),
+    (commands.restore, _restore_flags, 1, "restore: error: some.acgsbak: not an ACGS backup file"),
 ]
 
 
