@@ -154,3 +154,18 @@ def test_the_backed_up_stacks_settings_are_recorded_and_compared(tmp_path: Path)
     assert moved[-1] == "ports prometheus 9999 -> 9090"
     # A backup made before settings were recorded: only what it knows is compared.
     assert old.model_copy(update={"settings": None}).differences(new) == moved[1:]
+
+
+def test_a_backup_holds_the_lock_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A backup reads configs, certificates and the TSDB that a deploy, reload or restore
+    would change under it: it takes the same lock, and is refused while one of them holds it."""
+    settings = StackSettings.load(tmp_path / "state")
+    key = tmp_path / "k"
+    key.write_text("some key\n")
+    with exclusive(settings, holder="a backup"):
+        assert commands.deploy(settings=settings) == 1
+        assert f"a backup (pid {os.getpid()}) is running on" in capsys.readouterr().err
+    with exclusive(settings, holder="a restore"):
+        assert commands.backup(settings=settings, key_file=key) == 1
+        line = " ".join(capsys.readouterr().err.split())
+        assert f"backup: error: a restore (pid {os.getpid()}) is running on" in line

@@ -18,6 +18,7 @@ from rich.console import Console
 
 from acgs_deploy import mode
 from acgs_deploy.backends.local import LocalBackend
+from acgs_deploy.backup.archive import Passphrase
 from acgs_deploy.backup.keyfile import load_passphrase
 from acgs_deploy.backup.manifest import StackOrigin
 from acgs_deploy.backup.report import (
@@ -37,7 +38,7 @@ from acgs_deploy.backup.restore import (
     verify_backup,
 )
 from acgs_deploy.backup.retention import prune
-from acgs_deploy.backup.snapshot import BackupError, BackupSources, create_backup
+from acgs_deploy.backup.snapshot import BackupError, BackupResult, BackupSources, create_backup
 from acgs_deploy.client import ComponentName, stack_client
 from acgs_deploy.components import components
 from acgs_deploy.lock import exclusive
@@ -122,8 +123,22 @@ def run_backup(
     console: Console,
 ) -> Path:
     """Back up the running stack into `out_dir` (default <state>/backups), print what the
-    backup holds, then delete what the retention rules no longer keep."""
+    backup holds, then delete what the retention rules no longer keep. Holds the state
+    directory's lock: a deploy, reload or restore meanwhile would change what it reads."""
     passphrase = load_passphrase(settings, key_file)
+    with exclusive(settings, holder="a backup"):
+        result, out = _back_up(settings, passphrase, out_dir, console)
+    console.print(metrics_table(result.manifest))
+    console.print(backup_table(result))
+    expired = prune(out, keep_last=keep_last, keep_days=keep_days)
+    if expired:
+        console.print(f"retention: deleted {', '.join(p.name for p in expired)}")
+    return result.path
+
+
+def _back_up(
+    settings: StackSettings, passphrase: Passphrase, out_dir: Path | None, console: Console
+) -> tuple[BackupResult, Path]:
     running = LocalBackend(settings).running()
     if "prometheus" not in running:
         raise BackupError(
@@ -153,12 +168,7 @@ def run_backup(
     for client in (alertmanager, grafana):
         if client is not None:
             client.close()
-    console.print(metrics_table(result.manifest))
-    console.print(backup_table(result))
-    expired = prune(out, keep_last=keep_last, keep_days=keep_days)
-    if expired:
-        console.print(f"retention: deleted {', '.join(p.name for p in expired)}")
-    return result.path
+    return result, out
 
 
 def run_verify(
