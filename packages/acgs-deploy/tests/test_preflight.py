@@ -15,9 +15,8 @@ from acgs_deploy.backends.base import DeployOptions, Report
 from acgs_deploy.backends.local import LocalBackend
 from acgs_deploy.errors import DeployError
 from acgs_deploy.lock import LOCK_FILE
-from acgs_deploy.preflight import ports_free
 from acgs_deploy.settings import StackSettings
-from acgs_testkit.ports import free_port, free_stack_settings
+from acgs_testkit.ports import free_port, free_stack_settings, ports_free
 from acgs_testkit.waiting import wait_for
 
 
@@ -98,25 +97,6 @@ def test_concurrent_deploys_are_refused(settings: StackSettings) -> None:
         with pytest.raises(DeployError, match="another deploy, reload or down is running"):
             deploy(settings)
     assert _nothing_started(settings)
-
-
-def test_a_listening_port_is_not_free() -> None:
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen()
-        port = listener.getsockname()[1]
-        assert not ports_free([port])
-        assert not ports_free([free_port(), port])
-    assert ports_free([port])
-
-
-def test_an_ipv6_listener_is_seen_on_an_ipv6_host() -> None:
-    with socket.socket(socket.AF_INET6) as listener:
-        listener.bind(("::1", 0))
-        listener.listen()
-        port = listener.getsockname()[1]
-        assert not ports_free([port], "::1")
-    assert ports_free([port], "::1")
 
 
 def _refused_before_anything(settings: StackSettings) -> str:

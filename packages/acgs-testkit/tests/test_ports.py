@@ -6,8 +6,13 @@ import socket
 
 import pytest
 
-from acgs_deploy.preflight import ports_free
-from acgs_testkit.ports import GUIDE_PORTS, free_port, free_port_block, free_stack_ports
+from acgs_testkit.ports import (
+    GUIDE_PORTS,
+    free_port,
+    free_port_block,
+    free_stack_ports,
+    ports_free,
+)
 
 
 def test_free_port_can_be_bound() -> None:
@@ -44,3 +49,22 @@ def test_a_stack_gets_one_free_block_in_the_settings_order() -> None:
     assert ports["prometheus_port"] == base + 7
     assert ports["webhook_port"] == base + 11
     assert ports_free(range(base, base + 12))
+
+
+def test_a_listening_port_is_not_free() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        assert not ports_free([port])
+        assert not ports_free([free_port(), port])
+    assert ports_free([port])
+
+
+def test_an_ipv6_listener_is_seen_on_an_ipv6_host() -> None:
+    with socket.socket(socket.AF_INET6) as listener:
+        listener.bind(("::1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        assert not ports_free([port], "::1")
+    assert ports_free([port], "::1")

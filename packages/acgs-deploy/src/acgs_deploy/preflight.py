@@ -29,26 +29,9 @@ __all__ = [
     "check_rule_count",
     "check_rules_dir",
     "check_state_dir",
-    "ports_free",
     "require_binaries",
     "unwritable",
 ]
-
-
-def ports_free(ports: Iterable[int], host: str = "127.0.0.1") -> bool:
-    """True when a server could listen on every port of ``host`` (IPv4 or IPv6) now.
-
-    TIME_WAIT leftovers do not count, as for the servers themselves.
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    for port in ports:
-        with socket.socket(family, socket.SOCK_STREAM) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind((host, port))
-            except OSError:
-                return False
-    return True
 
 
 def require_binaries(names: Iterable[str]) -> None:

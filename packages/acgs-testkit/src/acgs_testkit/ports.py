@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import random
 import socket
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from acgs_deploy.preflight import ports_free
 from acgs_deploy.settings import StackSettings
 from acgs_metrics import SERVICES
 
@@ -22,6 +22,7 @@ __all__ = [
     "free_port_block",
     "free_stack_ports",
     "free_stack_settings",
+    "ports_free",
 ]
 
 # The ports of the guide's stack (Grafana, the seven services, Prometheus, Alertmanager, the
@@ -35,6 +36,22 @@ STACK_PORT_FIELDS = (
     "grafana_port",
     "webhook_port",
 )
+
+
+def ports_free(ports: Iterable[int], host: str = "127.0.0.1") -> bool:
+    """True when a server could listen on every port of ``host`` (IPv4 or IPv6) now.
+
+    TIME_WAIT leftovers do not count, as for the servers themselves.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    for port in ports:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((host, port))
+            except OSError:
+                return False
+    return True
 
 
 def free_port() -> int:
