@@ -27,8 +27,10 @@ __all__ = [
     "Secrets",
     "SecretsError",
     "backup_key_problem",
+    "env_assignment",
     "hash_is_current",
     "hash_password",
+    "unquote",
     "write_private",
 ]
 
@@ -246,11 +248,29 @@ def _parse(path: Path) -> dict[str, str]:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        key, sep, value = line.partition("=")
-        if not sep or not key.strip().isidentifier():
+        assignment = env_assignment(line)
+        if assignment is None:
             raise SecretsError(f"{path}:{number}: expected KEY='value'")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[key.strip()] = value
+        key, value = assignment
+        values[key] = value
     return values
+
+
+def env_assignment(line: str) -> tuple[str, str] | None:
+    """``KEY=value`` (optionally ``export``-ed, the value optionally quoted) as (key, value);
+    None when `line` is not such an assignment."""
+    words = line.strip().split(maxsplit=1)
+    if len(words) == 2 and words[0] == "export":
+        line = words[1]
+    key, sep, value = line.strip().partition("=")
+    if not sep or not key.strip().isidentifier():
+        return None
+    return key.strip(), unquote(value)
+
+
+def unquote(value: str) -> str:
+    """`value` without surrounding whitespace and one pair of matching quotes."""
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value

@@ -8,25 +8,16 @@ printed: messages name the file, not its content.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from acgs_deploy.backup.archive import ArchiveError, Passphrase
-from acgs_deploy.secrets import Secrets
+from acgs_deploy.secrets import Secrets, env_assignment, unquote
 from acgs_deploy.settings import StackSettings
 
 __all__ = ["KEY_NAME", "load_passphrase", "read_key_file"]
 
 KEY_NAME = "BACKUP_ENCRYPTION_KEY"
 _HOLDS = f"it holds the key alone, or its {KEY_NAME}='...' line from monitoring.env"
-_ASSIGNMENT = re.compile(r"(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)")
-
-
-def _unquote(value: str) -> str:
-    value = value.strip()
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        return value[1:-1]
-    return value
 
 
 def read_key_file(path: Path) -> str:
@@ -40,18 +31,15 @@ def read_key_file(path: Path) -> str:
     lines = [s for line in text.splitlines() if (s := line.strip()) and not s.startswith("#")]
     if not lines:
         raise ArchiveError(f"{path}: the key file is empty; {_HOLDS}")
-    assignments = [m for line in lines if (m := _ASSIGNMENT.fullmatch(line))]
-    for match in assignments:
-        if match.group(1) == KEY_NAME:
-            key = _unquote(match.group(2))
-            if not key:
-                raise ArchiveError(f"{path}: {KEY_NAME} is empty there")
-            return key
-    if assignments and assignments[0].group(0) == lines[0]:
-        raise ArchiveError(
-            f"{path}: has {assignments[0].group(1)}= but no {KEY_NAME}= line; {_HOLDS}"
-        )
-    return _unquote(lines[0])
+    assignments = dict(a for line in lines if (a := env_assignment(line)))
+    if KEY_NAME in assignments:
+        if not assignments[KEY_NAME]:
+            raise ArchiveError(f"{path}: {KEY_NAME} is empty there")
+        return assignments[KEY_NAME]
+    first = env_assignment(lines[0])
+    if first is not None:
+        raise ArchiveError(f"{path}: has {first[0]}= but no {KEY_NAME}= line; {_HOLDS}")
+    return unquote(lines[0])
 
 
 def load_passphrase(settings: StackSettings, key_file: Path | None) -> Passphrase:
