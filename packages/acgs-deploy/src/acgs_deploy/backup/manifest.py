@@ -14,14 +14,15 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
+from acgs_deploy.settings import StackSettings
+
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = 1
 
 
 # Settings that `StackOrigin.ports` and `.host` already compare.
 _IN_PORTS_OR_HOST = frozenset(
-    {"host", "prometheus_port", "alertmanager_port", "node_exporter_port", "grafana_port"}
-    | {"webhook_port", "sim_base_port"}
+    {"host", *(name for name in StackSettings.model_fields if name.endswith("_port"))}
 )
 
 
