@@ -12,7 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from acgs_promql.limits import size_argument
+from acgs_promql.limits import DEFAULT_MAX_FILE_SIZE, format_size, size_argument
 from acgs_promql.printers import exit_code, print_text, write_json
 from acgs_rules.checks.registry import ALL_CHECK_NAMES, CHECKS, OTHER_CHECK_NAMES
 from acgs_rules.lint import lint
@@ -74,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=size_argument,
         metavar="SIZE",
         help="refuse input files larger than this (e.g. 20MiB; default: max_file_size in the "
-        "settings, else 5MiB); a refused file is an error finding, the others are linted",
+        f"settings, else {format_size(DEFAULT_MAX_FILE_SIZE)}); a refused file is an error "
+        "finding, the others are linted",
     )
     sub.add_parser("checks", help="list the checks and their doc pages")
     return parser
