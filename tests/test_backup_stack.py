@@ -19,7 +19,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
@@ -40,6 +39,7 @@ from acgs_deploy.settings import StackSettings
 from acgs_testkit.load import query_load
 from acgs_testkit.paths import REPO_ROOT
 from acgs_testkit.ports import free_stack_settings
+from acgs_testkit.silences import make_silence
 from acgs_testkit.stack import deployed_stack
 from acgs_testkit.waiting import poll, wait_for
 
@@ -98,18 +98,10 @@ def newest_backup(settings: StackSettings) -> Path:
 
 
 def test_backup_wipe_restore_same_samples(deployed: StackSettings) -> None:
-    now = datetime.now(UTC)
     with stack_client(deployed, "alertmanager") as am:
-        am.post(
-            "/api/v2/silences",
-            json={
-                "matchers": [{"name": "service", "value": "gs", "isRegex": False}],
-                "startsAt": now.isoformat(),
-                "endsAt": (now + timedelta(hours=1)).isoformat(),
-                "createdBy": "backup-stack-test",
-                "comment": "planned maintenance",
-            },
-        ).raise_for_status()
+        make_silence(
+            am, {"service": "gs"}, created_by="backup-stack-test", comment="planned maintenance"
+        )
 
     assert commands.backup(settings=deployed) == 0
     backup = newest_backup(deployed)
@@ -428,18 +420,10 @@ def test_disaster_recovery_from_the_backup_file_and_the_key_alone(
     """The steps of docs/backup.md, "Recovering on a new machine": the backup file and the
     key (its monitoring.env line, copied as it stands) are all that is left; the state
     directory is gone. `invoke restore` brings the whole stack back with every series."""
-    now = datetime.now(UTC)
     with stack_client(deployed, "alertmanager") as am:
-        am.post(
-            "/api/v2/silences",
-            json={
-                "matchers": [{"name": "service", "value": "ec", "isRegex": False}],
-                "startsAt": now.isoformat(),
-                "endsAt": (now + timedelta(hours=3)).isoformat(),
-                "createdBy": "dr-test",
-                "comment": "disaster recovery drill",
-            },
-        ).raise_for_status()
+        make_silence(
+            am, {"service": "ec"}, hours=3, created_by="dr-test", comment="disaster recovery drill"
+        )
     silences = active_silences(deployed)
     assert commands.backup(settings=deployed, out=tmp_path / "offsite") == 0
     backup = max((tmp_path / "offsite").glob("*.acgsbak"))

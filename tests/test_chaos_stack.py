@@ -38,8 +38,9 @@ from acgs_deploy.client import (
 from acgs_deploy.health import check_targets, expected_targets
 from acgs_deploy.settings import StackSettings
 from acgs_deploy.webhook import read_notifications
-from acgs_testkit.chaos import kill_9, live_silence_ids, make_silence, repair
+from acgs_testkit.chaos import kill_9, repair
 from acgs_testkit.load import NO_ANSWER, query_load
+from acgs_testkit.silences import live_silence_ids, make_silence
 from acgs_testkit.stack import deployed_stack
 from acgs_testkit.waiting import poll, wait_for
 
@@ -95,7 +96,7 @@ def chaos(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config)
             every_s=1,
         )
         with stack_client(settings, "alertmanager") as am:
-            silence = make_silence(am, "ChaosNeverFires", hours=2)
+            silence = make_silence(am, {"alertname": "ChaosNeverFires"}, hours=2)
         with query_load(
             lambda: stack_client(settings, "prometheus"), LOAD_QUERY, window_s=300, step="5"
         ) as load:
@@ -254,7 +255,7 @@ def test_alertmanager_kill_keeps_silences_and_delivers_each_group_once(chaos: Ch
         inject_fault(settings, GS, "error_rate")
         wait_for(lambda: _notifications(settings, "gs"), 90, f"{ALERT} gs at the webhook", 0.5)
         with stack_client(settings, "alertmanager") as am:
-            fresh = make_silence(am, "ChaosFreshSilence")
+            fresh = make_silence(am, {"alertname": "ChaosFreshSilence"})
         # ... and the silence made after it are on disk after one maintenance interval.
         time.sleep(MAINTENANCE_S + 1)
 

@@ -32,8 +32,9 @@ from rich.table import Table
 
 from acgs_deploy.client import stack_client
 from acgs_deploy.settings import StackSettings
-from acgs_testkit.chaos import kill_9, live_silence_ids, make_silence, repair
+from acgs_testkit.chaos import kill_9, repair
 from acgs_testkit.servers import alertmanager
+from acgs_testkit.silences import live_silence_ids, make_silence
 from acgs_testkit.stack import deployed_stack
 
 SIZES = (100, 1_000, 10_000)
@@ -67,7 +68,7 @@ def write_cost(console: Console) -> None:
         made = 0
         for size in SIZES:
             for index in range(made, size):
-                make_silence(client, f"Bench{index}")
+                make_silence(client, {"alertname": f"Bench{index}"})
             made = size
             time.sleep(1.5)  # a write with all of them
             total, count = _metric(client, f"{duration}_sum"), _metric(client, f"{duration}_count")
@@ -88,7 +89,7 @@ def crash_trial(settings: StackSettings, interval_s: float, rate: float) -> list
     with stack_client(settings, "alertmanager") as client:
         started = time.monotonic()
         while time.monotonic() - started < run_for:
-            made[make_silence(client, f"Crash{len(made)}")] = time.monotonic()
+            made[make_silence(client, {"alertname": f"Crash{len(made)}"})] = time.monotonic()
             time.sleep(1 / rate)
     killed_at = time.monotonic()
     kill_9(settings, "alertmanager")

@@ -11,8 +11,8 @@ import pytest
 
 from acgs_deploy.components import components
 from acgs_deploy.settings import SettingsError, StackSettings
-from acgs_testkit.chaos import live_silence_ids, make_silence
 from acgs_testkit.servers import alertmanager
+from acgs_testkit.silences import live_silence_ids, make_silence
 from acgs_testkit.waiting import wait_for
 
 
@@ -46,7 +46,7 @@ def _written(data: Path, silence: str) -> bool:
 
 def _survives_kill_9(workdir: Path, interval: str | None, *, wait_written: bool) -> bool:
     with alertmanager(workdir, maintenance_interval=interval) as server, server.client() as api:
-        silence = make_silence(api, "Kept")
+        silence = make_silence(api, {"alertname": "Kept"})
         data = server.data
         assert data is not None
         if wait_written:

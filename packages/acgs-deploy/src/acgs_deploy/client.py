@@ -454,8 +454,10 @@ def silences(client: httpx.Client) -> list[dict[str, Any]]:
     return list(_json(client, "GET", "/api/v2/silences", "Alertmanager"))
 
 
-def create_silence(client: httpx.Client, silence: Mapping[str, Any]) -> None:
-    _json(client, "POST", "/api/v2/silences", "Alertmanager", body=dict(silence))
+def create_silence(client: httpx.Client, silence: Mapping[str, Any]) -> str:
+    """Make `silence`; its id."""
+    made = _json(client, "POST", "/api/v2/silences", "Alertmanager", body=dict(silence))
+    return str(made["silenceID"])
 
 
 # --- Grafana -----------------------------------------------------------------------------

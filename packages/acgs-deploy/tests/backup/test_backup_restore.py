@@ -28,6 +28,7 @@ from acgs_deploy.backup.restore import (
 from acgs_deploy.backup.snapshot import BackupSources, create_backup
 from acgs_testkit.load import query_load
 from acgs_testkit.servers import Server
+from acgs_testkit.silences import make_silence
 
 SETTLE_S = 2.0
 
@@ -87,15 +88,13 @@ def test_backup_wipe_restore_gives_the_same_samples(
     fast_kdf: ScryptParams,
 ) -> None:
     am = alertmanager_server.client()
-    now = datetime.now(UTC)
-    silence = {
-        "matchers": [{"name": "alertname", "value": "ACGSServiceDown", "isRegex": False}],
-        "startsAt": now.isoformat(),
-        "endsAt": (now + timedelta(hours=2)).isoformat(),
-        "createdBy": "backup-test",
-        "comment": "maintenance",
-    }
-    am.post("/api/v2/silences", json=silence).raise_for_status()
+    make_silence(
+        am,
+        {"alertname": "ACGSServiceDown"},
+        hours=2,
+        created_by="backup-test",
+        comment="maintenance",
+    )
     sources = make_sources(prometheus_server, tmp_path, alertmanager_server)
 
     result = create_backup(

@@ -1,14 +1,11 @@
 """Crashes for the chaos suite and the crash benchmarks: ``kill -9`` a component of a
-deployed stack, repair it with the stack's own deploy, and Alertmanager silences by id."""
+deployed stack, and repair it with the stack's own deploy."""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import signal
 import time
-
-import httpx
 
 from acgs_deploy import backends
 from acgs_deploy.backends.base import Report
@@ -17,7 +14,7 @@ from acgs_deploy.process import ProcessManager
 from acgs_deploy.settings import StackSettings
 from acgs_testkit.waiting import wait_for
 
-__all__ = ["kill_9", "live_silence_ids", "make_silence", "repair"]
+__all__ = ["kill_9", "repair"]
 
 
 def kill_9(settings: StackSettings, name: str) -> int:
@@ -38,26 +35,3 @@ def repair(settings: StackSettings) -> tuple[Report, float]:
     started = time.monotonic()
     report = backends.deploy(LocalBackend(settings))
     return report, time.monotonic() - started
-
-
-def make_silence(client: httpx.Client, alertname: str, *, hours: float = 1.0) -> str:
-    """A silence of ``alertname`` for ``hours`` from now, made through Alertmanager's API;
-    its id."""
-    now = dt.datetime.now(dt.UTC)
-    body = {
-        "matchers": [{"name": "alertname", "value": alertname, "isRegex": False}],
-        "startsAt": now.isoformat(),
-        "endsAt": (now + dt.timedelta(hours=hours)).isoformat(),
-        "createdBy": "acgs-testkit",
-        "comment": "made by a crash test",
-    }
-    response = client.post("/api/v2/silences", json=body)
-    response.raise_for_status()
-    return str(response.json()["silenceID"])
-
-
-def live_silence_ids(client: httpx.Client) -> set[str]:
-    """The ids of the silences Alertmanager holds that have not expired."""
-    response = client.get("/api/v2/silences")
-    response.raise_for_status()
-    return {s["id"] for s in response.json() if s["status"]["state"] != "expired"}
