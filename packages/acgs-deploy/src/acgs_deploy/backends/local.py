@@ -184,10 +184,11 @@ class LocalBackend:
             ]
             reloading = [c for c in running if c.reload_path and reloads.get(c.name)]
             self._reload_all(reloading, previous)
+            reloaded = {c.name for c in reloading}
             report = Report(config_changed=changed)
             for component in running:
                 action = "unchanged"
-                if component.name in {c.name for c in reloading}:
+                if component.name in reloaded:
                     action = "reloaded"
                 elif component.name == "grafana" and reloads["grafana"] and component.spec:
                     self.manager.stop(component.name)
