@@ -13,11 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from acgs_deploy.preflight import ports_free
 from acgs_metrics import SERVICE_NAMES
 from acgs_testkit.ca import Certs
 from acgs_testkit.handshake import AEAD_TLS12, CBC_ONLY, REFUSED, handshake
-from acgs_testkit.ports import free_port
+from acgs_testkit.ports import free_port, ports_free
 from acgs_testkit.sim import ACGS_SIM, SimProcess, free_base_port
 from acgs_testkit.waiting import stop_process, wait_ready
 
