@@ -151,3 +151,20 @@ def test_a_retention_longer_than_prometheus_can_hold_is_refused(tmp_path: Path) 
     with pytest.raises(SettingsError, match=r"retention .*too long for Prometheus"):
         StackSettings.load(tmp_path / "state", retention="300y")
     assert StackSettings.load(tmp_path / "state", retention="290y").retention == "290y"
+
+
+def test_topology_plan_single_and_ha(tmp_path: Path) -> None:
+    single = StackSettings.load(tmp_path).topology_plan
+    assert (single.prometheus_count, single.alertmanager_replicas) == (1, 1)
+    assert single.long_term_storage == "none"
+    ha = StackSettings.load(tmp_path, topology="ha", prometheus_shards=2).topology_plan
+    assert (ha.prometheus_replicas, ha.prometheus_count, ha.alertmanager_replicas) == (2, 4, 3)
+    assert ha.long_term_storage == "victoriametrics"
+
+
+def test_replica_keys_without_topology_ha_name_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as caught:
+        StackSettings.load(tmp_path, alertmanager_replicas=5, smtp_password="s3cret")
+    message = str(caught.value)
+    assert "alertmanager_replicas apply only to topology ha" in message
+    assert "s3cret" not in message

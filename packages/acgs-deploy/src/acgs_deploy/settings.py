@@ -11,11 +11,12 @@ import contextvars
 import ipaddress
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -34,6 +35,7 @@ __all__ = [
     "STACK_FILE_NAME",
     "SettingsError",
     "StackSettings",
+    "TopologyPlan",
 ]
 
 # This toolkit's checkout: its configs/, rules/ and dashboards/, and the default state dir.
@@ -56,6 +58,20 @@ LONGEST_DURATION_S = (2**63 - 1) / 1e9
 
 # Settings whose values never appear in messages.
 SECRET_FIELDS = frozenset({"smtp_password", "slack_webhook_url", "pagerduty_routing_key"})
+
+
+@dataclass(frozen=True)
+class TopologyPlan:
+    """The servers a topology runs: replicas per shard, cluster size, long-term store."""
+
+    prometheus_replicas: int
+    alertmanager_replicas: int
+    prometheus_shards: int
+    long_term_storage: Literal["victoriametrics", "none"]
+
+    @property
+    def prometheus_count(self) -> int:
+        return self.prometheus_replicas * self.prometheus_shards
 
 
 class SettingsError(ValueError):
@@ -162,6 +178,15 @@ class StackSettings(BaseSettings):
     slack_channel: str | None = None
     pagerduty_routing_key: str | None = None
 
+    # The topology (docs/topology.md): one of each server, or replicated Prometheus pairs, an
+    # Alertmanager cluster and a long-term store. The counts below apply to `ha` only.
+    topology: Literal["single", "ha"] = "single"
+    prometheus_replicas: int = Field(default=2, ge=1, le=16)
+    alertmanager_replicas: int = Field(default=3, ge=1, le=16)
+    prometheus_shards: int = Field(default=1, ge=1, le=64)
+    # Default: victoriametrics with topology ha, none with single.
+    long_term_storage: Literal["victoriametrics", "none"] | None = None
+
     min_free_disk_mb: int = Field(default=512, ge=0)
     startup_timeout_s: float = Field(default=60.0, gt=0)
 
@@ -211,6 +236,32 @@ class StackSettings(BaseSettings):
                 "is letters, digits and underscores, not starting with a digit or with '__'"
             )
         return value
+
+    @model_validator(mode="after")
+    def _topology_keys(self) -> StackSettings:
+        if self.topology == "single":
+            given = sorted(
+                self.model_fields_set
+                & {"prometheus_replicas", "alertmanager_replicas", "prometheus_shards"}
+            )
+            if given:
+                raise ValueError(
+                    f"{', '.join(given)} apply only to topology ha: set topology: ha "
+                    "(or ACGS_TOPOLOGY=ha, --topology ha), or remove them"
+                )
+        return self
+
+    @property
+    def topology_plan(self) -> TopologyPlan:
+        """How many of each server run, whatever the topology."""
+        if self.topology == "single":
+            return TopologyPlan(1, 1, 1, self.long_term_storage or "none")
+        return TopologyPlan(
+            self.prometheus_replicas,
+            self.alertmanager_replicas,
+            self.prometheus_shards,
+            self.long_term_storage or "victoriametrics",
+        )
 
     @property
     def layout(self) -> StateLayout:
@@ -319,7 +370,10 @@ def _explain(error: ValidationError, stack_file: Path | None) -> str:
     sources = "flags, ACGS_* variables" + (f" or {stack_file}" if stack_file else "")
     lines = [f"invalid settings (from {sources}):"]
     for problem in error.errors():
-        field = ".".join(str(part) for part in problem["loc"]) or "(settings)"
+        if not problem["loc"]:  # a check across fields: its message names them
+            lines.append(f"  {problem['msg'].removeprefix('Value error, ')}")
+            continue
+        field = ".".join(str(part) for part in problem["loc"])
         env = f"ACGS_{field.split('.')[0].upper()}"
         shown = "(hidden)" if field in SECRET_FIELDS else repr(problem.get("input"))
         lines.append(f"  {field} (env {env}): {problem['msg']}; got {shown}")
