@@ -24,7 +24,7 @@ __all__ = ["TEMPLATE", "alertmanager_config"]
 
 TEMPLATE = "alertmanager.yml.j2"
 # Stands for a secret setting in the rendered template; becomes a Secret key reference.
-_SECRET_MARK = "\x00secret:"
+_SECRET_MARK = "\x00secret:"  # noqa: S105 (a marker, not a value)
 _MATCHER = re.compile(r'^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"(.*)"\s*$')
 _ROUTE_FIELDS = {
     "receiver": "receiver",

@@ -301,7 +301,10 @@ def service_monitors(settings: StackSettings, ns: str) -> list[Object]:
             },
         )
     )
-    for job, service in (("prometheus", PROMETHEUS_SERVICE), ("alertmanager", ALERTMANAGER_SERVICE)):
+    for job, service in (
+        ("prometheus", PROMETHEUS_SERVICE),
+        ("alertmanager", ALERTMANAGER_SERVICE),
+    ):
         monitors.append(
             _service_monitor(
                 service,
@@ -336,11 +339,7 @@ def network_policy(ns: str) -> Object:
             "ingress": [
                 {
                     "from": [
-                        {
-                            "namespaceSelector": {
-                                "matchLabels": {"kubernetes.io/metadata.name": ns}
-                            }
-                        }
+                        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
                     ]
                 }
             ],

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from acgs_deploy.errors import UsageError
 from acgs_deploy.k8s import labels, objects
 from acgs_deploy.k8s.alerting import alertmanager_config
 from acgs_deploy.k8s.rules import rule_manifests
@@ -51,7 +52,7 @@ def dump(documents: list[dict[str, Any]]) -> str:
 
 def check_namespace(namespace: str) -> str:
     if not NAMESPACE.fullmatch(namespace):
-        raise RenderError(
+        raise UsageError(
             f"--namespace {namespace!r}: not a Kubernetes namespace name; use at most 63 "
             "lowercase letters, digits and '-', starting and ending with a letter or digit "
             "(e.g. monitoring)"

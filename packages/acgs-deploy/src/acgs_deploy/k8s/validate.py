@@ -110,7 +110,7 @@ def validate_object(obj: Any, where: str) -> None:
 
 
 def _validate_core(obj: dict[str, Any], what: str) -> None:
-    import kubernetes_validate
+    import kubernetes_validate  # type: ignore[import-untyped]
 
     try:
         kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
