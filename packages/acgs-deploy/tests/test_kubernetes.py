@@ -187,29 +187,39 @@ CORRUPTIONS = [
 ]
 
 
+def corrupt(directory: Path, name: str, change: Any) -> None:
+    objs = list(yaml.safe_load_all((directory / name).read_text()))
+    change(objs[0])
+    (directory / name).write_text(yaml.safe_dump_all(objs))
+
+
 @pytest.mark.parametrize(("name", "change", "named"), CORRUPTIONS)
 def test_a_corrupted_field_is_refused_naming_object_and_field(
-    repo_settings: StackSettings,
-    rendered: Path,
-    tmp_path: Path,
-    name: str,
-    change: Any,
-    named: list[str],
+    rendered: Path, tmp_path: Path, name: str, change: Any, named: list[str]
+) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(rendered, copy)
+    corrupt(copy, name, change)
+    with pytest.raises(ManifestError) as refused:
+        validate_directory(copy)
+    for part in named:
+        assert part in str(refused.value)
+
+
+def test_a_refused_render_keeps_the_last(
+    repo_settings: StackSettings, rendered: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
     shutil.copytree(rendered, out)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     backend = KubernetesBackend(repo_settings, DeployOptions(out=out, namespace=NS))
     staged = backend.render()
-    objs = list(yaml.safe_load_all((staged.staging / name).read_text()))
-    change(objs[0])
-    (staged.staging / name).write_text(yaml.safe_dump_all(objs))
-    with pytest.raises(ManifestError) as refused:
+    name, change, named = CORRUPTIONS[0]
+    corrupt(staged.staging, name, change)
+    with pytest.raises(ManifestError, match=named[-1]):
         validate_or_discard(backend, staged)
-    for part in named:
-        assert part in str(refused.value)
     assert not staged.staging.exists()
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # the last render stays
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
 def test_rules_carry_every_rule_line_for_line(rendered: Path) -> None:
