@@ -32,7 +32,8 @@ BACKENDS: dict[str, BackendFactory] = {
 def factory(target: str) -> BackendFactory:
     """How to make the backend of `target`; an unknown target is a UsageError."""
     if target not in BACKENDS:
-        raise UsageError(f"unknown target {target!r}: use {' or '.join(BACKENDS)}")
+        *others, last = BACKENDS
+        raise UsageError(f"unknown target {target!r}: use {', '.join(others)} or {last}")
     return BACKENDS[target]
 
 
