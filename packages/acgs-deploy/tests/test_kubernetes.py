@@ -17,8 +17,9 @@ from acgs_deploy import backends, commands
 from acgs_deploy.backends.base import DeployOptions, validate_or_discard
 from acgs_deploy.backends.kubernetes import MARKER, KubernetesBackend
 from acgs_deploy.errors import DeployError
+from acgs_deploy.k8s.rules import rule_manifests
 from acgs_deploy.k8s.validate import ManifestError, validate_directory
-from acgs_deploy.render import dashboards_source
+from acgs_deploy.render import RenderError, dashboards_source
 from acgs_deploy.rulefiles import count_rules, rule_files
 from acgs_deploy.settings import REPO_ROOT, StackSettings
 
@@ -184,6 +185,11 @@ CORRUPTIONS = [
         lambda o: o["spec"]["ports"][0].update(port="web"),
         [f"Service {NS}/acgs-prometheus", "spec.ports[0].port"],
     ),
+    (
+        "40-acgs-rules-slo.yaml",
+        lambda o: o["metadata"].update(name="ACGS_slo"),
+        ["PrometheusRule", "metadata.name: 'ACGS_slo' is not a Kubernetes name"],
+    ),
 ]
 
 
@@ -236,6 +242,15 @@ def test_rules_carry_every_rule_line_for_line(rendered: Path) -> None:
             assert manifest_lines[number + offset] == (f"  {line}" if line.strip() else line)
         total += sum(len(g["rules"]) for g in obj["spec"]["groups"])
     assert total == count_rules(REPO_ROOT / "rules")
+
+
+def test_rule_file_names_become_kubernetes_names(tmp_path: Path) -> None:
+    (tmp_path / "My_Rules.yml").write_text(BAD_RULE)
+    (manifest,) = rule_manifests(tmp_path, NS)
+    assert manifest.name == "acgs-rules-my-rules"
+    (tmp_path / "my-rules.yaml").write_text(BAD_RULE)
+    with pytest.raises(RenderError, match="acgs-rules-my-rules"):
+        rule_manifests(tmp_path, NS)
 
 
 def test_dashboards_are_byte_identical_to_the_build(rendered: Path, tmp_path: Path) -> None:

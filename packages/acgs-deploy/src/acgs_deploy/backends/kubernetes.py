@@ -33,8 +33,10 @@ __all__ = ["DEFAULT_NAMESPACE", "DEMO_REFUSED", "MARKER", "KubernetesBackend"]
 DEFAULT_NAMESPACE = "monitoring"
 # Marks a directory as a render of ours (kubectl skips it: no .yaml/.yml/.json suffix).
 MARKER = ".acgs-kubernetes-render"
-MARKER_TEXT = "Rendered by acgs-deploy (invoke deploy --target kubernetes); a new render replaces "
-MARKER_TEXT += "this directory whole.\n"
+MARKER_TEXT = (
+    "Rendered by acgs-deploy (invoke deploy --target kubernetes); a new render replaces this "
+    "directory whole.\n"
+)
 DEMO_REFUSED = (
     "--demo is not supported with --target kubernetes: the demo services (acgs-sim) and the "
     "webhook receiver run as local processes. Render without --demo."

@@ -9,6 +9,7 @@ offset from its line in the rule file (so findings on the manifest point at the 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,7 +51,7 @@ def rule_manifest(source: Path, ns: str) -> RuleManifest:
     """The PrometheusRule of one rule file; a file whose text cannot be carried verbatim
     (several documents, a YAML directive) is a RenderError naming it."""
     text = source.read_text(encoding="utf-8")
-    name = "acgs-rules-" + source.stem.removeprefix("acgs-")
+    name = "acgs-rules-" + re.sub(r"[^a-z0-9-]+", "-", source.stem.lower().removeprefix("acgs-"))
     header = _header(name, ns, source)
     body = "".join(f"  {line}" if line.strip() else line for line in text.splitlines(True))
     manifest = header + body + ("" if body.endswith("\n") else "\n")
@@ -72,8 +73,8 @@ def rule_manifests(rules_dir: Path, ns: str) -> list[RuleManifest]:
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise RenderError(
-            f"{rules_dir}: rule files named alike ({', '.join(twice)} from both .yml and .yaml): "
-            "rename one"
+            f"{rules_dir}: rule files that give the same PrometheusRule name "
+            f"({', '.join(twice)}; names are lowercase with '-'): rename one"
         )
     return manifests
 

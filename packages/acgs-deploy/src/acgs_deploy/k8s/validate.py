@@ -12,6 +12,7 @@ a :class:`ManifestError` naming the file, the object and the field.
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,9 @@ __all__ = ["KUBERNETES_VERSION", "ManifestError", "validate_directory", "validat
 # The oldest Kubernetes the rendered objects are checked against (prometheus-operator v0.80
 # supports 1.16 and later; 1.30 is the oldest release still maintained upstream here).
 KUBERNETES_VERSION = "1.30"
+# A DNS subdomain (RFC 1123): what the API server accepts as an object's name.
+NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+MAX_NAME = 253
 # What kubectl applies from a directory (without -R).
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -52,11 +56,25 @@ def _custom_models() -> dict[tuple[str, str], type[BaseModel]]:
     }
 
 
+def _metadata(obj: dict[str, Any]) -> dict[str, Any]:
+    meta = obj.get("metadata")
+    return meta if isinstance(meta, dict) else {}
+
+
 def _describe(obj: dict[str, Any]) -> str:
-    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-    assert isinstance(meta, dict)
+    meta = _metadata(obj)
     name = f"{meta['namespace']}/{meta.get('name')}" if meta.get("namespace") else meta.get("name")
     return f"{obj.get('kind')} {name}"
+
+
+def _check_name(obj: dict[str, Any], what: str) -> None:
+    """metadata.name as the API server wants it (neither schema checks it)."""
+    name = _metadata(obj).get("name")
+    if not isinstance(name, str) or len(name) > MAX_NAME or not NAME.fullmatch(name):
+        raise ManifestError(
+            f"{what}: metadata.name: {name!r} is not a Kubernetes name (at most {MAX_NAME} "
+            "lowercase letters, digits, '-' and '.', starting and ending with a letter or digit)"
+        )
 
 
 def _path(parts: Any) -> str:
@@ -92,6 +110,7 @@ def validate_object(obj: Any, where: str) -> None:
     if not isinstance(obj, dict) or "apiVersion" not in obj or "kind" not in obj:
         raise ManifestError(f"{where}: not a Kubernetes object (no apiVersion and kind)")
     what = f"{where}: {_describe(obj)}"
+    _check_name(obj, what)
     model = _custom_models().get((obj["apiVersion"], obj["kind"]))
     if model is not None:
         try:
