@@ -114,6 +114,16 @@ def test_objects_follow_the_settings(rendered: Path, repo_settings: StackSetting
     ]
 
 
+def test_the_models_are_prometheus_operator_v0_80() -> None:
+    """What docs/kubernetes.md says: fields v0.80.0 added are there, v0.81.0's are not."""
+    from cloudcoil.models.prometheus_operator import v1
+
+    prometheus = v1.PrometheusSpec.model_fields
+    assert {"service_name", "scrape_failure_log_file"} <= set(prometheus)
+    assert "enable_service_links" not in prometheus
+    assert "service_name" not in v1.AlertmanagerSpec.model_fields
+
+
 def test_ha_topology_sets_replicas_shards_and_remote_write(tmp_path: Path) -> None:
     settings = StackSettings.load(
         tmp_path / "state",
