@@ -314,6 +314,8 @@ def test_bad_input_is_one_clear_error(
     code, err = deploy_error(capsys, namespace="Bad_NS", out=out, state_dir=state)
     assert code == 2
     assert "--namespace 'Bad_NS': not a Kubernetes namespace name" in err
+    code, err = deploy_error(capsys, namespace="", out=out, state_dir=state)
+    assert (code, "--namespace '': not a Kubernetes namespace name" in err) == (2, True)
     monkeypatch.setenv("ACGS_TOPOLOGY", "ha")
     monkeypatch.setenv("ACGS_PROMETHEUS_REPLICAS", "0")
     code, err = deploy_error(capsys, out=out, state_dir=state)

@@ -58,7 +58,7 @@ class KubernetesBackend:
         out = options.out if options is not None and options.out else None
         self.out = Path(out or settings.state_dir / "kubernetes").absolute()
         given = options.namespace if options is not None else None
-        self.namespace = given or DEFAULT_NAMESPACE
+        self.namespace = DEFAULT_NAMESPACE if given is None else given
         self.objects = 0
 
     def render(self) -> Rendered:
