@@ -16,13 +16,22 @@ Secrets are never rendered: objects name the Secrets the user creates (see `SECR
 
 from __future__ import annotations
 
-__all__ = ["NAME", "PART_OF", "SECRETS", "labels"]
+from acgs_deploy.settings import SECRET_FIELDS
+
+__all__ = ["NAME", "PART_OF", "SECRETS", "labels", "receiver_key"]
 
 # The name of the Prometheus, Alertmanager and AlertmanagerConfig resources.
 NAME = "acgs"
 # Every object we render carries these; the Prometheus selects ServiceMonitors and
 # PrometheusRules by them, the NetworkPolicy protects the pods that have them.
 PART_OF = {"app.kubernetes.io/part-of": "acgs-monitoring"}
+
+
+def receiver_key(setting: str) -> str:
+    """The key of `RECEIVER_SECRET` that holds a secret receiver setting (smtp_password ->
+    smtp-password)."""
+    return setting.replace("_", "-")
+
 
 # Secrets the user creates (never rendered: values stay out of the output directory), by
 # name: the keys the rendered objects read from them.
@@ -32,7 +41,7 @@ LONG_TERM_SECRET = "acgs-long-term-storage"  # noqa: S105 (a Secret's name)
 GRAFANA_SECRET = "acgs-grafana"  # noqa: S105 (a Secret's name)
 SECRETS: dict[str, tuple[str, ...]] = {
     TLS_SECRET: ("tls.crt", "tls.key", "ca.crt"),
-    RECEIVER_SECRET: ("smtp-password", "slack-webhook-url", "pagerduty-routing-key"),
+    RECEIVER_SECRET: tuple(sorted(map(receiver_key, SECRET_FIELDS))),
     LONG_TERM_SECRET: ("username", "password"),
     GRAFANA_SECRET: (
         "GF_SECURITY_ADMIN_PASSWORD",

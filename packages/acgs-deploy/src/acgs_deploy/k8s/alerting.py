@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from acgs_deploy.k8s import NAME, RECEIVER_SECRET, labels
+from acgs_deploy.k8s import NAME, RECEIVER_SECRET, labels, receiver_key
 from acgs_deploy.render import RenderError, receivers_context, render_template
 from acgs_deploy.settings import SECRET_FIELDS, StackSettings
 
@@ -56,10 +56,6 @@ _SMTP_FIELDS = {
     "smtp_auth_password": "authPassword",
     "smtp_require_tls": "requireTLS",
 }
-
-
-def _secret_key(setting: str) -> str:
-    return setting.replace("_", "-")
 
 
 def _value(settings: StackSettings, setting: str) -> str | None:
@@ -118,7 +114,7 @@ def _untranslatable(what: str) -> None:
 
 def _translate_value(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(_SECRET_MARK):
-        return {"name": RECEIVER_SECRET, "key": _secret_key(value.removeprefix(_SECRET_MARK))}
+        return {"name": RECEIVER_SECRET, "key": receiver_key(value.removeprefix(_SECRET_MARK))}
     return value
 
 
