@@ -22,6 +22,7 @@ from acgs_deploy.backends.local import LocalBackend
 from acgs_deploy.backup.retention import check_rules
 from acgs_deploy.backup.run import run_backup, run_restore, run_verify
 from acgs_deploy.binaries import ensure_binaries
+from acgs_deploy.errors import UsageError
 from acgs_deploy.exitcodes import (
     EXIT_COUNTS_DIFFER,
     EXIT_FAILED,
@@ -77,6 +78,8 @@ def deploy(
     demo: bool = False,
     no_demo: bool = False,
     allow_fewer_rules: bool = False,
+    out: PathArg = None,
+    namespace: str | None = None,
     state_dir: PathArg = None,
     stack_file: PathArg = None,
     settings: StackSettings | None = None,
@@ -84,9 +87,17 @@ def deploy(
 ) -> int:
     """Bring the stack up on `target` (or repair/reload it); 3 when compose was rendered and
     validated but not started. Neither --demo nor --no-demo: as the last deploy did.
-    Fewer rules than loaded now only with `allow_fewer_rules`."""
+    Fewer rules than loaded now only with `allow_fewer_rules`. `out` and `namespace`: the
+    kubernetes target's output directory and namespace."""
     make = backends.factory(target)
-    options = DeployOptions(demo=flags.demo(demo, no_demo), allow_fewer_rules=allow_fewer_rules)
+    if target != "kubernetes" and (out is not None or namespace is not None):
+        raise UsageError("--out and --namespace apply to --target kubernetes only")
+    options = DeployOptions(
+        demo=flags.demo(demo, no_demo),
+        allow_fewer_rules=allow_fewer_rules,
+        out=Path(out) if out is not None else None,
+        namespace=namespace,
+    )
     settings = _settings(state_dir, stack_file, settings)
     console = console or Console()
     report = backends.deploy(make(settings, options, Console(stderr=True)))
