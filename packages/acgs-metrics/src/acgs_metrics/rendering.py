@@ -33,7 +33,7 @@ from prometheus_client.validation import _is_valid_legacy_metric_name
 
 from acgs_metrics.multiprocess import MultiprocessFiles
 
-__all__ = ["Renderer", "choose_renderer"]
+__all__ = ["Family", "Renderer", "Row", "choose_renderer", "families", "go_float"]
 
 # Formatted prefixes kept per renderer; past this many (label churn), the cache starts over.
 MAX_CACHED_PREFIXES = 500_000
@@ -92,7 +92,7 @@ class Renderer:
 
     def __call__(self, source: Collector) -> bytes:
         out: list[str] = []
-        for family in _families(source):
+        for family in families(source):
             self._family(out, family)
         if self.openmetrics:
             out.append("# EOF\n")
@@ -203,7 +203,7 @@ class _OneFamily:
         return [self._metric]
 
 
-def _families(source: Collector) -> Iterator[Family]:
+def families(source: Collector) -> Iterator[Family]:
     """A registry's families in ``collect()`` order. prometheus_client metric objects and
     merged multiprocess files are read without building ``Sample``s."""
     if not isinstance(source, CollectorRegistry):
