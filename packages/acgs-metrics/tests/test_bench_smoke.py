@@ -21,7 +21,7 @@ def test_bench_quick_run_reports_every_row(tmp_path: Path) -> None:
         "counter child inc()",
         "labels() cache hit vs Counter.labels()",
         "render() vs generate_latest()",
-        "OpenMetrics render() vs generate_latest()",
+        "OpenMetrics render()",
         "multiprocess render()",
         "multiprocess OpenMetrics",
         "1,000 label sets (tracemalloc)",
