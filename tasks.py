@@ -193,6 +193,32 @@ def perf(
 
 @task(
     help={
+        "hours": "hours of history to write (e.g. 24; at most the retention)",
+        "end": "where the history ends, RFC 3339 or Unix seconds (default: where the data "
+        "begins; never later)",
+        "seed": "seed of the simulated traffic and incidents (default 1)",
+        "state_dir": STATE_DIR_HELP,
+        "stack_file": STACK_FILE_HELP,
+    }
+)
+def backfill(
+    c: Context,
+    hours: str,
+    end: str | None = None,
+    seed: str = "1",
+    state_dir: str | None = None,
+    stack_file: str | None = None,
+) -> None:
+    """Realistic history for everything the running stack scrapes, and its recorded series."""
+    done(
+        commands.backfill(
+            hours=hours, end=end, seed=seed, state_dir=state_dir, stack_file=stack_file
+        )
+    )
+
+
+@task(
+    help={
         "window": "seconds to sample (default 60)",
         "format": "text or json",
         "state_dir": STATE_DIR_HELP,

@@ -19,6 +19,7 @@ from acgs_deploy import backends, flags
 from acgs_deploy.alerts_report import print_fatigue, stack_alert_fatigue
 from acgs_deploy.backends.base import DeployOptions
 from acgs_deploy.backends.local import LocalBackend
+from acgs_deploy.backfill import print_report, run_backfill
 from acgs_deploy.backup.retention import check_rules
 from acgs_deploy.backup.run import run_backup, run_restore, run_verify
 from acgs_deploy.binaries import ensure_binaries
@@ -39,6 +40,7 @@ from acgs_deploy.tls import certificate_expiry
 
 __all__ = [
     "alerts_report",
+    "backfill",
     "backup",
     "deploy",
     "down",
@@ -238,6 +240,28 @@ def perf(
     report_dir = Path(report) if report is not None else None
     passed = run_perf(settings, plan, report_dir, console or Console())
     return EXIT_OK if passed else EXIT_FAILED
+
+
+@command
+def backfill(
+    *,
+    hours: float | str,
+    end: str | None = None,
+    seed: int | str = 1,
+    state_dir: PathArg = None,
+    stack_file: PathArg = None,
+    settings: StackSettings | None = None,
+    console: Console | None = None,
+) -> int:
+    """Write `hours` of realistic history for everything the running stack scrapes, ending
+    where its data begins (or at `end`), and its recorded series; Prometheus keeps running."""
+    span = flags.number("--hours", hours)
+    until = flags.timestamp("--end", end) if end is not None else None
+    chosen = flags.whole("--seed", seed)
+    settings = _settings(state_dir, stack_file, settings)
+    console = console or Console()
+    print_report(run_backfill(settings, span, end=until, seed=chosen, console=console), console)
+    return EXIT_OK
 
 
 @command
