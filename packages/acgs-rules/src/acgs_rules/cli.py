@@ -1,6 +1,9 @@
 """``acgs-rules``: lint Prometheus rule files.
 
-Exit codes: 0 no errors (warnings allowed), 1 errors found, 2 bad usage or settings.
+Exit codes: 0 no errors (warnings allowed), 1 errors found, 2 bad usage or settings, a
+Prometheus config that cannot be read, a live Prometheus that cannot be, or a
+``--changed-from`` ref git does not know. With ``--changed-from`` only the findings on
+changed lines count.
 """
 
 from __future__ import annotations
@@ -12,10 +15,22 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from acgs_promql.changes import ChangesError, changed_lines, only_changed
+from acgs_promql.durations import parse_duration
 from acgs_promql.limits import DEFAULT_MAX_FILE_SIZE, format_size, size_argument
-from acgs_promql.printers import exit_code, print_text, write_json
+from acgs_promql.live.client import ENV_BEARER_TOKEN, ENV_PASSWORD, ENV_USERNAME, LiveError
+from acgs_promql.printers import (
+    FORMATS,
+    CheckDoc,
+    exit_code,
+    print_text,
+    write_github,
+    write_json,
+    write_sarif,
+)
 from acgs_rules.checks.registry import ALL_CHECK_NAMES, CHECKS, OTHER_CHECK_NAMES
-from acgs_rules.lint import lint
+from acgs_rules.lint import LintResult, lint
+from acgs_rules.live import LiveOptions, backtest_table
 from acgs_rules.promtool import PromtoolMissing
 from acgs_rules.settings import LintSettings, SettingsError
 
@@ -43,9 +58,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     lint_cmd.add_argument(
         "--format",
-        choices=("text", "json"),
+        choices=FORMATS,
         default="text",
-        help="text for people (default), json for machines",
+        help="text for people (default), json for machines, github for workflow annotations "
+        "on the pull request, sarif (2.1.0) for code scanning",
+    )
+    lint_cmd.add_argument(
+        "--changed-from",
+        metavar="REF",
+        help="report only findings on lines changed since this git ref (committed or not; "
+        "untracked files count in full), e.g. origin/main in a pull request",
+    )
+    lint_cmd.add_argument(
+        "--prometheus-config",
+        type=Path,
+        metavar="FILE",
+        help="your prometheus.yml: its scrape and evaluation intervals for the latency and "
+        "range checks (default: the live Prometheus' running config, else the settings)",
     )
     lint_cmd.add_argument(
         "--settings",
@@ -77,8 +106,75 @@ def build_parser() -> argparse.ArgumentParser:
         f"settings, else {format_size(DEFAULT_MAX_FILE_SIZE)}); a refused file is an error "
         "finding, the others are linted",
     )
+    _add_live_arguments(lint_cmd)
     sub.add_parser("checks", help="list the checks and their doc pages")
     return parser
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number above 0")
+    return int(text)
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _hours(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of hours") from None
+    if not 0 <= value <= 24 * 90:
+        raise argparse.ArgumentTypeError(f"{text!r}: give 0 (no backtest) to 2160 hours")
+    return value
+
+
+def _add_live_arguments(lint_cmd: argparse.ArgumentParser) -> None:
+    live = lint_cmd.add_argument_group(
+        "live Prometheus",
+        f"Credentials come from ${ENV_USERNAME} and ${ENV_PASSWORD}, or ${ENV_BEARER_TOKEN}; "
+        "never from flags.",
+    )
+    live.add_argument(
+        "--prometheus",
+        metavar="URL",
+        help="check against this Prometheus: metrics without series, label values never "
+        "seen, real scrape intervals, and a backtest of every alert",
+    )
+    live.add_argument("--ca-file", type=Path, metavar="FILE", help="CA certificate for its TLS")
+    live.add_argument(
+        "--live-concurrency",
+        type=_positive_int,
+        default=8,
+        metavar="N",
+        help="requests in flight at once (default 8)",
+    )
+    live.add_argument(
+        "--lookback",
+        type=_duration,
+        default=86_400.0,
+        metavar="DURATION",
+        help="a metric or label value seen in this window exists (default 1d)",
+    )
+    live.add_argument(
+        "--backtest-hours",
+        type=_hours,
+        default=24.0,
+        metavar="N",
+        help="play every alert back over the last N hours (default 24; 0: no backtest)",
+    )
+    live.add_argument(
+        "--backtest-max-fires",
+        type=_positive_int,
+        default=5,
+        metavar="N",
+        help="alert/backtest warns about an alert that would have fired more often (default 5)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,17 +224,50 @@ def main(argv: list[str] | None = None) -> int:
     if args.disable:
         updates["disabled_checks"] = (*settings.disabled_checks, *args.disable)
     settings = settings.model_copy(update=updates)
+    live = None
+    if args.prometheus:
+        live = LiveOptions(
+            args.prometheus,
+            args.ca_file,
+            concurrency=args.live_concurrency,
+            lookback_s=args.lookback,
+            backtest_hours=args.backtest_hours,
+            max_fires=args.backtest_max_fires,
+        )
     try:
-        result = lint(args.paths, settings, promtool=not args.no_promtool)
-    except (PromtoolMissing, SettingsError) as error:
+        changes = changed_lines(args.changed_from) if args.changed_from else None
+        result = lint(
+            args.paths,
+            settings,
+            promtool=not args.no_promtool,
+            prometheus_config=args.prometheus_config,
+            live=live,
+        )
+    except (PromtoolMissing, SettingsError, LiveError, ChangesError) as error:
         return fail(str(error))
-    if args.format == "json":
+    if changes is not None:
+        result.findings = only_changed(result.findings, changes, result.spans)
+    _write(result, args.format, console, args.backtest_hours)
+    return exit_code(result.findings)
+
+
+def _write(result: LintResult, form: str, console: Console, hours: float) -> None:
+    if form == "github":
+        write_github(result.findings, sys.stdout)
+    elif form == "sarif":
+        docs = {c.name: CheckDoc(c.summary, c.doc_page) for c in CHECKS}
+        write_sarif(result.findings, "acgs-rules", docs, sys.stdout)
+    elif form == "json":
         counts = {"files": result.files, "rules": result.rules, "test_files": result.tests}
-        write_json(result.findings, counts, sys.stdout)
+        backtests = [b.as_dict() for b in result.backtests]
+        write_json(
+            result.findings, counts, sys.stdout, {"backtest": backtests} if backtests else None
+        )
     else:
         read = f"{result.files} rule file(s), {result.rules} rule(s), {result.tests} test file(s)"
+        if result.backtests:
+            console.print(backtest_table(result.backtests, hours))
         print_text(result.findings, read, console)
-    return exit_code(result.findings)
 
 
 if __name__ == "__main__":

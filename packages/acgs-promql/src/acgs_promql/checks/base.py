@@ -19,6 +19,7 @@ from functools import cached_property
 from acgs_promql.expression import Expression, Role
 from acgs_promql.findings import Severity
 from acgs_promql.index import MetricIndex
+from acgs_promql.live.view import LiveView
 from acgs_promql.tree import Expr, VectorSelector
 from acgs_promql.walker import Visit, Walk
 
@@ -42,6 +43,10 @@ class CheckOptions:
     # Worst-case time between two samples of the series a selector reads (None: unknown,
     # and promql/range-window says nothing).
     sample_interval: Callable[[VectorSelector], float] | None = None
+    # Where that interval came from, said in the finding ("" or None: not said).
+    interval_origin: Callable[[VectorSelector], str] | None = None
+    # What a live Prometheus holds (``--prometheus``); None: the live checks say nothing.
+    live: LiveView | None = None
 
     def from_variable(self, text: str | None) -> bool:
         """True when a name or value came from a variable the caller could not know."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from acgs_promql.checks.registry import CHECKS as PROMQL_CHECKS
 from acgs_rules.checks import (
+    backtest,
     comparison,
     detection_latency,
     duplicate,
@@ -36,6 +37,7 @@ CHECKS: tuple[Check, ...] = (
     test_coverage.CHECK,
     runbook.CHECK,
     detection_latency.CHECK,
+    backtest.CHECK,
 )
 
 # Checks that are not static modules but still have a name (and a doc page).

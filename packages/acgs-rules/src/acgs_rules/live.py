@@ -1,0 +1,128 @@
+"""``--prometheus``: read the live server before the checks run, and play the alerts back.
+
+:func:`run_live` fetches what the server knows of every metric the rules read (see
+:mod:`acgs_promql.live.view`), hands it to the checks (``promql/series``,
+``promql/label-value``, real scrape intervals for ``promql/range-window`` and
+``alert/detection-latency``), takes the running configuration's intervals when no
+``--prometheus-config`` was given, and backtests every alert (``alert/backtest``).
+Long work shows progress on stderr; :func:`backtest_table` is the table people look at.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+from rich.text import Text
+
+from acgs_promql.durations import format_duration
+from acgs_promql.live.backtest import AlertBacktest, BacktestSpec, backtest
+from acgs_promql.live.client import connect
+from acgs_promql.live.view import fetch
+from acgs_rules.context import LintContext
+from acgs_rules.promconfig import read_config, with_intervals
+
+__all__ = ["LIVE_CONFIG_ORIGIN", "LiveOptions", "backtest_table", "run_live"]
+
+LIVE_CONFIG_ORIGIN = "the live Prometheus' /api/v1/status/config"
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    url: str
+    ca_file: Path | None = None
+    concurrency: int = 8  # requests in flight at once
+    lookback_s: float = 86_400.0  # series seen in this window count as present
+    backtest_hours: float = 24.0  # 0: no backtest
+    flap_window_s: float = 1800.0  # a re-fire sooner than this after resolving is a flap
+    max_fires: int = 5  # alert/backtest warns above this many fires in the window
+
+
+def _metric_names(ctx: LintContext) -> set[str]:
+    names: set[str] = set()
+    for rule in ctx.rules():
+        analysis = ctx.analysis(rule)
+        if analysis is not None:
+            names |= analysis.metric_names
+    return names
+
+
+def _specs(ctx: LintContext) -> list[BacktestSpec]:
+    return [
+        BacktestSpec(
+            rule.name,
+            rule.path,
+            rule.line,
+            rule.expr,
+            rule.for_ or 0.0,
+            rule.keep_firing_for or 0.0,
+            ctx.group_interval(rule),
+        )
+        for rule in ctx.alerts()
+        if ctx.tree(rule) is not None
+    ]
+
+
+def run_live(ctx: LintContext, options: LiveOptions, console: Console | None = None) -> None:
+    """Fill ``ctx`` with the live view and the backtests; :class:`LiveError` when the
+    server cannot be read."""
+    names = _metric_names(ctx)
+    progress = Progress(console=console or Console(stderr=True), transient=True)
+    with connect(options.url, options.ca_file, concurrency=options.concurrency) as client, progress:
+        task = progress.add_task(
+            f"reading {len(names)} metric(s) from {options.url}", total=len(names)
+        )
+        view = fetch(
+            client,
+            names,
+            lookback_s=options.lookback_s,
+            concurrency=options.concurrency,
+            advance=lambda n: progress.advance(task, n),
+        )
+        ctx.use_live(view)
+        if not ctx.intervals_origin and view.config_yaml:
+            ctx.settings = with_intervals(
+                ctx.settings, read_config(view.config_yaml, LIVE_CONFIG_ORIGIN)
+            )
+            ctx.intervals_origin = LIVE_CONFIG_ORIGIN
+        if options.backtest_hours <= 0:
+            return
+        specs = _specs(ctx)
+        task = progress.add_task(
+            f"backtesting {len(specs)} alert(s) over {options.backtest_hours:g}h", total=len(specs)
+        )
+        results = backtest(
+            client,
+            specs,
+            hours=options.backtest_hours,
+            flap_window_s=options.flap_window_s,
+            concurrency=options.concurrency,
+            advance=lambda n: progress.advance(task, n),
+        )
+    ctx.backtests = {(r.spec.path, r.spec.line): r for r in results}
+    ctx.backtest_max_fires = options.max_fires
+
+
+def backtest_table(results: list[AlertBacktest], hours: float) -> Table:
+    """One row per alert, the noisiest first: fires, flaps, series, time firing."""
+    table = Table(title=f"backtest: the last {hours:g}h")
+    for column in ("alert", "where", "fires", "flaps", "series", "firing", "step"):
+        table.add_column(column, justify="right" if column not in ("alert", "where") else "left")
+    for r in sorted(results, key=lambda r: (-r.flaps, -r.fires, r.spec.name)):
+        where = Text(f"{r.spec.path}:{r.spec.line}")
+        if r.error is not None:
+            table.add_row(Text(r.spec.name), where, "-", "-", "-", Text(r.error), "")
+            continue
+        table.add_row(
+            Text(r.spec.name),
+            where,
+            str(r.fires),
+            str(r.flaps),
+            str(r.series),
+            format_duration(round(r.firing_s)) if r.firing_s else "0s",
+            format_duration(r.step_s),
+        )
+    return table
