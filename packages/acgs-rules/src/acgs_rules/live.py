@@ -70,7 +70,9 @@ def run_live(ctx: LintContext, options: LiveOptions, console: Console | None = N
     """Fill ``ctx`` with the live view and the backtests; :class:`LiveError` when the
     server cannot be read."""
     names = _metric_names(ctx)
-    progress = Progress(console=console or Console(stderr=True), transient=True)
+    console = console or Console(stderr=True)
+    # Only on a terminal: in CI logs and pipes a progress bar is noise.
+    progress = Progress(console=console, transient=True, disable=not console.is_terminal)
     with connect(options.url, options.ca_file, concurrency=options.concurrency) as client, progress:
         task = progress.add_task(
             f"reading {len(names)} metric(s) from {options.url}", total=len(names)
