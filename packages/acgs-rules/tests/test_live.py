@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ from acgs_testkit.ca import Certs
 from acgs_testkit.livedata import FLAP_PHASES, live_prometheus
 from acgs_testkit.servers import Server, WebAuth
 
-from .conftest import make_alert_file
+AlertFile = Callable[..., str]
 
 
 @pytest.fixture(scope="module")
@@ -68,13 +68,16 @@ def test_metrics_without_series_and_label_values_never_seen(server: Server, tmp_
     assert any('instance="b"' in m and "values seen: 'a'" in m for m in values)
     assert any("'zone' label" in m and "instance, job" in m for m in values)
     offline = _lint(tmp_path, rules, None)
-    assert not _of(offline, "promql/series") and not _of(offline, "promql/label-value")
+    assert not _of(offline, "promql/series")
+    assert not _of(offline, "promql/label-value")
 
 
 def test_range_windows_against_the_targets_real_scrape_interval(
-    server: Server, tmp_path: Path
+    server: Server,
+    tmp_path: Path,
+    alert_file: AlertFile,
 ) -> None:
-    text = make_alert_file("rate(prometheus_http_requests_total[30s]) > 1")
+    text = alert_file("rate(prometheus_http_requests_total[30s]) > 1")
     live = _of(_lint(tmp_path, text, server.url, backtest_hours=0), "promql/range-window")
     assert len(live) == 1
     assert "(20s, its targets' scrape interval in http://127.0.0.1" in live[0].message
@@ -83,8 +86,12 @@ def test_range_windows_against_the_targets_real_scrape_interval(
     assert not _of(_lint(tmp_path, text, None), "promql/range-window")
 
 
-def test_detection_latency_takes_the_running_config(server: Server, tmp_path: Path) -> None:
-    text = make_alert_file("demo_flag > 0", for_="for: 0s").replace("warning", "critical")
+def test_detection_latency_takes_the_running_config(
+    server: Server,
+    tmp_path: Path,
+    alert_file: AlertFile,
+) -> None:
+    text = alert_file("demo_flag > 0", for_="for: 0s").replace("warning", "critical")
     live = _of(_lint(tmp_path, text, server.url, backtest_hours=0), "alert/detection-latency")
     assert len(live) == 1
     message = live[0].message
@@ -95,9 +102,13 @@ def test_detection_latency_takes_the_running_config(server: Server, tmp_path: Pa
     assert not _of(_lint(tmp_path, text, None), "alert/detection-latency")
 
 
-def test_backtest_counts_fires_and_flaps(server: Server, tmp_path: Path) -> None:
-    fast = make_alert_file("demo_flag > 0", name="FlapsOften", for_="for: 0s")
-    slow = make_alert_file("demo_flag > 0", name="WaitsLong", for_="for: 10m")
+def test_backtest_counts_fires_and_flaps(
+    server: Server,
+    tmp_path: Path,
+    alert_file: AlertFile,
+) -> None:
+    fast = alert_file("demo_flag > 0", name="FlapsOften", for_="for: 0s")
+    slow = alert_file("demo_flag > 0", name="WaitsLong", for_="for: 10m")
     both = fast + slow.split("    rules:\n", 1)[1]
     result = _lint(tmp_path, both, server.url, backtest_hours=4)
     by_name = {b.spec.name: b for b in result.backtests}
@@ -115,10 +126,13 @@ def test_backtest_counts_fires_and_flaps(server: Server, tmp_path: Path) -> None
 
 
 def test_cli_json_and_text_carry_the_backtest(
-    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    server: Server,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    alert_file: AlertFile,
 ) -> None:
     path = tmp_path / "rules.yml"
-    path.write_text(make_alert_file("demo_flag > 0", name="FlapsOften", for_="for: 0s"))
+    path.write_text(alert_file("demo_flag > 0", name="FlapsOften", for_="for: 0s"))
     base = ["lint", str(path), "--no-promtool", "--prometheus", server.url]
     assert main([*base, "--format", "json", "--backtest-hours", "4"]) == 0
     document = json.loads(capsys.readouterr().out)
@@ -144,10 +158,11 @@ def test_tls_and_credentials_from_the_environment(
     certs: Certs,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    alert_file: AlertFile,
 ) -> None:
     auth = WebAuth(certs.server_cert, certs.server_key, certs.ca, "linter", "s3cret-pass")
     path = tmp_path / "rules.yml"
-    path.write_text(make_alert_file("demo_flgg > 0"))
+    path.write_text(alert_file("demo_flgg > 0"))
     with live_prometheus(tmp_path / "tls", int(time.time()), auth=auth) as server:
         args = ["lint", str(path), "--no-promtool", "--prometheus", server.url, "--format", "json"]
         monkeypatch.setenv("PROMETHEUS_USERNAME", "linter")
@@ -158,24 +173,30 @@ def test_tls_and_credentials_from_the_environment(
         monkeypatch.setenv("PROMETHEUS_PASSWORD", "wrong-pass")
         assert main([*args, "--ca-file", str(certs.ca)]) == 2
         error = capsys.readouterr().err
-        assert "HTTP 401" in error and "PROMETHEUS_PASSWORD" in error
-        assert "wrong-pass" not in error and error.count("\n") == 1
+        assert "HTTP 401" in error
+        assert "PROMETHEUS_PASSWORD" in error
+        assert "wrong-pass" not in error
+        assert error.count("\n") == 1
         assert main(args) == 2  # the system CAs do not trust the test CA
         assert "CERTIFICATE_VERIFY_FAILED" in capsys.readouterr().err
         url = server.url.replace("https://", "https://linter:s3cret-pass@")
         assert main([*args[:4], url]) == 2
         error = capsys.readouterr().err
-        assert "no credentials in the URL" in error and "s3cret-pass" not in error
+        assert "no credentials in the URL" in error
+        assert "s3cret-pass" not in error
 
 
 def test_an_unreachable_prometheus_is_one_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    alert_file: AlertFile,
 ) -> None:
     from acgs_testkit.ports import free_port
 
     path = tmp_path / "rules.yml"
-    path.write_text(make_alert_file("up == 0"))
+    path.write_text(alert_file("up == 0"))
     url = f"http://127.0.0.1:{free_port()}"
     assert main(["lint", str(path), "--no-promtool", "--prometheus", url]) == 2
     error = capsys.readouterr().err
-    assert error.startswith(f"acgs-rules: Prometheus {url}/api/v1/") and error.count("\n") == 1
+    assert error.startswith(f"acgs-rules: Prometheus {url}/api/v1/")
+    assert error.count("\n") == 1
