@@ -12,6 +12,8 @@ from pathlib import Path
 
 from acgs_promql.findings import Finding, Severity
 from acgs_promql.repository import find_repo_root
+from acgs_promql.sources.base import MetricSource
+from acgs_promql.sources.code import read_code
 from acgs_rules.alertmanager import (
     AlertmanagerConfig,
     AlertmanagerConfigError,
@@ -64,9 +66,12 @@ def lint(
     settings: LintSettings | None = None,
     *,
     promtool: bool = True,
+    sources: Sequence[MetricSource] = (),
 ) -> LintResult:
     """Lint rule files, manifests and test files under ``paths``.
 
+    Metric types and labels come from the catalog, the rules, the exporter lists, the service
+    code in ``settings.source`` and ``sources`` (a live Prometheus), then naming conventions.
     Raises :class:`SettingsError` when the settings name checks that do not exist.
     """
     settings = settings or LintSettings()
@@ -81,7 +86,11 @@ def lint(
     findings = list(loaded.findings)
     am = _alertmanager(settings, findings)
     root = settings.repo_root or find_repo_root(paths[0] if paths else Path.cwd())
-    ctx = LintContext(loaded, settings, am, root)
+    code = read_code(settings.source, settings.max_file_size) if settings.source else None
+    if code is not None:
+        findings.extend(code.findings)
+        sources = (code, *sources)
+    ctx = LintContext(loaded, settings, am, root, sources)
     disabled = set(settings.disabled_checks)
     started = time.perf_counter()
     for check in CHECKS:
