@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
 from acgs_promql.findings import Finding
 from acgs_promql.live.backtest import play
@@ -21,6 +22,7 @@ from acgs_rules.live import LiveOptions
 from acgs_rules.settings import LintSettings
 from acgs_testkit.ca import Certs
 from acgs_testkit.livedata import FLAP_PHASES, live_prometheus
+from acgs_testkit.ports import free_port
 from acgs_testkit.servers import Server, WebAuth
 
 AlertFile = Callable[..., str]
@@ -28,8 +30,21 @@ AlertFile = Callable[..., str]
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with live_prometheus(tmp_path_factory.mktemp("live"), int(time.time())) as prometheus:
-        yield prometheus
+    # A foreign service's metrics, defined nowhere the static sources look: only the live
+    # Prometheus that scrapes it knows their types.
+    registry = CollectorRegistry()
+    Counter("shop_orders", "orders placed", ["region"], registry=registry).labels("eu").inc()
+    Gauge("shop_queue_depth", "orders waiting", registry=registry).set(3)
+    port = free_port()
+    app, thread = start_http_server(port, "127.0.0.1", registry)
+    try:
+        with live_prometheus(
+            tmp_path_factory.mktemp("live"), int(time.time()), app=f"127.0.0.1:{port}"
+        ) as prometheus:
+            yield prometheus
+    finally:
+        app.shutdown()
+        thread.join()
 
 
 def _lint(tmp_path: Path, text: str, url: str | None, **live: object) -> LintResult:
@@ -70,6 +85,21 @@ def test_metrics_without_series_and_label_values_never_seen(server: Server, tmp_
     offline = _lint(tmp_path, rules, None)
     assert not _of(offline, "promql/series")
     assert not _of(offline, "promql/label-value")
+
+
+def test_types_come_from_the_live_metadata(
+    server: Server, tmp_path: Path, alert_file: AlertFile
+) -> None:
+    text = alert_file("rate(shop_queue_depth[5m]) > 0 or shop_orders_total > 100")
+    result = _lint(tmp_path, text, server.url, backtest_hours=0)
+    counter = [f.message for f in _of(result, "promql/counter")]
+    assert len(counter) == 2
+    assert any("shop_queue_depth" in m and "live Prometheus http://127.0.0.1" in m for m in counter)
+    assert any("shop_orders_total" in m and "compared raw" in m for m in counter)
+    assert not _of(result, "promql/unknown-metric")
+    assert not _of(result, "promql/series")
+    labels = _lint(tmp_path, alert_file('shop_orders_total{region="us"} > 0'), server.url)
+    assert "values seen: 'eu'" in _of(labels, "promql/label-value")[0].message
 
 
 def test_range_windows_against_the_targets_real_scrape_interval(

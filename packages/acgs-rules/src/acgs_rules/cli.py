@@ -28,6 +28,7 @@ from acgs_promql.printers import (
     write_json,
     write_sarif,
 )
+from acgs_promql.settings import DEFAULT_SETTINGS_FILE, default_settings_file
 from acgs_rules.checks.registry import ALL_CHECK_NAMES, CHECKS, OTHER_CHECK_NAMES
 from acgs_rules.lint import LintResult, lint
 from acgs_rules.live import LiveOptions, backtest_table
@@ -80,7 +81,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--settings",
         type=Path,
         metavar="FILE",
-        help="YAML settings file (required labels, intervals, targets, ...)",
+        help="settings file shared with acgs-dashboards (shared fields plus a 'rules:' "
+        f"section; default: {DEFAULT_SETTINGS_FILE} in the current directory, if any)",
+    )
+    lint_cmd.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="DIR",
+        help="Python service code whose prometheus_client / acgs_metrics definitions give "
+        "metric types and labels (repeatable; adds to 'source' in the settings)",
     )
     lint_cmd.add_argument(
         "--alertmanager-config",
@@ -205,10 +216,11 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"acgs-rules: {message}\n")
         return 2
 
+    settings_file = args.settings or default_settings_file()
     try:
         settings = (
-            LintSettings.from_file(args.settings, ALL_CHECK_NAMES)
-            if args.settings
+            LintSettings.from_file(settings_file, ALL_CHECK_NAMES)
+            if settings_file
             else LintSettings()
         )
     except SettingsError as error:
@@ -223,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         updates["max_file_size"] = args.max_file_size
     if args.disable:
         updates["disabled_checks"] = (*settings.disabled_checks, *args.disable)
+    if args.source:
+        updates["source"] = (*settings.source, *args.source)
     settings = settings.model_copy(update=updates)
     live = None
     if args.prometheus:

@@ -8,7 +8,7 @@ labels), so recorded series' labels and sources come from one place.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -21,6 +21,8 @@ from acgs_promql.labels import LabelSet, output_labels
 from acgs_promql.lexer import PromQLError
 from acgs_promql.live.backtest import AlertBacktest
 from acgs_promql.live.view import LiveView
+from acgs_promql.settings import DECLARE_HINT
+from acgs_promql.sources.base import MetricSource
 from acgs_promql.tree import Expr, VectorSelector
 from acgs_rules.alertmanager import AlertmanagerConfig
 from acgs_rules.loader import Loaded, all_rules
@@ -38,6 +40,8 @@ class LintContext:
     settings: LintSettings
     alertmanager: AlertmanagerConfig | None = None
     repo_root: Path = field(default_factory=Path.cwd)
+    # More sources of metric types and labels: service code, a live Prometheus.
+    sources: Sequence[MetricSource] = ()
     # Where the scrape/evaluation intervals come from ("": the ACGS defaults).
     intervals_origin: str = ""
     live: LiveView | None = None  # --prometheus: set by use_live before the checks run
@@ -61,11 +65,11 @@ class LintContext:
             if not rule.is_alert:
                 self._recorders.setdefault(rule.name, []).append(rule)
                 recorded.append(RecordedSeries(rule.name, self.expression(rule), rule.labels))
-        self.index = MetricIndex(recorded=recorded)
+        self.index = MetricIndex(recorded=recorded, sources=self.sources, wanted=self.read_names())
         self.options = CheckOptions(
             target_labels=frozenset(self.settings.target_labels),
             extra_metrics=self.settings.extra_metrics,
-            declare_hint="list it (a regex) in extra_metrics in the settings",
+            declare_hint=DECLARE_HINT,
             min_prometheus_version=self.settings.min_prometheus_version,
             sample_interval=self.sample_spacing,
             interval_origin=self.interval_origin,
@@ -75,6 +79,15 @@ class LintContext:
         """Let the checks see the live Prometheus (series, label values, scrape intervals)."""
         self.live = live
         self.options = replace(self.options, live=live)
+
+    def read_names(self) -> frozenset[str]:
+        """Every metric name the rules read (what a live source needs to look up)."""
+        names: set[str] = set()
+        for rule in self.rules():
+            analysis = self.analysis(rule)
+            if analysis is not None:
+                names |= analysis.metric_names
+        return frozenset(names)
 
     def rules(self) -> Iterator[Rule]:
         return all_rules(self.loaded.rule_files)

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from acgs_promql.findings import Finding, Severity
 from acgs_promql.live.backtest import AlertBacktest
 from acgs_promql.repository import find_repo_root
+from acgs_promql.sources.base import MetricSource
+from acgs_promql.sources.code import read_code
 from acgs_rules.alertmanager import (
     AlertmanagerConfig,
     AlertmanagerConfigError,
@@ -20,7 +23,7 @@ from acgs_rules.alertmanager import (
 )
 from acgs_rules.checks.registry import ALL_CHECK_NAMES, CHECKS
 from acgs_rules.context import LintContext
-from acgs_rules.live import LiveOptions, run_live
+from acgs_rules.live import LiveOptions, LiveSession
 from acgs_rules.loader import Loaded, load
 from acgs_rules.promconfig import read_config_file, with_intervals
 from acgs_rules.promtool import check_rules
@@ -70,14 +73,18 @@ def lint(
     settings: LintSettings | None = None,
     *,
     promtool: bool = True,
+    sources: Sequence[MetricSource] = (),
     prometheus_config: Path | None = None,
     live: LiveOptions | None = None,
 ) -> LintResult:
     """Lint rule files, manifests and test files under ``paths``.
 
-    ``prometheus_config``: take the scrape and evaluation intervals from this Prometheus
-    configuration; ``live``: read a live Prometheus too (its running configuration's
-    intervals when no ``prometheus_config`` is given), see :mod:`acgs_rules.live`.
+    Metric types and labels come from the catalog, the rules, the exporter lists, the service
+    code in ``settings.source`` and ``sources``, the live Prometheus of ``live``, then naming
+    conventions. ``prometheus_config``: take the scrape and evaluation intervals from this
+    Prometheus configuration; ``live`` also gives the live checks, the running
+    configuration's intervals when no ``prometheus_config`` is given, and the backtests (see
+    :mod:`acgs_rules.live`).
 
     Raises :class:`SettingsError` when the settings name checks that do not exist or the
     Prometheus configuration cannot be read, :class:`~acgs_promql.live.client.LiveError`
@@ -99,11 +106,19 @@ def lint(
     findings = list(loaded.findings)
     am = _alertmanager(settings, findings)
     root = settings.repo_root or find_repo_root(paths[0] if paths else Path.cwd())
-    ctx = LintContext(loaded, settings, am, root, intervals_origin=origin)
-    if live is not None:
+    code = read_code(settings.source, settings.max_file_size) if settings.source else None
+    if code is not None:
+        findings.extend(code.findings)
+        sources = (code, *sources)
+    with ExitStack() as stack:
         started = time.perf_counter()
-        run_live(ctx, live)
-        timings["live"] = time.perf_counter() - started
+        session = stack.enter_context(LiveSession(live)) if live is not None else None
+        if session is not None:
+            sources = (*sources, session.source)
+        ctx = LintContext(loaded, settings, am, root, sources, intervals_origin=origin)
+        if session is not None:
+            session.finish(ctx)
+            timings["live"] = time.perf_counter() - started
     disabled = set(settings.disabled_checks)
     started = time.perf_counter()
     for check in CHECKS:

@@ -1,7 +1,8 @@
 """``--prometheus``: read the live server before the checks run, and play the alerts back.
 
-:func:`run_live` fetches what the server knows of every metric the rules read (see
-:mod:`acgs_promql.live.view`), hands it to the checks (``promql/series``,
+:class:`LiveSession` gives the metric index a live source, which fetches what the server
+knows of every metric the rules read (types from its metadata; see
+:mod:`acgs_promql.live.view`), then hands that view to the checks (``promql/series``,
 ``promql/label-value``, real scrape intervals for ``promql/range-window`` and
 ``alert/detection-latency``), takes the running configuration's intervals when no
 ``--prometheus-config`` was given, and backtests every alert (``alert/backtest``).
@@ -21,11 +22,12 @@ from rich.text import Text
 from acgs_promql.durations import format_duration
 from acgs_promql.live.backtest import AlertBacktest, BacktestSpec, backtest
 from acgs_promql.live.client import connect
+from acgs_promql.live.source import LiveSource
 from acgs_promql.live.view import fetch
 from acgs_rules.context import LintContext
 from acgs_rules.promconfig import read_config, with_intervals
 
-__all__ = ["LIVE_CONFIG_ORIGIN", "LiveOptions", "backtest_table", "run_live"]
+__all__ = ["LIVE_CONFIG_ORIGIN", "LiveOptions", "LiveSession", "backtest_table"]
 
 LIVE_CONFIG_ORIGIN = "the live Prometheus' /api/v1/status/config"
 
@@ -39,15 +41,6 @@ class LiveOptions:
     backtest_hours: float = 24.0  # 0: no backtest
     flap_window_s: float = 1800.0  # a re-fire sooner than this after resolving is a flap
     max_fires: int = 5  # alert/backtest warns above this many fires in the window
-
-
-def _metric_names(ctx: LintContext) -> set[str]:
-    names: set[str] = set()
-    for rule in ctx.rules():
-        analysis = ctx.analysis(rule)
-        if analysis is not None:
-            names |= analysis.metric_names
-    return names
 
 
 def _specs(ctx: LintContext) -> list[BacktestSpec]:
@@ -66,46 +59,61 @@ def _specs(ctx: LintContext) -> list[BacktestSpec]:
     ]
 
 
-def run_live(ctx: LintContext, options: LiveOptions, console: Console | None = None) -> None:
-    """Fill ``ctx`` with the live view and the backtests; :class:`LiveError` when the
-    server cannot be read."""
-    names = _metric_names(ctx)
-    console = console or Console(stderr=True)
-    # Only on a terminal: in CI logs and pipes a progress bar is noise.
-    progress = Progress(console=console, transient=True, disable=not console.is_terminal)
-    with connect(options.url, options.ca_file, concurrency=options.concurrency) as client, progress:
-        task = progress.add_task(
-            f"reading {len(names)} metric(s) from {options.url}", total=len(names)
-        )
-        view = fetch(
-            client,
-            names,
+class LiveSession:
+    """One connection for a lint run: :attr:`source` for the metric index (it fetches when
+    the index asks), then :meth:`finish` once the context exists. Raises
+    :class:`~acgs_promql.live.client.LiveError` when the server cannot be read."""
+
+    def __init__(self, options: LiveOptions, console: Console | None = None) -> None:
+        self.options = options
+        console = console or Console(stderr=True)
+        # Only on a terminal: in CI logs and pipes a progress bar is noise.
+        self._progress = Progress(console=console, transient=True, disable=not console.is_terminal)
+        self._client = connect(options.url, options.ca_file, concurrency=options.concurrency)
+        task = self._progress.add_task(f"reading metrics from {options.url}", total=None)
+        self.source = LiveSource(
+            self._client,
             lookback_s=options.lookback_s,
             concurrency=options.concurrency,
-            advance=lambda n: progress.advance(task, n),
+            advance=lambda n: self._progress.advance(task, n),
         )
+
+    def __enter__(self) -> LiveSession:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+        self._client.close()
+
+    def finish(self, ctx: LintContext) -> None:
+        """Hand the live view to the checks, take the running configuration's intervals
+        when none were given, and backtest the alerts."""
+        view = self.source.view
+        if view is None:  # the index asked nothing (no rule reads a metric)
+            view = fetch(self._client, (), lookback_s=self.options.lookback_s)
         ctx.use_live(view)
         if not ctx.intervals_origin and view.config_yaml:
-            ctx.settings = with_intervals(
-                ctx.settings, read_config(view.config_yaml, LIVE_CONFIG_ORIGIN)
-            )
+            config = read_config(view.config_yaml, LIVE_CONFIG_ORIGIN)
+            ctx.settings = with_intervals(ctx.settings, config)
             ctx.intervals_origin = LIVE_CONFIG_ORIGIN
-        if options.backtest_hours <= 0:
+        if self.options.backtest_hours <= 0:
             return
         specs = _specs(ctx)
-        task = progress.add_task(
-            f"backtesting {len(specs)} alert(s) over {options.backtest_hours:g}h", total=len(specs)
+        task = self._progress.add_task(
+            f"backtesting {len(specs)} alert(s) over {self.options.backtest_hours:g}h",
+            total=len(specs),
         )
         results = backtest(
-            client,
+            self._client,
             specs,
-            hours=options.backtest_hours,
-            flap_window_s=options.flap_window_s,
-            concurrency=options.concurrency,
-            advance=lambda n: progress.advance(task, n),
+            hours=self.options.backtest_hours,
+            flap_window_s=self.options.flap_window_s,
+            concurrency=self.options.concurrency,
+            advance=lambda n: self._progress.advance(task, n),
         )
-    ctx.backtests = {(r.spec.path, r.spec.line): r for r in results}
-    ctx.backtest_max_fires = options.max_fires
+        ctx.backtests = {(r.spec.path, r.spec.line): r for r in results}
+        ctx.backtest_max_fires = self.options.max_fires
 
 
 def backtest_table(results: list[AlertBacktest], hours: float) -> Table:

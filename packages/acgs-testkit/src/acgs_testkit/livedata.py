@@ -6,7 +6,7 @@ gauge ``demo_flag{job="demo",instance="a"}`` that is 1 for 5 minutes every 30 mi
 under 5 minutes fires ``FLAP_PHASES`` times, each fire after the first 25 minutes after the
 last resolved: a flap), and a counter ``demo_requests_total{code="200"}``.
 :func:`live_prometheus` starts Prometheus on it, scraping itself every ``scrape_interval``,
-and returns once the first self-scrape is stored (so ``job="prometheus"`` has series).
+and returns once every target's first scrape is stored (so their jobs have series).
 """
 
 from __future__ import annotations
@@ -45,25 +45,32 @@ def write_flapping_history(path: Path, now: int) -> None:
     path.write_text("\n".join([*flags, *requests, "# EOF"]) + "\n")
 
 
-def _config(port: int, interval: str) -> str:
+def _config(port: int, interval: str, app: str | None) -> str:
+    app_job = f"  - job_name: app\n    static_configs:\n      - targets: ['{app}']\n" if app else ""
     return (
         f"global:\n  scrape_interval: {interval}\n  evaluation_interval: {interval}\n"
-        "scrape_configs:\n  - job_name: prometheus\n"
+        "scrape_configs:\n" + app_job + "  - job_name: prometheus\n"
         f"    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
     )
 
 
 @contextmanager
 def live_prometheus(
-    workdir: Path, now: int, *, scrape_interval: str = "20s", auth: WebAuth | None = None
+    workdir: Path,
+    now: int,
+    *,
+    scrape_interval: str = "20s",
+    auth: WebAuth | None = None,
+    app: str | None = None,
 ) -> Iterator[Server]:
-    """Prometheus on the flapping history plus its own scrapes; stopped on the way out."""
+    """Prometheus on the flapping history plus its own scrapes (and, with ``app``, a plain
+    HTTP target ``host:port`` as job ``app``); stopped on the way out."""
     workdir.mkdir(parents=True, exist_ok=True)
     history = workdir / "history.om"
     write_flapping_history(history, now)
     create_blocks(history, workdir / "data")
     port = free_port()
-    config = _config(port, scrape_interval)
+    config = _config(port, scrape_interval, app)
     if auth is not None:  # it scrapes itself through its own TLS and basic auth
         config = config.replace(
             "    static_configs:",
@@ -76,8 +83,8 @@ def live_prometheus(
     with server, server.client() as client:
 
         def scraped() -> bool:
-            reply = client.get("/api/v1/query", params={"query": 'up{job="prometheus"}'})
-            return bool(reply.json()["data"]["result"])
+            reply = client.get("/api/v1/query", params={"query": "up"})
+            return len(reply.json()["data"]["result"]) == (2 if app else 1)
 
-        wait_for(scraped, 90, "the first self-scrape")
+        wait_for(scraped, 90, "every target's first scrape")
         yield server

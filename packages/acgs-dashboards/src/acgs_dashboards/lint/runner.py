@@ -18,6 +18,7 @@ from acgs_promql.checks.base import CheckOptions
 from acgs_promql.findings import Finding, Severity
 from acgs_promql.index import MetricIndex
 from acgs_promql.limits import too_large
+from acgs_promql.settings import DECLARE_HINT
 
 __all__ = [
     "LOAD_CHECK",
@@ -155,15 +156,23 @@ def lint_dashboards(
     options = options or LintOptions()
     promql = CheckOptions(
         target_labels=options.target_labels,
-        declare_hint="silence it in the panel: acgs-dashboards disable=promql/unknown-metric",
+        extra_metrics=options.extra_metrics,
+        declare_hint=DECLARE_HINT,
         placeholder=PLACEHOLDER,
     )
-    ctx = Context(options, MetricIndex(recorded=options.recorded), promql)
+    index = MetricIndex(recorded=options.recorded, sources=options.sources)
+    ctx = Context(options, index, promql)
     findings: list[Finding] = []
     for check in checks if checks is not None else CHECKS:
         if check.name not in options.disabled_checks:
             findings.extend(_run(check, dashboards, ctx))
+    findings = [_overridden(f, options) for f in findings]
     return sorted(set(findings), key=lambda f: (f.path, f.line, f.check, f.message))
+
+
+def _overridden(finding: Finding, options: LintOptions) -> Finding:
+    severity = options.severity_overrides.get(finding.check)
+    return finding if severity is None else replace(finding, severity=severity)
 
 
 def lint_paths(

@@ -50,7 +50,7 @@ def on_node(visit: Visit, subject: Subject) -> Iterator[Problem]:
         return
     info = subject.index.get(name)
     known = info is not None or any(p.fullmatch(name) for p in subject.options.extra_patterns)
-    source = f" ({info.source} knows it: is it scraped here?)" if info is not None else ""
+    source = f" ({info.origin} knows it: is it scraped here?)" if info is not None else ""
     yield Problem(
         f"{name!r} has no series in {live.url} over the last {format_duration(live.lookback_s)}: "
         f"this expression reads nothing{source}",
