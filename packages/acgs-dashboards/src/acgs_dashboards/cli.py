@@ -13,6 +13,8 @@ import os
 import ssl
 import sys
 from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -24,9 +26,22 @@ from acgs_dashboards.lint import LintOptions, LintUsageError, lint_paths
 from acgs_dashboards.lint.base import DEFAULT_DATASOURCE_UIDS
 from acgs_dashboards.lint.settings import DashboardSettings, read_settings
 from acgs_dashboards.queryload import QueryLoadError
+from acgs_promql.changes import ChangesError, changed_lines, only_changed
+from acgs_promql.checks.registry import BY_NAME
+from acgs_promql.findings import Finding
 from acgs_promql.index import read_recorded_series
 from acgs_promql.limits import DEFAULT_MAX_FILE_SIZE, format_size, size_argument
-from acgs_promql.printers import exit_code, print_text, write_json
+from acgs_promql.live.arguments import add_ci_arguments, add_live_arguments
+from acgs_promql.live.client import LiveError, connect
+from acgs_promql.live.source import LiveSource
+from acgs_promql.printers import (
+    CheckDoc,
+    exit_code,
+    print_text,
+    write_github,
+    write_json,
+    write_sarif,
+)
 from acgs_promql.settings import DEFAULT_SETTINGS_FILE, SettingsFileError, default_settings_file
 from acgs_promql.sources.base import MetricSource
 from acgs_promql.sources.code import SOURCE_LOAD, read_code
@@ -91,7 +106,8 @@ def _add_lint(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "PromQL comment in the query.",
     )
     lint.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or directories")
-    lint.add_argument("--format", choices=("text", "json"), default="text")
+    add_ci_arguments(lint)
+    add_live_arguments(lint)
     lint.add_argument(
         "--datasource-uid",
         action="append",
@@ -289,12 +305,47 @@ def _lint(args: argparse.Namespace) -> int:
         sources=sources,
         max_file_size=max_size,
     )
-    report = lint_paths(args.paths, options, extra_findings=extra)
-    if args.format == "json":
-        write_json(report.findings, {"dashboards": report.dashboards}, sys.stdout)
+    try:
+        changes = changed_lines(args.changed_from) if args.changed_from else None
+        with ExitStack() as stack:
+            if args.prometheus:
+                client = stack.enter_context(
+                    connect(args.prometheus, args.ca_file, concurrency=args.live_concurrency)
+                )
+                live = LiveSource(
+                    client, lookback_s=args.lookback, concurrency=args.live_concurrency
+                )
+                options = replace(options, sources=(*options.sources, live))
+            report = lint_paths(args.paths, options, extra_findings=extra)
+    except (LiveError, ChangesError) as error:
+        return fail(str(error))
+    findings = report.findings
+    if changes is not None:
+        findings = only_changed(findings, changes)
+    _write(findings, report.dashboards, args.format)
+    return exit_code(findings)
+
+
+def _write(findings: list[Finding], dashboards: int, form: str) -> None:
+    from acgs_dashboards.lint.checks import CHECKS
+
+    if form == "github":
+        write_github(findings, sys.stdout)
+    elif form == "sarif":
+        docs = {c.name: CheckDoc(c.summary, _doc_page(c.name)) for c in CHECKS}
+        write_sarif(findings, "acgs-dashboards", docs, sys.stdout)
+    elif form == "json":
+        write_json(findings, {"dashboards": dashboards}, sys.stdout)
     else:
-        print_text(report.findings, f"{report.dashboards} dashboard(s)", Console())
-    return exit_code(report.findings)
+        print_text(findings, f"{dashboards} dashboard(s)", Console())
+
+
+def _doc_page(check: str) -> str:
+    """The PromQL checks' own pages; the dashboard checks' sections of docs/checks.md."""
+    shared = BY_NAME.get(check)
+    if shared is not None:
+        return f"packages/acgs-promql/{shared.doc_page}"
+    return f"packages/acgs-dashboards/docs/checks.md#{check.replace('/', '')}"
 
 
 def _checks() -> int:

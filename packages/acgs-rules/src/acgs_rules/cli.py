@@ -16,11 +16,10 @@ from rich.console import Console
 from rich.table import Table
 
 from acgs_promql.changes import ChangesError, changed_lines, only_changed
-from acgs_promql.durations import parse_duration
 from acgs_promql.limits import DEFAULT_MAX_FILE_SIZE, format_size, size_argument
-from acgs_promql.live.client import ENV_BEARER_TOKEN, ENV_PASSWORD, ENV_USERNAME, LiveError
+from acgs_promql.live.arguments import add_ci_arguments, add_live_arguments, positive_int
+from acgs_promql.live.client import LiveError
 from acgs_promql.printers import (
-    FORMATS,
     CheckDoc,
     exit_code,
     print_text,
@@ -57,26 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="rule files, PrometheusRule manifests, promtool test files or "
         "directories holding them",
     )
-    lint_cmd.add_argument(
-        "--format",
-        choices=FORMATS,
-        default="text",
-        help="text for people (default), json for machines, github for workflow annotations "
-        "on the pull request, sarif (2.1.0) for code scanning",
-    )
-    lint_cmd.add_argument(
-        "--changed-from",
-        metavar="REF",
-        help="report only findings on lines changed since this git ref (committed or not; "
-        "untracked files count in full), e.g. origin/main in a pull request",
-    )
-    lint_cmd.add_argument(
-        "--prometheus-config",
-        type=Path,
-        metavar="FILE",
-        help="your prometheus.yml: its scrape and evaluation intervals for the latency and "
-        "range checks (default: the live Prometheus' running config, else the settings)",
-    )
+    add_ci_arguments(lint_cmd)
     lint_cmd.add_argument(
         "--settings",
         type=Path,
@@ -122,19 +102,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number above 0")
-    return int(text)
-
-
-def _duration(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
 def _hours(text: str) -> float:
     try:
         value = float(text)
@@ -146,31 +113,13 @@ def _hours(text: str) -> float:
 
 
 def _add_live_arguments(lint_cmd: argparse.ArgumentParser) -> None:
-    live = lint_cmd.add_argument_group(
-        "live Prometheus",
-        f"Credentials come from ${ENV_USERNAME} and ${ENV_PASSWORD}, or ${ENV_BEARER_TOKEN}; "
-        "never from flags.",
-    )
-    live.add_argument(
-        "--prometheus",
-        metavar="URL",
-        help="check against this Prometheus: metrics without series, label values never "
-        "seen, real scrape intervals, and a backtest of every alert",
-    )
-    live.add_argument("--ca-file", type=Path, metavar="FILE", help="CA certificate for its TLS")
-    live.add_argument(
-        "--live-concurrency",
-        type=_positive_int,
-        default=8,
-        metavar="N",
-        help="requests in flight at once (default 8)",
-    )
-    live.add_argument(
-        "--lookback",
-        type=_duration,
-        default=86_400.0,
-        metavar="DURATION",
-        help="a metric or label value seen in this window exists (default 1d)",
+    live = add_live_arguments(lint_cmd)
+    lint_cmd.add_argument(
+        "--prometheus-config",
+        type=Path,
+        metavar="FILE",
+        help="your prometheus.yml: its scrape and evaluation intervals for the latency and "
+        "range checks (default: the live Prometheus' running config, else the settings)",
     )
     live.add_argument(
         "--backtest-hours",
@@ -181,7 +130,7 @@ def _add_live_arguments(lint_cmd: argparse.ArgumentParser) -> None:
     )
     live.add_argument(
         "--backtest-max-fires",
-        type=_positive_int,
+        type=positive_int,
         default=5,
         metavar="N",
         help="alert/backtest warns about an alert that would have fired more often (default 5)",

@@ -44,6 +44,8 @@ CHECKS: tuple[Check, ...] = (
             "promql/unknown-label",
             "promql/counter",
             "promql/histogram",
+            "promql/series",  # with --prometheus
+            "promql/label-value",  # with --prometheus
         )
     ),
     rate_interval.CHECK,
