@@ -17,7 +17,12 @@ from rich.table import Table
 
 from acgs_promql.changes import ChangesError, changed_lines, only_changed
 from acgs_promql.limits import DEFAULT_MAX_FILE_SIZE, format_size, size_argument
-from acgs_promql.live.arguments import add_ci_arguments, add_live_arguments, positive_int
+from acgs_promql.live.arguments import (
+    add_ci_arguments,
+    add_live_arguments,
+    duration_argument,
+    positive_int,
+)
 from acgs_promql.live.client import LiveError
 from acgs_promql.printers import (
     CheckDoc,
@@ -129,6 +134,14 @@ def _add_live_arguments(lint_cmd: argparse.ArgumentParser) -> None:
         help="play every alert back over the last N hours (default 24; 0: no backtest)",
     )
     live.add_argument(
+        "--backtest-step",
+        type=duration_argument,
+        default=60.0,
+        metavar="DURATION",
+        help="at least this far between backtest points (default 1m; finer counts blips "
+        "shorter than it, at a cost; never finer than the group's interval)",
+    )
+    live.add_argument(
         "--backtest-max-fires",
         type=positive_int,
         default=5,
@@ -195,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             concurrency=args.live_concurrency,
             lookback_s=args.lookback,
             backtest_hours=args.backtest_hours,
+            backtest_step_s=args.backtest_step,
             max_fires=args.backtest_max_fires,
         )
     try:

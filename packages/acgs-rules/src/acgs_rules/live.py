@@ -39,6 +39,7 @@ class LiveOptions:
     concurrency: int = 8  # requests in flight at once
     lookback_s: float = 86_400.0  # series seen in this window count as present
     backtest_hours: float = 24.0  # 0: no backtest
+    backtest_step_s: float = 60.0  # at least this far between backtest points
     flap_window_s: float = 1800.0  # a re-fire sooner than this after resolving is a flap
     max_fires: int = 5  # alert/backtest warns above this many fires in the window
 
@@ -108,6 +109,7 @@ class LiveSession:
             self._client,
             specs,
             hours=self.options.backtest_hours,
+            min_step_s=self.options.backtest_step_s,
             flap_window_s=self.options.flap_window_s,
             concurrency=self.options.concurrency,
             advance=lambda n: self._progress.advance(task, n),

@@ -11,7 +11,7 @@ and returns once every target's first scrape is stored (so their jobs have serie
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -62,13 +62,14 @@ def live_prometheus(
     scrape_interval: str = "20s",
     auth: WebAuth | None = None,
     app: str | None = None,
+    history: Callable[[Path, int], None] = write_flapping_history,
 ) -> Iterator[Server]:
     """Prometheus on the flapping history plus its own scrapes (and, with ``app``, a plain
-    HTTP target ``host:port`` as job ``app``); stopped on the way out."""
+    HTTP target ``host:port`` as job ``app``); ``history`` writes the OpenMetrics to
+    backfill, given the file and ``now``; stopped on the way out."""
     workdir.mkdir(parents=True, exist_ok=True)
-    history = workdir / "history.om"
-    write_flapping_history(history, now)
-    create_blocks(history, workdir / "data")
+    history(workdir / "history.om", now)
+    create_blocks(workdir / "history.om", workdir / "data")
     port = free_port()
     config = _config(port, scrape_interval, app)
     if auth is not None:  # it scrapes itself through its own TLS and basic auth

@@ -15,7 +15,7 @@ from acgs_promql.durations import parse_duration
 from acgs_promql.live.client import ENV_BEARER_TOKEN, ENV_PASSWORD, ENV_USERNAME
 from acgs_promql.printers import FORMATS
 
-__all__ = ["add_ci_arguments", "add_live_arguments", "positive_int"]
+__all__ = ["add_ci_arguments", "add_live_arguments", "duration_argument", "positive_int"]
 
 
 def positive_int(text: str) -> int:
@@ -24,7 +24,7 @@ def positive_int(text: str) -> int:
     return int(text)
 
 
-def _duration(text: str) -> float:
+def duration_argument(text: str) -> float:
     try:
         return parse_duration(text)
     except ValueError as error:
@@ -70,7 +70,7 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> argparse._ArgumentGro
     )
     live.add_argument(
         "--lookback",
-        type=_duration,
+        type=duration_argument,
         default=86_400.0,
         metavar="DURATION",
         help="a metric or label value seen in this window exists (default 1d)",

@@ -1,7 +1,9 @@
 """How often an alert would have fired and flapped over the last hours, from real data.
 
 Each alert's expression runs as a range query over the window, one point per evaluation
-interval (coarser when the window would need more than Prometheus' 11,000 points). Each
+interval but at least ``min_step_s`` (1 minute, as pint's ``alerts/count``) apart, coarser
+when the window would need more than 10,000 points; alerts with the same expression share
+one query. Each
 result series is then played through the alerting state machine: it is pending from the
 first point it is present, firing once it has been present for ``for``, and resolved when
 absent (after ``keep_firing_for``, when set). A *fire* is a pending -> firing transition; a
@@ -20,7 +22,7 @@ import httpx
 
 from acgs_promql.live.client import LiveError, api_get
 
-__all__ = ["AlertBacktest", "BacktestSpec", "SeriesRun", "backtest", "play"]
+__all__ = ["AlertBacktest", "BacktestSpec", "SeriesRun", "backtest", "play", "step_for"]
 
 MAX_POINTS = 10_000  # per series; Prometheus refuses a range query over 11,000
 
@@ -108,25 +110,44 @@ def play(
     return SeriesRun(fires, flaps, firing_s)
 
 
-def _one(
-    client: httpx.Client, spec: BacktestSpec, start: float, end: float, flap_window_s: float
-) -> AlertBacktest:
-    step = max(spec.interval_s, (end - start) / MAX_POINTS, 1.0)
-    params = {"query": spec.expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
+def step_for(spec: BacktestSpec, window_s: float, min_step_s: float) -> float:
+    """One point per evaluation, at least ``min_step_s`` apart, at most MAX_POINTS."""
+    return max(spec.interval_s, min_step_s, window_s / MAX_POINTS, 1.0)
+
+
+def _matrix(
+    client: httpx.Client, expr: str, start: float, end: float, step: float
+) -> list[list[float]] | str:
+    """Each result series' timestamps, or the error Prometheus gave."""
+    params = {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
     try:
         data = api_get(client, "/api/v1/query_range", params) or {}
     except LiveError as error:
-        return AlertBacktest(spec, end - start, step, error=str(error))
-    series = fires = flaps = 0
-    firing_s = 0.0
-    for row in data.get("result", []):
-        stamps = [float(point[0]) for point in row.get("values", [])]
-        run = play(stamps, step, spec.for_s, spec.keep_firing_for_s, flap_window_s)
-        series += run.fires > 0
-        fires += run.fires
-        flaps += run.flaps
-        firing_s += run.firing_s
-    return AlertBacktest(spec, end - start, step, series, fires, flaps, firing_s)
+        return str(error)
+    return [[float(p[0]) for p in row.get("values", [])] for row in data.get("result", [])]
+
+
+def _played(
+    spec: BacktestSpec,
+    window: tuple[float, float, float],
+    matrix: list[list[float]] | str,
+    flap_window_s: float,
+) -> AlertBacktest:
+    start, end, step = window
+    if isinstance(matrix, str):
+        return AlertBacktest(spec, end - start, step, error=matrix)
+    runs = [
+        play(stamps, step, spec.for_s, spec.keep_firing_for_s, flap_window_s) for stamps in matrix
+    ]
+    return AlertBacktest(
+        spec,
+        end - start,
+        step,
+        sum(run.fires > 0 for run in runs),
+        sum(run.fires for run in runs),
+        sum(run.flaps for run in runs),
+        sum(run.firing_s for run in runs),
+    )
 
 
 def backtest(
@@ -134,19 +155,28 @@ def backtest(
     alerts: Sequence[BacktestSpec],
     *,
     hours: float,
+    min_step_s: float = 60.0,
     flap_window_s: float = 1800.0,
     concurrency: int = 8,
     advance: Callable[[int], None] | None = None,
 ) -> list[AlertBacktest]:
-    """Every alert played back over the last ``hours``, at most ``concurrency`` at a time."""
+    """Every alert played back over the last ``hours``, at most ``concurrency`` queries at
+    a time; alerts with the same expression and step share one query."""
     end = time.time()
     start = end - hours * 3600.0
+    steps = [step_for(spec, end - start, min_step_s) for spec in alerts]
+    queries: dict[tuple[str, float], list[int]] = {}
+    for index, (spec, step) in enumerate(zip(alerts, steps, strict=True)):
+        queries.setdefault((spec.expr, step), []).append(index)
 
-    def one(spec: BacktestSpec) -> AlertBacktest:
-        result = _one(client, spec, start, end, flap_window_s)
+    def one(key: tuple[str, float]) -> None:
+        matrix = _matrix(client, key[0], start, end, key[1])
+        for index in queries[key]:
+            results[index] = _played(alerts[index], (start, end, key[1]), matrix, flap_window_s)
         if advance is not None:
-            advance(1)
-        return result
+            advance(len(queries[key]))
 
+    results: list[AlertBacktest | None] = [None] * len(alerts)
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        return list(pool.map(one, alerts))
+        list(pool.map(one, queries))
+    return [r for r in results if r is not None]
