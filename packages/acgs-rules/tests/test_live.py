@@ -23,7 +23,7 @@ from acgs_rules.settings import LintSettings
 from acgs_testkit.ca import Certs
 from acgs_testkit.livedata import FLAP_PHASES, live_prometheus
 from acgs_testkit.ports import free_port
-from acgs_testkit.servers import Server, WebAuth
+from acgs_testkit.servers import Server, WebAuth, node_exporter
 
 AlertFile = Callable[..., str]
 
@@ -214,6 +214,19 @@ def test_tls_and_credentials_from_the_environment(
         error = capsys.readouterr().err
         assert "no credentials in the URL" in error
         assert "s3cret-pass" not in error
+
+
+def test_a_server_that_is_not_prometheus_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], alert_file: AlertFile
+) -> None:
+    path = tmp_path / "rules.yml"
+    path.write_text(alert_file("up == 0"))
+    with node_exporter(tmp_path / "node") as node:
+        assert main(["lint", str(path), "--no-promtool", "--prometheus", node.url]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"acgs-rules: Prometheus {node.url}/api/v1/")
+    assert "not a Prometheus API answer" in error
+    assert error.count("\n") == 1
 
 
 def test_an_unreachable_prometheus_is_one_line(

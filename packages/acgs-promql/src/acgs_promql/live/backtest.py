@@ -17,10 +17,11 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
-from acgs_promql.live.client import LiveError, api_get
+from acgs_promql.live.client import LiveError, api_get, shaped
 
 __all__ = ["AlertBacktest", "BacktestSpec", "SeriesRun", "backtest", "play", "step_for"]
 
@@ -120,11 +121,16 @@ def _matrix(
 ) -> list[list[float]] | str:
     """Each result series' timestamps, or the error Prometheus gave."""
     params = {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
+
+    def read(data: Any) -> list[list[float]]:
+        return [[float(p[0]) for p in row.get("values", [])] for row in data.get("result", [])]
+
     try:
-        data = api_get(client, "/api/v1/query_range", params) or {}
+        return shaped(
+            client, "/api/v1/query_range", read, api_get(client, "/api/v1/query_range", params)
+        )
     except LiveError as error:
         return str(error)
-    return [[float(p[0]) for p in row.get("values", [])] for row in data.get("result", [])]
 
 
 def _played(

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -25,8 +25,10 @@ __all__ = [
     "LiveError",
     "api_get",
     "connect",
+    "shaped",
 ]
 
+T = TypeVar("T")
 ENV_USERNAME = "PROMETHEUS_USERNAME"
 ENV_PASSWORD = "PROMETHEUS_PASSWORD"  # noqa: S105 (the variable's name, not a password)
 ENV_BEARER_TOKEN = "PROMETHEUS_BEARER_TOKEN"  # noqa: S105
@@ -85,6 +87,18 @@ def connect(
         timeout=timeout_s,
         limits=limits,
     )
+
+
+def shaped(client: httpx.Client, path: str, read: Callable[[Any], T], data: Any) -> T:
+    """``read(data)``, or a :class:`LiveError` when the answer is not shaped as Prometheus
+    answers ``path`` (a proxy's page, another server)."""
+    try:
+        return read(data)
+    except (AttributeError, KeyError, TypeError, ValueError, IndexError):
+        raise LiveError(
+            f"Prometheus {client.base_url}{path}: the answer is not shaped as Prometheus' "
+            "(is this URL a Prometheus?)"
+        ) from None
 
 
 def api_get(client: httpx.Client, path: str, params: Mapping[str, Any] | None = None) -> Any:

@@ -18,11 +18,12 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
 from acgs_promql.durations import parse_duration
-from acgs_promql.live.client import LiveError, api_get
+from acgs_promql.live.client import LiveError, api_get, shaped
 
 __all__ = ["LiveMetric", "LiveView", "fetch"]
 
@@ -66,40 +67,48 @@ class LiveView:
 
 
 def _metadata(client: httpx.Client) -> dict[str, str]:
-    data = api_get(client, "/api/v1/metadata")
-    types: dict[str, str] = {}
-    for family, entries in (data or {}).items():
-        kinds = {str(e.get("type")) for e in entries if isinstance(e, dict)}
-        # Targets may disagree on a family's type: unknown rather than a guess.
-        types[family] = kinds.pop() if len(kinds) == 1 else "unknown"
-    return types
+    def read(data: Any) -> dict[str, str]:
+        types: dict[str, str] = {}
+        for family, entries in (data or {}).items():
+            kinds = {str(e.get("type")) for e in entries if isinstance(e, dict)}
+            # Targets may disagree on a family's type: unknown rather than a guess.
+            types[str(family)] = kinds.pop() if len(kinds) == 1 else "unknown"
+        return types
+
+    return shaped(client, "/api/v1/metadata", read, api_get(client, "/api/v1/metadata"))
 
 
 def _job_intervals(client: httpx.Client) -> dict[str, float]:
+    def read(data: Any) -> dict[str, float]:
+        intervals: dict[str, float] = {}
+        for target in (data or {}).get("activeTargets", []):
+            job = (target.get("labels") or {}).get("job") or target.get("scrapePool")
+            text = target.get("scrapeInterval")
+            if not job or not isinstance(text, str):
+                continue
+            try:
+                seconds = parse_duration(text)
+            except ValueError:
+                continue
+            intervals[str(job)] = max(seconds, intervals.get(str(job), 0.0))
+        return intervals
+
     data = api_get(client, "/api/v1/targets", {"state": "active"})
-    intervals: dict[str, float] = {}
-    for target in (data or {}).get("activeTargets", []):
-        job = (target.get("labels") or {}).get("job") or target.get("scrapePool")
-        text = target.get("scrapeInterval")
-        if not job or not isinstance(text, str):
-            continue
-        try:
-            seconds = parse_duration(text)
-        except ValueError:
-            continue
-        intervals[job] = max(seconds, intervals.get(job, 0.0))
-    return intervals
+    return shaped(client, "/api/v1/targets", read, data)
 
 
 def _series(client: httpx.Client, name: str, start: float, end: float) -> LiveMetric:
     params = {"match[]": f'{{__name__="{name}"}}', "start": f"{start:.3f}", "end": f"{end:.3f}"}
-    values: dict[str, set[str]] = {}
-    rows = api_get(client, "/api/v1/series", params) or []
-    for row in rows:
-        for label, value in row.items():
-            if label != "__name__":
-                values.setdefault(label, set()).add(value)
-    return LiveMetric(name, len(rows), {k: frozenset(v) for k, v in values.items()})
+
+    def read(rows: Any) -> LiveMetric:
+        values: dict[str, set[str]] = {}
+        for row in rows or []:
+            for label, value in row.items():
+                if label != "__name__":
+                    values.setdefault(str(label), set()).add(str(value))
+        return LiveMetric(name, len(rows or []), {k: frozenset(v) for k, v in values.items()})
+
+    return shaped(client, "/api/v1/series", read, api_get(client, "/api/v1/series", params))
 
 
 def fetch(
@@ -121,7 +130,8 @@ def fetch(
 
     def config() -> str | None:
         try:
-            return str((api_get(client, "/api/v1/status/config") or {}).get("yaml") or "") or None
+            data = api_get(client, "/api/v1/status/config")
+            return shaped(client, "/api/v1/status/config", lambda d: str(d["yaml"]) or None, data)
         except LiveError as error:
             warnings.append(f"running configuration not read: {error}")
             return None
