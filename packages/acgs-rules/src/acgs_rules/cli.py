@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from acgs_promql.limits import DEFAULT_MAX_FILE_SIZE, format_size, size_argument
 from acgs_promql.printers import exit_code, print_text, write_json
@@ -92,6 +93,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def skipped_line(skipped: list[str], shown: int = 3) -> str:
+    """The one info line about files a directory walk left alone."""
+    names = ", ".join(skipped[:shown]) + (
+        f" and {len(skipped) - shown} more" if len(skipped) > shown else ""
+    )
+    return (
+        f"info: skipped {len(skipped)} file(s) that are not rule files, PrometheusRule "
+        f"manifests or promtool test files: {names}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console()
@@ -147,11 +159,18 @@ def main(argv: list[str] | None = None) -> int:
     except (PromtoolMissing, SettingsError) as error:
         return fail(str(error))
     if args.format == "json":
-        counts = {"files": result.files, "rules": result.rules, "test_files": result.tests}
+        counts = {
+            "files": result.files,
+            "rules": result.rules,
+            "test_files": result.tests,
+            "skipped_files": len(result.skipped),
+        }
         write_json(result.findings, counts, sys.stdout)
     else:
         read = f"{result.files} rule file(s), {result.rules} rule(s), {result.tests} test file(s)"
         print_text(result.findings, read, console)
+        if result.skipped:
+            console.print(Text(skipped_line(result.skipped)), highlight=False)
     return exit_code(result.findings)
 
 

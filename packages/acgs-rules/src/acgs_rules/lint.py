@@ -33,6 +33,8 @@ class LintResult:
     rules: int
     tests: int
     timings: dict[str, float] = field(default_factory=dict)
+    # Files a directory walk found that are not rule files, manifests or test files.
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def errors(self) -> list[Finding]:
@@ -108,7 +110,12 @@ def lint(
     findings = _apply_settings(findings, ctx)
     rules = sum(len(g.rules) for f in loaded.rule_files for g in f.groups)
     return LintResult(
-        sorted(set(findings)), len(loaded.rule_files), rules, len(loaded.test_files), timings
+        sorted(set(findings)),
+        len(loaded.rule_files),
+        rules,
+        len(loaded.test_files),
+        timings,
+        loaded.skipped,
     )
 
 
