@@ -507,13 +507,18 @@ def _expr_first_line(node: yaml.Node) -> int:
     return line
 
 
+def _scalar(value: Any) -> str:
+    """A scalar's text; not the text of a nested value (an alias bomb is 9**9 items long)."""
+    return str(value) if isinstance(value, str | int | float | bool) else "<not a scalar>"
+
+
 def _read_test_file(path: Path, top: dict[str, yaml.Node], reader: _Reader) -> TestFile | None:
     data = {k: _plain(v) for k, v in top.items()}
     rule_files = data.get("rule_files") or []
-    if not isinstance(rule_files, list):
-        reader.problem(top.get("rule_files"), "test file: 'rule_files' must be a list")
+    if not isinstance(rule_files, list) or not all(isinstance(f, str) for f in rule_files):
+        reader.problem(top.get("rule_files"), "test file: 'rule_files' must be a list of paths")
         return None
-    test = TestFile(path, [str(f) for f in rule_files])
+    test = TestFile(path, rule_files)
     tests = top.get("tests")
     if not isinstance(tests, yaml.SequenceNode):
         reader.problem(tests, "test file: 'tests' must be a list")
@@ -546,14 +551,14 @@ def _read_test_file(path: Path, top: dict[str, yaml.Node], reader: _Reader) -> T
                 )
                 continue
             labels = [
-                {str(k): str(v) for k, v in (e.get("exp_labels") or {}).items()}
+                {_scalar(k): _scalar(v) for k, v in (e.get("exp_labels") or {}).items()}
                 for e in expected
                 if isinstance(e, dict)
             ]
             test.alert_tests.append(
                 AlertTest(
                     plain["alertname"],
-                    str(plain.get("eval_time", "")),
+                    _scalar(plain.get("eval_time", "")),
                     bool(expected),
                     labels,
                     entry.start_mark.line + 1,
