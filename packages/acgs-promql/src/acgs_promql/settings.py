@@ -31,6 +31,8 @@ from typing import Any
 
 import yaml
 
+from acgs_promql.limits import format_size
+
 __all__ = [
     "DECLARE_HINT",
     "DEFAULT_SETTINGS_FILE",
@@ -59,6 +61,8 @@ SHARED_FIELDS = frozenset(
         "max_file_size",
     }
 )
+MAX_SETTINGS_SIZE = 1024 * 1024  # a settings file is a page of YAML
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # _LOADER is a safe loader
 _ADDED = ("extra_metrics", "source", "target_labels", "disabled_checks")
 # Fields holding paths (or lists of paths), made relative to the settings file.
 PATH_FIELDS = frozenset({"source", "rules", "alertmanager_config", "repo_root"})
@@ -94,10 +98,22 @@ def read_section(path: Path, section: str, own_top_level: bool) -> dict[str, Any
     ``own_top_level``: other top-level fields belong to this linter (the rule linter's
     older flat form); else they are left out (they are the other linter's).
     """
+    if path.is_file() and path.stat().st_size > MAX_SETTINGS_SIZE:
+        raise SettingsFileError(
+            f"{path}: {path.stat().st_size} bytes is not a settings file (limit "
+            f"{format_size(MAX_SETTINGS_SIZE)}): pass the right --settings file"
+        )
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as error:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER) or {}  # noqa: S506
+    except (OSError, UnicodeDecodeError) as error:
         raise SettingsFileError(f"{path}: cannot read settings: {error}") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(error, "problem", None) or "invalid YAML"
+        raise SettingsFileError(f"{where}: cannot read settings: {problem}") from None
+    except RecursionError:
+        raise SettingsFileError(f"{path}: cannot read settings: nested too deeply") from None
     if not isinstance(data, dict):
         raise SettingsFileError(f"{path}: settings must be a mapping of field: value")
     own = data.get(section, {})

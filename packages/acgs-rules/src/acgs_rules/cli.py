@@ -14,6 +14,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from acgs_promql.changes import ChangesError, changed_lines, only_changed
 from acgs_promql.limits import DEFAULT_MAX_FILE_SIZE, format_size, size_argument
@@ -150,6 +151,17 @@ def _add_live_arguments(lint_cmd: argparse.ArgumentParser) -> None:
     )
 
 
+def skipped_line(skipped: list[str], shown: int = 3) -> str:
+    """The one info line about files a directory walk left alone."""
+    names = ", ".join(skipped[:shown]) + (
+        f" and {len(skipped) - shown} more" if len(skipped) > shown else ""
+    )
+    return (
+        f"info: skipped {len(skipped)} file(s) that are not rule files, PrometheusRule "
+        f"manifests or promtool test files: {names}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console()
@@ -235,7 +247,12 @@ def _write(result: LintResult, form: str, console: Console, hours: float) -> Non
         docs = {c.name: CheckDoc(c.summary, c.doc_page) for c in CHECKS}
         write_sarif(result.findings, "acgs-rules", docs, sys.stdout)
     elif form == "json":
-        counts = {"files": result.files, "rules": result.rules, "test_files": result.tests}
+        counts = {
+            "files": result.files,
+            "rules": result.rules,
+            "test_files": result.tests,
+            "skipped_files": len(result.skipped),
+        }
         backtests = [b.as_dict() for b in result.backtests]
         write_json(
             result.findings, counts, sys.stdout, {"backtest": backtests} if backtests else None
@@ -245,6 +262,8 @@ def _write(result: LintResult, form: str, console: Console, hours: float) -> Non
         if result.backtests:
             console.print(backtest_table(result.backtests, hours))
         print_text(result.findings, read, console)
+        if result.skipped:
+            console.print(Text(skipped_line(result.skipped)), highlight=False)
 
 
 if __name__ == "__main__":

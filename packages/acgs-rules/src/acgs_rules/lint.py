@@ -37,6 +37,8 @@ class LintResult:
     rules: int
     tests: int
     timings: dict[str, float] = field(default_factory=dict)
+    # Files a directory walk found that are not rule files, manifests or test files.
+    skipped: list[str] = field(default_factory=list)
     backtests: list[AlertBacktest] = field(default_factory=list)  # with --prometheus
     # (file, rule line) -> the rule's first and last line, for --changed-from.
     spans: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)
@@ -141,6 +143,7 @@ def lint(
         rules,
         len(loaded.test_files),
         timings,
+        loaded.skipped,
         list(ctx.backtests.values()),
         rule_spans(loaded),
     )

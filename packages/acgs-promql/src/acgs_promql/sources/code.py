@@ -99,9 +99,17 @@ def read_code(paths: Iterable[Path], max_file_size: int = DEFAULT_MAX_FILE_SIZE)
         if tree is None:
             continue
         files += 1
-        for family in _Module(tree, str(file)).families():
+        for family in _Module(tree, _shown(file)).families():
             _merge(merged, family)
     return CodeSource(tuple(merged.values()), tuple(findings), files)
+
+
+def _shown(file: Path) -> str:
+    """The path as findings show it: relative to the current directory when under it."""
+    try:
+        return str(file.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(file)
 
 
 def _merge(merged: dict[str, MetricFamily], family: MetricFamily) -> None:
@@ -203,7 +211,7 @@ class _Module:
         labels = self._names(args.get("labelnames")) if "labelnames" in args else frozenset()
         if not name:
             return None
-        parts = [self._text(args.get(key)) for key in ("namespace", "subsystem")]
+        parts = [self._text(args[key]) if key in args else "" for key in ("namespace", "subsystem")]
         if None in parts:
             return None
         full = "_".join([*(p for p in parts if p), name])
@@ -213,12 +221,17 @@ class _Module:
             return None
         if kind == "stateset" and labels is not None:
             labels = labels | {exposed}
+        if kind == "info":
+            labels = None  # the label names are the keys of the dict .info() is given
+
         return MetricFamily(exposed, kind, labels, self._where(call))
 
     def _custom(self, call: ast.Call, kind: str) -> MetricFamily | None:
         args = self._arguments(call, ("name", "documentation"))
         name = self._text(args.get("name"))
         labels = self._names(args.get("labels")) if "labels" in args else frozenset()
+        if kind == "info":
+            labels = None  # the value dict's keys are labels too
         unit = self._text(args.get("unit")) if "unit" in args else ""
         full = _named(name, kind, unit) if name else None
         return MetricFamily(full, kind, labels, self._where(call)) if full else None
