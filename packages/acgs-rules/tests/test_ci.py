@@ -110,9 +110,14 @@ def test_changed_from_reports_only_what_changed(
     assert "Old" in {f["rule"] for f in json.loads(everything)["findings"]}
     assert main([*args, "--changed-from", "no-such-ref"]) == 2
     assert "'no-such-ref': not a commit in" in capsys.readouterr().err
-    monkeypatch.chdir(tmp_path)
-    assert main(["lint", str(repo), "--no-promtool", "--changed-from", "main"]) == 2
-    assert "is not in a git repository" in capsys.readouterr().err
+    outside = tmp_path / "outside" / "rules.yml"
+    outside.parent.mkdir()
+    outside.write_text(old)
+    assert main(["lint", str(outside), "--no-promtool", "--changed-from", "main"]) == 2
+    assert f"{outside.parent} is not in a git repository" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path)  # the repository is found from the paths linted
+    code, out = _run([*args[:1], str(repo), *args[2:], "--changed-from", "main"], capsys)
+    assert {f["rule"] for f in json.loads(out)["findings"]} == {"Edited", "New"}
 
 
 def test_prometheus_config_sets_the_latency_intervals(

@@ -306,7 +306,7 @@ def _lint(args: argparse.Namespace) -> int:
         max_file_size=max_size,
     )
     try:
-        changes = changed_lines(args.changed_from) if args.changed_from else None
+        changes = changed_lines(args.changed_from, args.paths[0]) if args.changed_from else None
         with ExitStack() as stack:
             if args.prometheus:
                 client = stack.enter_context(

@@ -71,7 +71,8 @@ def _unquote(name: str) -> str:
 def changed_lines(ref: str, where: Path | None = None) -> ChangedLines:
     """The lines changed since ``ref`` in the git repository holding ``where``."""
     cwd = (where or Path.cwd()).resolve()
-    cwd = cwd if cwd.is_dir() else cwd.parent
+    while not cwd.is_dir():  # a file, or a path that does not exist (a finding later)
+        cwd = cwd.parent
     try:
         root = Path(_git(["rev-parse", "--show-toplevel"], cwd).strip())
     except ChangesError as error:

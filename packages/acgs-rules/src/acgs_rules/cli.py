@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
             max_fires=args.backtest_max_fires,
         )
     try:
-        changes = changed_lines(args.changed_from) if args.changed_from else None
+        changes = changed_lines(args.changed_from, args.paths[0]) if args.changed_from else None
         result = lint(
             args.paths,
             settings,
