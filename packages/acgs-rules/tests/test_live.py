@@ -168,10 +168,18 @@ def test_cli_json_and_text_carry_the_backtest(
     document = json.loads(capsys.readouterr().out)
     assert document["backtest"][0]["alert"] == "FlapsOften"
     assert document["backtest"][0]["fires"] == FLAP_PHASES
+    path.write_text(
+        alert_file("demo_flag > 0", name="FlapsOften", for_="for: 0s")
+        + alert_file("demo_flag > 5", name="NeverFires").split("    rules:\n", 1)[1]
+    )
     main([*base, "--backtest-hours", "4", "--live-concurrency", "2"])
     out = capsys.readouterr().out
     assert "backtest: the last 4h" in out
     assert "FlapsOften" in out
+    assert "1 other alert(s) would not have fired" in out
+    table = out.split("backtest: the last 4h")[1].split("would not have fired")[0]
+    assert "FlapsOften" in table
+    assert "NeverFires" not in table
 
 
 def test_play_applies_for_and_keep_firing_for() -> None:

@@ -119,11 +119,19 @@ class LiveSession:
 
 
 def backtest_table(results: list[AlertBacktest], hours: float) -> Table:
-    """One row per alert, the noisiest first: fires, flaps, series, time firing."""
-    table = Table(title=f"backtest: the last {hours:g}h")
-    for column in ("alert", "where", "fires", "flaps", "series", "firing", "step"):
-        table.add_column(column, justify="right" if column not in ("alert", "where") else "left")
-    for r in sorted(results, key=lambda r: (-r.flaps, -r.fires, r.spec.name)):
+    """One row per alert that would have fired (or whose query failed), the noisiest first:
+    fires, flaps, series, time firing; the quiet ones are counted in the caption."""
+    shown = [r for r in results if r.fires or r.error is not None]
+    quiet = len(results) - len(shown)
+    table = Table(
+        title=f"backtest: the last {hours:g}h",
+        caption=f"{quiet} other alert(s) would not have fired" if quiet else None,
+    )
+    for column in ("alert", "where"):
+        table.add_column(column, overflow="fold")
+    for column in ("fires", "flaps", "series", "firing", "step"):
+        table.add_column(column, justify="right")
+    for r in sorted(shown, key=lambda r: (-r.flaps, -r.fires, r.spec.name)):
         where = Text(f"{r.spec.path}:{r.spec.line}")
         if r.error is not None:
             table.add_row(Text(r.spec.name), where, "-", "-", "-", Text(r.error), "")
