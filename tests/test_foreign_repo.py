@@ -131,6 +131,7 @@ def test_each_finding_names_its_source(with_source: list[Finding]) -> None:
     assert "worker.py:10]" in counter.message  # imported as MetricCounter
     typo = by_rule["TypoBad1", "promql/unknown-metric"]
     assert "did you mean 'shop_orders_total'" in typo.message
+    assert "not defined in the service code" in typo.message
     label = by_rule["UnknownLabelBad1", "promql/unknown-label"]
     assert label.severity is Severity.WARNING
     assert "target_labels" in label.message

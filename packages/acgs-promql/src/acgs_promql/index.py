@@ -194,6 +194,7 @@ class MetricIndex:
         wanted: Collection[str] = (),
     ) -> None:
         ranked = sorted(sources, key=lambda source: ORDER.index(source.kind))
+        self.asked = frozenset(source.kind for source in ranked)  # the sources beyond the lists
         found = [(source.kind, list(source.families(wanted))) for source in ranked]
         foreign = {
             f.name: (f, kind)
