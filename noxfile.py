@@ -159,7 +159,8 @@ def lint_dashboards(session: nox.Session) -> None:
     sync(session)
     out = Path(session.create_tmp()) / "grafana"
     session.run("acgs-dashboards", "build", "--out", str(out), "--source", "dashboards")
-    session.run("acgs-dashboards", "lint", str(out / "dashboards"), "--rules", "rules/")
+    settings = "rules/config/acgs-rules.yml"  # the one settings file of both linters
+    session.run("acgs-dashboards", "lint", str(out / "dashboards"), "--settings", settings)
 
 
 @nox.session
