@@ -244,3 +244,13 @@ def test_go_float_is_prometheus_clients_float_format(value: float) -> None:
     if math.isfinite(value):  # values may be ints too (a callback gauge)
         whole = int(value)
         assert rendering.go_float(whole) == floatToGoString(whole)  # type: ignore[no-untyped-call]
+
+
+def test_a_value_that_changes_between_renders_is_written_anew() -> None:
+    """Lines are reused while a series keeps its value; -0.0 and 0.0 are told apart."""
+    registry = CollectorRegistry()
+    gauge = Gauge("acgs_demo_swing", "Swing.", ["k"], registry=registry)
+    ours = Renderer(openmetrics=False)
+    for value in (1.0, 1.0, 2.5, 0.0, -0.0, 0.0, float("nan"), float("nan"), 7):
+        gauge.labels("a").set(value)
+        assert ours(registry) == generate_latest(registry)

@@ -81,6 +81,7 @@ class Renderer:
         self.escaping = escaping
         self.version = version
         self._prefixes: dict[PrefixKey, str] = {}
+        self._last_lines: dict[str, tuple[float, str]] = {}  # prefix -> (value, its line)
         self._headers: dict[tuple[str, str, str, str], str] = {}
         self._lock = threading.Lock()
 
@@ -126,11 +127,19 @@ class Renderer:
 
     def _text_lines(self, out: list[str], metric: Metric, rows: Iterable[Row]) -> None:
         prefix = self._prefix
+        last = self._last_lines
         moved = {metric.name + suffix: suffix for suffix in TEXT_MOVED_SUFFIXES}
         moved_lines: dict[str, list[str]] = {}
         for name, items, value, timestamp, _ in rows:
-            stamp = "" if timestamp is None else f" {int(float(timestamp) * 1000):d}"
-            line = f"{prefix(name, items)}{go_float(value)}{stamp}\n"
+            start = prefix(name, items)
+            # Most series hold the value they held at the last scrape: reuse that line.
+            kept = last.get(start)
+            if kept is not None and kept[0] == value and timestamp is None and value != 0:
+                line = kept[1]  # (0 and -0.0 are equal but written apart: never reused)
+            else:
+                stamp = "" if timestamp is None else f" {int(float(timestamp) * 1000):d}"
+                line = f"{start}{go_float(value)}{stamp}\n"
+                last[start] = (value, line)
             suffix = moved.get(name)
             if suffix is None:
                 out.append(line)
@@ -152,6 +161,7 @@ class Renderer:
         with self._lock:
             if len(self._prefixes) >= MAX_CACHED_PREFIXES:
                 self._prefixes.clear()
+                self._last_lines.clear()
             self._prefixes[key] = built
         return built
 
