@@ -36,6 +36,7 @@ __all__ = [
     "Backend",
     "HAProxyConfigError",
     "basic_auth_header",
+    "check_argv",
     "check_config",
     "ensure_pem_bundle",
     "global_section",
@@ -175,11 +176,13 @@ def http_backend(
     ca_file: Path | None = None,
     authorization: str | None = None,
     balance: str = "roundrobin",
+    extra: Sequence[str] = (),
 ) -> str:
     """A backend checking ``GET health_path`` on each server (2 failures: down, 2 passes: up).
 
     `ca_file`: the servers speak TLS and must present a certificate it signed.
     `authorization`: sent to the servers on requests and checks (`basic_auth_header`).
+    `extra`: more lines for the section (``http-request replace-path ...``).
     """
     lines = [
         f"backend {name}",
@@ -191,6 +194,7 @@ def http_backend(
     ]
     if authorization:
         lines.append(f'  http-request set-header Authorization "{authorization}"')
+    lines += [f"  {line}" for line in extra]
     tls = f" ssl verify required ca-file {ca_file}" if ca_file else ""
     lines += [
         f"  server {server.name} {server.address} check inter 2s fall 2 rise 2{tls}"
@@ -199,11 +203,16 @@ def http_backend(
     return "\n".join(lines) + "\n"
 
 
+def check_argv(path: Path) -> list[str]:
+    """The command that checks the configuration at `path` (quiet: only problems print)."""
+    return [HAPROXY, "-c", "-q", "-f", str(path)]
+
+
 def check_config(path: Path) -> None:
     """``haproxy -c -f path``; `HAProxyConfigError` with HAProxy's alerts when it refuses."""
     try:
         done = subprocess.run(
-            [HAPROXY, "-c", "-q", "-f", str(path)],
+            check_argv(path),
             capture_output=True,
             text=True,
             timeout=30,

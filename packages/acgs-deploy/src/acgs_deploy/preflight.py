@@ -29,6 +29,7 @@ __all__ = [
     "check_rule_count",
     "check_rules_dir",
     "check_state_dir",
+    "listener_problems",
     "require_binaries",
     "unwritable",
 ]
@@ -100,6 +101,16 @@ def check_listeners(listeners: Sequence[Listener]) -> None:
     """Every listener's address resolves to one of this machine and its port can be bound
     (free, or held by the same component's running process, which is replaced); one line
     per problem, naming the stack-file key and what to do."""
+    problems = listener_problems(listeners)
+    if problems:
+        raise DeployError(
+            "the stack cannot listen where the settings say (nothing was stopped or changed):\n  "
+            + "\n  ".join(problems)
+        )
+
+
+def listener_problems(listeners: Sequence[Listener]) -> list[str]:
+    """What `check_listeners` would refuse, one line per problem (none: all can listen)."""
     problems: dict[str, str] = {}  # keyed so that one bad host is told once
     held: dict[int, set[int]] = {}
     for listener in listeners:
@@ -113,11 +124,7 @@ def check_listeners(listeners: Sequence[Listener]) -> None:
             per_host = key in ("resolve", "address")
             where = listener.host if per_host else f"{listener.host}:{listener.port}"
             problems.setdefault(f"{key}:{where}", problem)
-    if problems:
-        raise DeployError(
-            "the stack cannot listen where the settings say (nothing was stopped or changed):\n  "
-            + "\n  ".join(problems.values())
-        )
+    return list(problems.values())
 
 
 def _bind_problem(listener: Listener) -> tuple[str, str | None]:
