@@ -358,6 +358,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # httpx logs every request at INFO: the --via traffic would flood the log.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         if args.command == "fault":
             return fault(args, console)
