@@ -43,6 +43,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also run acgs-sim and the webhook receiver (kept on later deploys)",
     )
     demo.add_argument("--no-demo", action="store_true", help="stop acgs-sim and the webhook")
+    # Neither flag: the `infra` key when set, else as the last deploy did.
+    infra = deploy.add_mutually_exclusive_group()
+    infra.add_argument(
+        "--infra",
+        action="store_true",
+        help="with --demo, also run HAProxy, Redis, PostgreSQL and their exporters (default)",
+    )
+    infra.add_argument(
+        "--no-infra",
+        action="store_true",
+        help="leave the demo infrastructure out (kept on later deploys); for your own",
+    )
     _subcommand(subcommands, "status", commands.status, "each component's URL and state")
     reload = _subcommand(
         subcommands, "reload", commands.reload, "validate and hot-reload the configs"

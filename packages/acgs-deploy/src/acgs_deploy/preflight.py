@@ -170,9 +170,15 @@ def _explain_bind(listener: Listener, where: str, error: OSError) -> tuple[str, 
 
 
 def _listening_ports(pid: int) -> set[int]:
-    """The TCP ports process `pid` listens on; none when it cannot be asked."""
+    """The TCP ports process `pid` and its children listen on (HAProxy's master leaves its
+    listeners to its worker); none when it cannot be asked."""
     try:
-        connections = psutil.Process(pid).net_connections(kind="inet")
+        process = psutil.Process(pid)
+        connections = [
+            c
+            for p in (process, *process.children(recursive=True))
+            for c in p.net_connections(kind="inet")
+        ]
     except psutil.Error:
         return set()
     return {c.laddr.port for c in connections if c.status == psutil.CONN_LISTEN}

@@ -137,8 +137,10 @@ class LocalBackend:
         states = self._start_or_reload(wanted, changed, rendered.certs_changed, replaced)
         self._finish(wanted, states, before)
         self._remember()
-        return Report(components=[*states, *self._left_out_states()], config_changed=changed,
-                      notes=list(self.plan.left_out.values()) if self.plan else [])  # fmt: skip
+        shown = {state.name for state in states}
+        left_out = [state for state in self._left_out_states() if state.name not in shown]
+        notes = list(self.plan.left_out.values()) if self.plan else []
+        return Report(components=[*states, *left_out], config_changed=changed, notes=notes)
 
     def _remember(self) -> None:
         left_out = dict(self.plan.left_out) if self.plan else {}

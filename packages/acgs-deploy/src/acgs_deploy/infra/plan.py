@@ -72,7 +72,9 @@ def _binaries(decided: Plan) -> None:
 
 
 def prepare(settings: StackSettings, secrets: Secrets, decided: Plan) -> None:
-    """Make PostgreSQL's cluster on the first deploy; left out when that fails."""
+    """Redis' directory; PostgreSQL's cluster on the first deploy (left out when that fails)."""
+    if "redis" in decided.run:
+        settings.layout.redis_data.mkdir(parents=True, exist_ok=True, mode=0o700)
     if "postgres" not in decided.run:
         return
     try:

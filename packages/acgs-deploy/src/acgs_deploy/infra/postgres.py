@@ -37,9 +37,11 @@ __all__ = [
     "client_env",
     "dump",
     "ensure_cluster",
+    "has_cluster",
     "postgres_spec",
     "ready",
     "restore_dump",
+    "set_password",
     "unreachable",
 ]
 
@@ -157,7 +159,7 @@ def ensure_cluster(settings: StackSettings, secrets: Secrets) -> bool:
     A failed attempt leaves no half-made cluster behind (the next deploy tries again).
     """
     data = settings.layout.postgres_data
-    if (data / "PG_VERSION").is_file():
+    if has_cluster(settings):
         return False
     problem = unreachable(settings)
     if problem:
@@ -189,7 +191,9 @@ def ensure_cluster(settings: StackSettings, secrets: Secrets) -> bool:
                 "initdb",
             )
         _run(
-            [_binary("postgres"), "--single", "-D", str(data), "postgres"],
+            # No fsync for this one statement: like initdb --no-sync, a cluster cut short by a
+            # crash here is made again by the next deploy.
+            [_binary("postgres"), "--single", "-c", "fsync=off", "-D", str(data), "postgres"],
             "creating the acgs database",
             stdin=f"CREATE DATABASE {DATABASE} OWNER {ROLE};\n",
         )
@@ -197,6 +201,21 @@ def ensure_cluster(settings: StackSettings, secrets: Secrets) -> bool:
         shutil.rmtree(data, ignore_errors=True)
         raise
     return True
+
+
+def has_cluster(settings: StackSettings) -> bool:
+    return (settings.layout.postgres_data / "PG_VERSION").is_file()
+
+
+def set_password(settings: StackSettings, secrets: Secrets) -> None:
+    """Give the `acgs` role POSTGRES_PASSWORD (single-user mode: the server must be stopped;
+    the password goes on stdin, never argv)."""
+    quoted = secrets.postgres_password.replace("'", "''")
+    _run(
+        [_binary("postgres"), "--single", "-D", str(settings.layout.postgres_data), "postgres"],
+        "setting the acgs role's password",
+        stdin=f"ALTER ROLE {ROLE} PASSWORD '{quoted}';\n",
+    )
 
 
 def postgres_spec(settings: StackSettings) -> ProcessSpec | None:

@@ -41,6 +41,8 @@ def redis_conf(settings: StackSettings, secrets: Secrets) -> str:
             "save 60 1",
             "appendonly no",
             "daemonize no",
+            # Keep the command line the process manager recorded (it checks it before a stop).
+            "set-proc-title no",
             'logfile ""',
             "loglevel notice",
             "",
