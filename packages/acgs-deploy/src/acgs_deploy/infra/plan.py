@@ -40,10 +40,14 @@ def plan(settings: StackSettings, manager: ProcessManager) -> Plan:
                 "run the demo's",
             )
     _binaries(decided)
-    for component in infra_components(settings, None, decided.run):
-        problems = preflight.listener_problems(component.listeners(manager.running(component.name)))
-        if problems and component.name in decided.run:
-            decided.leave_out(component.name, f"{component.name}: {problems[0]}")
+    listeners = [
+        listener
+        for component in infra_components(settings, None, decided.run)
+        for listener in component.listeners(manager.running(component.name))
+    ]
+    for part, line in preflight.listener_problems(listeners):
+        if part in decided.run:
+            decided.leave_out(part, line)
     return decided
 
 

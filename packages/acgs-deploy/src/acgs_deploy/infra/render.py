@@ -70,9 +70,12 @@ def haproxy_config(settings: StackSettings, secrets: Secrets, pem: Path) -> str:
                 extra=[f"http-request replace-path ^{prefix}/?(.*)$ /\\1"],
             )
         )
-    front.append(
+    # http-request rules run before backend selection: the 404 lives in a backend of its own.
+    front.append("  default_backend no-such-service")
+    backends.append(
+        "backend no-such-service\n"
         '  http-request return status 404 content-type text/plain string "no such service: '
-        'use /<service>/<path>"'
+        'use /<service>/<path>"\n'
     )
     metrics = haproxy.metrics_frontend(
         "metrics", hostport(settings.host, settings.haproxy_metrics_port), pem, USERLIST
