@@ -82,7 +82,7 @@ def expected_targets(settings: StackSettings) -> dict[str, set[str]]:
     expected["prometheus"] = {topology.prometheus}
     expected["alertmanager"] = {topology.alertmanager}
     expected["node_exporter"] = {topology.node_exporter}
-    for job, target in topology.optional_exporters:
+    for job, target in [*topology.optional_exporters, *topology.infra_jobs]:
         expected[job] = {target}
     return expected
 
