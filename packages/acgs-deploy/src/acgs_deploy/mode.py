@@ -71,7 +71,9 @@ def remember(
     infra: bool | None = None,
     skipped: dict[str, str] | None = None,
 ) -> None:
-    shown = settings.model_dump(mode="json", exclude=set(SECRET_FIELDS))
+    # Defaults left out: a topology-only key (prometheus_replicas ...) given back explicitly
+    # would be refused with topology single, and the settings could not be read back.
+    shown = settings.model_dump(mode="json", exclude=set(SECRET_FIELDS), exclude_defaults=True)
     record = {
         "target": target,
         "demo": demo,
