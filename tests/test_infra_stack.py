@@ -178,6 +178,25 @@ def test_backup_and_restore_bring_back_a_row_and_a_key(
     assert {part: states[part] for part in PARTS} == dict.fromkeys(PARTS, "healthy")
 
 
+def test_no_infra_stops_it_and_infra_brings_it_back(deployed: StackSettings) -> None:
+    console = Console(record=True, width=300)
+    assert commands.deploy(no_infra=True, settings=deployed, console=console) == 0
+    running = LocalBackend(deployed).running()
+    assert not set(PARTS) & set(running)
+    assert {"acgs-sim", "prometheus"} <= set(running)  # still the demo, without its stores
+    with stack_client(deployed, "prometheus") as client:
+        jobs = {
+            t["labels"]["job"]
+            for t in client.get("/api/v1/targets").json()["data"]["activeTargets"]
+        }
+    assert not set(INFRA_JOBS) & jobs
+    # Status describes what runs: the parts left out on purpose are not missed.
+    assert commands.status(settings=deployed, console=console) == 0
+    assert not set(PARTS) & {s.name for s in LocalBackend(deployed).status().components}
+    assert commands.deploy(infra=True, settings=deployed, console=console) == 0
+    assert set(PARTS) <= set(LocalBackend(deployed).running())
+
+
 def test_a_taken_port_leaves_its_part_out_and_the_rest_comes_up() -> None:
     with reachable_root() as root, socket.socket() as taken:
         taken.bind(("127.0.0.1", free_port()))

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from acgs_deploy import components
-from acgs_deploy.component import plain_checks
 from acgs_deploy.backends.local import LocalBackend
+from acgs_deploy.component import plain_checks
 from acgs_deploy.settings import StackSettings
 
 

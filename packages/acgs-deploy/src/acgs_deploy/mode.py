@@ -36,14 +36,17 @@ def last_demo(settings: StackSettings) -> bool:
     return bool(_read(settings).get("demo", False))
 
 
-def infra_wanted(settings: StackSettings, flag: bool | None = None) -> bool:
-    """Whether the demo infrastructure is part of this stack: `flag` (``--no-infra``) when
-    given, else the `infra` key when set (stack file, ACGS_INFRA), else as the last deploy."""
+def infra_wanted(settings: StackSettings, flag: bool | None = None, *, deploying: bool) -> bool:
+    """Whether the demo infrastructure is part of this stack. A deploy: `flag` (``--infra``,
+    ``--no-infra``) when given, else the `infra` key when set (stack file, ACGS_INFRA), else as
+    the last deploy. Anything else (status, health, down, reload, restore): as the last deploy
+    did, so that they describe what runs."""
     if flag is not None:
         return flag
-    if "infra" in settings.model_fields_set:
+    if deploying and "infra" in settings.model_fields_set:
         return settings.infra
-    return bool(_read(settings).get("infra", settings.infra))
+    remembered = _read(settings).get("infra")
+    return settings.infra if remembered is None else bool(remembered)
 
 
 def left_out(settings: StackSettings) -> dict[str, str]:

@@ -81,9 +81,10 @@ class LocalBackend:
         console: Console | None = None,
     ) -> None:
         self.settings = settings
+        deploying = options is not None  # status, down, restore ... describe what runs
         options = options or DeployOptions()
         self.demo = mode.last_demo(settings) if options.demo is None else options.demo
-        self.infra = mode.infra_wanted(settings, options.infra)
+        self.infra = mode.infra_wanted(settings, options.infra, deploying=deploying)
         # The infrastructure parts this deploy runs and leaves out (decided in `preflight`).
         self.plan: Plan | None = None
         self.allow_fewer = options.allow_fewer_rules
@@ -447,7 +448,7 @@ class LocalBackend:
         if before.config is not None:
             configstore.reinstate(before.config, self.settings.layout)
         if before.settings is not None:
-            mode.remember(before.settings, target="local", demo=before.demo)
+            mode.remember(before.settings, target="local", demo=before.demo, infra=self.infra)
         back = [c for name, c in before.running.items() if name in restarted]
         for component in back:
             assert component.spec is not None
