@@ -5,7 +5,7 @@ probe, reload and stop it; and the health probes most components use (`http_chec
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -36,10 +36,10 @@ class Component:
     optional: bool = False
     # The stack-file key of each port, when they differ (else `port_key` for all).
     port_keys: Sequence[str] = ()
-    # Files of the configuration directory it reads at start: a change restarts it.
+    # The files (and directories, ending in "/") of the configuration it reads: when one
+    # changed it is restarted.
     config_files: Sequence[str] = ()
-    # Reads the certificates at start only: renewed ones restart it.
-    reads_certs: bool = False
+    restarts_on_new_certificates: bool = False  # it reads them only at start
 
     def listeners(self, pid: int | None) -> list[Listener]:
         """Where it listens, for the preflight; `pid` is its running process, if any."""
@@ -48,6 +48,14 @@ class Component:
             Listener(self.name, self.host_key, self.host, key, port, pid)
             for key, port in zip(keys, self.ports, strict=True)
         ]
+
+    def config_changed(self, changed: Collection[str]) -> bool:
+        """Whether a file it reads is among `changed` (paths in the config directory)."""
+        return any(
+            name == wanted or (wanted.endswith("/") and name.startswith(wanted))
+            for name in changed
+            for wanted in self.config_files
+        )
 
 
 # Seconds a health probe waits for an answer; a server that sends none is "unresponsive".

@@ -236,7 +236,7 @@ class LocalBackend:
                     action = "reloaded"
                 elif component.spec and (
                     (component.name == "grafana" and reloads["grafana"])
-                    or set(component.config_files) & changed
+                    or component.config_changed(changed)
                 ):
                     self.manager.stop(component.name)
                     self.manager.start(component.spec)
@@ -349,7 +349,8 @@ class LocalBackend:
                 if component.name in replaced:
                     state.hint = "answered nothing (frozen or hung): killed and started again"
             elif (component.name == "grafana" and (reloads["grafana"] or certs_changed)) or (
-                (component.reads_certs and certs_changed) or set(component.config_files) & changed
+                (component.restarts_on_new_certificates and certs_changed)
+                or component.config_changed(changed)
             ):
                 manager.stop(component.name)
                 state.pid, state.action = manager.start(component.spec), "restarted"

@@ -88,7 +88,7 @@ def _part(
         optional=True,
         port_keys=list(ports),
         config_files=[FILES[name]] if name in FILES else [],
-        reads_certs=spec is not None and spec.argv[0] == haproxy.HAPROXY,
+        restarts_on_new_certificates=spec is not None and spec.argv[0] == haproxy.HAPROXY,
     )
 
 
