@@ -78,6 +78,7 @@ def restored(settings: StackSettings, running: Collection[str]) -> None:
 
 
 def discard(settings: StackSettings) -> None:
-    """The copies a backup made, once archived (or when it failed)."""
+    """The copies a backup made, once archived (or when it failed); before a restore, a dump
+    an earlier restore left because PostgreSQL did not run then."""
     _redis_copy(settings).unlink(missing_ok=True)
     settings.layout.postgres_dump.unlink(missing_ok=True)

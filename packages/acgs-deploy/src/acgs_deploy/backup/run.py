@@ -202,6 +202,8 @@ def _restore_targets(settings: StackSettings, backend: LocalBackend) -> RestoreT
     previous ones, after a roll-back)."""
     running = list(backend.running())
     stateful = [name for name in running if name in STATEFUL]
+    # A dump left by an earlier restore that PostgreSQL was not there to take: not this one's.
+    infra_backup.discard(settings)
 
     def start(names: list[str]) -> None:
         failed = backend.start(names)
