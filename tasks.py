@@ -11,7 +11,6 @@ import sys
 from invoke.context import Context
 from invoke.tasks import task
 
-from acgs_dashboards import cli as dashboards_cli
 from acgs_deploy import commands
 
 STATE_DIR_HELP = "state directory (default .acgs/ here, or ACGS_STATE_DIR)"
@@ -135,6 +134,10 @@ def lint_dashboards(c: Context) -> None:
 @task(help={"out": "output directory (default: build/grafana)"})
 def build_dashboards(c: Context, out: str = "build/grafana") -> None:
     """Write the dashboard JSON and Grafana provisioning files into OUT."""
+    # Imported here: the Grafana SDK takes seconds to import, which every other task (a
+    # redeploy among them) would pay.
+    from acgs_dashboards import cli as dashboards_cli
+
     done(dashboards_cli.main(["build", "--out", out]))
 
 
