@@ -13,6 +13,7 @@ command line, ports, health probe, and the files whose change restarts them.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from collections.abc import Callable
 import httpx
 
 from acgs_deploy import haproxy
-from acgs_deploy.client import ComponentName, base_url
+from acgs_deploy.client import base_url
 from acgs_deploy.component import Component, http_checks, server_checks
 from acgs_deploy.infra import postgres, redis
 from acgs_deploy.infra.render import FILES, MONITOR_URI
@@ -148,7 +149,7 @@ def _redis_exporter(settings: StackSettings, secrets: Secrets | None) -> Compone
         _plain(f"http://{backend}/health"),
     )
     # Loopback whatever `host` says: only its TLS front is reachable from elsewhere.
-    return Component(**{**component.__dict__, "host": "127.0.0.1", "host_key": ""})
+    return dataclasses.replace(component, host="127.0.0.1", host_key="")
 
 
 def _redis_front(settings: StackSettings, _: Secrets | None) -> Component:
@@ -162,7 +163,7 @@ def _redis_front(settings: StackSettings, _: Secrets | None) -> Component:
         spec,
         f"{base_url(settings, 'redis_exporter')}/metrics",
         {"redis_exporter_port": settings.redis_exporter_port},
-        _tls(settings, "redis_exporter", "/metrics"),
+        server_checks(settings, "redis_exporter", "/metrics"),
     )
 
 
@@ -201,12 +202,8 @@ def _postgres_exporter(settings: StackSettings, secrets: Secrets | None) -> Comp
         spec,
         f"{base_url(settings, 'postgres_exporter')}/metrics",
         {"postgres_exporter_port": settings.postgres_exporter_port},
-        _tls(settings, "postgres_exporter", "/"),
+        server_checks(settings, "postgres_exporter", "/"),
     )
-
-
-def _tls(settings: StackSettings, server: ComponentName, path: str) -> Checks:
-    return server_checks(settings, server, path)
 
 
 def _plain(url: str) -> Checks:
