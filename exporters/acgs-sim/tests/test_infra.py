@@ -25,7 +25,7 @@ from acgs_testkit.infra import (
 )
 from acgs_testkit.ports import free_port
 from acgs_testkit.sim import ACGS_SIM, SimProcess, free_base_port, parse_metrics
-from acgs_testkit.waiting import wait_for
+from acgs_testkit.waiting import poll, wait_for
 
 # The routes that never go through the traffic generator.
 NOT_API = ("/health", "/metrics", "/control/faults", "/control/faults/{fault}")
@@ -71,11 +71,12 @@ def test_traffic_through_haproxy_uses_redis_and_postgres(
     # HAProxy's own (the few requests sent before it listens reach nobody).
     sim.start()
     with front, httpx.Client(timeout=5) as client:
-        counts = wait_for(
-            lambda: (c := _haproxy_responses(client, front.url)) and min(c.values()) >= 20 and c,
+        counts = poll(
+            lambda: _haproxy_responses(client, front.url),
+            lambda found: len(found) == len(sim.services) and min(found.values()) >= 20,
             timeout_s=60,
-            what="HAProxy to pass traffic to every service",
         )
+        assert min(counts.values()) >= 20, counts
         # Read after HAProxy: every response HAProxy counted was counted by its service
         # first; the services may have served a few more in between.
         served = {s: _api_requests(client, sim, s) for s in counts}
