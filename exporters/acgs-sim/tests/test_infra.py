@@ -91,12 +91,12 @@ def test_traffic_through_haproxy_uses_redis_and_postgres(
             assert stats["keyspace_misses"] > 0
             assert cache.ttl("acgs:principle:fairness") > 0
         with psycopg.connect(pg.dsn()) as conn:
-            counts = conn.execute(
+            rows = conn.execute(
                 "SELECT (SELECT count(*) FROM governance_actions),"
                 " (SELECT count(*) FROM governance_decisions)"
             ).fetchone()
-        assert counts is not None
-        assert min(counts) > 0
+        assert rows is not None
+        assert min(rows) > 0
         health = client.get(f"{sim.url('gs')}/health").json()
         assert health["status"] == "ok"
         assert {b["state"] for b in health["backends"].values()} == {"up"}
