@@ -21,6 +21,7 @@ import os
 import pwd
 import secrets
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -204,14 +205,19 @@ class PostgresServer(_Probed):
             return False
 
     def halt(self) -> None:
-        """Stop the server, keeping the cluster (:meth:`resume` starts it again)."""
+        """Stop the server, keeping the cluster (:meth:`resume` starts it again).
+
+        SIGINT, PostgreSQL's fast shutdown: SIGTERM (smart) would wait for every client
+        (the exporter, acgs-sim) to disconnect first."""
+        if self.running:
+            os.kill(self.pid, signal.SIGINT)
         super().stop()
 
     def resume(self, timeout_s: float = 60.0) -> None:
         super().start(timeout_s)
 
     def stop(self) -> None:
-        super().stop()
+        self.halt()
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -374,11 +380,13 @@ def infra_stack(workdir: Path, rule_files: Sequence[Path] = ()) -> Iterator[Infr
             *((f"acgs-{s}", sim.port(s)) for s in sim.services),
         ]
         rules = ", ".join(f"'{p}'" for p in rule_files)
+        # postgres_exporter takes a second to find PostgreSQL down: its scrapes get 3 s.
         config = (
             "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
             f"rule_files: [{rules}]\nscrape_configs:\n"
             + "".join(
                 f"- job_name: {job}\n  static_configs: [{{targets: ['127.0.0.1:{p}']}}]\n"
+                + ("  scrape_interval: 3s\n  scrape_timeout: 3s\n" if job == "postgres" else "")
                 for job, p in jobs
             )
         )
