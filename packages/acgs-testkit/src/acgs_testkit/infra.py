@@ -46,6 +46,7 @@ __all__ = [
     "PostgresServer",
     "RedisServer",
     "haproxy",
+    "haproxy_exporter",
     "infra_stack",
     "postgres_exporter",
     "postgres_server",
@@ -251,9 +252,21 @@ def postgres_exporter(
     return Server(argv, port, workdir / "postgres_exporter.log", "/metrics", auth=auth, env=env)
 
 
+def haproxy_exporter(workdir: Path, front: HAProxyServer, *, port: int | None = None) -> Server:
+    """prometheus-haproxy-exporter (the one the compose target runs) reading `front`'s stats."""
+    port = port or free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    argv = [
+        "prometheus-haproxy-exporter",
+        f"--haproxy.scrape-uri={front.url}/stats;csv",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
+    return Server(argv, port, workdir / "haproxy_exporter.log", ready_path="/metrics")
+
+
 class HAProxyServer(Server):
     """HAProxy: ``front_url`` routes ``/<service>/...`` to the sim; :attr:`url` is the
-    native Prometheus exporter (``/metrics``)."""
+    native Prometheus exporter (``/metrics``) and the stats page (``/stats``)."""
 
     front_port: int
 
@@ -275,7 +288,8 @@ def haproxy_config(
         "",
         f"frontend metrics\n  bind 127.0.0.1:{metrics_port}",
         "  http-request use-service prometheus-exporter if { path /metrics }",
-        "  http-request return status 404\n",
+        "  http-request return status 404 unless { path_beg /stats }",
+        "  stats enable\n  stats uri /stats\n",
     ]
     for service in services:
         port = sim_base_port + SERVICE_NAMES.index(service)
