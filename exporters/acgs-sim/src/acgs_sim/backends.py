@@ -27,6 +27,8 @@ from typing import Any
 
 import psycopg
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 __all__ = [
     "SCHEMA",
@@ -130,6 +132,9 @@ class RedisBackend:
             socket_timeout=TIMEOUT_S,
             socket_connect_timeout=TIMEOUT_S,
             client_name="acgs-sim",
+            # redis-py retries a failed call 3 times with backoff (seconds): a request would
+            # hang that long on a Redis that is down. Fail at once; the caller degrades.
+            retry=Retry(NoBackoff(), 0),
         )
 
     def call(self, command: Callable[[redis.Redis], Any]) -> Any:

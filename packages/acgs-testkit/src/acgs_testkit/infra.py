@@ -6,7 +6,9 @@ whatever happened). Credentials travel in files (0600) and environment variables
     with redis_server(tmp_path / "redis") as redis, redis_exporter(tmp_path / "rx", redis):
         ...
     with postgres_server() as pg:         # as the postgres system user, data in a temp dir
-        pg.dsn                            # for psycopg; pg.password is the acgs role's
+        pg.dsn()                          # for psycopg; pg.password is the acgs role's
+    with infra_stack(tmp_path, [rules]) as stack:   # all of it, with a Prometheus
+        stack.query("redis_up")
 
 PostgreSQL refuses root: the cluster is made with ``runuser -u postgres -- initdb`` in a
 temporary directory owned by ``postgres`` (a pytest tmp_path is not reachable by that user)
@@ -19,10 +21,14 @@ import os
 import pwd
 import secrets
 import shutil
+import signal
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import redis
@@ -30,18 +36,24 @@ from psycopg import sql
 
 from acgs_metrics import SERVICE_NAMES
 from acgs_testkit.ports import free_port
-from acgs_testkit.servers import Server, WebAuth
-from acgs_testkit.waiting import ServerExited, log_tail, poll
+from acgs_testkit.servers import Server, WebAuth, prometheus
+from acgs_testkit.sim import SimProcess, free_base_port
+from acgs_testkit.waiting import ServerExited, log_tail, poll, wait_for
 
 __all__ = [
     "HAProxyServer",
+    "InfraStack",
     "PostgresServer",
     "RedisServer",
     "haproxy",
+    "haproxy_exporter",
+    "infra_stack",
     "postgres_exporter",
     "postgres_server",
     "redis_exporter",
     "redis_server",
+    "sim_env",
+    "sim_infra_args",
 ]
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -194,14 +206,19 @@ class PostgresServer(_Probed):
             return False
 
     def halt(self) -> None:
-        """Stop the server, keeping the cluster (:meth:`resume` starts it again)."""
+        """Stop the server, keeping the cluster (:meth:`resume` starts it again).
+
+        SIGINT, PostgreSQL's fast shutdown: SIGTERM (smart) would wait for every client
+        (the exporter, acgs-sim) to disconnect first."""
+        if self.running:
+            os.kill(self.pid, signal.SIGINT)
         super().stop()
 
     def resume(self, timeout_s: float = 60.0) -> None:
         super().start(timeout_s)
 
     def stop(self) -> None:
-        super().stop()
+        self.halt()
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -235,9 +252,21 @@ def postgres_exporter(
     return Server(argv, port, workdir / "postgres_exporter.log", "/metrics", auth=auth, env=env)
 
 
+def haproxy_exporter(workdir: Path, front: HAProxyServer, *, port: int | None = None) -> Server:
+    """prometheus-haproxy-exporter (the one the compose target runs) reading `front`'s stats."""
+    port = port or free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    argv = [
+        "prometheus-haproxy-exporter",
+        f"--haproxy.scrape-uri={front.url}/stats;csv",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
+    return Server(argv, port, workdir / "haproxy_exporter.log", ready_path="/metrics")
+
+
 class HAProxyServer(Server):
     """HAProxy: ``front_url`` routes ``/<service>/...`` to the sim; :attr:`url` is the
-    native Prometheus exporter (``/metrics``)."""
+    native Prometheus exporter (``/metrics``) and the stats page (``/stats``)."""
 
     front_port: int
 
@@ -259,7 +288,8 @@ def haproxy_config(
         "",
         f"frontend metrics\n  bind 127.0.0.1:{metrics_port}",
         "  http-request use-service prometheus-exporter if { path /metrics }",
-        "  http-request return status 404\n",
+        "  http-request return status 404 unless { path_beg /stats }",
+        "  stats enable\n  stats uri /stats\n",
     ]
     for service in services:
         port = sim_base_port + SERVICE_NAMES.index(service)
@@ -288,3 +318,95 @@ def haproxy(
     server = HAProxyServer(argv, metrics_port, workdir / "haproxy.log", ready_path="/metrics")
     server.front_port = front_port
     return server
+
+
+def sim_infra_args(
+    redis: RedisServer | None, pg: PostgresServer | None, front: HAProxyServer | None = None
+) -> list[str]:
+    """acgs-sim's options for these servers (credentials: :func:`sim_env`)."""
+    args = []
+    if redis is not None:
+        args += ["--redis", redis.address]
+    if pg is not None:
+        args += ["--postgres", pg.address]
+    if front is not None:
+        args += ["--via", front.front_url]
+    return args
+
+
+def sim_env(redis: RedisServer | None, pg: PostgresServer | None) -> dict[str, str]:
+    """The environment that gives acgs-sim their credentials."""
+    env = {}
+    if redis is not None:
+        env["ACGS_SIM_REDIS_PASSWORD"] = redis.password
+    if pg is not None:
+        env["ACGS_SIM_POSTGRES_PASSWORD"] = pg.password
+    return env
+
+
+@dataclass
+class InfraStack:
+    """acgs-sim using Redis and PostgreSQL, its traffic through HAProxy, and a Prometheus
+    scraping every second: the services (jobs ``acgs-<service>``), ``haproxy``, ``redis``
+    and ``postgres`` (the exporters), evaluating the given rule files."""
+
+    prometheus: Server
+    sim: SimProcess
+    redis: RedisServer
+    postgres: PostgresServer
+    haproxy: HAProxyServer
+    redis_exporter: Server
+    postgres_exporter: Server
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        with self.prometheus.client() as client:
+            body = client.get("/api/v1/query", params={"query": expr}).raise_for_status().json()
+        result: list[dict[str, Any]] = body["data"]["result"]
+        return result
+
+    def wait_for(self, expr: str, timeout_s: float = 60) -> list[dict[str, Any]]:
+        """Until ``expr`` has a result; that result."""
+        return wait_for(lambda: self.query(expr), timeout_s, f"a result for {expr}", every_s=0.5)
+
+
+@contextmanager
+def infra_stack(workdir: Path, rule_files: Sequence[Path] = ()) -> Iterator[InfraStack]:
+    """Start :class:`InfraStack` in ``workdir``; everything is stopped when the block ends."""
+    with ExitStack() as cleanup:
+        redis = cleanup.enter_context(redis_server(workdir / "redis"))
+        pg = cleanup.enter_context(postgres_server())
+        rx = cleanup.enter_context(redis_exporter(workdir / "redis_exporter", redis))
+        px = cleanup.enter_context(postgres_exporter(workdir / "postgres_exporter", pg))
+        base = free_base_port()
+        front = haproxy(workdir / "haproxy", base)
+        sim = SimProcess(
+            base, "--seed", "7", *sim_infra_args(redis, pg, front), env=sim_env(redis, pg)
+        )
+        cleanup.callback(lambda: sim.process is not None and sim.terminate())
+        sim.start()
+        # HAProxy after the services, so its first health checks pass.
+        cleanup.enter_context(front)
+        port = free_port()
+        jobs = [
+            ("haproxy", front.port),
+            ("redis", rx.port),
+            ("postgres", px.port),
+            *((f"acgs-{s}", sim.port(s)) for s in sim.services),
+        ]
+        rules = ", ".join(f"'{p}'" for p in rule_files)
+        # postgres_exporter takes a second to find PostgreSQL down: its scrapes get 3 s.
+        config = (
+            "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+            f"rule_files: [{rules}]\nscrape_configs:\n"
+            + "".join(
+                f"- job_name: {job}\n  static_configs: [{{targets: ['127.0.0.1:{p}']}}]\n"
+                + ("  scrape_interval: 3s\n  scrape_timeout: 3s\n" if job == "postgres" else "")
+                for job, p in jobs
+            )
+        )
+        server = cleanup.enter_context(prometheus(workdir / "prometheus", config, port=port))
+        stack = InfraStack(server, sim, redis, pg, front, rx, px)
+        stack.wait_for("min(up) == 1 and count(up) == 10")
+        # HAProxy counts the traffic only once every backend passed a check.
+        stack.wait_for(f"count(haproxy_backend_active_servers == 1) == {len(sim.services)}")
+        yield stack

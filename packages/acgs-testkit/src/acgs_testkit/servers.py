@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import bcrypt
 import httpx
@@ -144,7 +145,7 @@ class Server:
             stop_process(self._process, timeout_s=30)
         self._process = None
 
-    def __enter__(self) -> Server:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
