@@ -28,6 +28,7 @@ from acgs_deploy.health import stack_health
 from acgs_deploy.infra import PARTS, postgres, redis
 from acgs_deploy.secrets import Secrets
 from acgs_deploy.settings import StackSettings
+from acgs_metrics import SERVICE_NAMES
 from acgs_testkit.ports import free_port
 from acgs_testkit.stack import deployed_stack
 from acgs_testkit.waiting import poll, wait_for
@@ -74,6 +75,15 @@ def test_every_part_runs_and_the_three_jobs_are_up(deployed: StackSettings) -> N
     with stack_client(deployed, "prometheus") as client:
         for metric in ("haproxy_process_start_time_seconds", "redis_up", "pg_up"):
             assert float(query(client, metric)[0]["value"][1]) > 0, metric
+        # One backend per service, each with its server up (HAProxyBackendDown's expression).
+        backends = poll(
+            lambda: query(client, "haproxy_backend_active_servers"),
+            lambda found: len(found) == 7 and all(b["value"][1] == "1" for b in found),
+            60,
+        )
+        assert sorted(b["metric"]["proxy"] for b in backends) == sorted(
+            f"acgs-{name}" for name in SERVICE_NAMES
+        )
 
 
 def test_exporters_refuse_plain_http_and_missing_credentials(deployed: StackSettings) -> None:

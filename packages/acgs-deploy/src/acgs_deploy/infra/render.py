@@ -70,13 +70,15 @@ def haproxy_config(settings: StackSettings, secrets: Secrets, pem: Path) -> str:
                 extra=[f"http-request replace-path ^{prefix}/?(.*)$ /\\1"],
             )
         )
-    # http-request rules run before backend selection: the 404 lives in a backend of its own.
-    front.append("  default_backend no-such-service")
-    backends.append(
-        "backend no-such-service\n"
+    # Anything else is answered by HAProxy itself (a backend without servers for it would
+    # count as down, and HAProxyBackendDown would fire).
+    names = " ".join(f"/{service.name}" for service in SERVICES)
+    front[4:4] = [
+        f"  acl service_path path {names}",
+        f"  acl service_path path_beg {' '.join(f'{name}/' for name in names.split())}",
         '  http-request return status 404 content-type text/plain string "no such service: '
-        'use /<service>/<path>"\n'
-    )
+        'use /<service>/<path>" unless service_path',
+    ]
     metrics = haproxy.metrics_frontend(
         "metrics", hostport(settings.host, settings.haproxy_metrics_port), pem, USERLIST
     )
