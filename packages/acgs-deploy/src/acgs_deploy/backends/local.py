@@ -291,6 +291,10 @@ class LocalBackend:
     def _render_config(self) -> Rendered:
         settings = self.settings
         secrets, certs = secrets_and_certificates(settings)
+        if self.plan is None and self.infra_parts():
+            # A reload or restore (no preflight of the parts): the last deploy's. A restore
+            # onto a new machine makes PostgreSQL's cluster here.
+            self.plan = Plan(run=self.infra_parts())
         if self.plan is not None:
             infra_plan.prepare(settings, secrets, self.plan)
         parts = self.infra_parts()
