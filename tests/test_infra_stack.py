@@ -29,7 +29,7 @@ from acgs_deploy.infra import PARTS, postgres, redis
 from acgs_deploy.secrets import Secrets
 from acgs_deploy.settings import StackSettings
 from acgs_metrics import SERVICE_NAMES
-from acgs_testkit.ports import free_port
+from acgs_testkit.ports import free_port, free_stack_settings
 from acgs_testkit.stack import deployed_stack
 from acgs_testkit.waiting import poll, wait_for
 
@@ -186,6 +186,20 @@ def test_backup_and_restore_bring_back_a_row_and_a_key(
     assert not (deployed.layout.data_dir / "redis.rdb").exists()
     states = {s.name: s.state for s in LocalBackend(deployed).status().components}
     assert {part: states[part] for part in PARTS} == dict.fromkeys(PARTS, "healthy")
+    # And onto a new machine: an empty state directory, the backup file and its key.
+    other = free_stack_settings(
+        deployed.state_dir.parent / "new-machine", rules_dir=deployed.rules_dir, infra=True
+    )
+    key = tmp_path / "backup.key"
+    key.write_text(Secrets.load(deployed.state_dir).backup_encryption_key)
+    key.chmod(0o600)
+    try:
+        with (tmp_path / "new-machine.txt").open("w") as out:
+            assert run_restore(other, backup, key, Console(file=out))
+        assert _psql(other, "SELECT note FROM restore_probe") == "kept by the backup"
+        assert _redis(other, "GET", "acgs:restore-probe") == b"kept by the backup"
+    finally:
+        LocalBackend(other).down()
 
 
 def test_no_infra_stops_it_and_infra_brings_it_back(deployed: StackSettings) -> None:
