@@ -164,6 +164,15 @@ def lint_dashboards(session: nox.Session) -> None:
 
 
 @nox.session
+def refresh_exporter_metrics(session: nox.Session) -> None:
+    """Rewrite the linters' exporter metric lists from the real exporters, running against
+    real HAProxy, Redis and PostgreSQL (``-- NAME ...`` for some lists only); commit them."""
+    sync(session)
+    script = "packages/acgs-promql/scripts/scrape_known_metrics.py"
+    session.run("python", script, *session.posargs)
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks: each prints its figures (ratios against the baseline it names)."""
     sync(session)

@@ -11,7 +11,6 @@ import sys
 from invoke.context import Context
 from invoke.tasks import task
 
-from acgs_dashboards import cli as dashboards_cli
 from acgs_deploy import commands
 
 STATE_DIR_HELP = "state directory (default .acgs/ here, or ACGS_STATE_DIR)"
@@ -54,6 +53,8 @@ def test(c: Context, sessions: str = "") -> None:
         "target": "local (background processes, the default), compose or kubernetes (render only)",
         "demo": "also run acgs-sim and the webhook receiver that records alerts",
         "no_demo": "stop the demo parts (default: as the last deploy of this state dir)",
+        "infra": "with --demo, also run HAProxy, Redis, PostgreSQL and their exporters (default)",
+        "no_infra": "leave the demo infrastructure out (kept on later deploys)",
         "allow_fewer_rules": FEWER_RULES_HELP,
         "out": "kubernetes: the directory to render into (default <state dir>/kubernetes)",
         "namespace": "kubernetes: the namespace of the rendered objects (default monitoring)",
@@ -66,6 +67,8 @@ def deploy(
     target: str = "local",
     demo: bool = False,
     no_demo: bool = False,
+    infra: bool = False,
+    no_infra: bool = False,
     allow_fewer_rules: bool = False,
     out: str | None = None,
     namespace: str | None = None,
@@ -78,6 +81,8 @@ def deploy(
             target=target,
             demo=demo,
             no_demo=no_demo,
+            infra=infra,
+            no_infra=no_infra,
             allow_fewer_rules=allow_fewer_rules,
             out=out,
             namespace=namespace,
@@ -135,6 +140,10 @@ def lint_dashboards(c: Context) -> None:
 @task(help={"out": "output directory (default: build/grafana)"})
 def build_dashboards(c: Context, out: str = "build/grafana") -> None:
     """Write the dashboard JSON and Grafana provisioning files into OUT."""
+    # Imported here: the Grafana SDK takes seconds to import, which every other task (a
+    # redeploy among them) would pay.
+    from acgs_dashboards import cli as dashboards_cli
+
     done(dashboards_cli.main(["build", "--out", out]))
 
 

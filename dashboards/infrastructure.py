@@ -1,7 +1,10 @@
 """Infrastructure: the nodes (node_exporter), and HAProxy, Redis and PostgreSQL when present.
 
 The HAProxy, Redis and PostgreSQL rows are collapsed: their exporters are optional, and
-Grafana runs no query of a collapsed row until someone opens it.
+Grafana runs no query of a collapsed row until someone opens it. Their queries use the metric
+names of HAProxy 2.6's native exporter (label ``proxy``), redis_exporter 1.45 and
+postgres_exporter 0.11, as the demo stack runs them (a queryload test runs every one of them
+against those real exporters).
 """
 
 from __future__ import annotations
@@ -125,71 +128,153 @@ def build() -> db.Dashboard:
             width=8,
         )
     )
-    board.with_row(
-        _optional_row(
-            "HAProxy",
-            [
-                timeseries(
-                    "HAProxy frontend sessions",
-                    "Current sessions per HAProxy frontend.",
-                    Query(
-                        "sum by (frontend) (haproxy_frontend_current_sessions)",
-                        legend="{{frontend}}",
-                    ),
-                    unit="short",
-                ),
-                timeseries(
-                    "HAProxy 5xx responses",
-                    "HTTP responses with a 5xx code per second, per backend.",
-                    Query(
-                        "sum by (backend) (rate(haproxy_backend_http_responses_total"
-                        '{code="5xx"}[$__rate_interval]))',
-                        legend="{{backend}}",
-                    ),
-                    unit="reqps",
-                ),
-            ],
-        )
-    )
-    board.with_row(
-        _optional_row(
-            "Redis",
-            [
-                timeseries(
-                    "Redis memory used",
-                    "Memory Redis has allocated.",
-                    Query("redis_memory_used_bytes", legend="{{instance}}"),
-                    unit="bytes",
-                ),
-                timeseries(
-                    "Redis commands",
-                    "Commands processed per second.",
-                    Query(
-                        "rate(redis_commands_processed_total[$__rate_interval])",
-                        legend="{{instance}}",
-                    ),
-                    unit="ops",
-                ),
-            ],
-        )
-    )
-    board.with_row(
-        _optional_row(
-            "PostgreSQL",
-            [
-                timeseries(
-                    "PostgreSQL connections",
-                    "Backends connected to each database.",
-                    Query("sum by (datname) (pg_stat_database_numbackends)", legend="{{datname}}"),
-                    unit="short",
-                ),
-                timeseries(
-                    "PostgreSQL database size",
-                    "Size of each database on disk.",
-                    Query("pg_database_size_bytes", legend="{{datname}}"),
-                    unit="bytes",
-                ),
-            ],
-        )
-    )
+    board.with_row(_optional_row("HAProxy", _haproxy_panels()))
+    board.with_row(_optional_row("Redis", _redis_panels()))
+    board.with_row(_optional_row("PostgreSQL", _postgres_panels()))
     return board
+
+
+def _haproxy_panels() -> list[timeseries_builder.Panel]:
+    return [
+        timeseries(
+            "HAProxy request rate",
+            "HTTP requests per second through each backend (one per ACGS service).",
+            Query(
+                "sum by (proxy) (rate(haproxy_backend_http_requests_total[$__rate_interval]))",
+                legend="{{proxy}}",
+            ),
+            unit="reqps",
+        ),
+        timeseries(
+            "HAProxy 5xx responses",
+            "HTTP responses with a 5xx code per second, per backend (the service's own "
+            "errors and HAProxy's 503s when no server is up).",
+            Query(
+                "sum by (proxy) (rate(haproxy_backend_http_responses_total"
+                '{code="5xx"}[$__rate_interval]))',
+                legend="{{proxy}}",
+            ),
+            unit="reqps",
+        ),
+        timeseries(
+            "HAProxy servers up",
+            "Servers of each backend passing their health check (0: HAProxy answers 503).",
+            Query("sum by (proxy) (haproxy_backend_active_servers)", legend="{{proxy}}"),
+            unit="short",
+            min_value=0,
+        ),
+        timeseries(
+            "HAProxy backend response time",
+            "Average response time of each backend's servers over their last requests.",
+            Query("haproxy_backend_response_time_average_seconds", legend="{{proxy}}"),
+            unit="s",
+            min_value=0,
+            limit=1,
+        ),
+        timeseries(
+            "HAProxy frontend sessions",
+            "Current client sessions per HAProxy frontend.",
+            Query("sum by (proxy) (haproxy_frontend_current_sessions)", legend="{{proxy}}"),
+            unit="short",
+        ),
+    ]
+
+
+def _redis_panels() -> list[timeseries_builder.Panel]:
+    return [
+        timeseries(
+            "Redis up",
+            "1 while redis_exporter reaches Redis.",
+            Query("redis_up", legend="{{instance}}"),
+            unit="short",
+            min_value=0,
+            max_value=1,
+        ),
+        timeseries(
+            "Redis commands",
+            "Commands processed per second.",
+            Query(
+                "rate(redis_commands_processed_total[$__rate_interval])",
+                legend="{{instance}}",
+            ),
+            unit="ops",
+        ),
+        timeseries(
+            "Redis cache hit ratio",
+            "Share of key lookups that found their key (principle cache, sessions).",
+            Query(
+                "rate(redis_keyspace_hits_total[$__rate_interval]) / "
+                "(rate(redis_keyspace_hits_total[$__rate_interval])"
+                " + rate(redis_keyspace_misses_total[$__rate_interval]))",
+                legend="{{instance}}",
+            ),
+            unit="percentunit",
+            min_value=0,
+            max_value=1,
+        ),
+        timeseries(
+            "Redis memory used",
+            "Memory Redis has allocated.",
+            Query("redis_memory_used_bytes", legend="{{instance}}"),
+            unit="bytes",
+        ),
+        timeseries(
+            "Redis clients",
+            "Connected clients.",
+            Query("redis_connected_clients", legend="{{instance}}"),
+            unit="short",
+        ),
+    ]
+
+
+def _postgres_panels() -> list[timeseries_builder.Panel]:
+    return [
+        timeseries(
+            "PostgreSQL up",
+            "1 while postgres_exporter reaches PostgreSQL.",
+            Query("pg_up", legend="{{instance}}"),
+            unit="short",
+            min_value=0,
+            max_value=1,
+        ),
+        timeseries(
+            "PostgreSQL transactions",
+            "Commits and rollbacks per second, per database.",
+            Query(
+                'sum by (datname) (rate(pg_stat_database_xact_commit{datname!=""}'
+                "[$__rate_interval]))",
+                legend="{{datname}} commits",
+            ),
+            Query(
+                'sum by (datname) (rate(pg_stat_database_xact_rollback{datname!=""}'
+                "[$__rate_interval]))",
+                legend="{{datname}} rollbacks",
+            ),
+            unit="ops",
+        ),
+        timeseries(
+            "PostgreSQL rows inserted",
+            "Rows inserted per second, per database (governance actions and decisions).",
+            Query(
+                'sum by (datname) (rate(pg_stat_database_tup_inserted{datname!=""}'
+                "[$__rate_interval]))",
+                legend="{{datname}}",
+            ),
+            unit="short",
+        ),
+        timeseries(
+            "PostgreSQL connections",
+            "Backends connected to each database.",
+            Query(
+                'sum by (datname) (pg_stat_database_numbackends{datname!=""})',
+                legend="{{datname}}",
+            ),
+            unit="short",
+        ),
+        timeseries(
+            "PostgreSQL database size",
+            "Size of each database on disk.",
+            Query("pg_database_size_bytes", legend="{{datname}}"),
+            unit="bytes",
+        ),
+    ]

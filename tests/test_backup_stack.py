@@ -446,7 +446,8 @@ def test_disaster_recovery_from_the_backup_file_and_the_key_alone(
     )
     assert code == 0
     shown = " ".join(console.export_text().split())
-    assert f"prometheus_port: {deployed.prometheus_port}, rules_dir: {deployed.rules_dir}" in shown
+    assert f"prometheus_port: {deployed.prometheus_port}," in shown
+    assert f"rules_dir: {deployed.rules_dir}" in shown
     assert not deployed.state_dir.exists()
     argv = [sys.executable, "-m", "invoke", "restore", "--backup-file", str(backup)]
     argv += ["--key-file", str(key), "--state-dir", str(deployed.state_dir)]

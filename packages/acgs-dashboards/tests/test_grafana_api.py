@@ -1,7 +1,7 @@
 """Optional: post every dashboard to a real Grafana through its HTTP API and read it back.
 
 Grafana cannot be installed on these machines, so this runs only where one is reachable
-(the compose target, say): set GRAFANA_URL, GRAFANA_USER (default admin), GRAFANA_PASSWORD
+(the compose target, say): set GRAFANA_URL, GRAFANA_USER (default acgs_admin), GRAFANA_PASSWORD
 and, for TLS with a private CA, GRAFANA_CA. Without GRAFANA_URL the test is skipped; the
 build, lint, provisioning shape and every query are tested without Grafana elsewhere.
 """
@@ -42,7 +42,7 @@ def _panels(board: dict[str, object]) -> list[tuple[str, list[str]]]:
 
 def test_dashboards_round_trip_through_the_grafana_api(built: Path) -> None:
     assert GRAFANA_URL is not None
-    auth = (os.environ.get("GRAFANA_USER", "admin"), os.environ["GRAFANA_PASSWORD"])
+    auth = (os.environ.get("GRAFANA_USER", "acgs_admin"), os.environ["GRAFANA_PASSWORD"])
     ca = os.environ.get("GRAFANA_CA")
     verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca) if ca else True
     options = LintOptions(recorded=read_recorded_series([REPO_ROOT / "rules"]).series)

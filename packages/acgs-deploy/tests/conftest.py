@@ -67,6 +67,7 @@ def settings(tmp_path: Path, rules_dir: Path) -> StackSettings:
         grafana_port=29300,
         sim_base_port=28000,
         webhook_port=29097,
+        infra=False,
     )
 
 

@@ -34,10 +34,14 @@ def test_acgs_deploy_options_go_before_or_after_the_subcommand(called: dict[str,
         "target": "compose",
         "demo": False,
         "no_demo": True,
+        "infra": False,
+        "no_infra": False,
         "allow_fewer_rules": False,
         "out": None,
         "namespace": None,
     }
+    assert cli.main(["deploy", "--demo", "--no-infra"]) == 3
+    assert (called["deploy"]["infra"], called["deploy"]["no_infra"]) == (False, True)
     assert cli.main(["reload", "--allow-fewer-rules"]) == 3
     assert called["reload"] == {"state_dir": None, "stack_file": None, "allow_fewer_rules": True}
 
@@ -58,6 +62,7 @@ def test_backup_subcommands_call_their_functions(called: dict[str, Any]) -> None
     ("argv", "message"),
     [
         (["deploy", "--demo", "--no-demo"], "not allowed with argument --demo"),
+        (["deploy", "--infra", "--no-infra"], "not allowed with argument --infra"),
         (["deploy", "--target", "k8s"], "invalid choice: 'k8s'"),
         (["status", "--demo"], "unrecognized arguments: --demo"),
     ],

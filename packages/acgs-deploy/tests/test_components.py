@@ -8,6 +8,7 @@ import pytest
 
 from acgs_deploy import components
 from acgs_deploy.backends.local import LocalBackend
+from acgs_deploy.component import plain_checks
 from acgs_deploy.settings import StackSettings
 
 
@@ -60,10 +61,10 @@ def test_a_server_that_accepts_but_never_answers_is_unresponsive() -> None:
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen()
-        probe, answers = components._plain_checks([f"http://127.0.0.1:{silent.getsockname()[1]}/"])
+        probe, answers = plain_checks([f"http://127.0.0.1:{silent.getsockname()[1]}/"])
         assert not probe()
         assert not answers()
     # Nothing listening: refused at once, which is not "unresponsive" (it may be starting).
-    probe, answers = components._plain_checks([f"http://127.0.0.1:{free_port()}/"])
+    probe, answers = plain_checks([f"http://127.0.0.1:{free_port()}/"])
     assert not probe()
     assert answers()

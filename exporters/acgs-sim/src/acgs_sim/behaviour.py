@@ -5,6 +5,10 @@ calls it at and its typical handling time), the catalog metrics it emits besides
 metrics, request handlers that record those metrics, and a :meth:`Behaviour.tick` (about once
 a second) that moves its gauges. Faults change what the handlers and ticks record.
 
+Some handlers use the infrastructure (:mod:`acgs_sim.backends`) when the simulator has it:
+principle lookups go through the Redis cache, sessions live in Redis, governance actions and
+decisions are written to PostgreSQL. A handler whose backend is down answers 503.
+
 The numbers are made up but plausible: compliance scores in the 0.9s, synthesis in about a
 second, action costs in tenths of a SOL, a few percent of failures.
 """
@@ -21,6 +25,7 @@ from random import Random
 from typing import Any, ClassVar
 
 from acgs_metrics import CATALOG, GovernanceMetrics, Instruments, MetricType
+from acgs_sim.backends import SESSION_TTL_S, BackendDown, Backends
 from acgs_sim.faults import FaultBoard, FaultName
 
 __all__ = [
@@ -71,11 +76,18 @@ class Behaviour:
     routes: ClassVar[tuple[Route, ...]]
     metrics: ClassVar[tuple[str, ...]]  # catalog metrics emitted besides the HTTP RED ones
 
-    def __init__(self, instruments: Instruments, faults: FaultBoard, rng: Random) -> None:
+    def __init__(
+        self,
+        instruments: Instruments,
+        faults: FaultBoard,
+        rng: Random,
+        backends: Backends | None = None,
+    ) -> None:
         self.gov = GovernanceMetrics(self.service, instruments)
         self.instruments = instruments
         self.faults = faults
         self.rng = rng
+        self.backends = backends or Backends()
         self.started = time.monotonic()
         self._touch_children()
 
@@ -92,7 +104,10 @@ class Behaviour:
 
     def handle(self, route: Route) -> tuple[int, Body]:
         handler: Handler = getattr(type(self), route.handler)
-        return handler(self)
+        try:
+            return handler(self)
+        except BackendDown as error:
+            return 503, {"error": str(error)}
 
     def latency(self, route: Route) -> float:
         """How long this request takes to handle: log-normal around the route's median."""
@@ -194,6 +209,8 @@ ACTION_COSTS = {
 def record_action(behaviour: Behaviour, action_type: str) -> float:
     factor = behaviour.fault_value(FaultName.COST_SPIKE) or 1.0
     cost = min(behaviour.lognormal(ACTION_COSTS[action_type], 0.2) * factor, 1000.0)
+    # Written first: an action the store refused did not happen (503, nothing counted).
+    behaviour.backends.record_action(behaviour.service, action_type, cost)
     behaviour.gov.record_action_cost(action_type, cost)
     return cost
 
@@ -219,8 +236,8 @@ class Auth(Behaviour):
     )
     metrics = ("acgs_auth_attempts_total", "acgs_active_sessions")
 
-    def __init__(self, instruments: Instruments, faults: FaultBoard, rng: Random) -> None:
-        super().__init__(instruments, faults, rng)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.sessions = 120.0
         self.tick()
 
@@ -230,16 +247,19 @@ class Auth(Behaviour):
         return (200, {"authenticated": True}) if ok else (401, {"error": "invalid credentials"})
 
     def login(self) -> tuple[int, Body]:
+        self.backends.touch_session(f"session-{self.rng.randrange(1, 500):05d}")
         return self._attempt(self.pick({"password": 0.8, "wallet": 0.2}), failure=0.06)
 
     def verify_token(self) -> tuple[int, Body]:
+        self.backends.touch_session(f"session-{self.rng.randrange(1, 500):05d}")
         return self._attempt("token", failure=0.01)
 
     def verify_api_key(self) -> tuple[int, Body]:
         return self._attempt("api_key", failure=0.02)
 
     def get_session(self) -> tuple[int, Body]:
-        return 200, {"active": True, "expires_in_s": self.rng.randrange(60, 3600)}
+        existed = self.backends.touch_session(f"session-{self.rng.randrange(1, 500):05d}")
+        return 200, {"active": True, "resumed": existed, "expires_in_s": SESSION_TTL_S}
 
     def logout(self) -> tuple[int, Body]:
         return 204, {}
@@ -266,11 +286,12 @@ class ConstitutionalAI(Behaviour):
         "acgs_constitutional_validation_duration_seconds",
     )
 
-    def __init__(self, instruments: Instruments, faults: FaultBoard, rng: Random) -> None:
-        super().__init__(instruments, faults, rng)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.compliance = ComplianceScores(self)
 
     def validate(self) -> tuple[int, Body]:
+        self.backends.principle(self.rng.choice(PRINCIPLES))
         return 200, {"result": validate(self)}
 
     def list_principles(self) -> tuple[int, Body]:
@@ -278,7 +299,9 @@ class ConstitutionalAI(Behaviour):
 
     def get_principle(self) -> tuple[int, Body]:
         principle = self.rng.choice(PRINCIPLES)
-        return 200, {"principle_id": principle, "score": self.compliance.scores[principle]}
+        cached = self.backends.principle(principle)
+        score = self.compliance.scores[principle]
+        return 200, {"principle_id": principle, "score": score, "cached": cached}
 
     def tick(self) -> None:
         self.compliance.tick()
@@ -345,8 +368,8 @@ class GovernanceSynthesis(Behaviour):
         "acgs_governance_actions_total",
     )
 
-    def __init__(self, instruments: Instruments, faults: FaultBoard, rng: Random) -> None:
-        super().__init__(instruments, faults, rng)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.compliance = ComplianceScores(self)
 
     def synthesize(self) -> tuple[int, Body]:
@@ -365,7 +388,8 @@ class GovernanceSynthesis(Behaviour):
         return 201, {"action_type": action, "cost_sol": record_action(self, action)}
 
     def list_policies(self) -> tuple[int, Body]:
-        return 200, {"count": self.rng.randrange(80, 120)}
+        recent = self.backends.recent_actions()
+        return 200, {"count": self.rng.randrange(80, 120), "recent_actions": recent}
 
     def get_policy(self) -> tuple[int, Body]:
         return 200, {"status": "active"}
@@ -403,8 +427,8 @@ class PolicyGovernance(Behaviour):
         "acgs_constitutional_validation_duration_seconds",
     )
 
-    def __init__(self, instruments: Instruments, faults: FaultBoard, rng: Random) -> None:
-        super().__init__(instruments, faults, rng)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.compliance = ComplianceScores(self)
 
     def act(self) -> tuple[int, Body]:
@@ -414,15 +438,20 @@ class PolicyGovernance(Behaviour):
     def decide(self) -> tuple[int, Body]:
         decision = self.pick(DECISION_TYPES)
         outcome = self.pick({"approved": 0.8, "rejected": 0.15, "escalated": 0.05})
-        self.gov.record_decision(decision, outcome, self.lognormal(2.0, 0.6))
+        seconds = self.lognormal(2.0, 0.6)
+        self.backends.record_decision(decision, outcome, seconds)
+        self.gov.record_decision(decision, outcome, seconds)
         return 200, {"decision_type": decision, "outcome": outcome}
 
     def validate(self) -> tuple[int, Body]:
+        self.backends.principle(self.rng.choice(PRINCIPLES))
         return 200, {"result": validate(self)}
 
     def get_compliance(self) -> tuple[int, Body]:
         principle = self.rng.choice(PRINCIPLES)
-        return 200, {"principle_id": principle, "score": self.compliance.scores[principle]}
+        cached = self.backends.principle(principle)
+        score = self.compliance.scores[principle]
+        return 200, {"principle_id": principle, "score": score, "cached": cached}
 
     def tick(self) -> None:
         self.compliance.tick()
@@ -439,8 +468,8 @@ class EvolutionaryComputation(Behaviour):
 
     GENERATIONS_PER_RUN = 300
 
-    def __init__(self, instruments: Instruments, faults: FaultBoard, rng: Random) -> None:
-        super().__init__(instruments, faults, rng)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.generation = 0
         self.fitness = 0.55
         self.tick()

@@ -29,6 +29,7 @@ from acgs_metrics import SERVICE_NAMES, SERVICES
 from acgs_metrics.exposition import BasicAuth, TLSConfig
 from acgs_sim.behaviour import behaviour_for
 from acgs_sim.faults import FAULT_DEFAULTS, FaultName
+from acgs_sim.infra import add_infra_options, backends_from_args, via_from_args
 from acgs_sim.service import CONTROL_PATH
 from acgs_sim.simulator import DEFAULT_BASE_PORT, TICK_S, SimError, Simulator
 
@@ -72,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
             "examples:\n"
             "  acgs-sim                                  # all services on 8000..8006\n"
             "  acgs-sim --base-port 18000 --services gs,pgc\n"
+            "  acgs-sim --redis 127.0.0.1:6379 --postgres 127.0.0.1:5432 "
+            "--via http://127.0.0.1:8080\n"
             "  acgs-sim fault --port 8004 slow_synthesis --value 12 --duration 120\n"
             "  acgs-sim fault --port 8004 --clear\n\n"
             f"Basic auth: --basic-auth-file FILE (one line user:password, mode 0600) or the "
@@ -109,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
+    add_infra_options(parser)
 
     sub = parser.add_subparsers(dest="command", metavar="{fault}")
     fault = sub.add_parser(
@@ -189,6 +193,11 @@ def run(args: argparse.Namespace, console: Console) -> int:
     tls = None
     if args.tls_cert is not None:
         tls = TLSConfig(args.tls_cert, args.tls_key, args.tls_client_ca)
+    try:
+        via = via_from_args(args)
+        backends = backends_from_args(args)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     simulator = Simulator(
         services,
         host=args.host,
@@ -198,6 +207,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
         tick_s=args.tick,
         traffic_scale=args.traffic_scale,
         seed=args.seed,
+        backends=backends,
+        via=via,
     )
     stop = threading.Event()
 
@@ -215,6 +226,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
             url = simulator.servers[service.name].url
             table.add_row(service.name, url, f"{url}/metrics", ", ".join(service.supported_faults))
         console.print(table)
+        for line in _infra_lines(args):
+            console.print(f"acgs-sim: {line}", highlight=False)
         console.print("acgs-sim: ready (Ctrl-C or SIGTERM stops it)", highlight=False)
         while not stop.wait(0.5):
             pass
@@ -223,6 +236,17 @@ def run(args: argparse.Namespace, console: Console) -> int:
         simulator.stop()
     console.print("acgs-sim: stopped", highlight=False)
     return 0
+
+
+def _infra_lines(args: argparse.Namespace) -> list[str]:
+    lines = []
+    if args.redis:
+        lines.append(f"redis {args.redis} (principle cache, sessions)")
+    if args.postgres:
+        lines.append(f"postgresql {args.postgres} database {args.postgres_db} (actions, decisions)")
+    if args.via:
+        lines.append(f"traffic via {args.via}/<service>")
+    return lines
 
 
 # --- fault ---------------------------------------------------------------------------
@@ -334,6 +358,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # httpx logs every request at INFO: the --via traffic would flood the log.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         if args.command == "fault":
             return fault(args, console)

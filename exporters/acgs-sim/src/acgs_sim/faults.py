@@ -1,4 +1,4 @@
-"""Fault injection: the five faults, their values, and one service's board of active faults.
+"""Fault injection: the six faults, their values, and one service's board of active faults.
 
 A fault is set with ``POST /control/faults`` ``{"fault": NAME, "value": V, "duration_s": S}``
 and lasts ``duration_s`` seconds (until cleared when omitted). Setting a fault that is
@@ -31,6 +31,7 @@ class FaultName(StrEnum):
     SLOW_SYNTHESIS = "slow_synthesis"
     UNRESPONSIVE = "unresponsive"
     COST_SPIKE = "cost_spike"
+    SLOW_BACKEND = "slow_backend"
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ FAULT_DEFAULTS: dict[FaultName, FaultValue] = {
     FaultName.SLOW_SYNTHESIS: FaultValue(10.0, 0.01, 300.0, "policy synthesis time, seconds"),
     FaultName.UNRESPONSIVE: FaultValue(30.0, 0.1, 600.0, "longest a request hangs, seconds"),
     FaultName.COST_SPIKE: FaultValue(10.0, 1.0, 1000.0, "factor on governance action costs"),
+    FaultName.SLOW_BACKEND: FaultValue(2.0, 0.01, 60.0, "seconds added to every API request"),
 }
 MAX_DURATION_S = 7 * 24 * 3600.0
 

@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 from acgs_metrics import Instruments
 from acgs_metrics.exposition import make_wsgi_app
 from acgs_metrics.middleware import HttpMetrics, RouteTemplates, WSGIMetricsMiddleware
+from acgs_sim.backends import Backends
 from acgs_sim.behaviour import Behaviour, Route, behaviour_for
 from acgs_sim.faults import FaultBoard, FaultName, FaultRequestError, parse_fault_request
 
@@ -57,13 +58,18 @@ Response = tuple[int, list[tuple[str, str]], bytes]
 class SimService:
     """One demo service: registry, metrics, faults, and the WSGI app that serves them."""
 
-    def __init__(self, name: str, *, seed: int | None = None) -> None:
+    def __init__(
+        self, name: str, *, seed: int | None = None, backends: Backends | None = None
+    ) -> None:
         self.name = name
+        self.backends = backends or Backends()
         self.registry = CollectorRegistry()
         self.instruments = Instruments(registry=self.registry)
         self.faults = FaultBoard()
         self.rng = Random(seed)  # noqa: S311 (simulated data, not security)
-        self.behaviour: Behaviour = behaviour_for(name)(self.instruments, self.faults, self.rng)
+        self.behaviour: Behaviour = behaviour_for(name)(
+            self.instruments, self.faults, self.rng, self.backends
+        )
         self.api_routes: dict[tuple[str, str], Route] = {
             (route.method, route.template): route for route in self.behaviour.routes
         }
@@ -115,7 +121,11 @@ class SimService:
         if template == "/health":
             if method not in ("GET", "HEAD"):
                 return _method_not_allowed("GET")
-            return _json(200, {"status": "ok", "service": self.name, **self._fault_summary()})
+            # Still 200 with a backend down: the service answers, degraded (a load
+            # balancer that dropped every backend over a cache outage would make it worse).
+            state = "degraded" if self.backends.degraded else "ok"
+            summary = {"status": state, "service": self.name, **self._fault_summary()}
+            return _json(200, {**summary, "backends": self.backends.health()})
         if template == CONTROL_PATH:
             return self._control(method, environ)
         if template == f"{CONTROL_PATH}/{{fault}}":
@@ -130,7 +140,8 @@ class SimService:
         if error_rate is not None and self.rng.random() < error_rate.value:
             status = self.rng.choices(list(_INJECTED_ERRORS), list(_INJECTED_ERRORS.values()))[0]
             return _json(status, {"error": "injected fault: error_rate"})
-        time.sleep(self.behaviour.latency(route))
+        slow = self.faults.get(FaultName.SLOW_BACKEND)
+        time.sleep(self.behaviour.latency(route) + (slow.value if slow else 0.0))
         status, body = self.behaviour.handle(route)
         return _json(status, body)
 

@@ -17,8 +17,9 @@ from collections.abc import Sequence
 
 from acgs_metrics import SERVICE_NAMES
 from acgs_metrics.exposition import BasicAuth, ServerHandle, TLSConfig, serve_wsgi
+from acgs_sim.backends import Backends
 from acgs_sim.service import SimService
-from acgs_sim.traffic import TrafficGenerator
+from acgs_sim.traffic import TrafficGenerator, Via
 
 __all__ = ["SimError", "Simulator", "service_port"]
 
@@ -48,6 +49,8 @@ class Simulator:
         tick_s: float = TICK_S,
         traffic_scale: float = 1.0,
         seed: int | None = None,
+        backends: Backends | None = None,
+        via: Via | None = None,
     ) -> None:
         unknown = [name for name in services if name not in SERVICE_NAMES]
         if unknown:
@@ -63,13 +66,14 @@ class Simulator:
         self.tls = tls
         self.basic_auth = basic_auth
         self.tick_s = tick_s
+        self.backends = backends or Backends()
         # Guide order, so logs and listings read the same whatever order was asked for.
         ordered = [name for name in SERVICE_NAMES if name in services]
         self.services = [
-            SimService(name, seed=None if seed is None else seed + index)
+            SimService(name, seed=None if seed is None else seed + index, backends=self.backends)
             for index, name in enumerate(ordered)
         ]
-        self.traffic = TrafficGenerator(self.services, scale=traffic_scale, seed=seed)
+        self.traffic = TrafficGenerator(self.services, scale=traffic_scale, seed=seed, via=via)
         self.servers: dict[str, ServerHandle] = {}
         self._stop = threading.Event()
         self._ticker = threading.Thread(target=self._tick_loop, name="acgs-sim-tick", daemon=True)
@@ -105,6 +109,7 @@ class Simulator:
             self._ticker.join(timeout=5)
         for server in self.servers.values():
             server.shutdown()
+        self.backends.close()
 
     def _tick_loop(self) -> None:
         while not self._stop.wait(self.tick_s):

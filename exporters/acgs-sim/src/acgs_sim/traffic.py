@@ -1,9 +1,12 @@
-"""Background API traffic: calls each service's routes at their rates, through its WSGI app.
+"""Background API traffic: calls each service's routes at their rates.
 
-Requests are handed straight to the service's WSGI app (the same app the HTTP server
-serves, RED middleware included), not sent over a socket: the metrics are the same and the
-simulator stays light beside Prometheus. Handlers sleep their simulated latency on a small
-worker pool, so durations and in-flight counts are real measurements.
+By default requests are handed straight to the service's WSGI app (the same app the HTTP
+server serves, RED middleware included), not sent over a socket: the metrics are the same
+and the simulator stays light beside Prometheus. With a :class:`Via` (``--via URL``) they go
+over HTTP through that front instead, as ``URL/<service><path>`` (a load balancer such as
+HAProxy strips the ``/<service>`` prefix and picks the service's backend), so the front's
+counters and the services' agree. Handlers sleep their simulated latency on a worker pool,
+so durations and in-flight counts are real measurements.
 """
 
 from __future__ import annotations
@@ -11,34 +14,65 @@ from __future__ import annotations
 import io
 import logging
 import math
+import ssl
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from random import Random
 from typing import Any
+
+import httpx
 
 from acgs_sim.behaviour import Route
 from acgs_sim.faults import FaultName
 from acgs_sim.service import SimService
 
-__all__ = ["TrafficGenerator"]
+__all__ = ["TrafficGenerator", "Via"]
 
 log = logging.getLogger("acgs_sim")
 
 STEP_S = 0.25
-WORKERS = 16
+# Enough for a slow_backend or slow_synthesis fault to hold a few seconds of requests.
+WORKERS = 64
+# Longer than any request the services hold (slow faults top out at 60 s): the front
+# decides when to give up, as it would for real clients.
+VIA_TIMEOUT_S = 65.0
 # Requests queued beyond this are dropped: a slow machine gets less traffic, not a backlog.
 MAX_PENDING = 200
+
+
+@dataclass(frozen=True)
+class Via:
+    """Send the traffic over HTTP through this front: ``url`` + ``/<service><path>``."""
+
+    url: str
+    verify: ssl.SSLContext | bool = True
 
 
 class TrafficGenerator:
     """Calls every service's API routes at ``route.rate * scale`` requests per second."""
 
     def __init__(
-        self, services: Sequence[SimService], *, scale: float = 1.0, seed: int | None = None
+        self,
+        services: Sequence[SimService],
+        *,
+        scale: float = 1.0,
+        seed: int | None = None,
+        via: Via | None = None,
     ) -> None:
         self.services = services
         self.scale = scale
+        self.via = via
+        self._client = None
+        if via is not None:
+            self._client = httpx.Client(
+                base_url=via.url.rstrip("/"),
+                verify=via.verify,
+                timeout=httpx.Timeout(VIA_TIMEOUT_S, connect=2.0),
+                limits=httpx.Limits(max_connections=WORKERS, max_keepalive_connections=WORKERS),
+            )
+        self.via_errors = 0
         self.rng = Random(seed)  # noqa: S311 (simulated traffic, not security)
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="acgs-sim-traffic")
@@ -55,6 +89,8 @@ class TrafficGenerator:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
+        if self._client is not None:
+            self._client.close()  # wakes workers blocked on the front
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _run(self) -> None:
@@ -71,9 +107,8 @@ class TrafficGenerator:
             self.dropped += 1
             return
         self.sent += 1
-        future = self._pool.submit(
-            self._call, service, route, service.behaviour.example_path(route)
-        )
+        call = self._call if self._client is None else self._call_via
+        future = self._pool.submit(call, service, route, service.behaviour.example_path(route))
         future.add_done_callback(lambda _: self._slots.release())
 
     @staticmethod
@@ -108,6 +143,29 @@ class TrafficGenerator:
                     close()
         except Exception:
             log.exception("%s: simulated request %s %s failed", service.name, route.method, path)
+
+    def _call_via(self, service: SimService, route: Route, path: str) -> None:
+        assert self._client is not None
+        body = b"{}" if route.method in ("POST", "PUT", "PATCH") else None
+        try:
+            self._client.request(
+                route.method,
+                f"/{service.name}{path}",
+                content=body,
+                headers={"Content-Type": "application/json", "Accept": "application/json"},
+            )
+        except (httpx.HTTPError, RuntimeError) as error:  # RuntimeError: client closed
+            if self._stop.is_set():
+                return
+            self.via_errors += 1
+            # The first failure and then one in a hundred: a front that is down is loud enough.
+            if self.via_errors % 100 == 1:
+                log.warning(
+                    "traffic through %s failed (%d so far): %s",
+                    self.via.url if self.via else "",
+                    self.via_errors,
+                    error,
+                )
 
     def _poisson(self, mean: float) -> int:
         # Knuth's method: fine for the small means here (a few requests per step).

@@ -6,6 +6,7 @@ is missing with apt-get; otherwise it raises :class:`MissingBinaries` with the e
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import subprocess
@@ -20,6 +21,8 @@ class Binary(NamedTuple):
     name: str
     package: str
     optional: bool = False
+    # A glob for a binary outside PATH (PostgreSQL's server lives in /usr/lib/postgresql/N/bin).
+    where: str = ""
 
 
 BINARIES: tuple[Binary, ...] = (
@@ -30,6 +33,12 @@ BINARIES: tuple[Binary, ...] = (
     Binary("prometheus-node-exporter", "prometheus-node-exporter"),
     # Validates the compose target's file without a Docker engine.
     Binary("docker-compose", "docker-compose"),
+    # The demo infrastructure (`acgs_deploy.infra`): optional, a deploy runs without them.
+    Binary("haproxy", "haproxy", optional=True),
+    Binary("redis-server", "redis-server", optional=True),
+    Binary("prometheus-redis-exporter", "prometheus-redis-exporter", optional=True),
+    Binary("postgres", "postgresql", optional=True, where="/usr/lib/postgresql/*/bin/postgres"),
+    Binary("prometheus-postgres-exporter", "prometheus-postgres-exporter", optional=True),
 )
 
 
@@ -38,7 +47,13 @@ class MissingBinaries(RuntimeError):
 
 
 def missing(binaries: Iterable[Binary] = BINARIES) -> list[Binary]:
-    return [b for b in binaries if shutil.which(b.name) is None]
+    return [b for b in binaries if not _found(b)]
+
+
+def _found(binary: Binary) -> bool:
+    if binary.where:
+        return any(glob.glob(binary.where))
+    return shutil.which(binary.name) is not None
 
 
 def install_command(binaries: Iterable[Binary]) -> list[str]:

@@ -49,6 +49,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     deploy.add_argument(
         "--namespace", help="kubernetes: the objects' namespace (default monitoring)"
     )
+    # Neither flag: the `infra` key when set, else as the last deploy did.
+    infra = deploy.add_mutually_exclusive_group()
+    infra.add_argument(
+        "--infra",
+        action="store_true",
+        help="with --demo, also run HAProxy, Redis, PostgreSQL and their exporters (default)",
+    )
+    infra.add_argument(
+        "--no-infra",
+        action="store_true",
+        help="leave the demo infrastructure out (kept on later deploys); for your own",
+    )
     _subcommand(subcommands, "status", commands.status, "each component's URL and state")
     reload = _subcommand(
         subcommands, "reload", commands.reload, "validate and hot-reload the configs"

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from acgs_deploy.secrets import Secrets
+from acgs_deploy.secrets import GRAFANA_ADMIN_USER, Secrets
 from acgs_deploy.settings import StackSettings
 
 __all__ = [
@@ -60,8 +60,25 @@ __all__ = [
     "wait_ready",
 ]
 
-ComponentName = Literal["prometheus", "alertmanager", "node_exporter", "grafana"]
-COMPONENTS: tuple[ComponentName, ...] = ("prometheus", "alertmanager", "node_exporter", "grafana")
+ComponentName = Literal[
+    "prometheus",
+    "alertmanager",
+    "node_exporter",
+    "grafana",
+    # The demo infrastructure's metrics endpoints (TLS and the Prometheus user, as the others).
+    "haproxy",
+    "redis_exporter",
+    "postgres_exporter",
+]
+COMPONENTS: tuple[ComponentName, ...] = (
+    "prometheus",
+    "alertmanager",
+    "node_exporter",
+    "grafana",
+    "haproxy",
+    "redis_exporter",
+    "postgres_exporter",
+)
 # One evaluation step of the counting queries: 2 h holds a bounded number of samples per series,
 # far below Prometheus's query.max-samples for any sane series count.
 COUNT_WINDOW_MS = 2 * 3600 * 1000
@@ -148,6 +165,9 @@ def base_url(settings: StackSettings, component: ComponentName) -> str:
         "alertmanager": settings.alertmanager_port,
         "node_exporter": settings.node_exporter_port,
         "grafana": settings.grafana_port,
+        "haproxy": settings.haproxy_metrics_port,
+        "redis_exporter": settings.redis_exporter_port,
+        "postgres_exporter": settings.postgres_exporter_port,
     }
     if component not in ports:
         raise ValueError(f"unknown component {component!r}; known: {', '.join(COMPONENTS)}")
@@ -170,7 +190,7 @@ def endpoint(
     if auth:
         loaded = secrets or Secrets.load(settings.state_dir)
         if component == "grafana":
-            username, password = "admin", loaded.grafana_admin_password
+            username, password = GRAFANA_ADMIN_USER, loaded.grafana_admin_password
         else:
             username, password = loaded.prometheus_username, loaded.prometheus_password
     return Endpoint(base_url(settings, component), settings.layout.ca_cert, username, password)

@@ -79,6 +79,8 @@ def deploy(
     target: str = "local",
     demo: bool = False,
     no_demo: bool = False,
+    infra: bool = False,
+    no_infra: bool = False,
     allow_fewer_rules: bool = False,
     out: PathArg = None,
     namespace: str | None = None,
@@ -88,14 +90,17 @@ def deploy(
     console: Console | None = None,
 ) -> int:
     """Bring the stack up on `target` (or repair/reload it); 3 when compose was rendered and
-    validated but not started. Neither --demo nor --no-demo: as the last deploy did.
-    Fewer rules than loaded now only with `allow_fewer_rules`. `out` and `namespace`: the
-    kubernetes target's output directory and namespace."""
+    validated but not started. Neither --demo nor --no-demo: as the last deploy did; the
+    demo's infrastructure likewise (--infra, --no-infra). Fewer rules than loaded now only
+    with `allow_fewer_rules`. An infrastructure part that cannot run is left out with a note,
+    and the rest comes up (see `acgs_deploy.infra`). `out` and `namespace`: the kubernetes
+    target's output directory and namespace."""
     make = backends.factory(target)
     if target != "kubernetes" and (out is not None or namespace is not None):
         raise UsageError("--out and --namespace apply to --target kubernetes only")
     options = DeployOptions(
         demo=flags.demo(demo, no_demo),
+        infra=flags.infra(infra, no_infra),
         allow_fewer_rules=allow_fewer_rules,
         out=Path(out) if out is not None else None,
         namespace=namespace,
@@ -118,8 +123,8 @@ def status(
     settings: StackSettings | None = None,
     console: Console | None = None,
 ) -> int:
-    """Each component's URL and state (healthy, unhealthy, stopped, not installed); 4 when
-    one that is installed is not healthy."""
+    """Each component's URL and state (healthy, unhealthy, stopped, not installed, left out);
+    4 when one that is installed and not left out is not healthy."""
     settings = _settings(state_dir, stack_file, settings)
     console = console or Console()
     reports = [backend.status() for backend in backends.every(settings)]
@@ -127,7 +132,7 @@ def status(
     print_states(console, states, title=f"ACGS stack in {settings.state_dir}")
     _where_to_look(console, settings)
     _print_notes(console, [note for report in reports for note in report.notes])
-    unwell = any(state.state not in ("healthy", "not installed") for state in states)
+    unwell = any(state.state not in ("healthy", "not installed", "left out") for state in states)
     return EXIT_UNHEALTHY if unwell else EXIT_OK
 
 

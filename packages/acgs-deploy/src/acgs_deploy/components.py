@@ -8,19 +8,19 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
-import httpx
-
-from acgs_deploy.client import ComponentName, base_url, stack_client
+from acgs_deploy.client import ComponentName, base_url
 from acgs_deploy.commandlines import (
     alertmanager_command,
     node_exporter_command,
     prometheus_command,
 )
-from acgs_deploy.preflight import Listener
+from acgs_deploy.component import Component, plain_checks, server_checks
+from acgs_deploy.infra import PARTS as INFRA_PARTS
+from acgs_deploy.infra import STORES
+from acgs_deploy.infra.parts import infra_components
 from acgs_deploy.process import ProcessSpec
 from acgs_deploy.render import grafana_environment
 from acgs_deploy.secrets import Secrets
@@ -34,42 +34,33 @@ GRAFANA_HINT = (
     "Grafana's APT repository (apt.grafana.com) and deploy again, or use "
     "`invoke deploy --target compose`. Dashboards are still built into config/grafana/."
 )
-# Run only in demo mode (`deploy --demo`).
-DEMO_PARTS = ("webhook", "acgs-sim")
-
-
-@dataclass(frozen=True)
-class Component:
-    name: str
-    url: str
-    host: str  # the address its ports are bound on
-    spec: ProcessSpec | None  # None: not installed here
-    ports: Sequence[int]
-    probe: Callable[[], bool]  # healthy: answers 200
-    answers: Callable[[], bool]  # False: sends no answer at all in time (frozen, hung)
-    # The stack-file keys of its address and port(s), for messages ("" when fixed).
-    host_key: str
-    port_key: str
-    reload_path: str | None = None  # POST here (through TLS and auth) to reload
-    not_installed: str = ""
-
-    def listeners(self, pid: int | None) -> list[Listener]:
-        """Where it listens, for the preflight; `pid` is its running process, if any."""
-        return [
-            Listener(self.name, self.host_key, self.host, self.port_key, port, pid)
-            for port in self.ports
-        ]
+# Run only in demo mode (`deploy --demo`); the infrastructure's parts unless --no-infra.
+DEMO_PARTS = ("webhook", "acgs-sim", *INFRA_PARTS)
 
 
 def components(
-    settings: StackSettings, *, demo: bool, secrets: Secrets | None = None
+    settings: StackSettings,
+    *,
+    demo: bool,
+    secrets: Secrets | None = None,
+    infra: Sequence[str] = (),
 ) -> list[Component]:
     """The local stack's components, in start order.
 
-    ``secrets`` are needed only to start Grafana (its datasource reads them from the
-    environment); status and down pass none.
+    ``secrets`` are needed only to start Grafana and the demo parts that take passwords from
+    their environment; status and down pass none. ``infra``: the demo infrastructure's parts
+    (`acgs_deploy.infra.PARTS`) in it, which acgs-sim is then told to use.
     """
-    demo_parts = [_webhook(settings), _sim(settings)] if demo else []
+    parts = [p for p in INFRA_PARTS if p in infra] if demo else []
+    stores = [p for p in parts if p in STORES]
+    demo_parts = []
+    if demo:
+        demo_parts = [
+            _webhook(settings),
+            *infra_components(settings, secrets, stores),
+            _sim(settings, parts, secrets),
+            *infra_components(settings, secrets, [p for p in parts if p not in STORES]),
+        ]
     return [
         *demo_parts,
         _node_exporter(settings),
@@ -79,9 +70,12 @@ def components(
     ]
 
 
-def _listen(settings: StackSettings, port: int) -> str:
-    host = settings.host
+def _hostport(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _listen(settings: StackSettings, port: int) -> str:
+    return _hostport(settings.host, port)
 
 
 def _webhook(settings: StackSettings) -> Component:
@@ -94,7 +88,7 @@ def _webhook(settings: StackSettings) -> Component:
         f"--port={settings.webhook_port}",
         f"--out={settings.layout.webhook_log}",
     ]
-    probe, answers = _plain_checks([f"{url}/health"])
+    probe, answers = plain_checks([f"{url}/health"])
     return Component(
         name="webhook",
         url=f"{url}/alerts",
@@ -108,16 +102,32 @@ def _webhook(settings: StackSettings) -> Component:
     )
 
 
-def _sim(settings: StackSettings) -> Component:
+def _sim(settings: StackSettings, infra: Sequence[str], secrets: Secrets | None) -> Component:
+    """acgs-sim; with the infrastructure it uses Redis and PostgreSQL (credentials in its
+    environment, never argv) and sends its traffic through HAProxy."""
     sim = _sim_command()
     ports = [settings.sim_base_port + index for index in range(len(SERVICES))]
     argv = [f"--host={settings.sim_host}", f"--base-port={settings.sim_base_port}"]
-    probe, answers = _plain_checks(f"http://{settings.sim_host}:{port}/health" for port in ports)
+    connect = settings.connect_host
+    env: dict[str, str] = {}
+    if "redis" in infra:
+        argv.append(f"--redis={_hostport(connect, settings.redis_port)}")
+        env["ACGS_SIM_REDIS_PASSWORD"] = secrets.redis_password if secrets else ""
+    if "postgres" in infra:
+        argv += [f"--postgres={_hostport(connect, settings.postgres_port)}", "--postgres-db=acgs"]
+        env["ACGS_SIM_POSTGRES_USER"] = "acgs"
+        env["ACGS_SIM_POSTGRES_PASSWORD"] = secrets.postgres_password if secrets else ""
+    if "haproxy" in infra:
+        argv.append(f"--via=http://{_hostport(connect, settings.haproxy_port)}")
+    probe, answers = plain_checks(f"http://{settings.sim_host}:{port}/health" for port in ports)
+    spec = None
+    if sim:
+        spec = ProcessSpec("acgs-sim", [*sim, *argv], env={**os.environ, **env} if env else None)
     return Component(
         name="acgs-sim",
         url=f"http://{settings.sim_host}:{ports[0]}-{ports[-1]}",
         host=settings.sim_host,
-        spec=ProcessSpec("acgs-sim", [*sim, *argv]) if sim else None,
+        spec=spec,
         ports=ports,
         probe=probe,
         answers=answers,
@@ -139,7 +149,7 @@ def _server(
 ) -> Component:
     """A server of the stack: on `settings.host`, healthy when `probe_path` answers 200
     through TLS and basic auth; `reloads` on ``POST /-/reload``."""
-    probe, answers = _server_checks(settings, name, probe_path)
+    probe, answers = server_checks(settings, name, probe_path)
     return Component(
         name=name,
         url=base_url(settings, name),
@@ -239,45 +249,3 @@ def _sim_command() -> list[str] | None:
         return [str(installed)]
     found = shutil.which("acgs-sim")
     return [found] if found else None
-
-
-# Seconds a health probe waits for an answer; a server that sends none is "unresponsive".
-PROBE_TIMEOUT_S = 2.0
-
-
-def _checks(
-    open_client: Callable[[float], httpx.Client], urls: Iterable[str]
-) -> tuple[Callable[[], bool], Callable[[], bool]]:
-    """(probe, answers) over `urls`: probe is True when every one answers 200; answers is
-    False only when the first one sends nothing in time (a frozen or hung process; refused
-    connections and error statuses are answers)."""
-    wanted = list(urls)
-
-    def probe() -> bool:
-        try:
-            with open_client(PROBE_TIMEOUT_S) as client:
-                return all(client.get(url).status_code == 200 for url in wanted)
-        except (httpx.HTTPError, OSError):
-            return False
-
-    def answers() -> bool:
-        try:
-            with open_client(PROBE_TIMEOUT_S) as client:
-                client.get(wanted[0])
-        except httpx.TimeoutException:
-            return False
-        except (httpx.HTTPError, OSError):
-            pass
-        return True
-
-    return probe, answers
-
-
-def _server_checks(
-    settings: StackSettings, server: ComponentName, path: str
-) -> tuple[Callable[[], bool], Callable[[], bool]]:
-    return _checks(lambda timeout: stack_client(settings, server, timeout=timeout), [path])
-
-
-def _plain_checks(urls: Iterable[str]) -> tuple[Callable[[], bool], Callable[[], bool]]:
-    return _checks(lambda timeout: httpx.Client(timeout=timeout), urls)

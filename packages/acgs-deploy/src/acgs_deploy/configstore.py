@@ -24,6 +24,7 @@ from pathlib import Path
 
 import yaml
 
+from acgs_deploy import haproxy
 from acgs_deploy.layout import StateLayout
 
 __all__ = [
@@ -43,6 +44,8 @@ TEMPLATES = {
     "web.yml": "configs/web.yml.j2",
     "alertmanager.yml": "configs/alertmanager.yml.j2",
     "grafana/grafana.ini": "configs/grafana/grafana.ini.j2",
+    "haproxy.cfg": "acgs_deploy/infra/render.py",
+    "haproxy-redis-exporter.cfg": "acgs_deploy/infra/render.py",
 }
 
 
@@ -73,6 +76,11 @@ def validate(config_dir: Path, rule_sources: Path | None = None) -> None:
         Check("promtool check config", ["promtool", "check", "config", "prometheus.yml"]),
         Check("promtool check web-config", ["promtool", "check", "web-config", "web.yml"]),
         Check("amtool check-config", ["amtool", "check-config", "alertmanager.yml"]),
+    ]
+    # The demo infrastructure's HAProxy files, when rendered (see acgs_deploy.infra.render).
+    checks += [
+        Check(f"haproxy -c -f {path.name}", haproxy.check_argv(Path(path.name)))
+        for path in sorted(config_dir.glob("haproxy*.cfg"))
     ]
     with ThreadPoolExecutor(max_workers=len(checks)) as pool:
         results = list(pool.map(lambda check: _run(check, config_dir), checks))

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from acgs_deploy.errors import UsageError
 
-__all__ = ["FORMATS", "LOWEST", "demo", "number", "output_format", "timestamp", "whole"]
+__all__ = ["FORMATS", "LOWEST", "demo", "infra", "number", "output_format", "timestamp", "whole"]
 
 # Flag -> (its lowest value, whether that value itself is allowed); absent: no bound here.
 LOWEST: dict[str, tuple[float, bool]] = {
@@ -79,3 +79,11 @@ def demo(demo: bool, no_demo: bool) -> bool | None:
     if demo and no_demo:
         raise UsageError("--demo and --no-demo exclude each other: give one")
     return True if demo else (False if no_demo else None)
+
+
+def infra(infra: bool, no_infra: bool) -> bool | None:
+    """--infra and --no-infra as one choice; neither: None (the `infra` key, else as the last
+    deploy did)."""
+    if infra and no_infra:
+        raise UsageError("--infra and --no-infra exclude each other: give one")
+    return True if infra else (False if no_infra else None)

@@ -76,12 +76,13 @@ def expected_targets(settings: StackSettings) -> dict[str, set[str]]:
     """The jobs and target addresses (host:port) the settings say the local stack scrapes."""
     from acgs_deploy.render import local_topology
 
-    topology = local_topology(settings, demo=False)
+    backend = LocalBackend(settings)
+    topology = local_topology(settings, demo=backend.demo, infra=backend.infra_parts())
     expected = {f"acgs-{service}": {target} for service, target in topology.acgs_targets}
     expected["prometheus"] = {topology.prometheus}
     expected["alertmanager"] = {topology.alertmanager}
     expected["node_exporter"] = {topology.node_exporter}
-    for job, target in topology.optional_exporters:
+    for job, target in [*topology.optional_exporters, *topology.infra_jobs]:
         expected[job] = {target}
     return expected
 
@@ -243,6 +244,9 @@ def stack_health(settings: StackSettings) -> list[HealthCheck]:
     for state in LocalBackend(settings).status().components:
         if state.state == "not installed":
             checks.append(HealthCheck(state.name, "warn", f"not installed: {state.hint}"))
+        elif state.state == "left out":
+            # Optional demo infrastructure that could not run: marked, not a failure.
+            checks.append(HealthCheck(state.name, "warn", f"left out: {state.hint}"))
         else:
             status: Status = "ok" if state.state == "healthy" else "fail"
             checks.append(HealthCheck(state.name, status, f"{state.state} at {state.url}"))

@@ -62,6 +62,21 @@ class StateLayout:
         return self.data_dir / "grafana"
 
     @property
+    def redis_data(self) -> Path:
+        """Redis' working directory: its RDB snapshot, ``dump.rdb``."""
+        return self.data_dir / "redis"
+
+    @property
+    def postgres_data(self) -> Path:
+        """PostgreSQL's cluster, owned by the ``postgres`` user when the stack runs as root."""
+        return self.data_dir / "postgres"
+
+    @property
+    def postgres_dump(self) -> Path:
+        """The ``pg_dump`` of the demo database a backup takes (custom format)."""
+        return self.data_dir / "postgres.dump"
+
+    @property
     def logs_dir(self) -> Path:
         return self.root / "logs"
 
@@ -83,10 +98,13 @@ class StateLayout:
         return self.logs_dir / "webhook.jsonl"
 
     def make(self) -> None:
-        """Create the directories; the root and secrets-bearing ones are private (0700)."""
+        """Create the directories; the root and secrets-bearing ones are private (0700). The
+        root keeps group search permission when it has it: the ``postgres`` group's, so that
+        PostgreSQL can reach its data (see `acgs_deploy.infra.postgres`)."""
         for directory in (self.root, self.certs_dir, self.config_versions_dir, self.run_dir):
             directory.mkdir(parents=True, exist_ok=True)
-            directory.chmod(0o700)
+            kept = directory.stat().st_mode & 0o010 if directory == self.root else 0
+            directory.chmod(0o700 | kept)
         for directory in (
             self.prometheus_data,
             self.alertmanager_data,

@@ -8,6 +8,7 @@ stack-file key and what to do."""
 from __future__ import annotations
 
 import errno
+import os
 import shutil
 import socket
 import tempfile
@@ -29,6 +30,7 @@ __all__ = [
     "check_rule_count",
     "check_rules_dir",
     "check_state_dir",
+    "listener_problems",
     "require_binaries",
     "unwritable",
 ]
@@ -100,24 +102,33 @@ def check_listeners(listeners: Sequence[Listener]) -> None:
     """Every listener's address resolves to one of this machine and its port can be bound
     (free, or held by the same component's running process, which is replaced); one line
     per problem, naming the stack-file key and what to do."""
-    problems: dict[str, str] = {}  # keyed so that one bad host is told once
+    problems = listener_problems(listeners)
+    if problems:
+        raise DeployError(
+            "the stack cannot listen where the settings say (nothing was stopped or changed):\n  "
+            + "\n  ".join(line for _, line in problems)
+        )
+
+
+def listener_problems(listeners: Sequence[Listener]) -> list[tuple[str, str]]:
+    """What `check_listeners` would refuse: (component, line) per problem (none: all can
+    listen)."""
+    problems: dict[str, tuple[str, str]] = {}  # keyed so that one bad host is told once
     held: dict[int, set[int]] = {}
+    sockets: dict[str, int] = {}  # listening socket inode -> port, read once when needed
     for listener in listeners:
         key, problem = _bind_problem(listener)
         if problem and listener.pid is not None and key == "in use":
             if listener.pid not in held:
-                held[listener.pid] = _listening_ports(listener.pid)
+                sockets = sockets or _listening_sockets()
+                held[listener.pid] = _listening_ports(listener.pid, sockets)
             if listener.port in held[listener.pid]:
                 problem = None
         if problem:
             per_host = key in ("resolve", "address")
             where = listener.host if per_host else f"{listener.host}:{listener.port}"
-            problems.setdefault(f"{key}:{where}", problem)
-    if problems:
-        raise DeployError(
-            "the stack cannot listen where the settings say (nothing was stopped or changed):\n  "
-            + "\n  ".join(problems.values())
-        )
+            problems.setdefault(f"{key}:{where}", (listener.component, problem))
+    return list(problems.values())
 
 
 def _bind_problem(listener: Listener) -> tuple[str, str | None]:
@@ -162,13 +173,43 @@ def _explain_bind(listener: Listener, where: str, error: OSError) -> tuple[str, 
     return "bind", f"{key}: {name} cannot listen on {host}:{port}: {error.strerror or error}"
 
 
-def _listening_ports(pid: int) -> set[int]:
-    """The TCP ports process `pid` listens on; none when it cannot be asked."""
+def _listening_sockets() -> dict[str, int]:
+    """Every listening TCP socket of this machine: inode -> port (from /proc/net/tcp{,6}; one
+    read of each, where asking each process, as psutil does, reads them again per process)."""
+    found = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 9 and fields[3] == "0A":  # TCP_LISTEN
+                found[fields[9]] = int(fields[1].rsplit(":", 1)[1], 16)
+    return found
+
+
+def _listening_ports(pid: int, sockets: dict[str, int]) -> set[int]:
+    """The TCP ports process `pid` and its children listen on (HAProxy's master leaves its
+    listeners to its worker); none when it cannot be asked."""
     try:
-        connections = psutil.Process(pid).net_connections(kind="inet")
+        pids = [pid, *(child.pid for child in psutil.Process(pid).children(recursive=True))]
     except psutil.Error:
         return set()
-    return {c.laddr.port for c in connections if c.status == psutil.CONN_LISTEN}
+    ports = set()
+    for each in pids:
+        try:
+            descriptors = os.listdir(f"/proc/{each}/fd")
+        except OSError:
+            continue
+        for descriptor in descriptors:
+            try:
+                target = os.readlink(f"/proc/{each}/fd/{descriptor}")
+            except OSError:
+                continue
+            if target.startswith("socket:[") and target[8:-1] in sockets:
+                ports.add(sockets[target[8:-1]])
+    return ports
 
 
 def check_rules_dir(settings: StackSettings) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pwd
 import signal
 import subprocess
 import time
@@ -31,6 +32,12 @@ class ProcessSpec:
     argv: Sequence[str]
     env: Mapping[str, str] | None = field(default=None, repr=False)
     cwd: Path | None = None
+    # Run as this system user (with its group and no supplementary groups): PostgreSQL
+    # refuses root. The process itself, not a runuser parent, so its pid is the server's.
+    user: str | None = None
+    # What `stop` sends first (recorded in the pid file): SIGINT is PostgreSQL's fast shutdown,
+    # where SIGTERM would wait for every client to disconnect.
+    stop_signal: signal.Signals = signal.SIGTERM
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,7 @@ class _Record:
     pid: int
     argv: list[str]
     start: int | None
+    stop_signal: signal.Signals = signal.SIGTERM
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,11 @@ class ProcessManager:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ if spec.env is None else spec.env)
+        uid = gid = None
+        groups: list[int] | None = None
+        if spec.user is not None:
+            entry = pwd.getpwnam(spec.user)
+            uid, gid, groups = entry.pw_uid, entry.pw_gid, []
         with self.log_file(spec.name).open("ab") as log:
             log.write(f"--- {time.strftime('%Y-%m-%dT%H:%M:%S%z')} starting\n".encode())
             log.flush()
@@ -68,6 +81,9 @@ class ProcessManager:
                 env=env,
                 start_new_session=True,
                 close_fds=True,
+                user=uid,
+                group=gid,
+                extra_groups=groups,
             )
         _children[process.pid] = process
         # Popen returns once exec has begun, but for a moment /proc/<pid>/cmdline still reads
@@ -77,7 +93,12 @@ class ProcessManager:
             if time.monotonic() > deadline:
                 break
             time.sleep(0.001)
-        record = {"pid": process.pid, "argv": list(spec.argv), "start": _start_time(process.pid)}
+        record = {
+            "pid": process.pid,
+            "argv": list(spec.argv),
+            "start": _start_time(process.pid),
+            "stop_signal": int(spec.stop_signal),
+        }
         temporary = self.pid_file(spec.name).with_suffix(".pid.tmp")
         temporary.write_text(json.dumps(record))
         os.replace(temporary, self.pid_file(spec.name))
@@ -115,15 +136,17 @@ class ProcessManager:
         return fields is not None and fields[0] in ("T", "t")
 
     def stop(self, name: str, timeout: float = 10.0) -> bool:
-        """Stop ``name`` if it is the process we started: SIGTERM (and SIGCONT, so a frozen
-        process gets it), then SIGKILL after `timeout` seconds.
+        """Stop ``name`` if it is the process we started: its stop signal (SIGTERM unless the
+        spec said otherwise; and SIGCONT, so a frozen process gets it), then SIGKILL after
+        `timeout` seconds.
 
         Returns True when a process was stopped. The pid file is removed either way.
         """
         pid = self.running(name)
+        record = self._read(name)
         stopped = False
-        if pid is not None:
-            _signal(pid, signal.SIGTERM)
+        if pid is not None and record is not None:
+            _signal(pid, record.stop_signal)
             _signal(pid, signal.SIGCONT)
             deadline = time.monotonic() + timeout
             while not _is_zombie_or_gone(pid) and time.monotonic() < deadline:
@@ -141,7 +164,10 @@ class ProcessManager:
         try:
             raw = json.loads(self.pid_file(name).read_text())
             return _Record(
-                pid=int(raw["pid"]), argv=[str(a) for a in raw["argv"]], start=raw["start"]
+                pid=int(raw["pid"]),
+                argv=[str(a) for a in raw["argv"]],
+                start=raw["start"],
+                stop_signal=signal.Signals(int(raw.get("stop_signal", signal.SIGTERM))),
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None

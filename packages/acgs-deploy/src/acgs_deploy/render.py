@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,8 +19,9 @@ from typing import Any
 import jinja2
 
 import acgs_dashboards
+from acgs_deploy.infra import JOBS
 from acgs_deploy.rulefiles import rule_files
-from acgs_deploy.secrets import Secrets
+from acgs_deploy.secrets import GRAFANA_ADMIN_USER, Secrets
 from acgs_deploy.settings import REPO_ROOT, StackSettings
 from acgs_metrics.services import SERVICES
 
@@ -32,6 +33,8 @@ __all__ = [
     "Topology",
     "compose_topology",
     "grafana_environment",
+    "hostport",
+    "infra_jobs",
     "local_topology",
     "receivers_context",
     "render",
@@ -67,13 +70,17 @@ class Topology:
     grafana_logs: str
     grafana_provisioning: str
     grafana_dashboards: str
+    # The demo infrastructure's jobs (scraped through TLS and auth), when its parts run.
+    infra_jobs: Sequence[tuple[str, str]] = ()
 
 
-def _hostport(host: str, port: int) -> str:
+def hostport(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def local_topology(settings: StackSettings, *, demo: bool) -> Topology:
+def local_topology(settings: StackSettings, *, demo: bool, infra: Collection[str] = ()) -> Topology:
+    """Where each component is for the local target; `infra`: the infrastructure parts that
+    run (`acgs_deploy.infra.PARTS`), whose jobs are scraped."""
     layout = settings.layout
     host = settings.connect_host
     optional = [
@@ -83,15 +90,15 @@ def local_topology(settings: StackSettings, *, demo: bool) -> Topology:
     ]
     live = layout.config_dir
     return Topology(
-        prometheus=_hostport(host, settings.prometheus_port),
-        alertmanager=_hostport(host, settings.alertmanager_port),
-        node_exporter=_hostport(host, settings.node_exporter_port),
+        prometheus=hostport(host, settings.prometheus_port),
+        alertmanager=hostport(host, settings.alertmanager_port),
+        node_exporter=hostport(host, settings.node_exporter_port),
         acgs_targets=[
-            (spec.name, _hostport(settings.sim_host, settings.sim_base_port + index))
+            (spec.name, hostport(settings.sim_host, settings.sim_base_port + index))
             for index, spec in enumerate(SERVICES)
         ],
         optional_exporters=[(job, target) for job, target in optional if target],
-        webhook_url=f"http://{_hostport('127.0.0.1', settings.webhook_port)}/alerts"
+        webhook_url=f"http://{hostport('127.0.0.1', settings.webhook_port)}/alerts"
         if demo
         else None,
         ca_cert=str(layout.ca_cert),
@@ -103,7 +110,18 @@ def local_topology(settings: StackSettings, *, demo: bool) -> Topology:
         grafana_logs=str(layout.logs_dir / "grafana"),
         grafana_provisioning=str(live / "grafana" / "provisioning"),
         grafana_dashboards=str(live / "grafana" / "dashboards"),
+        infra_jobs=infra_jobs(settings, infra) if demo else [],
     )
+
+
+def infra_jobs(settings: StackSettings, running: Collection[str]) -> list[tuple[str, str]]:
+    """(job, host:port) of each infrastructure job whose part runs: the scrape config gets them
+    automatically (a job whose ``*_exporter_target`` is set scrapes the user's exporter)."""
+    return [
+        (job, hostport(settings.connect_host, getattr(settings, port)))
+        for job, (part, port, _) in JOBS.items()
+        if part in running
+    ]
 
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -125,7 +143,7 @@ def compose_topology(settings: StackSettings) -> Topology:
         alertmanager="alertmanager:9093",
         node_exporter="node-exporter:9100",
         acgs_targets=[
-            (spec.name, _hostport(sim_host, settings.sim_base_port + index))
+            (spec.name, hostport(sim_host, settings.sim_base_port + index))
             for index, spec in enumerate(SERVICES)
         ],
         optional_exporters=[(job, target) for job, target, enabled in optional if enabled],
@@ -182,6 +200,7 @@ def render(
         "secrets": secrets,
         "topology": topology,
         "receivers": receivers_context(secrets.receiver),
+        "grafana_admin_user": GRAFANA_ADMIN_USER,
         "auth": {"username": secrets.prometheus_username, "password": secrets.prometheus_password},
         "tls": {"ca_file": topology.ca_cert},
         "web": _web_context(

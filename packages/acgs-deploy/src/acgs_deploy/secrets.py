@@ -21,6 +21,8 @@ import bcrypt
 __all__ = [
     "BCRYPT_ROUNDS",
     "ENV_FILE",
+    "GRAFANA_ADMIN_USER",
+    "INFRA_KEYS",
     "PROMETHEUS_USERNAME",
     "RECEIVER_KEYS",
     "REQUIRED_KEYS",
@@ -36,6 +38,11 @@ __all__ = [
 
 ENV_FILE = "monitoring.env"
 PROMETHEUS_USERNAME = "acgs_monitor"
+# Grafana's admin account, as the guide names it.
+GRAFANA_ADMIN_USER = "acgs_admin"
+# The demo infrastructure's passwords (Redis' requirepass, PostgreSQL's `acgs` role): made by
+# the first deploy that needs them, also into an older monitoring.env that lacks them.
+INFRA_KEYS = ("REDIS_PASSWORD", "POSTGRES_PASSWORD")
 # bcrypt's minimum cost. The password is 32 random bytes (256 bits): guessing it is out of
 # reach at any cost, while exporter-toolkit checks one hash at a time, so each
 # uncached check (1 to 2 ms at cost 4, 300 to 500 ms at 12 on the test machine) holds up
@@ -82,6 +89,8 @@ class Secrets:
     prometheus_password_hash: str = field(repr=False)
     backup_encryption_key: str = field(repr=False)
     receivers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    redis_password: str = field(default="", repr=False)
+    postgres_password: str = field(default="", repr=False)
 
     @staticmethod
     def path(state_dir: Path) -> Path:
@@ -108,6 +117,8 @@ class Secrets:
             prometheus_password_hash=values["PROMETHEUS_PASSWORD_HASH"],
             backup_encryption_key=values["BACKUP_ENCRYPTION_KEY"],
             receivers={k: v for k, v in values.items() if k in RECEIVER_KEYS.values()},
+            redis_password=values.get("REDIS_PASSWORD", ""),
+            postgres_password=values.get("POSTGRES_PASSWORD", ""),
         )
 
     @classmethod
@@ -136,11 +147,24 @@ class Secrets:
                 # A stack made with another cost (or a hash edited by hand): the plaintext
                 # is here, and it is what clients send, so hash it again at today's cost.
                 hashed = hash_password(current.prometheus_password)
-            if merged == dict(current.receivers) and hashed == current.prometheus_password_hash:
+            infra = {
+                "redis_password": current.redis_password or csprng.token_urlsafe(32),
+                "postgres_password": current.postgres_password or csprng.token_urlsafe(32),
+            }
+            if (
+                merged == dict(current.receivers)
+                and hashed == current.prometheus_password_hash
+                and infra == {k: getattr(current, k) for k in infra}
+            ):
                 _tighten(path)
                 return current, False
             updated = cls(
-                **{**current.__dict__, "receivers": merged, "prometheus_password_hash": hashed}
+                **{
+                    **current.__dict__,
+                    **infra,
+                    "receivers": merged,
+                    "prometheus_password_hash": hashed,
+                }
             )
             updated.write(state_dir)
             return updated, True
@@ -153,6 +177,8 @@ class Secrets:
             prometheus_password_hash=hash_password(password),
             backup_encryption_key=csprng.token_urlsafe(BACKUP_KEY_BYTES),
             receivers=given,
+            redis_password=csprng.token_urlsafe(32),
+            postgres_password=csprng.token_urlsafe(32),
         )
         created.write(state_dir)
         return created, True
@@ -167,6 +193,13 @@ class Secrets:
             "PROMETHEUS_PASSWORD_HASH": self.prometheus_password_hash,
             "BACKUP_ENCRYPTION_KEY": self.backup_encryption_key,
             **self.receivers,
+            **{
+                key: value
+                for key, value in zip(
+                    INFRA_KEYS, (self.redis_password, self.postgres_password), strict=True
+                )
+                if value
+            },
         }
 
     def receiver(self, setting: str) -> str | None:

@@ -159,6 +159,20 @@ class StackSettings(BaseSettings):
     tls_key_file: Path | None = None
     tls_ca_file: Path | None = None
 
+    # The demo's infrastructure (local target, with --demo): HAProxy in front of the seven
+    # services with its native exporter, Redis and PostgreSQL with their exporters. Off here
+    # (or --no-infra) for users who run their own and point the *_exporter_target keys at it.
+    infra: bool = True
+    haproxy_port: int = Field(default=8080, ge=1, le=65535)
+    haproxy_metrics_port: int = Field(default=9101, ge=1, le=65535)
+    redis_port: int = Field(default=6379, ge=1, le=65535)
+    redis_exporter_port: int = Field(default=9121, ge=1, le=65535)
+    # redis_exporter has no basic auth: it listens here on loopback, behind a TLS front on
+    # redis_exporter_port.
+    redis_exporter_backend_port: int = Field(default=9122, ge=1, le=65535)
+    postgres_port: int = Field(default=5432, ge=1, le=65535)
+    postgres_exporter_port: int = Field(default=9187, ge=1, le=65535)
+
     # Optional exporters already running (local target): a job is rendered only when set.
     haproxy_exporter_target: str | None = None
     redis_exporter_target: str | None = None
@@ -327,6 +341,13 @@ class StackSettings(BaseSettings):
             "node_exporter": self.node_exporter_port,
             "grafana": self.grafana_port,
             "webhook": self.webhook_port,
+            "haproxy": self.haproxy_port,
+            "haproxy_metrics": self.haproxy_metrics_port,
+            "redis": self.redis_port,
+            "redis_exporter": self.redis_exporter_port,
+            "redis_exporter_backend": self.redis_exporter_backend_port,
+            "postgres": self.postgres_port,
+            "postgres_exporter": self.postgres_exporter_port,
         }
         from acgs_metrics.services import SERVICES
 

@@ -26,8 +26,11 @@ __all__ = [
 ]
 
 # The ports of the guide's stack (Grafana, the seven services, Prometheus, Alertmanager, the
-# webhook receiver, node_exporter): never hand them out, whatever runs beside a test.
-GUIDE_PORTS = frozenset({3000, *range(8000, 8007), 9090, 9093, 9097, 9100})
+# webhook receiver, node_exporter, and the demo's HAProxy, Redis, PostgreSQL and their
+# exporters): never hand them out, whatever runs beside a test.
+GUIDE_PORTS = frozenset(
+    {3000, *range(8000, 8007), 8080, 9090, 9093, 9097, 9100, 9101, 9121, 9122, 9187, 6379, 5432}
+)
 # The stack's components with a port of their own, after the seven services' block.
 STACK_PORT_FIELDS = (
     "prometheus_port",
@@ -35,6 +38,13 @@ STACK_PORT_FIELDS = (
     "node_exporter_port",
     "grafana_port",
     "webhook_port",
+    "haproxy_port",
+    "haproxy_metrics_port",
+    "redis_port",
+    "redis_exporter_port",
+    "redis_exporter_backend_port",
+    "postgres_port",
+    "postgres_exporter_port",
 )
 
 
@@ -88,5 +98,6 @@ def free_stack_ports() -> dict[str, int]:
 
 
 def free_stack_settings(state_dir: Path, **fields: Any) -> StackSettings:
-    """Settings for a stack in ``state_dir`` on ports free now; ``fields`` add or override."""
-    return StackSettings.load(state_dir, **{**free_stack_ports(), **fields})
+    """Settings for a stack in ``state_dir`` on ports free now; ``fields`` add or override.
+    Without the demo infrastructure (HAProxy, Redis, PostgreSQL) unless ``infra=True``."""
+    return StackSettings.load(state_dir, **{**free_stack_ports(), "infra": False, **fields})

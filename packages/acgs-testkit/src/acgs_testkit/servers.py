@@ -12,12 +12,14 @@ process exits or never answers.
 
 from __future__ import annotations
 
+import os
 import ssl
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import bcrypt
 import httpx
@@ -78,8 +80,14 @@ class Server:
         ready_path: str = "/-/ready",
         auth: WebAuth | None = None,
         data: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        user: str | None = None,
     ) -> None:
         self.argv = list(argv)
+        # Added to the environment (credentials go here, never in argv); `user`: run as
+        # that system user (PostgreSQL refuses root).
+        self.env = {**os.environ, **(env or {})}
+        self.user = user
         self.port = port
         self.auth = auth
         self.data = data  # its data directory (Prometheus' TSDB, Alertmanager's state)
@@ -111,27 +119,33 @@ class Server:
     def start(self, timeout_s: float = 60.0) -> None:
         """Start it and wait until it answers; a start that fails stops what it started."""
         with self.log.open("ab") as log:
-            self._process = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT)
+            self._process = subprocess.Popen(
+                self.argv, stdout=log, stderr=subprocess.STDOUT, env=self.env, user=self.user
+            )
         try:
-            with self.client(timeout=1.0) as client:
-                wait_ready(
-                    client,
-                    self._ready_path,
-                    process=self._process,
-                    log=self.log,
-                    timeout_s=timeout_s,
-                    what=self.argv[0],
-                )
+            self.wait_ready(self._process, timeout_s)
         except BaseException:
             self.stop()
             raise
+
+    def wait_ready(self, process: subprocess.Popen[bytes], timeout_s: float) -> None:
+        """Until the server answers ``GET ready_path`` with 200 (other servers override)."""
+        with self.client(timeout=1.0) as client:
+            wait_ready(
+                client,
+                self._ready_path,
+                process=process,
+                log=self.log,
+                timeout_s=timeout_s,
+                what=self.argv[0],
+            )
 
     def stop(self) -> None:
         if self._process is not None:
             stop_process(self._process, timeout_s=30)
         self._process = None
 
-    def __enter__(self) -> Server:
+    def __enter__(self) -> Self:
         self.start()
         return self
 

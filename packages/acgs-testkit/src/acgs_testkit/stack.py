@@ -131,7 +131,10 @@ def deployed_stack(root: Path, *, demo: bool = True, **settings: Any) -> Iterato
     for source in sorted((REPO_ROOT / "rules").glob("*.yml")):
         shutil.copyfile(source, rules / source.name)
     stack_file = root / "stack.yml"
-    stack_file.write_text(yaml.safe_dump({**free_stack_ports(), "rules_dir": str(rules)}))
+    # The demo infrastructure (HAProxy, Redis, PostgreSQL) only when asked for (infra=True).
+    infra = bool(settings.pop("infra", False))
+    fields = {**free_stack_ports(), "rules_dir": str(rules), "infra": infra}
+    stack_file.write_text(yaml.safe_dump(fields))
     loaded = StackSettings.load(root / "state", stack_file=stack_file, **settings)
     try:
         backends.deploy(LocalBackend(loaded, DeployOptions(demo=demo)))

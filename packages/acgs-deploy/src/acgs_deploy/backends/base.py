@@ -38,6 +38,9 @@ class DeployOptions:
 
     # Also run the demo parts (acgs-sim, the webhook receiver); None: as the last deploy did.
     demo: bool | None = None
+    # With the demo, also its infrastructure (HAProxy, Redis, PostgreSQL); None: the `infra`
+    # key, else as the last deploy did (``--no-infra`` gives False).
+    infra: bool | None = None
     # Load fewer rules than the live configuration holds (``--allow-fewer-rules``).
     allow_fewer_rules: bool = False
     # Render-only targets (kubernetes): where to write (``--out``), and the namespace.

@@ -33,6 +33,10 @@ from acgs_deploy.backends.base import (
 from acgs_deploy.client import ComponentName, stack_client
 from acgs_deploy.components import DEMO_PARTS, Component, components
 from acgs_deploy.errors import DeployError, writing
+from acgs_deploy.infra import PARTS as INFRA_PARTS
+from acgs_deploy.infra import Plan
+from acgs_deploy.infra import plan as infra_plan
+from acgs_deploy.infra.render import write_configs
 from acgs_deploy.lock import exclusive
 from acgs_deploy.process import ProcessManager
 from acgs_deploy.render import local_topology, render
@@ -77,8 +81,12 @@ class LocalBackend:
         console: Console | None = None,
     ) -> None:
         self.settings = settings
+        deploying = options is not None  # status, down, restore ... describe what runs
         options = options or DeployOptions()
         self.demo = mode.last_demo(settings) if options.demo is None else options.demo
+        self.infra = mode.infra_wanted(settings, options.infra, deploying=deploying)
+        # The infrastructure parts this deploy runs and leaves out (decided in `preflight`).
+        self.plan: Plan | None = None
         self.allow_fewer = options.allow_fewer_rules
         self.console = console
         self.manager = ProcessManager(settings.layout.run_dir, settings.layout.logs_dir)
@@ -107,6 +115,8 @@ class LocalBackend:
                 for listener in c.listeners(self.manager.running(c.name))
             ]
         )
+        if self.demo and self.infra:
+            self.plan = infra_plan.plan(settings, self.manager)
 
     def validate(self, rendered: Rendered) -> None:
         """promtool and amtool on the rendered files, then the rule count (see `preflight`)."""
@@ -119,35 +129,70 @@ class LocalBackend:
         """Stop what answers nothing (frozen, hung), swap the configuration in, then start,
         restart or reload each component and wait. A component that ran before and does not
         come up on the new settings is put back, with the others, on what ran before."""
-        wanted = components(self.settings, demo=self.demo, secrets=self._secrets())
+        parts = self.infra_parts()
+        wanted = components(self.settings, demo=self.demo, secrets=self._secrets(), infra=parts)
         before = self._before(wanted)
         replaced = self._stop_unresponsive(before)
         changed = configstore.apply(rendered.staging, self.settings.layout)
-        mode.remember(self.settings, target="local", demo=self.demo)
+        self._remember()
         states = self._start_or_reload(wanted, changed, rendered.certs_changed, replaced)
         self._finish(wanted, states, before)
-        return Report(components=states, config_changed=changed)
+        self._remember()
+        shown = {state.name for state in states}
+        left_out = [state for state in self._left_out_states() if state.name not in shown]
+        notes = list(self.plan.left_out.values()) if self.plan else []
+        return Report(components=[*states, *left_out], config_changed=changed, notes=notes)
+
+    def _remember(self) -> None:
+        left_out = dict(self.plan.left_out) if self.plan else {}
+        mode.remember(
+            self.settings, target="local", demo=self.demo, infra=self.infra, skipped=left_out
+        )
+
+    def _left_out_states(self) -> list[ComponentState]:
+        """The infrastructure parts left out, each with the line saying why."""
+        if not self.plan:
+            return []
+        return [
+            ComponentState(name, "", "left out", action="skipped", hint=why)
+            for name, why in self.plan.left_out.items()
+        ]
 
     def status(self) -> Report:
         """Each component: healthy, unhealthy, stopped or not installed."""
         states = []
-        for component in components(self.settings, demo=self.demo):
+        left_out = mode.left_out(self.settings)
+        wanted = INFRA_PARTS if self.infra else ()
+        for component in components(self.settings, demo=self.demo, infra=wanted):
             pid = self.manager.running(component.name)
-            if component.spec is None:
+            hint = component.not_installed if component.spec is None else ""
+            if pid is None and component.name in left_out:
+                state, hint = "left out", left_out[component.name]
+            elif component.spec is None:
                 state = "not installed"
             elif pid is None:
                 state = "stopped"
             else:
                 state = "healthy" if component.probe() else "unhealthy"
-            hint = component.not_installed if component.spec is None else ""
             states.append(ComponentState(component.name, component.url, state, pid, hint=hint))
         return Report(components=states)
+
+    def infra_parts(self) -> list[str]:
+        """The infrastructure parts of this stack that run (or are to): none without the demo
+        or with --no-infra; else those the last preflight kept (the last deploy's when none
+        ran here)."""
+        if not (self.demo and self.infra):
+            return []
+        if self.plan is not None:
+            return list(self.plan.run)
+        left_out = mode.left_out(self.settings)
+        return [part for part in INFRA_PARTS if part not in left_out]
 
     def down(self) -> Report:
         """Stop every process this state directory started, the last started first."""
         if not self.settings.state_dir.is_dir():
             return Report()
-        known = {c.name: c for c in components(self.settings, demo=True)}
+        known = {c.name: c for c in components(self.settings, demo=True, infra=INFRA_PARTS)}
         with exclusive(self.settings):
             recorded = self.manager.recorded()
             ordered = [n for n in reversed(known) if n in recorded]
@@ -177,11 +222,10 @@ class LocalBackend:
             previous = configstore.live_version(self.settings.layout)
             changed = self.configure()
             reloads = configstore.components_to_reload(changed)
-            running = [
-                c
-                for c in components(self.settings, demo=self.demo, secrets=self._secrets())
-                if self.manager.running(c.name) is not None
-            ]
+            every = components(
+                self.settings, demo=self.demo, secrets=self._secrets(), infra=self.infra_parts()
+            )
+            running = [c for c in every if self.manager.running(c.name) is not None]
             reloading = [c for c in running if c.reload_path and reloads.get(c.name)]
             self._reload_all(reloading, previous)
             reloaded = {c.name for c in reloading}
@@ -190,7 +234,10 @@ class LocalBackend:
                 action = "unchanged"
                 if component.name in reloaded:
                     action = "reloaded"
-                elif component.name == "grafana" and reloads["grafana"] and component.spec:
+                elif component.spec and (
+                    (component.name == "grafana" and reloads["grafana"])
+                    or component.config_changed(changed)
+                ):
                     self.manager.stop(component.name)
                     self.manager.start(component.spec)
                     action = "restarted"
@@ -211,7 +258,7 @@ class LocalBackend:
     def running(self) -> dict[str, int]:
         """The pid of every running component of this stack, by name."""
         found = {}
-        for component in components(self.settings, demo=True):
+        for component in components(self.settings, demo=True, infra=INFRA_PARTS):
             pid = self.manager.running(component.name)
             if pid is not None:
                 found[component.name] = pid
@@ -219,7 +266,7 @@ class LocalBackend:
 
     def stop(self, names: Collection[str]) -> None:
         """Stop these components, the last started first."""
-        for component in reversed(components(self.settings, demo=True)):
+        for component in reversed(components(self.settings, demo=True, infra=INFRA_PARTS)):
             if component.name in names:
                 self.manager.stop(component.name)
 
@@ -227,11 +274,10 @@ class LocalBackend:
         """Start these components where they are not running and wait until they are healthy;
         returns {name: why} for those that are not (see `wait_healthy`)."""
         # Grafana's environment comes from the monitoring.env in place now.
-        wanted = [
-            c
-            for c in components(self.settings, demo=True, secrets=self._secrets())
-            if c.name in names
-        ]
+        every = components(
+            self.settings, demo=True, secrets=self._secrets(), infra=self.infra_parts()
+        )
+        wanted = [c for c in every if c.name in names]
         for component in wanted:
             if component.spec is not None and self.manager.running(component.name) is None:
                 self.manager.start(component.spec)
@@ -245,13 +291,22 @@ class LocalBackend:
     def _render_config(self) -> Rendered:
         settings = self.settings
         secrets, certs = secrets_and_certificates(settings)
+        if self.plan is None and self.infra_parts():
+            # A reload or restore (no preflight of the parts): the last deploy's. A restore
+            # onto a new machine makes PostgreSQL's cluster here.
+            self.plan = Plan(run=self.infra_parts())
+        if self.plan is not None:
+            infra_plan.prepare(settings, secrets, self.plan)
+        parts = self.infra_parts()
         staged = configstore.staging_dir(settings.layout)
         rendered = Rendered(staging=staged, config=staged, certs_changed=certs.changed)
         # A new version takes about what the live one does.
         needed = configstore.size(settings.layout.config_dir) or None
         try:
             with writing(settings.layout.config_versions_dir, needed):
-                render(settings, secrets, local_topology(settings, demo=self.demo), staged)
+                topology = local_topology(settings, demo=self.demo, infra=parts)
+                render(settings, secrets, topology, staged)
+                write_configs(settings, secrets, staged, parts)
         except BaseException:
             rendered.discard()
             raise
@@ -297,7 +352,10 @@ class LocalBackend:
                 state.action = "restarted" if again else "started"
                 if component.name in replaced:
                     state.hint = "answered nothing (frozen or hung): killed and started again"
-            elif component.name == "grafana" and (reloads["grafana"] or certs_changed):
+            elif (component.name == "grafana" and (reloads["grafana"] or certs_changed)) or (
+                (component.restarts_on_new_certificates and certs_changed)
+                or component.config_changed(changed)
+            ):
                 manager.stop(component.name)
                 state.pid, state.action = manager.start(component.spec), "restarted"
             elif component.reload_path and reloads.get(component.name):
@@ -314,19 +372,42 @@ class LocalBackend:
         startable = [c for c in wanted if c.spec is not None]
         timeout_s = self.settings.startup_timeout_s
         failed = wait_healthy(startable, self.manager, timeout_s, self.console)
+        self._leave_out_failed([c for c in startable if c.optional and c.name in failed], failed)
+        failed = {name: why for name, why in failed.items() if name not in self._optional(wanted)}
         restarted = {s.name for s in states if s.action == "restarted"} & set(before.running)
         if restarted & set(failed):
             self._roll_back(restarted, before, failed)
         by_name = {c.name: c for c in wanted}
         reloading = [by_name[s.name] for s in states if s.action == "reload"]
         self._reload_all([c for c in reloading if c.name not in failed], before.config)
+        left_out = self.plan.left_out if self.plan else {}
         for state in states:
             if state.action == "reload" and state.name not in failed:
                 state.action = "reloaded"
-            if state.action != "skipped":
+            if state.name in left_out:
+                state.state, state.hint = "left out", left_out[state.name]
+            elif state.action != "skipped":
                 state.state = "unhealthy" if state.name in failed else "healthy"
         if failed:
             raise DeployError(f"components did not become healthy:\n{self._why(failed)}")
+
+    @staticmethod
+    def _optional(wanted: Sequence[Component]) -> set[str]:
+        return {c.name for c in wanted if c.optional}
+
+    def _leave_out_failed(self, failed_parts: Sequence[Component], why: dict[str, str]) -> None:
+        """Infrastructure parts that did not come up are stopped and left out, each with one
+        line; the rest of the stack does not wait for them or roll back because of them."""
+        if self.plan is None:
+            self.plan = Plan(run=self.infra_parts())
+        for component in failed_parts:
+            self.manager.stop(component.name)
+            log = self.manager.log_file(component.name)
+            self.plan.leave_out(
+                component.name,
+                f"{component.name}: {why[component.name]} at start; the rest of the stack is "
+                f"up. See {log}: {_log_tail(log, 1).strip()}",
+            )
 
     def _before(self, wanted: Sequence[Component]) -> Before:
         """What runs now, as it was started: each running component with its command line and
@@ -372,7 +453,7 @@ class LocalBackend:
         if before.config is not None:
             configstore.reinstate(before.config, self.settings.layout)
         if before.settings is not None:
-            mode.remember(before.settings, target="local", demo=before.demo)
+            mode.remember(before.settings, target="local", demo=before.demo, infra=self.infra)
         back = [c for name, c in before.running.items() if name in restarted]
         for component in back:
             assert component.spec is not None

@@ -18,6 +18,7 @@ from rich.console import Console
 
 from acgs_deploy import mode
 from acgs_deploy.backends.local import LocalBackend
+from acgs_deploy.backup import infra as infra_backup
 from acgs_deploy.backup.archive import Passphrase
 from acgs_deploy.backup.keyfile import load_passphrase
 from acgs_deploy.backup.manifest import StackOrigin
@@ -41,6 +42,8 @@ from acgs_deploy.backup.retention import prune
 from acgs_deploy.backup.snapshot import BackupError, BackupResult, BackupSources, create_backup
 from acgs_deploy.client import ComponentName, stack_client
 from acgs_deploy.components import components
+from acgs_deploy.infra.postgres import PostgresError
+from acgs_deploy.infra.redis import RedisError
 from acgs_deploy.lock import exclusive
 from acgs_deploy.settings import SECRET_FIELDS, StackSettings
 
@@ -55,7 +58,8 @@ __all__ = [
 ]
 
 # Components whose files a restore replaces; they are stopped and started around the swap.
-STATEFUL = ("prometheus", "alertmanager", "node_exporter", "grafana")
+# (PostgreSQL too: its role takes the restored password while it is stopped.)
+STATEFUL = ("prometheus", "alertmanager", "node_exporter", "grafana", "redis", "postgres")
 # The TSDB can be large: counting and snapshots get generous timeouts.
 API_TIMEOUT_S = 600.0
 
@@ -80,7 +84,7 @@ def restore_paths(settings: StackSettings) -> dict[str, Path]:
     paths = {k: v for k, v in stack_paths(settings).items() if k != "config"}
     if paths[mode.MODE_FILE].exists():
         del paths[mode.MODE_FILE]
-    return paths
+    return {**paths, **infra_backup.restore_targets(settings)}
 
 
 def stack_origin(settings: StackSettings) -> StackOrigin:
@@ -147,24 +151,29 @@ def _back_up(
     out = writable_dir(out_dir or settings.layout.backups_dir)
     alertmanager = _client(settings, "alertmanager") if "alertmanager" in running else None
     grafana = _client(settings, "grafana") if "grafana" in running else None
-    with _client(settings, "prometheus") as prometheus, byte_progress(console) as bar:
-        sources = BackupSources(
-            prometheus=prometheus,
-            prometheus_data_dir=settings.layout.prometheus_data,
-            alertmanager=alertmanager,
-            grafana=grafana,
-            paths=stack_paths(settings),
-            origin=stack_origin(settings),
-        )
-        result = create_backup(
-            sources,
-            out,
-            passphrase,
-            on_start=lambda total: (
-                bar.begin("backup", total) if total >= PROGRESS_THRESHOLD else None
-            ),
-            progress=bar.advance,
-        )
+    try:
+        with _client(settings, "prometheus") as prometheus, byte_progress(console) as bar:
+            sources = BackupSources(
+                prometheus=prometheus,
+                prometheus_data_dir=settings.layout.prometheus_data,
+                alertmanager=alertmanager,
+                grafana=grafana,
+                paths={**stack_paths(settings), **infra_backup.dump(settings, running)},
+                origin=stack_origin(settings),
+            )
+            result = create_backup(
+                sources,
+                out,
+                passphrase,
+                on_start=lambda total: (
+                    bar.begin("backup", total) if total >= PROGRESS_THRESHOLD else None
+                ),
+                progress=bar.advance,
+            )
+    except (PostgresError, RedisError) as error:
+        raise BackupError(str(error)) from None
+    finally:
+        infra_backup.discard(settings)
     for client in (alertmanager, grafana):
         if client is not None:
             client.close()
@@ -193,6 +202,8 @@ def _restore_targets(settings: StackSettings, backend: LocalBackend) -> RestoreT
     previous ones, after a roll-back)."""
     running = list(backend.running())
     stateful = [name for name in running if name in STATEFUL]
+    # A dump left by an earlier restore that PostgreSQL was not there to take: not this one's.
+    infra_backup.discard(settings)
 
     def start(names: list[str]) -> None:
         failed = backend.start(names)
@@ -202,11 +213,21 @@ def _restore_targets(settings: StackSettings, backend: LocalBackend) -> RestoreT
             raise RestoreError(f"{', '.join(exited)} exited at start; see {logs}")
         if failed:
             raise RestoreError(f"{', '.join(failed)} did not become healthy; see {logs}")
+        try:
+            infra_backup.restored(settings, backend.running())
+        except PostgresError as error:
+            raise RestoreError(str(error)) from None
 
     def configure() -> set[str]:
         # A new state directory takes the backup's deploy mode (deploy.json is back by now).
         backend.demo = mode.last_demo(settings)
-        return backend.configure()
+        changed = backend.configure()
+        if "postgres" in backend.infra_parts():
+            try:
+                infra_backup.prepare_postgres(settings)
+            except PostgresError as error:
+                raise RestoreError(str(error)) from None
+        return changed
 
     def resume() -> None:
         if running:  # a stack stopped before the restore stays stopped
@@ -214,12 +235,17 @@ def _restore_targets(settings: StackSettings, backend: LocalBackend) -> RestoreT
             start(running)
 
     installed = {c.name for c in components(settings, demo=True) if c.spec is not None}
+    parts = backend.infra_parts
     return RestoreTargets(
         prometheus=lambda: _client(settings, "prometheus"),
         prometheus_data_dir=settings.layout.prometheus_data,
         stop=lambda: backend.stop(stateful),
         start=lambda: start(
-            [c.name for c in components(settings, demo=backend.demo) if c.spec is not None]
+            [
+                c.name
+                for c in components(settings, demo=backend.demo, infra=parts())
+                if c.spec is not None
+            ]
         ),
         alertmanager=lambda: _client(settings, "alertmanager"),
         grafana=(lambda: _client(settings, "grafana")) if "grafana" in installed else None,
