@@ -148,6 +148,25 @@ def test_the_query_endpoint_needs_auth_and_answers_with_it(ha: StackSettings) ->
         httpx.get(f"http://127.0.0.1:{ha.query_port}/api/v1/query?query=up", timeout=5)
 
 
+def test_health_checks_every_replica_the_cluster_and_the_query_endpoint(
+    ha: StackSettings,
+) -> None:
+    def checks() -> dict[str, dict[str, Any]]:
+        out = io.StringIO()
+        commands.health(output_format="json", settings=ha, console=Console(file=out, width=200))
+        return {c["name"]: c for c in json.loads(out.getvalue())["checks"]}
+
+    wanted = ("prometheus-1 targets", "prometheus-1 remote write", "prometheus remote write",
+              "alertmanager cluster", "query endpoint")  # fmt: skip
+    found = poll(checks, lambda c: all(c.get(n, {}).get("status") == "ok" for n in wanted), 60)
+    assert {name: found[name]["status"] for name in wanted} == dict.fromkeys(wanted, "ok"), found
+    assert found["alertmanager-2"]["data"]["role"] == "alertmanager peer 2"
+    assert found["alertmanager cluster"]["data"]["alertmanager-1"] == {
+        "status": "ready",
+        "peers": 3,
+    }
+
+
 def test_a_redeploy_with_nothing_changed_touches_nothing(ha: StackSettings) -> None:
     report = backends.deploy(LocalBackend(ha, DeployOptions(demo=True)))
     actions = {name: action for name, action in report.actions.items() if name in HA_PARTS}
