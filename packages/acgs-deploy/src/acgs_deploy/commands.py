@@ -119,6 +119,9 @@ def deploy(
         namespace=namespace,
     )
     settings = _settings(state_dir, stack_file, settings, flags.topology(topology))
+    if target == "compose" and settings.topology == "ha":
+        # Its compose rendering is not written yet: refused rather than half rendered.
+        raise UsageError("topology ha runs on the local target only for now: use --target local")
     console = console or Console()
     report = backends.deploy(make(settings, options, Console(stderr=True)))
     if report.components:
