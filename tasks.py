@@ -51,6 +51,8 @@ def test(c: Context, sessions: str = "") -> None:
 @task(
     help={
         "target": "local (background processes, the default), compose or kubernetes (render only)",
+        "topology": "single or ha (replicas, Alertmanager cluster, long-term store; kept "
+        "for later commands; default: the stack file's, else the last deploy's, else single)",
         "demo": "also run acgs-sim and the webhook receiver that records alerts",
         "no_demo": "stop the demo parts (default: as the last deploy of this state dir)",
         "infra": "with --demo, also run HAProxy, Redis, PostgreSQL and their exporters (default)",
@@ -65,6 +67,7 @@ def test(c: Context, sessions: str = "") -> None:
 def deploy(
     c: Context,
     target: str = "local",
+    topology: str | None = None,
     demo: bool = False,
     no_demo: bool = False,
     infra: bool = False,
@@ -79,6 +82,7 @@ def deploy(
     done(
         commands.deploy(
             target=target,
+            topology=topology,
             demo=demo,
             no_demo=no_demo,
             infra=infra,
@@ -92,10 +96,19 @@ def deploy(
     )
 
 
-@task(help={"state_dir": STATE_DIR_HELP, "stack_file": STACK_FILE_HELP})
-def status(c: Context, state_dir: str | None = None, stack_file: str | None = None) -> None:
-    """Each component's URL and state; exits 4 when one is not healthy."""
-    done(commands.status(state_dir=state_dir, stack_file=stack_file))
+@task(
+    help={
+        "format": "text (a table, the default) or json",
+        "state_dir": STATE_DIR_HELP,
+        "stack_file": STACK_FILE_HELP,
+    }
+)
+def status(
+    c: Context, format: str = "text", state_dir: str | None = None, stack_file: str | None = None
+) -> None:
+    """Each component (every replica and peer): role, URL and state; exits 4 when one is not
+    healthy."""
+    done(commands.status(output_format=format, state_dir=state_dir, stack_file=stack_file))
 
 
 @task(

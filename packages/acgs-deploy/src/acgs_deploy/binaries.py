@@ -33,12 +33,15 @@ BINARIES: tuple[Binary, ...] = (
     Binary("prometheus-node-exporter", "prometheus-node-exporter"),
     # Validates the compose target's file without a Docker engine.
     Binary("docker-compose", "docker-compose"),
-    # The demo infrastructure (`acgs_deploy.infra`): optional, a deploy runs without them.
+    # The demo infrastructure (`acgs_deploy.infra`) and, for HAProxy, topology ha's query
+    # endpoint: optional, a single-topology deploy runs without them.
     Binary("haproxy", "haproxy", optional=True),
     Binary("redis-server", "redis-server", optional=True),
     Binary("prometheus-redis-exporter", "prometheus-redis-exporter", optional=True),
     Binary("postgres", "postgresql", optional=True, where="/usr/lib/postgresql/*/bin/postgres"),
     Binary("prometheus-postgres-exporter", "prometheus-postgres-exporter", optional=True),
+    # Topology ha's long-term store (and vmalert, for sharded rules).
+    Binary("victoria-metrics", "victoria-metrics", optional=True),
 )
 
 

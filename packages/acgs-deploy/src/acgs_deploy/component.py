@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import httpx
 
-from acgs_deploy.client import ComponentName, stack_client
+from acgs_deploy.client import ComponentName, stack_client, url_endpoint
 from acgs_deploy.preflight import Listener
 from acgs_deploy.process import ProcessSpec
 from acgs_deploy.settings import StackSettings
@@ -31,15 +32,25 @@ class Component:
     host_key: str
     port_key: str
     reload_path: str | None = None  # POST here (through TLS and auth) to reload
+    # Reloaded by SIGUSR2 to its process (an HAProxy master: new workers take the sockets over,
+    # the old ones finish their requests), not over HTTP.
+    reload_signal: bool = False
     not_installed: str = ""
+    role: str = ""  # what it is in the topology ("prometheus replica 1"), for status
     # Demo infrastructure: when it cannot run, it is left out and the rest comes up.
     optional: bool = False
     # The stack-file key of each port, when they differ (else `port_key` for all).
     port_keys: Sequence[str] = ()
     # The files (and directories, ending in "/") of the configuration it reads: when one
-    # changed it is restarted.
+    # changed it is reloaded (`reload_path`, `reload_signal`), or else restarted.
     config_files: Sequence[str] = ()
-    restarts_on_new_certificates: bool = False  # it reads them only at start
+    # It reads the certificates only when it starts (or reloads, with `reload_signal`).
+    restarts_on_new_certificates: bool = False
+
+    @property
+    def reloads(self) -> bool:
+        """Whether it can take a new configuration without a restart."""
+        return self.reload_path is not None or self.reload_signal
 
     def listeners(self, pid: int | None) -> list[Listener]:
         """Where it listens, for the preflight; `pid` is its running process, if any."""
@@ -91,9 +102,14 @@ def http_checks(
 
 
 def server_checks(
-    settings: StackSettings, server: ComponentName, path: str
+    settings: StackSettings, server: ComponentName | str, path: str, *, url: str | None = None
 ) -> tuple[Callable[[], bool], Callable[[], bool]]:
-    return http_checks(lambda timeout: stack_client(settings, server, timeout=timeout), [path])
+    """Through TLS and basic auth: Grafana with its admin account, every other server (at
+    `url` when given: a replica, a peer) as the Prometheus user."""
+    if url is None or server == "grafana":
+        named = cast(ComponentName, server)
+        return http_checks(lambda timeout: stack_client(settings, named, timeout=timeout), [path])
+    return http_checks(lambda timeout: url_endpoint(settings, url).client(timeout), [path])
 
 
 def plain_checks(urls: Iterable[str]) -> tuple[Callable[[], bool], Callable[[], bool]]:

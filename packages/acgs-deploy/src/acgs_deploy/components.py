@@ -5,29 +5,51 @@ them; restore stops and starts the stateful ones around a swap.
 
 from __future__ import annotations
 
+import math
 import os
+import secrets as secrets_module
 import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from acgs_deploy.client import ComponentName, base_url
+from acgs_deploy import haproxy
+from acgs_deploy.client import ComponentName, base_url, port_url
 from acgs_deploy.commandlines import (
+    Cluster,
     alertmanager_command,
     node_exporter_command,
     prometheus_command,
+    victoriametrics_command,
 )
 from acgs_deploy.component import Component, plain_checks, server_checks
 from acgs_deploy.infra import PARTS as INFRA_PARTS
 from acgs_deploy.infra import STORES
 from acgs_deploy.infra.parts import infra_components
+from acgs_deploy.instances import (
+    Instance,
+    alertmanager_instances,
+    prometheus_instances,
+    query_instance,
+    victoriametrics_instance,
+)
 from acgs_deploy.process import ProcessSpec
 from acgs_deploy.render import grafana_environment
 from acgs_deploy.secrets import Secrets
 from acgs_deploy.settings import StackSettings
 from acgs_metrics.services import SERVICES
+from acgs_promql.durations import parse_duration
 
-__all__ = ["DEMO_PARTS", "GRAFANA_HINT", "Component", "components"]
+__all__ = [
+    "DEMO_PARTS",
+    "GRAFANA_HINT",
+    "Component",
+    "components",
+    "datasource_url",
+    "dedup_interval",
+    "victoriametrics_retention",
+]
 
 GRAFANA_HINT = (
     "Grafana is not packaged by Debian. Install the `grafana` package from "
@@ -61,11 +83,15 @@ def components(
             _sim(settings, parts, secrets),
             *infra_components(settings, secrets, [p for p in parts if p not in STORES]),
         ]
+    store = victoriametrics_instance(settings)
+    query = query_instance(settings)
     return [
         *demo_parts,
         _node_exporter(settings),
-        _alertmanager(settings),
-        _prometheus(settings),
+        *(_alertmanager(settings, peer) for peer in alertmanager_instances(settings)),
+        *([_victoriametrics(settings, store, secrets)] if store else []),
+        *(_prometheus(settings, server) for server in prometheus_instances(settings)),
+        *([_query(settings, query)] if query else []),
         _grafana(settings, secrets),
     ]
 
@@ -99,6 +125,7 @@ def _webhook(settings: StackSettings) -> Component:
         answers=answers,
         host_key="",
         port_key="webhook_port",
+        role="demo alert receiver",
     )
 
 
@@ -133,35 +160,36 @@ def _sim(settings: StackSettings, infra: Sequence[str], secrets: Secrets | None)
         answers=answers,
         host_key="sim_host",
         port_key="sim_base_port",
+        role="demo services",
         not_installed="acgs-sim is missing: run `uv sync --all-packages`",
     )
 
 
 def _server(
     settings: StackSettings,
-    name: ComponentName,
+    name: str,
     spec: ProcessSpec | None,
     port: int,
     probe_path: str,
     *,
-    reloads: bool = False,
-    not_installed: str = "",
+    port_key: str | None = None,
+    **fields: Any,
 ) -> Component:
-    """A server of the stack: on `settings.host`, healthy when `probe_path` answers 200
-    through TLS and basic auth; `reloads` on ``POST /-/reload``."""
-    probe, answers = server_checks(settings, name, probe_path)
+    """A server of the stack on `settings.host` and `port`, healthy when `probe_path` answers
+    200 through TLS and basic auth; `fields` are the Component's other fields."""
+    url = port_url(settings, port)
+    probe, answers = server_checks(settings, name, probe_path, url=url)
     return Component(
         name=name,
-        url=base_url(settings, name),
+        url=url,
         host=settings.host,
         spec=spec,
-        ports=[port],
+        ports=fields.pop("ports", [port]),
         probe=probe,
         answers=answers,
         host_key="host",
-        port_key=f"{name}_port",
-        reload_path="/-/reload" if reloads else None,
-        not_installed=not_installed,
+        port_key=port_key or f"{name}_port",
+        **fields,
     )
 
 
@@ -171,37 +199,145 @@ def _node_exporter(settings: StackSettings) -> Component:
         web_config=settings.layout.config_dir / "web.yml",
     )
     spec = ProcessSpec("node_exporter", argv)
-    return _server(settings, "node_exporter", spec, settings.node_exporter_port, "/")
+    return _server(
+        settings, "node_exporter", spec, settings.node_exporter_port, "/", role="exporter"
+    )
 
 
-def _alertmanager(settings: StackSettings) -> Component:
+def _alertmanager(settings: StackSettings, peer: Instance) -> Component:
     live = settings.layout.config_dir
+    cluster = None
+    ports, keys = [peer.port], [peer.port_key]
+    if peer.cluster_port is not None:
+        # Gossip stays on loopback (connect_host) whatever `host` is: peers on one machine.
+        others = alertmanager_instances(settings)
+        cluster = Cluster(
+            listen=_hostport(settings.connect_host, peer.cluster_port),
+            peers=[
+                _hostport(settings.connect_host, other.cluster_port)
+                for other in others
+                if other.cluster_port is not None and other.name != peer.name
+            ],
+            tls_config=live / "alertmanager-cluster.yml",
+        )
+        ports, keys = [*ports, peer.cluster_port], [*keys, "alertmanager_cluster_base_port"]
     argv = alertmanager_command(
-        config=live / "alertmanager.yml",
-        data=settings.layout.alertmanager_data,
-        listen=_listen(settings, settings.alertmanager_port),
+        config=live / peer.config_file,
+        data=settings.layout.data_dir / peer.name,
+        listen=_listen(settings, peer.port),
         web_config=live / "web.yml",
         maintenance_interval=settings.alertmanager_maintenance_interval,
-        extra=[f"--web.external-url={base_url(settings, 'alertmanager')}/"],
+        cluster=cluster,
+        extra=[f"--web.external-url={port_url(settings, peer.port)}/"],
     )
-    spec = ProcessSpec("alertmanager", argv)
     return _server(
-        settings, "alertmanager", spec, settings.alertmanager_port, "/-/ready", reloads=True
+        settings,
+        peer.name,
+        ProcessSpec(peer.name, argv),
+        peer.port,
+        "/-/ready",
+        port_key=peer.port_key,
+        ports=ports,
+        port_keys=keys,
+        reload_path="/-/reload",
+        role=peer.description,
+        config_files=[peer.config_file],
     )
 
 
-def _prometheus(settings: StackSettings) -> Component:
+def _prometheus(settings: StackSettings, server: Instance) -> Component:
     live = settings.layout.config_dir
     argv = prometheus_command(
-        config=live / "prometheus.yml",
-        data=settings.layout.prometheus_data,
-        listen=_listen(settings, settings.prometheus_port),
+        config=live / server.config_file,
+        data=settings.layout.data_dir / server.name,
+        listen=_listen(settings, server.port),
         web_config=live / "web.yml",
         retention=settings.retention,
-        extra=[f"--web.external-url={base_url(settings, 'prometheus')}/"],
+        extra=[f"--web.external-url={port_url(settings, server.port)}/"],
     )
-    spec = ProcessSpec("prometheus", argv)
-    return _server(settings, "prometheus", spec, settings.prometheus_port, "/-/ready", reloads=True)
+    return _server(
+        settings,
+        server.name,
+        ProcessSpec(server.name, argv),
+        server.port,
+        "/-/ready",
+        port_key=server.port_key,
+        reload_path="/-/reload",
+        role=server.description,
+        config_files=[server.config_file, "rules/"],
+    )
+
+
+# Environment variables VictoriaMetrics reads its secret flags from (-envflag.prefix).
+VM_ENV_PREFIX = "ACGS_VM_"
+
+
+def _victoriametrics(
+    settings: StackSettings, store: Instance, secrets: Secrets | None
+) -> Component:
+    layout = settings.layout
+    argv = victoriametrics_command(
+        data=layout.data_dir / store.name,
+        listen=_listen(settings, store.port),
+        retention=victoriametrics_retention(settings.retention),
+        dedup_interval=dedup_interval(settings),
+        cert_file=layout.server_cert,
+        key_file=layout.server_key,
+        env_prefix=VM_ENV_PREFIX,
+    )
+    env = None
+    if secrets is not None:
+        # 1.79 serves /debug/pprof and /flags without basic auth unless given an auth key:
+        # a random one nobody is told closes them.
+        closed = secrets_module.token_urlsafe(24)
+        env = {
+            **os.environ,
+            f"{VM_ENV_PREFIX}httpAuth_username": secrets.prometheus_username,
+            f"{VM_ENV_PREFIX}httpAuth_password": secrets.prometheus_password,
+            f"{VM_ENV_PREFIX}pprofAuthKey": closed,
+            f"{VM_ENV_PREFIX}flagsAuthKey": closed,
+        }
+    return _server(
+        settings,
+        store.name,
+        ProcessSpec(store.name, argv, env=env),
+        store.port,
+        # Needs basic auth (its /health does not): healthy means the credentials work too.
+        "/api/v1/status/buildinfo",
+        role=store.description,
+        restarts_on_new_certificates=True,
+    )
+
+
+def victoriametrics_retention(retention: str) -> str:
+    """Prometheus' retention in VictoriaMetrics' syntax (whole days, else hours; a bare number
+    would be months there)."""
+    seconds = parse_duration(retention)
+    if seconds % 86400 == 0:
+        return f"{int(seconds // 86400)}d"
+    return f"{math.ceil(seconds / 3600)}h"
+
+
+def dedup_interval(settings: StackSettings) -> str:
+    """-dedup.minScrapeInterval: the shortest scrape interval of the configuration, so the
+    replicas' copies of every series collapse to one and no job is thinned below its own
+    interval (a longer one would drop samples of the faster ACGS jobs)."""
+    return min(settings.scrape_interval, settings.acgs_scrape_interval, key=parse_duration)
+
+
+def _query(settings: StackSettings, query: Instance) -> Component:
+    config = settings.layout.config_dir / query.config_file
+    return _server(
+        settings,
+        query.name,
+        haproxy.haproxy_spec(query.name, config),
+        query.port,
+        "/api/v1/query?query=vector(1)",
+        role=query.description,
+        config_files=[query.config_file],
+        reload_signal=True,
+        restarts_on_new_certificates=True,
+    )
 
 
 def _grafana(settings: StackSettings, secrets: Secrets | None) -> Component:
@@ -215,7 +351,15 @@ def _grafana(settings: StackSettings, secrets: Secrets | None) -> Component:
         ]
         spec = ProcessSpec("grafana", argv, env=_grafana_env(settings, secrets))
     return _server(
-        settings, "grafana", spec, settings.grafana_port, "/api/health", not_installed=GRAFANA_HINT
+        settings,
+        "grafana",
+        spec,
+        settings.grafana_port,
+        "/api/health",
+        not_installed=GRAFANA_HINT,
+        role="dashboards",
+        config_files=["grafana/"],
+        restarts_on_new_certificates=True,
     )
 
 
@@ -238,9 +382,16 @@ def _grafana_env(settings: StackSettings, secrets: Secrets | None) -> dict[str, 
     if secrets is None:
         return None
     extra = grafana_environment(
-        secrets, base_url(settings, "prometheus"), settings.layout.ca_cert.read_text()
+        secrets, datasource_url(settings), settings.layout.ca_cert.read_text()
     )
     return {**os.environ, **extra}
+
+
+def datasource_url(settings: StackSettings) -> str:
+    """Where Grafana's datasource queries: the query endpoint with topology ha (the store, else
+    a replica), else the one Prometheus."""
+    source: ComponentName = "query" if query_instance(settings) else "prometheus"
+    return base_url(settings, source)
 
 
 def _sim_command() -> list[str] | None:

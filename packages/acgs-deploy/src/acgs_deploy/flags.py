@@ -9,7 +9,18 @@ from datetime import UTC, datetime
 
 from acgs_deploy.errors import UsageError
 
-__all__ = ["FORMATS", "LOWEST", "demo", "infra", "number", "output_format", "timestamp", "whole"]
+__all__ = [
+    "FORMATS",
+    "LOWEST",
+    "TOPOLOGIES",
+    "demo",
+    "infra",
+    "number",
+    "output_format",
+    "timestamp",
+    "topology",
+    "whole",
+]
 
 # Flag -> (its lowest value, whether that value itself is allowed); absent: no bound here.
 LOWEST: dict[str, tuple[float, bool]] = {
@@ -24,6 +35,7 @@ LOWEST: dict[str, tuple[float, bool]] = {
     "--seed": (0, True),
 }
 FORMATS = ("text", "json")
+TOPOLOGIES = ("single", "ha")
 
 
 def whole(flag: str, value: object) -> int:
@@ -87,3 +99,10 @@ def infra(infra: bool, no_infra: bool) -> bool | None:
     if infra and no_infra:
         raise UsageError("--infra and --no-infra exclude each other: give one")
     return True if infra else (False if no_infra else None)
+
+
+def topology(value: str | None) -> str | None:
+    """--topology: single or ha; None when not given (the settings', else the last deploy's)."""
+    if value is not None and value not in TOPOLOGIES:
+        raise UsageError(f"--topology must be {' or '.join(TOPOLOGIES)}, got {value!r}")
+    return value

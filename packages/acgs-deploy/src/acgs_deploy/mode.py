@@ -16,6 +16,7 @@ __all__ = [
     "infra_wanted",
     "last_demo",
     "last_settings",
+    "last_topology",
     "left_out",
     "remember",
 ]
@@ -53,6 +54,13 @@ def left_out(settings: StackSettings) -> dict[str, str]:
     """The optional parts the last deploy could not run, each with the line saying why."""
     found = _read(settings).get("left_out")
     return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+
+def last_topology(settings: StackSettings) -> str | None:
+    """The topology of the last deploy (``--topology`` is kept like --demo); None: none."""
+    saved = _read(settings).get("settings")
+    topology = saved.get("topology") if isinstance(saved, dict) else None
+    return topology if topology in ("single", "ha") else None
 
 
 def last_settings(settings: StackSettings) -> StackSettings | None:

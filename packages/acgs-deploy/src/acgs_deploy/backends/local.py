@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import re
+import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +23,7 @@ from typing import NoReturn
 import httpx
 from rich.console import Console
 
-from acgs_deploy import configstore, mode, preflight
+from acgs_deploy import configstore, haproxy, mode, preflight
 from acgs_deploy.backends.base import (
     ComponentState,
     DeployOptions,
@@ -30,13 +32,14 @@ from acgs_deploy.backends.base import (
     secrets_and_certificates,
     validate_or_discard,
 )
-from acgs_deploy.client import ComponentName, stack_client
+from acgs_deploy.client import url_endpoint
 from acgs_deploy.components import DEMO_PARTS, Component, components
 from acgs_deploy.errors import DeployError, writing
 from acgs_deploy.infra import PARTS as INFRA_PARTS
 from acgs_deploy.infra import Plan
 from acgs_deploy.infra import plan as infra_plan
 from acgs_deploy.infra.render import write_configs
+from acgs_deploy.instances import query_instance
 from acgs_deploy.lock import exclusive
 from acgs_deploy.process import ProcessManager
 from acgs_deploy.render import local_topology, render
@@ -50,6 +53,12 @@ __all__ = ["REQUIRED_BINARIES", "LocalBackend"]
 # gets UNRESPONSIVE_STOP_S to stop on SIGTERM before SIGKILL: replaced well within a minute.
 UNRESPONSIVE_TRIES = 3
 UNRESPONSIVE_STOP_S = 5.0
+# Seconds a reload request may take: Prometheus answers once its old remote_write queue has
+# flushed, and a queue whose store is gone (moved, stopped) gives up only after its one-minute
+# flush deadline.
+RELOAD_REQUEST_S = 90.0
+# Seconds a component reloaded by signal gets to answer its probe again.
+RELOAD_TIMEOUT_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,10 @@ class Before:
     settings: StackSettings | None  # the last deploy's settings, when recorded
     demo: bool  # and its demo mode
 
+
+# The servers a topology adds (replicas, peers, the store, the query endpoint), as named in
+# the run directory: those a smaller topology no longer wants are stopped by a deploy.
+TOPOLOGY_SERVER = re.compile(r"(prometheus|alertmanager)-[0-9]+|victoriametrics|query")
 
 REQUIRED_BINARIES = (
     "prometheus",
@@ -104,6 +117,7 @@ class LocalBackend:
         addresses and ports (a port held by the component's own running process is free)."""
         settings = self.settings
         preflight.require_binaries(REQUIRED_BINARIES)
+        preflight.require_topology_binaries(settings)
         preflight.check_state_dir(settings)
         preflight.check_rules_dir(settings)
         preflight.check_distinct_ports(settings)
@@ -174,7 +188,11 @@ class LocalBackend:
                 state = "stopped"
             else:
                 state = "healthy" if component.probe() else "unhealthy"
-            states.append(ComponentState(component.name, component.url, state, pid, hint=hint))
+            states.append(
+                ComponentState(
+                    component.name, component.url, state, pid, hint=hint, role=component.role
+                )
+            )
         return Report(components=states)
 
     def infra_parts(self) -> list[str]:
@@ -221,12 +239,11 @@ class LocalBackend:
                 )
             previous = configstore.live_version(self.settings.layout)
             changed = self.configure()
-            reloads = configstore.components_to_reload(changed)
             every = components(
                 self.settings, demo=self.demo, secrets=self._secrets(), infra=self.infra_parts()
             )
             running = [c for c in every if self.manager.running(c.name) is not None]
-            reloading = [c for c in running if c.reload_path and reloads.get(c.name)]
+            reloading = [c for c in running if c.reloads and c.config_changed(changed)]
             self._reload_all(reloading, previous)
             reloaded = {c.name for c in reloading}
             report = Report(config_changed=changed)
@@ -234,15 +251,14 @@ class LocalBackend:
                 action = "unchanged"
                 if component.name in reloaded:
                     action = "reloaded"
-                elif component.spec and (
-                    (component.name == "grafana" and reloads["grafana"])
-                    or component.config_changed(changed)
-                ):
+                elif component.config_changed(changed) and component.spec:
                     self.manager.stop(component.name)
                     self.manager.start(component.spec)
                     action = "restarted"
                 report.components.append(
-                    ComponentState(component.name, component.url, "running", action=action)
+                    ComponentState(
+                        component.name, component.url, "running", action=action, role=component.role
+                    )
                 )
             return report
 
@@ -298,8 +314,13 @@ class LocalBackend:
         if self.plan is not None:
             infra_plan.prepare(settings, secrets, self.plan)
         parts = self.infra_parts()
-        staged = configstore.staging_dir(settings.layout)
-        rendered = Rendered(staging=staged, config=staged, certs_changed=certs.changed)
+        layout = settings.layout
+        bundled = False
+        if query_instance(settings) is not None:
+            pem = layout.certs_dir / haproxy.PEM_NAME
+            bundled = haproxy.pem_bundle(layout.server_cert, layout.server_key, pem)
+        staged = configstore.staging_dir(layout)
+        rendered = Rendered(staging=staged, config=staged, certs_changed=certs.changed or bundled)
         # A new version takes about what the live one does.
         needed = configstore.size(settings.layout.config_dir) or None
         try:
@@ -325,7 +346,8 @@ class LocalBackend:
         are stopped when this one is not a demo. `replaced`: stopped as unresponsive."""
         manager = self.manager
         names = {c.name for c in wanted}
-        for leftover in DEMO_PARTS:
+        # Demo parts left from a demo deploy, servers left from a larger topology.
+        for leftover in [*DEMO_PARTS, *filter(TOPOLOGY_SERVER.fullmatch, manager.recorded())]:
             if leftover not in names:
                 manager.stop(leftover)
         outdated = {
@@ -337,10 +359,9 @@ class LocalBackend:
         }
         for name in outdated:
             manager.stop(name)
-        reloads = configstore.components_to_reload(changed)
         states = []
         for component in wanted:
-            state = ComponentState(component.name, component.url, "")
+            state = ComponentState(component.name, component.url, "", role=component.role)
             states.append(state)
             pid = manager.running(component.name)
             if component.spec is None:
@@ -352,14 +373,16 @@ class LocalBackend:
                 state.action = "restarted" if again else "started"
                 if component.name in replaced:
                     state.hint = "answered nothing (frozen or hung): killed and started again"
-            elif (component.name == "grafana" and (reloads["grafana"] or certs_changed)) or (
-                (component.restarts_on_new_certificates and certs_changed)
-                or component.config_changed(changed)
+            elif component.reloads and (
+                component.config_changed(changed) or (certs_changed and component.reload_signal)
             ):
+                state.pid, state.action = pid, "reload"
+            elif component.config_changed(changed) or (
+                certs_changed and component.restarts_on_new_certificates
+            ):
+                # Reads its files only at start (Grafana, HAProxy, VictoriaMetrics' certs).
                 manager.stop(component.name)
                 state.pid, state.action = manager.start(component.spec), "restarted"
-            elif component.reload_path and reloads.get(component.name):
-                state.pid, state.action = pid, "reload"
             else:
                 state.pid, state.action = pid, "unchanged"
         return states
@@ -498,10 +521,12 @@ class LocalBackend:
             done.append(component)
 
     def _reload(self, component: Component) -> None:
+        if component.reload_signal:
+            self._reload_by_signal(component)
+            return
         assert component.reload_path is not None
-        server: ComponentName = "prometheus" if component.name == "prometheus" else "alertmanager"
         try:
-            with stack_client(self.settings, server, timeout=30.0) as client:
+            with url_endpoint(self.settings, component.url).client(RELOAD_REQUEST_S) as client:
                 response = client.post(component.reload_path)
         except httpx.HTTPError as error:
             raise DeployError(f"{component.name}: reload request failed: {error}") from None
@@ -510,6 +535,21 @@ class LocalBackend:
                 f"{component.name} refused the reload ({response.status_code}): "
                 f"{response.text.strip()}; see {self.manager.log_file(component.name)}"
             )
+
+    def _reload_by_signal(self, component: Component) -> None:
+        """SIGUSR2 to an HAProxy master (its file passed ``haproxy -c``), then its probe."""
+        pid = self.manager.running(component.name)
+        if pid is None:
+            raise DeployError(f"{component.name} is not running: nothing to reload")
+        haproxy.reload(pid)
+        deadline = time.monotonic() + RELOAD_TIMEOUT_S
+        while not component.probe():
+            if time.monotonic() > deadline or self.manager.running(component.name) is None:
+                raise DeployError(
+                    f"{component.name} did not answer after its reload; see "
+                    f"{self.manager.log_file(component.name)}"
+                )
+            time.sleep(0.1)
 
 
 def _log_tail(path: Path, lines: int = 8) -> str:
