@@ -383,7 +383,7 @@ def infra_stack(workdir: Path, rule_files: Sequence[Path] = ()) -> Iterator[Infr
             base, "--seed", "7", *sim_infra_args(redis, pg, front), env=sim_env(redis, pg)
         )
         cleanup.callback(lambda: sim.process is not None and sim.terminate())
-        sim.start()
+        sim.start(timeout=60)  # a loaded machine (CI, parallel tests) starts it slowly
         # HAProxy after the services, so its first health checks pass.
         cleanup.enter_context(front)
         port = free_port()
