@@ -30,6 +30,8 @@ BINARIES: tuple[Binary, ...] = (
     Binary("prometheus-node-exporter", "prometheus-node-exporter"),
     # Validates the compose target's file without a Docker engine.
     Binary("docker-compose", "docker-compose"),
+    # Tests and `nox -s refresh_exporter_metrics`: the compose target's HAProxy exporter.
+    Binary("prometheus-haproxy-exporter", "prometheus-haproxy-exporter", optional=True),
 )
 
 

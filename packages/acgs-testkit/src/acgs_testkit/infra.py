@@ -56,7 +56,12 @@ __all__ = [
     "sim_infra_args",
 ]
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+# The newest installed server (Debian: /usr/lib/postgresql/<major>/bin, outside PATH).
+PG_BIN = max(
+    Path("/usr/lib/postgresql").glob("*/bin"),
+    key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+    default=Path("/usr/lib/postgresql/15/bin"),
+)
 PG_USER = "postgres"
 
 
