@@ -5,10 +5,11 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 
 from acgs_deploy.errors import UsageError
 
-__all__ = ["FORMATS", "LOWEST", "demo", "number", "output_format", "whole"]
+__all__ = ["FORMATS", "LOWEST", "demo", "number", "output_format", "timestamp", "whole"]
 
 # Flag -> (its lowest value, whether that value itself is allowed); absent: no bound here.
 LOWEST: dict[str, tuple[float, bool]] = {
@@ -20,6 +21,7 @@ LOWEST: dict[str, tuple[float, bool]] = {
     "--dashboard-runs": (1, True),
     "--window": (0, False),
     "--hours": (0, False),
+    "--seed": (0, True),
 }
 FORMATS = ("text", "json")
 
@@ -47,6 +49,23 @@ def _checked(flag: str, value: object, kind: type[int] | type[float]) -> float:
     if not math.isfinite(converted) or (converted < lowest if inclusive else converted <= lowest):
         raise UsageError(f"{flag} must be {what}{bound}, got {value!r}")
     return converted
+
+
+def timestamp(flag: str, value: str) -> float:
+    """A time given as RFC 3339 (2026-12-01T00:00:00Z) or Unix seconds."""
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"{flag} {value!r}: give a time as RFC 3339 (2026-12-01T00:00:00Z) or Unix seconds"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
 
 
 def output_format(value: str) -> str:
