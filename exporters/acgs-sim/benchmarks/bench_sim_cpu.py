@@ -5,7 +5,10 @@ Scenarios, each measured from /proc over a window (default 20 s, ``--window S``)
 - ``no traffic``: ``--traffic-scale 0``, ticks only;
 - ``default traffic``: the built-in background traffic, nobody scraping;
 - ``traffic + scrapes``: the same, plus all seven /metrics scraped every 5 s, like the
-  stack's Prometheus does.
+  stack's Prometheus does;
+- ``via HAProxy, Redis, PostgreSQL``: the traffic over HTTP through a real HAProxy into
+  services that use a real Redis and PostgreSQL (``--via``, ``--redis``, ``--postgres``),
+  scraped every 5 s (the sim's own CPU; HAProxy, Redis and PostgreSQL are not counted).
 
 Prints CPU as a percentage of one core, the API request rate the middleware counted, the
 mean /metrics scrape time and the resident memory. Run: ``python
@@ -17,8 +20,12 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 from rich.console import Console
@@ -26,6 +33,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from acgs_metrics import SERVICE_NAMES
+from acgs_testkit.infra import haproxy, postgres_server, redis_server, sim_env, sim_infra_args
 from acgs_testkit.sim import SimProcess, free_base_port, parse_metrics
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -60,17 +68,44 @@ def requests_total(client: httpx.Client, sim: SimProcess) -> float:
         total += sum(
             s.value
             for s in samples
-            if s.name == "acgs_http_requests_total" and s.labels["endpoint"] != "/metrics"
+            if s.name == "acgs_http_requests_total"
+            and s.labels["endpoint"] not in ("/metrics", "/health")
         )
     return total
 
 
+@contextmanager
+def simulator(traffic_scale: float, infrastructure: bool) -> Iterator[SimProcess]:
+    """The sim, with a real HAProxy, Redis and PostgreSQL when ``infrastructure``."""
+    base = free_base_port()
+    args = ["--traffic-scale", str(traffic_scale), "--seed", "1"]
+    with ExitStack() as cleanup:
+        env: dict[str, str] = {}
+        if infrastructure:
+            state = Path(cleanup.enter_context(tempfile.TemporaryDirectory()))
+            redis = cleanup.enter_context(redis_server(state / "redis"))
+            pg = cleanup.enter_context(postgres_server())
+            front = cleanup.enter_context(haproxy(state / "haproxy", base))
+            args += sim_infra_args(redis, pg, front)
+            env = sim_env(redis, pg)
+        sim = SimProcess(base, *args, env=env)
+        try:
+            sim.start(timeout=60)
+            yield sim
+        finally:
+            if sim.process is not None:
+                sim.terminate()
+
+
 def measure(
-    scenario: str, traffic_scale: float, scrape: bool, window: float, progress: Progress
+    scenario: str,
+    traffic_scale: float,
+    scrape: bool,
+    window: float,
+    progress: Progress,
+    infrastructure: bool = False,
 ) -> Result:
-    sim = SimProcess(free_base_port(), "--traffic-scale", str(traffic_scale), "--seed", "1")
-    try:
-        sim.start()
+    with simulator(traffic_scale, infrastructure) as sim:
         assert sim.process is not None
         pid = sim.process.pid
         with httpx.Client(timeout=10) as client:
@@ -100,9 +135,6 @@ def measure(
                 1000 * statistics.mean(scrape_times) if scrape_times else None,
                 rss_mb(pid),
             )
-    finally:
-        if sim.process is not None:
-            sim.terminate()
 
 
 def main() -> None:
@@ -115,6 +147,14 @@ def main() -> None:
             measure("no traffic", 0.0, False, args.window, progress),
             measure("default traffic", 1.0, False, args.window, progress),
             measure("traffic + scrapes every 5 s", 1.0, True, args.window, progress),
+            measure(
+                "via HAProxy, Redis, PostgreSQL + scrapes",
+                1.0,
+                True,
+                args.window,
+                progress,
+                infrastructure=True,
+            ),
         ]
     table = Table(title=f"acgs-sim, all seven services ({args.window:g} s per scenario)")
     for column in ("scenario", "CPU (% of one core)", "API requests/s", "scrape ms", "RSS MB"):

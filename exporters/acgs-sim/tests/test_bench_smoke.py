@@ -10,5 +10,5 @@ BENCH = REPO_ROOT / "exporters" / "acgs-sim" / "benchmarks" / "bench_sim_cpu.py"
 
 def test_bench_sim_cpu_quick_run() -> None:
     out = run_benchmark(BENCH, "--window", "1", timeout_s=180)
-    for scenario in ("no traffic", "default traffic", "traffic + scrapes"):
+    for scenario in ("no traffic", "default traffic", "traffic + scrapes", "via HAProxy"):
         assert scenario in out

@@ -13,7 +13,8 @@ import httpx
 import psycopg
 import pytest
 
-from acgs_sim.backends import Backends, PostgresBackend, PostgresOptions
+from acgs_sim.backends import Backends
+from acgs_sim.store_postgres import PostgresBackend, PostgresOptions
 from acgs_testkit.infra import (
     PostgresServer,
     RedisServer,
@@ -69,7 +70,7 @@ def test_traffic_through_haproxy_uses_redis_and_postgres(
     sim = run_sim(base, *sim_infra_args(redis, pg, front), env=sim_env(redis, pg))
     # HAProxy after the services: a server it never saw down is not answered with 503s of
     # HAProxy's own (the few requests sent before it listens reach nobody).
-    sim.start()
+    sim.start(timeout=60)  # psycopg and redis load slowly on a busy machine
     with front, httpx.Client(timeout=5) as client:
         counts = poll(
             lambda: _haproxy_responses(client, front.url),
@@ -109,7 +110,7 @@ def test_redis_stopped_fails_sessions_and_degrades_lookups(
         free_base_port(), "--traffic-scale", "0", *sim_infra_args(redis, None),
         services=["auth", "ac"], env=sim_env(redis, None),
     )  # fmt: skip
-    sim.start()
+    sim.start(timeout=60)  # psycopg and redis load slowly on a busy machine
     with httpx.Client(timeout=10) as client:
         login = f"{sim.url('auth')}/auth/login"
         principle = f"{sim.url('ac')}/principles/fairness"
@@ -149,7 +150,7 @@ def test_postgres_stopped_fails_writes_and_comes_back(
         free_base_port(), "--traffic-scale", "0", *sim_infra_args(None, pg),
         services=["gs", "pgc"], env=sim_env(None, pg),
     )  # fmt: skip
-    sim.start()
+    sim.start(timeout=60)  # psycopg and redis load slowly on a busy machine
     with httpx.Client(timeout=10) as client:
         proposals, decisions = f"{sim.url('gs')}/proposals", f"{sim.url('pgc')}/decisions"
         assert client.post(proposals).status_code == 201
@@ -186,7 +187,7 @@ def test_backends_unreachable_from_the_start(run_sim: type[SimProcess]) -> None:
         free_base_port(), "--traffic-scale", "0", "--redis", nowhere, "--postgres", nowhere,
         services=["auth", "gs"],
     )  # fmt: skip
-    sim.start()
+    sim.start(timeout=60)  # psycopg and redis load slowly on a busy machine
     with httpx.Client(timeout=10) as client:
         assert client.post(f"{sim.url('auth')}/auth/login").status_code == 503
         assert client.post(f"{sim.url('gs')}/proposals").status_code == 503
@@ -221,7 +222,7 @@ def test_schema_is_created_once_whoever_starts_first(pg: PostgresServer) -> None
 
 def test_slow_backend_fault(run_sim: type[SimProcess]) -> None:
     sim = run_sim(free_base_port(), "--traffic-scale", "0", services=["integrity"])
-    sim.start()
+    sim.start(timeout=60)  # psycopg and redis load slowly on a busy machine
     with httpx.Client(timeout=10) as client:
         url = sim.url("integrity")
         fault = {"fault": "slow_backend", "value": 0.6}
@@ -241,7 +242,7 @@ def test_credentials_stay_out_of_argv(
         free_base_port(), "--traffic-scale", "0", *sim_infra_args(redis, pg),
         services=["auth"], env=sim_env(redis, pg),
     )  # fmt: skip
-    sim.start()
+    sim.start(timeout=60)  # psycopg and redis load slowly on a busy machine
     assert sim.process is not None
     cmdline = Path(f"/proc/{sim.process.pid}/cmdline").read_bytes()
     out, err = sim.output()

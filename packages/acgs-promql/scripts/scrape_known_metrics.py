@@ -129,6 +129,7 @@ def main(argv: list[str]) -> int:
         parser.error(f"unknown list(s) {', '.join(unknown)}; choose from {', '.join(known)}")
     wanted = set(args.names) or known
     out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp)
         for name, source, found in standalone(state, wanted):

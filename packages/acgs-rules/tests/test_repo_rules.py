@@ -34,7 +34,7 @@ def test_linter_is_clean_on_the_rules() -> None:
     result = lint([RULES], LintSettings.from_file(SETTINGS))
     assert result.findings == []
     assert result.rules >= 40
-    assert result.tests == 5
+    assert result.tests == 6
 
 
 def test_reference_alertmanager_config_passes_amtool() -> None:

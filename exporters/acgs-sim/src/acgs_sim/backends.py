@@ -3,6 +3,8 @@
     backends = Backends(redis=RedisBackend(RedisOptions("127.0.0.1", 6379)),
                         postgres=PostgresBackend(PostgresOptions("127.0.0.1", 5432)))
 
+(the clients live in :mod:`acgs_sim.store_redis` and :mod:`acgs_sim.store_postgres`)
+
 - Redis caches principle lookups (ac, pgc: cache-aside, 30 s TTL) and stores auth sessions.
   A cache that is down degrades: lookups go to the source, slower, and still answer. A
   session store that is down fails the request (503).
@@ -21,25 +23,16 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+# Annotations only: acgs_sim.infra imports them when asked for (psycopg and redis take a
+# second to load, which a simulator without them should not pay).
+if TYPE_CHECKING:
+    from acgs_sim.store_postgres import PostgresBackend
+    from acgs_sim.store_redis import RedisBackend
 
-__all__ = [
-    "SCHEMA",
-    "BackendDown",
-    "BackendHealth",
-    "Backends",
-    "PostgresBackend",
-    "PostgresOptions",
-    "RedisBackend",
-    "RedisOptions",
-]
+__all__ = ["BackendDown", "BackendHealth", "Backends"]
 
 log = logging.getLogger("acgs_sim")
 
@@ -47,29 +40,6 @@ PRINCIPLE_TTL_S = 30
 SESSION_TTL_S = 600
 # How long the source of a principle takes when the cache cannot answer.
 PRINCIPLE_SOURCE_S = 0.02
-TIMEOUT_S = 0.5
-RECONNECT_EVERY_S = 1.0
-
-# Created idempotently at every connect; the advisory lock keeps several simulators that
-# start at once from racing on CREATE TABLE.
-SCHEMA = """
-SELECT pg_advisory_xact_lock(727001);
-CREATE TABLE IF NOT EXISTS governance_actions (
-    id          bigserial PRIMARY KEY,
-    service     text NOT NULL,
-    action_type text NOT NULL,
-    cost_sol    double precision NOT NULL,
-    created_at  timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX IF NOT EXISTS governance_actions_created_at ON governance_actions (created_at);
-CREATE TABLE IF NOT EXISTS governance_decisions (
-    id            bigserial PRIMARY KEY,
-    decision_type text NOT NULL,
-    outcome       text NOT NULL,
-    duration_s    double precision NOT NULL,
-    created_at    timestamptz NOT NULL DEFAULT now()
-);
-"""
 
 
 class BackendDown(Exception):
@@ -108,125 +78,6 @@ class BackendHealth:
     def to_json(self) -> dict[str, Any]:
         state = {None: "unknown", True: "up", False: "down"}[self.up]
         return {"state": state, "errors": self.errors, "last_error": self.last_error or None}
-
-
-@dataclass(frozen=True)
-class RedisOptions:
-    host: str
-    port: int
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-
-
-class RedisBackend:
-    """One Redis client (thread-safe, pooled) with short timeouts."""
-
-    def __init__(self, options: RedisOptions) -> None:
-        self.options = options
-        self.health = BackendHealth("redis")
-        self._client = redis.Redis(
-            host=options.host,
-            port=options.port,
-            username=options.username,
-            password=options.password,
-            socket_timeout=TIMEOUT_S,
-            socket_connect_timeout=TIMEOUT_S,
-            client_name="acgs-sim",
-            # redis-py retries a failed call 3 times with backoff (seconds): a request would
-            # hang that long on a Redis that is down. Fail at once; the caller degrades.
-            retry=Retry(NoBackoff(), 0),
-        )
-
-    def call(self, command: Callable[[redis.Redis], Any]) -> Any:
-        try:
-            result = command(self._client)
-        except redis.RedisError as error:
-            raise self.health.failed(str(error) or type(error).__name__) from None
-        self.health.ok()
-        return result
-
-    def close(self) -> None:
-        self._client.close()
-
-
-@dataclass(frozen=True)
-class PostgresOptions:
-    host: str
-    port: int
-    dbname: str = "acgs"
-    user: str = "acgs"
-    password: str | None = field(default=None, repr=False)
-
-
-class PostgresBackend:
-    """One connection, shared under a lock (a few writes per second need no more),
-    reconnected on demand at most once a second; the schema is ensured on each connect."""
-
-    def __init__(self, options: PostgresOptions) -> None:
-        self.options = options
-        self.health = BackendHealth("postgresql")
-        self._lock = threading.Lock()
-        self._conn: psycopg.Connection[Any] | None = None
-        self._next_try = 0.0
-
-    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        """Run one statement (autocommit); its rows, if it returns any."""
-        with self._lock:
-            try:
-                conn = self._connected()
-                with conn.cursor() as cursor:
-                    cursor.execute(sql, params)
-                    rows = cursor.fetchall() if cursor.description else []
-            except psycopg.Error as error:
-                if self._conn is not None and (
-                    self._conn.broken or isinstance(error, psycopg.OperationalError)
-                ):
-                    self._drop()
-                raise self.health.failed(_first_line(error)) from None
-        self.health.ok()
-        return rows
-
-    def _connected(self) -> psycopg.Connection[Any]:
-        if self._conn is not None and not self._conn.closed:
-            return self._conn
-        now = time.monotonic()
-        if now < self._next_try:
-            raise psycopg.OperationalError(self.health.last_error or "reconnecting")
-        self._next_try = now + RECONNECT_EVERY_S
-        options = self.options
-        conn = psycopg.connect(
-            host=options.host,
-            port=options.port,
-            dbname=options.dbname,
-            user=options.user,
-            password=options.password,
-            connect_timeout=2,
-            autocommit=True,
-            application_name="acgs-sim",
-            options="-c statement_timeout=2000",
-        )
-        try:
-            with conn.transaction():
-                conn.execute(SCHEMA)
-        except BaseException:
-            conn.close()
-            raise
-        self._conn = conn
-        return conn
-
-    def _drop(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-        self._conn = None
-
-    def close(self) -> None:
-        with self._lock:
-            self._drop()
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 class Backends:

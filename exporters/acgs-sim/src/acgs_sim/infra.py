@@ -19,13 +19,7 @@ import ssl
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from acgs_sim.backends import (
-    Backends,
-    PostgresBackend,
-    PostgresOptions,
-    RedisBackend,
-    RedisOptions,
-)
+from acgs_sim.backends import Backends
 from acgs_sim.traffic import Via
 
 __all__ = ["ENVIRONMENT", "add_infra_options", "backends_from_args", "via_from_args"]
@@ -85,12 +79,18 @@ def _env(name: str) -> str | None:
 def backends_from_args(args: argparse.Namespace) -> Backends:
     """The backends the options name (nothing is contacted yet)."""
     redis = postgres = None
+    # Imported here: psycopg and redis take a second to load, which a simulator without
+    # them should not pay.
     if args.redis:
+        from acgs_sim.store_redis import RedisBackend, RedisOptions
+
         host, port = _address("--redis", args.redis)
         redis = RedisBackend(
             RedisOptions(host, port, _env(REDIS_USERNAME_ENV), _env(REDIS_PASSWORD_ENV))
         )
     if args.postgres:
+        from acgs_sim.store_postgres import PostgresBackend, PostgresOptions
+
         host, port = _address("--postgres", args.postgres)
         if not args.postgres_db:
             raise ValueError("--postgres-db must name a database")

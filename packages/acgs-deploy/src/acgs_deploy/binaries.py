@@ -42,6 +42,8 @@ BINARIES: tuple[Binary, ...] = (
     Binary("prometheus-postgres-exporter", "prometheus-postgres-exporter", optional=True),
     # Topology ha's long-term store (and vmalert, for sharded rules).
     Binary("victoria-metrics", "victoria-metrics", optional=True),
+    # Tests and `nox -s refresh_exporter_metrics`: the compose target's HAProxy exporter.
+    Binary("prometheus-haproxy-exporter", "prometheus-haproxy-exporter", optional=True),
 )
 
 

@@ -56,7 +56,12 @@ __all__ = [
     "sim_infra_args",
 ]
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+# The newest installed server (Debian: /usr/lib/postgresql/<major>/bin, outside PATH).
+PG_BIN = max(
+    Path("/usr/lib/postgresql").glob("*/bin"),
+    key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+    default=Path("/usr/lib/postgresql/15/bin"),
+)
 PG_USER = "postgres"
 
 
@@ -383,7 +388,7 @@ def infra_stack(workdir: Path, rule_files: Sequence[Path] = ()) -> Iterator[Infr
             base, "--seed", "7", *sim_infra_args(redis, pg, front), env=sim_env(redis, pg)
         )
         cleanup.callback(lambda: sim.process is not None and sim.terminate())
-        sim.start()
+        sim.start(timeout=60)  # a loaded machine (CI, parallel tests) starts it slowly
         # HAProxy after the services, so its first health checks pass.
         cleanup.enter_context(front)
         port = free_port()
