@@ -25,7 +25,7 @@ from acgs_deploy.process import ProcessSpec
 from acgs_deploy.render import grafana_environment
 from acgs_deploy.secrets import Secrets
 from acgs_deploy.settings import StackSettings
-from acgs_metrics.services import SERVICES
+from acgs_metrics.services import SERVICE_NAMES, instance_port
 
 __all__ = ["DEMO_PARTS", "GRAFANA_HINT", "Component", "components"]
 
@@ -110,8 +110,14 @@ def _webhook(settings: StackSettings) -> Component:
 
 def _sim(settings: StackSettings) -> Component:
     sim = _sim_command()
-    ports = [settings.sim_base_port + index for index in range(len(SERVICES))]
+    ports = [
+        instance_port(name, settings.sim_base_port, replica)
+        for replica in range(settings.sim_replicas)
+        for name in SERVICE_NAMES
+    ]
     argv = [f"--host={settings.sim_host}", f"--base-port={settings.sim_base_port}"]
+    if settings.sim_replicas > 1:
+        argv.append(f"--replicas={settings.sim_replicas}")
     probe, answers = _plain_checks(f"http://{settings.sim_host}:{port}/health" for port in ports)
     return Component(
         name="acgs-sim",

@@ -77,7 +77,7 @@ def expected_targets(settings: StackSettings) -> dict[str, set[str]]:
     from acgs_deploy.render import local_topology
 
     topology = local_topology(settings, demo=False)
-    expected = {f"acgs-{service}": {target} for service, target in topology.acgs_targets}
+    expected = {f"acgs-{service}": set(targets) for service, targets in topology.acgs_targets}
     expected["prometheus"] = {topology.prometheus}
     expected["alertmanager"] = {topology.alertmanager}
     expected["node_exporter"] = {topology.node_exporter}

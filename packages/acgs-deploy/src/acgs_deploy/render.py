@@ -22,7 +22,7 @@ import acgs_dashboards
 from acgs_deploy.rulefiles import rule_files
 from acgs_deploy.secrets import Secrets
 from acgs_deploy.settings import REPO_ROOT, StackSettings
-from acgs_metrics.services import SERVICES
+from acgs_metrics.services import SERVICE_NAMES, instance_port
 
 __all__ = [
     "CONFIGS_DIR",
@@ -54,7 +54,7 @@ class Topology:
     prometheus: str
     alertmanager: str
     node_exporter: str
-    acgs_targets: Sequence[tuple[str, str]]
+    acgs_targets: Sequence[tuple[str, Sequence[str]]]  # (service, every instance's address)
     optional_exporters: Sequence[tuple[str, str]]
     webhook_url: str | None
     ca_cert: str
@@ -72,6 +72,20 @@ def _hostport(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def _fleet(settings: StackSettings, host: str) -> list[tuple[str, list[str]]]:
+    """Every instance of every ACGS service (``sim_replicas`` of each), by service."""
+    return [
+        (
+            name,
+            [
+                _hostport(host, instance_port(name, settings.sim_base_port, replica))
+                for replica in range(settings.sim_replicas)
+            ],
+        )
+        for name in SERVICE_NAMES
+    ]
+
+
 def local_topology(settings: StackSettings, *, demo: bool) -> Topology:
     layout = settings.layout
     host = settings.connect_host
@@ -85,10 +99,7 @@ def local_topology(settings: StackSettings, *, demo: bool) -> Topology:
         prometheus=_hostport(host, settings.prometheus_port),
         alertmanager=_hostport(host, settings.alertmanager_port),
         node_exporter=_hostport(host, settings.node_exporter_port),
-        acgs_targets=[
-            (spec.name, _hostport(settings.sim_host, settings.sim_base_port + index))
-            for index, spec in enumerate(SERVICES)
-        ],
+        acgs_targets=_fleet(settings, settings.sim_host),
         optional_exporters=[(job, target) for job, target in optional if target],
         webhook_url=f"http://{_hostport('127.0.0.1', settings.webhook_port)}/alerts"
         if demo
@@ -123,10 +134,7 @@ def compose_topology(settings: StackSettings) -> Topology:
         prometheus="prometheus:9090",
         alertmanager="alertmanager:9093",
         node_exporter="node-exporter:9100",
-        acgs_targets=[
-            (spec.name, _hostport(sim_host, settings.sim_base_port + index))
-            for index, spec in enumerate(SERVICES)
-        ],
+        acgs_targets=_fleet(settings, sim_host),
         optional_exporters=[(job, target) for job, target, enabled in optional if enabled],
         webhook_url=None,
         ca_cert="/etc/acgs-certs/ca.crt",

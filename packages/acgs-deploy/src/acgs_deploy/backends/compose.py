@@ -189,7 +189,7 @@ class ComposeBackend:
         notes = [f"rendered and validated {self.compose_file}"]
         settings = self.settings
         if settings.sim_host in LOOPBACK_HOSTS:
-            last = settings.sim_base_port + len(SERVICES) - 1
+            last = settings.sim_base_port + len(SERVICES) * settings.sim_replicas - 1
             notes.append(
                 "note: the ACGS services are scraped at host.docker.internal (this host seen "
                 f"from the containers), ports {settings.sim_base_port}-{last}; "
