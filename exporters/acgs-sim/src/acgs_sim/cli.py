@@ -38,6 +38,11 @@ BASIC_AUTH_ENV = "ACGS_SIM_BASIC_AUTH"
 
 log = logging.getLogger("acgs_sim")
 
+REPLICAS_HELP = (
+    "instances of each service; instance r of service i listens on base port + r*7 + i "
+    "and takes 1/N of the service's traffic (%(default)s)"
+)
+
 
 class UsageError(Exception):
     """Bad input on the command line or in a file it names (exit code 2)."""
@@ -91,13 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=",".join(SERVICE_NAMES),
         help="comma-separated services to run (default: all seven)",
     )
-    parser.add_argument(
-        "--replicas",
-        type=int,
-        default=1,
-        help="instances of each service; instance r of service i listens on "
-        "base port + r*7 + i, and shares the service's traffic (%(default)s)",
-    )
+    parser.add_argument("--replicas", type=int, default=1, help=REPLICAS_HELP)
     parser.add_argument("--tls-cert", type=Path, help="serve HTTPS with this certificate (PEM)")
     parser.add_argument("--tls-key", type=Path, help="private key of --tls-cert (PEM)")
     parser.add_argument(

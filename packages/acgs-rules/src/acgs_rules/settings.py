@@ -23,6 +23,8 @@ A settings file is YAML with any of these fields (durations as ``15s``, ``1m``):
     disabled_checks: []
     severity_overrides: {}            # check name -> error|warning
     max_file_size: 5MiB               # larger input files are refused (yaml/syntax error)
+    sharded: null                     # the rules run on sharded Prometheus (group/scope);
+                                      # null: when any linted group has a scope marker
 
 Paths in the file are relative to the file itself.
 """
@@ -101,6 +103,7 @@ class LintSettings(BaseModel):
     disabled_checks: tuple[str, ...] = ()
     severity_overrides: dict[str, Severity] = {}
     max_file_size: Bytes = DEFAULT_MAX_FILE_SIZE
+    sharded: bool | None = None
 
     @field_validator("scrape_intervals", "job_scrape_intervals", "extra_metrics")
     @classmethod

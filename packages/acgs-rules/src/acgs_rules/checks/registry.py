@@ -15,6 +15,7 @@ from acgs_rules.checks import (
     required,
     routing,
     runbook,
+    scope,
     template,
     test_coverage,
 )
@@ -32,6 +33,7 @@ CHECKS: tuple[Check, ...] = (
     template.CHECK,
     for_duration.CHECK,
     group_interval.CHECK,
+    scope.CHECK,
     routing.CHECK,
     test_coverage.CHECK,
     runbook.CHECK,
