@@ -33,6 +33,8 @@ BINARIES: tuple[Binary, ...] = (
     # Topology ha: the long-term store and the query endpoint.
     Binary("victoria-metrics", "victoria-metrics"),
     Binary("haproxy", "haproxy"),
+    # prometheus_shards > 1: the global ruler (same Debian package).
+    Binary("vmalert", "victoria-metrics"),
 )
 
 

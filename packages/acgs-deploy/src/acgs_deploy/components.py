@@ -25,6 +25,7 @@ from acgs_deploy.commandlines import (
     node_exporter_command,
     prometheus_command,
     victoriametrics_command,
+    vmalert_command,
 )
 from acgs_deploy.instances import (
     Instance,
@@ -32,10 +33,12 @@ from acgs_deploy.instances import (
     prometheus_instances,
     query_instance,
     victoriametrics_instance,
+    vmalert_instance,
 )
 from acgs_deploy.preflight import Listener
 from acgs_deploy.process import ProcessSpec
 from acgs_deploy.render import grafana_environment
+from acgs_deploy.rulefiles import GLOBAL_RULES_DIR
 from acgs_deploy.secrets import Secrets
 from acgs_deploy.settings import StackSettings
 from acgs_metrics.services import SERVICE_NAMES, instance_port
@@ -108,6 +111,7 @@ def components(
     """
     demo_parts = [_webhook(settings), _sim(settings)] if demo else []
     store = victoriametrics_instance(settings)
+    ruler = vmalert_instance(settings)
     query = query_instance(settings)
     return [
         *demo_parts,
@@ -115,6 +119,7 @@ def components(
         *(_alertmanager(settings, peer) for peer in alertmanager_instances(settings)),
         *([_victoriametrics(settings, store, secrets)] if store else []),
         *(_prometheus(settings, server) for server in prometheus_instances(settings)),
+        *([_vmalert(settings, ruler, store, secrets)] if ruler and store else []),
         *([_query(settings, query)] if query else []),
         _grafana(settings, secrets),
     ]
@@ -315,6 +320,53 @@ def _victoriametrics(
         # Needs basic auth (its /health does not): healthy means the credentials work too.
         "/api/v1/status/buildinfo",
         role=store.description,
+        restarts_on_new_certificates=True,
+    )
+
+
+# Environment variables vmalert reads its secret flags from (-envflag.prefix).
+VMALERT_ENV_PREFIX = "ACGS_VMALERT_"
+
+
+def _vmalert(
+    settings: StackSettings, ruler: Instance, store: Instance, secrets: Secrets | None
+) -> Component:
+    """The global ruler: the rule groups marked global (rules/global/), on VictoriaMetrics."""
+    layout = settings.layout
+    peers = alertmanager_instances(settings)
+    argv = vmalert_command(
+        rules=layout.config_dir / "rules" / GLOBAL_RULES_DIR,
+        listen=_listen(settings, ruler.port),
+        store=port_url(settings, store.port),
+        notifiers=[port_url(settings, peer.port) for peer in peers],
+        ca_file=layout.ca_cert,
+        cert_file=layout.server_cert,
+        key_file=layout.server_key,
+        evaluation_interval=settings.evaluation_interval,
+        external_labels=settings.external_labels,
+        env_prefix=VMALERT_ENV_PREFIX,
+    )
+    env = None
+    if secrets is not None:
+        user, password = secrets.prometheus_username, secrets.prometheus_password
+        env = {**os.environ}
+        for flag in ("datasource", "remoteWrite", "httpAuth"):
+            prefix = f"{VMALERT_ENV_PREFIX}{flag}_" + ("" if flag == "httpAuth" else "basicAuth_")
+            env |= {f"{prefix}username": user, f"{prefix}password": password}
+        # One value per -notifier.url (an array flag: comma-separated; the generated
+        # password is URL-safe base64, never a comma).
+        env[f"{VMALERT_ENV_PREFIX}notifier_basicAuth_username"] = ",".join([user] * len(peers))
+        env[f"{VMALERT_ENV_PREFIX}notifier_basicAuth_password"] = ",".join([password] * len(peers))
+    return _server(
+        settings,
+        ruler.name,
+        ProcessSpec(ruler.name, argv, env=env),
+        ruler.port,
+        "/api/v1/rules",
+        port_key=ruler.port_key,
+        reload_path="/-/reload",
+        role=ruler.description,
+        config_files=[f"rules/{GLOBAL_RULES_DIR}/"],
         restarts_on_new_certificates=True,
     )
 

@@ -17,19 +17,21 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import yaml
 
 import acgs_dashboards
-from acgs_deploy import haproxy
+from acgs_deploy import haproxy, sharding
 from acgs_deploy.instances import (
     alertmanager_instances,
     prometheus_instances,
     query_instance,
     victoriametrics_instance,
 )
-from acgs_deploy.rulefiles import rule_files
+from acgs_deploy.rulefiles import GLOBAL_RULES_DIR, rule_files
 from acgs_deploy.secrets import Secrets
 from acgs_deploy.settings import REPO_ROOT, StackSettings
 from acgs_metrics.services import SERVICE_NAMES, instance_port
+from acgs_rules.scope import GLOBAL, SHARD, ScopeError, split_by_scope
 
 __all__ = [
     "CONFIGS_DIR",
@@ -245,13 +247,20 @@ def render(
         _write(out_dir / target, render_template(template, **context))
         for target, template in outputs.items()
     ]
-    # One file per Prometheus server: the same scrape and rule configuration, its own labels.
+    # One file per Prometheus server: the same scrape and rule configuration, its own labels
+    # (and, sharded, its own part of the targets).
+    shards = settings.topology_plan.prometheus_shards
+    if shards > 1:
+        sharding.split(all_targets(topology), shards)  # refuses a shard with no target
     for instance in prometheus_instances(settings):
         labels = {**settings.external_labels, **instance.labels}
-        text = render_template("prometheus.yml.j2", **context, external_labels=labels)
+        relabel = shard_relabel(instance.shard, shards) if shards > 1 else None
+        text = render_template(
+            "prometheus.yml.j2", **context, external_labels=labels, shard_relabel=relabel
+        )
         written.append(_write(out_dir / instance.config_file, text))
     written += render_ha(settings, secrets, topology, out_dir, context)
-    written += _copy_rules(settings.rules_dir, out_dir / "rules")
+    written += _copy_rules(settings.rules_dir, out_dir / "rules", sharded=shards > 1)
     written += _build_dashboards(
         out_dir / "grafana", topology.grafana_dashboards, live_dir / "grafana"
     )
@@ -329,14 +338,51 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
-def _copy_rules(rules_dir: Path, target: Path) -> list[Path]:
-    """The rule files (``*.yml`` and ``*.yaml``); the preflight made sure there are some."""
+def all_targets(topology: Topology) -> list[str]:
+    """Every address the Prometheus configuration scrapes (what the shards split)."""
+    fleet = [target for _, targets in topology.acgs_targets for target in targets]
+    own = [target for _, targets in _self_jobs(topology) for target in targets]
+    return [*fleet, *own, *(target for _, target in topology.optional_exporters)]
+
+
+def shard_relabel(shard: int, shards: int) -> list[dict[str, Any]]:
+    """The relabelling that keeps shard `shard`'s part of a job's targets (hashmod)."""
+    return [
+        {
+            "source_labels": ["__address__"],
+            "modulus": shards,
+            "target_label": "__tmp_hash",
+            "action": "hashmod",
+        },
+        {"source_labels": ["__tmp_hash"], "regex": str(shard), "action": "keep"},
+    ]
+
+
+def _copy_rules(rules_dir: Path, target: Path, *, sharded: bool = False) -> list[Path]:
+    """The rule files (``*.yml`` and ``*.yaml``); the preflight made sure there are some.
+
+    Sharded, each file is split by group scope (``# acgs: scope=global``, see
+    :mod:`acgs_rules.scope`): its shard groups into ``target``, its global groups into
+    ``target/global`` for vmalert.
+    """
     target.mkdir(parents=True, exist_ok=True)
     copied = []
     for source in rule_files(rules_dir):
-        destination = target / source.name
-        shutil.copyfile(source, destination)
-        copied.append(destination)
+        if not sharded:
+            destination = target / source.name
+            shutil.copyfile(source, destination)
+            copied.append(destination)
+            continue
+        try:
+            parts = split_by_scope(source.read_text(encoding="utf-8"))
+        except ScopeError as error:
+            raise RenderError(f"{source}:{error.line}: {error}") from None
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+            raise RenderError(f"{source}: cannot read the rule file: {error}") from None
+        for scope, where in ((SHARD, target), (GLOBAL, target / GLOBAL_RULES_DIR)):
+            if parts[scope]:
+                text = yaml.safe_dump({"groups": parts[scope]}, sort_keys=False)
+                copied.append(_write(where / source.name, text))
     return copied
 
 

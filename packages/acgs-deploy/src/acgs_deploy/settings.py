@@ -155,6 +155,8 @@ class StackSettings(BaseSettings):
     victoriametrics_port: int = Field(default=8428, ge=1, le=65535)
     # The one query endpoint (HAProxy): VictoriaMetrics, else the Prometheus replicas.
     query_port: int = Field(default=9190, ge=1, le=65535)
+    # vmalert, the global ruler (prometheus_shards > 1 only): its UI, API and /metrics.
+    vmalert_port: int = Field(default=8880, ge=1, le=65535)
 
     retention: str = Field(default="15d", pattern=r"^[0-9]+(ms|s|m|h|d|w|y)$")
     scrape_interval: str = Field(default="15s", pattern=r"^[0-9]+(ms|s|m|h)$")
@@ -272,6 +274,17 @@ class StackSettings(BaseSettings):
             raise ValueError(
                 f"retention {self.retention} is shorter than VictoriaMetrics keeps data "
                 "(1d at least): give retention of 1d or more, or set long_term_storage: none"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _shards_need_the_store(self) -> StackSettings:
+        plan = self.topology_plan
+        if plan.prometheus_shards > 1 and plan.long_term_storage != "victoriametrics":
+            raise ValueError(
+                f"prometheus_shards {plan.prometheus_shards} needs long_term_storage: "
+                "victoriametrics (the rules over the whole fleet run on vmalert against it): "
+                "set it, or prometheus_shards: 1"
             )
         return self
 
