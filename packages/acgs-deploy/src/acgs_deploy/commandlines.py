@@ -1,6 +1,6 @@
-"""The command lines of Prometheus, Alertmanager, node_exporter and VictoriaMetrics, built in
-one place for every caller (the local backend, and the throwaway servers of tests and
-benchmarks).
+"""The command lines of Prometheus, Alertmanager, node_exporter, VictoriaMetrics and vmalert,
+built in one place for every caller (the local backend, and the throwaway servers of tests
+and benchmarks).
 
 Prometheus always runs with the admin API (TSDB snapshots, for backups) and the lifecycle API
 (``POST /-/reload``): keep it behind the web config's TLS and basic auth, or on loopback.
@@ -134,6 +134,7 @@ def vmalert_command(
     *,
     rules: Path,
     listen: str,
+    url: str,
     store: str,
     notifiers: Sequence[str],
     ca_file: Path,
@@ -143,7 +144,8 @@ def vmalert_command(
     external_labels: Mapping[str, str],
     env_prefix: str,
 ) -> list[str]:
-    """argv of vmalert evaluating the rule files in `rules` against the long-term store at
+    """argv of vmalert (reached at `url`, the link its alerts carry) evaluating the rule
+    files in `rules` against the long-term store at
     `store` (``https://host:port``), writing its recordings back there and sending its alerts
     to every Alertmanager in `notifiers` (URLs); behind TLS itself.
 
@@ -153,6 +155,7 @@ def vmalert_command(
         VMALERT,
         f"-rule={rules}/*.yml",
         f"-httpListenAddr={listen}",
+        f"-external.url={url}",
         "-tls",
         f"-tlsCertFile={cert_file}",
         f"-tlsKeyFile={key_file}",

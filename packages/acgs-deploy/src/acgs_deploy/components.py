@@ -337,6 +337,7 @@ def _vmalert(
     argv = vmalert_command(
         rules=layout.config_dir / "rules" / GLOBAL_RULES_DIR,
         listen=_listen(settings, ruler.port),
+        url=port_url(settings, ruler.port),
         store=port_url(settings, store.port),
         notifiers=[port_url(settings, peer.port) for peer in peers],
         ca_file=layout.ca_cert,

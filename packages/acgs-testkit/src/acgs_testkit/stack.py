@@ -131,7 +131,8 @@ def deployed_stack(root: Path, *, demo: bool = True, **settings: Any) -> Iterato
     for source in sorted((REPO_ROOT / "rules").glob("*.yml")):
         shutil.copyfile(source, rules / source.name)
     stack_file = root / "stack.yml"
-    stack_file.write_text(yaml.safe_dump({**free_stack_ports(), "rules_dir": str(rules)}))
+    ports = free_stack_ports(sim_replicas=settings.get("sim_replicas", 1))
+    stack_file.write_text(yaml.safe_dump({**ports, "rules_dir": str(rules)}))
     loaded = StackSettings.load(root / "state", stack_file=stack_file, **settings)
     try:
         backends.deploy(LocalBackend(loaded, DeployOptions(demo=demo)))
