@@ -102,7 +102,8 @@ def chaos(session: nox.Session) -> None:
 
 @nox.session(tags=[LONG])
 def ha(session: nox.Session) -> None:
-    """The ha topology on real processes (replicas, cluster, long-term store, shards): minutes."""
+    """Topology ha on the whole local stack (replicas, Alertmanager cluster, VictoriaMetrics,
+    the query endpoint) and its faults: minutes, so not a default."""
     sync(session)
     run_marked(session, "ha", "tests")
 

@@ -189,9 +189,12 @@ def _explain_bind(listener: Listener, where: str, error: OSError) -> tuple[str, 
 
 
 def _listening_ports(pid: int) -> set[int]:
-    """The TCP ports process `pid` listens on; none when it cannot be asked."""
+    """The TCP ports process `pid` and its children listen on (an HAProxy master's workers
+    hold its sockets); none when it cannot be asked."""
     try:
-        connections = psutil.Process(pid).net_connections(kind="inet")
+        process = psutil.Process(pid)
+        family = [process, *process.children(recursive=True)]
+        connections = [c for member in family for c in member.net_connections(kind="inet")]
     except psutil.Error:
         return set()
     return {c.laddr.port for c in connections if c.status == psutil.CONN_LISTEN}
