@@ -50,7 +50,9 @@ __all__ = [
     "Component",
     "components",
     "dedup_interval",
+    "victoriametrics_env",
     "victoriametrics_retention",
+    "vmalert_env",
 ]
 
 GRAFANA_HINT = (
@@ -300,18 +302,7 @@ def _victoriametrics(
         key_file=layout.server_key,
         env_prefix=VM_ENV_PREFIX,
     )
-    env = None
-    if secrets is not None:
-        # 1.79 serves /debug/pprof and /flags without basic auth unless given an auth key:
-        # a random one nobody is told closes them.
-        closed = secrets_module.token_urlsafe(24)
-        env = {
-            **os.environ,
-            f"{VM_ENV_PREFIX}httpAuth_username": secrets.prometheus_username,
-            f"{VM_ENV_PREFIX}httpAuth_password": secrets.prometheus_password,
-            f"{VM_ENV_PREFIX}pprofAuthKey": closed,
-            f"{VM_ENV_PREFIX}flagsAuthKey": closed,
-        }
+    env = None if secrets is None else {**os.environ, **victoriametrics_env(secrets)}
     return _server(
         settings,
         store.name,
@@ -347,17 +338,7 @@ def _vmalert(
         external_labels=settings.external_labels,
         env_prefix=VMALERT_ENV_PREFIX,
     )
-    env = None
-    if secrets is not None:
-        user, password = secrets.prometheus_username, secrets.prometheus_password
-        env = {**os.environ}
-        for flag in ("datasource", "remoteWrite", "httpAuth"):
-            prefix = f"{VMALERT_ENV_PREFIX}{flag}_" + ("" if flag == "httpAuth" else "basicAuth_")
-            env |= {f"{prefix}username": user, f"{prefix}password": password}
-        # One value per -notifier.url (an array flag: comma-separated; the generated
-        # password is URL-safe base64, never a comma).
-        env[f"{VMALERT_ENV_PREFIX}notifier_basicAuth_username"] = ",".join([user] * len(peers))
-        env[f"{VMALERT_ENV_PREFIX}notifier_basicAuth_password"] = ",".join([password] * len(peers))
+    env = None if secrets is None else {**os.environ, **vmalert_env(secrets, len(peers))}
     return _server(
         settings,
         ruler.name,
@@ -370,6 +351,34 @@ def _vmalert(
         config_files=[f"rules/{GLOBAL_RULES_DIR}/"],
         restarts_on_new_certificates=True,
     )
+
+
+def victoriametrics_env(secrets: Secrets) -> dict[str, str]:
+    """VictoriaMetrics' secret flags, as the variables it reads (``-envflag``)."""
+    # 1.79 serves /debug/pprof and /flags without basic auth unless given an auth key:
+    # a random one nobody is told closes them.
+    closed = secrets_module.token_urlsafe(24)
+    return {
+        f"{VM_ENV_PREFIX}httpAuth_username": secrets.prometheus_username,
+        f"{VM_ENV_PREFIX}httpAuth_password": secrets.prometheus_password,
+        f"{VM_ENV_PREFIX}pprofAuthKey": closed,
+        f"{VM_ENV_PREFIX}flagsAuthKey": closed,
+    }
+
+
+def vmalert_env(secrets: Secrets, notifiers: int) -> dict[str, str]:
+    """vmalert's credentials (for the store, its `notifiers` Alertmanagers and its own
+    ``-httpAuth``), as the variables it reads (``-envflag``)."""
+    user, password = secrets.prometheus_username, secrets.prometheus_password
+    env: dict[str, str] = {}
+    for flag in ("datasource", "remoteWrite", "httpAuth"):
+        prefix = f"{VMALERT_ENV_PREFIX}{flag}_" + ("" if flag == "httpAuth" else "basicAuth_")
+        env |= {f"{prefix}username": user, f"{prefix}password": password}
+    # One value per -notifier.url (an array flag: comma-separated; the generated password is
+    # URL-safe base64, never a comma).
+    env[f"{VMALERT_ENV_PREFIX}notifier_basicAuth_username"] = ",".join([user] * notifiers)
+    env[f"{VMALERT_ENV_PREFIX}notifier_basicAuth_password"] = ",".join([password] * notifiers)
+    return env
 
 
 def victoriametrics_retention(retention: str) -> str:

@@ -83,6 +83,10 @@ class Topology:
     # The client certificate of the Alertmanager peers' gossip (mutual TLS), when there is one.
     peer_cert: str | None = None
     peer_key: str | None = None
+    # The query endpoint (topology ha): where HAProxy listens and its certificate bundle.
+    query_listen: str | None = None
+    query_pem: str | None = None
+    query_resolver: str | None = None  # DNS server for its backends' names (compose)
 
 
 def _hostport(host: str, port: int) -> str:
@@ -115,6 +119,7 @@ def local_topology(settings: StackSettings, *, demo: bool) -> Topology:
     store = victoriametrics_instance(settings)
     victoriametrics = _hostport(host, store.port) if store else None
     peer = layout.peer_cert.is_file() and settings.topology == "ha"
+    query = query_instance(settings)
     return Topology(
         prometheus=[_hostport(host, i.port) for i in prometheus_instances(settings)],
         alertmanager=[_hostport(host, i.port) for i in alertmanager_instances(settings)],
@@ -137,10 +142,22 @@ def local_topology(settings: StackSettings, *, demo: bool) -> Topology:
         remote_write_url=f"https://{victoriametrics}/api/v1/write" if victoriametrics else None,
         peer_cert=str(layout.peer_cert) if peer else None,
         peer_key=str(layout.peer_key) if peer else None,
+        query_listen=_hostport(settings.host, query.port) if query else None,
+        query_pem=str(layout.certs_dir / haproxy.PEM_NAME) if query else None,
     )
 
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+# The compose target: where the certificates are mounted, and each image's own port.
+CONTAINER_CERTS = "/etc/acgs-certs"
+CONTAINER_PORTS = {
+    "prometheus": 9090,
+    "alertmanager": 9093,
+    "alertmanager_cluster": 9094,
+    "victoriametrics": 8428,
+    "vmalert": 8880,
+    "query": 9190,
+}
 
 
 def compose_topology(settings: StackSettings) -> Topology:
@@ -154,16 +171,33 @@ def compose_topology(settings: StackSettings) -> Topology:
         ("redis", "redis-exporter:9121", settings.redis_address),
         ("postgres", "postgres-exporter:9187", settings.postgres_address),
     ]
+    # Topology ha: one container per server, reached by its name (the server certificate
+    # names every one, see acgs_deploy.tls.server_names) on the image's own port.
+    store = victoriametrics_instance(settings)
+    ha = settings.topology == "ha"
     return Topology(
-        prometheus=["prometheus:9090"],
-        alertmanager=["alertmanager:9093"],
+        prometheus=[
+            f"{i.name}:{CONTAINER_PORTS['prometheus']}" for i in prometheus_instances(settings)
+        ],
+        alertmanager=[
+            f"{i.name}:{CONTAINER_PORTS['alertmanager']}" for i in alertmanager_instances(settings)
+        ],
+        victoriametrics=f"victoriametrics:{CONTAINER_PORTS['victoriametrics']}" if store else None,
+        remote_write_url=f"https://victoriametrics:{CONTAINER_PORTS['victoriametrics']}/api/v1/write"
+        if store
+        else None,
+        peer_cert=f"{CONTAINER_CERTS}/{settings.layout.peer_cert.name}" if ha else None,
+        peer_key=f"{CONTAINER_CERTS}/{settings.layout.peer_key.name}" if ha else None,
+        query_listen=f"0.0.0.0:{CONTAINER_PORTS['query']}" if ha else None,
+        query_pem=f"{CONTAINER_CERTS}/{haproxy.PEM_NAME}" if ha else None,
+        query_resolver="127.0.0.11:53" if ha else None,  # Docker's embedded DNS
         node_exporter="node-exporter:9100",
         acgs_targets=_fleet(settings, sim_host),
         optional_exporters=[(job, target) for job, target, enabled in optional if enabled],
         webhook_url=None,
-        ca_cert="/etc/acgs-certs/ca.crt",
-        server_cert="/etc/acgs-certs/server.crt",
-        server_key="/etc/acgs-certs/server.key",
+        ca_cert=f"{CONTAINER_CERTS}/ca.crt",
+        server_cert=f"{CONTAINER_CERTS}/server.crt",
+        server_key=f"{CONTAINER_CERTS}/server.key",
         grafana_listen="0.0.0.0",  # noqa: S104 (inside the container; published per settings)
         # The compose file publishes grafana_port on the host to this port in the container.
         grafana_port=GRAFANA_CONTAINER_PORT,
@@ -290,15 +324,15 @@ def render_ha(
     """Topology ha's own files: the gossip TLS of the Alertmanager peers and the query
     endpoint's HAProxy configuration (none with topology single)."""
     query = query_instance(settings)
-    if settings.topology != "ha" or query is None:
+    listen, pem = topology.query_listen, topology.query_pem
+    if settings.topology != "ha" or query is None or listen is None or pem is None:
         return []
     cluster = render_template("alertmanager-cluster.yml.j2", **context)
     users = {secrets.prometheus_username: secrets.prometheus_password_hash}
-    pem = settings.layout.certs_dir / haproxy.PEM_NAME
     query_context = {
         "global": haproxy.global_section(),
         "userlist": haproxy.userlist(QUERY_USERS, users),
-        "bind": haproxy.tls_bind(_hostport(settings.host, query.port), pem),
+        "bind": haproxy.tls_bind(listen, Path(pem)),
         "auth_rule": haproxy.AUTH_RULE.format(QUERY_USERS),
         "authorization": haproxy.basic_auth_header(
             secrets.prometheus_username, secrets.prometheus_password
