@@ -14,7 +14,13 @@ from acgs_deploy import backends
 from acgs_deploy.backends.base import DeployOptions
 from acgs_deploy.backends.local import LocalBackend
 from acgs_deploy.binaries import MissingBinaries
-from acgs_deploy.components import components, dedup_interval, victoriametrics_retention
+from acgs_deploy.commandlines import Cluster, alertmanager_command
+from acgs_deploy.components import (
+    components,
+    datasource_url,
+    dedup_interval,
+    victoriametrics_retention,
+)
 from acgs_deploy.errors import DeployError
 from acgs_deploy.instances import instances
 from acgs_deploy.secrets import Secrets
@@ -136,3 +142,25 @@ def test_a_long_term_store_that_is_not_installed_is_refused_first(
         backends.deploy(LocalBackend(ha, DeployOptions(demo=False)))
     assert "set long_term_storage: none" in str(info.value)
     assert not ha.layout.run_dir.exists() or not list(ha.layout.run_dir.glob("*.pid"))
+
+
+def test_grafana_queries_the_endpoint_with_ha_and_prometheus_without(tmp_path: Path) -> None:
+    ha = StackSettings.load(tmp_path, topology="ha", query_port=29190)
+    assert datasource_url(ha) == "https://127.0.0.1:29190"
+    assert datasource_url(StackSettings.load(tmp_path)) == "https://127.0.0.1:9090"
+
+
+def test_an_alertmanager_peer_gossips_with_every_other_over_tls(tmp_path: Path) -> None:
+    cluster = Cluster("127.0.0.1:9401", ["127.0.0.1:9400", "127.0.0.1:9402"], tmp_path / "g.yml")
+    argv = alertmanager_command(
+        config=tmp_path / "a.yml", data=tmp_path, listen="127.0.0.1:9300", cluster=cluster
+    )
+    assert argv[-4:] == [
+        "--cluster.listen-address=127.0.0.1:9401",
+        "--cluster.peer=127.0.0.1:9400",
+        "--cluster.peer=127.0.0.1:9402",
+        f"--cluster.tls-config={tmp_path / 'g.yml'}",
+    ]
+    alone = alertmanager_command(config=tmp_path / "a.yml", data=tmp_path, listen="x:1")
+    assert "--cluster.listen-address=" in alone
+    assert not [flag for flag in alone if flag.startswith("--cluster.peer")]
