@@ -8,8 +8,10 @@ Scenarios, each measured from /proc over a window (default 20 s, ``--window S``)
   stack's Prometheus does.
 
 Prints CPU as a percentage of one core, the API request rate the middleware counted, the
-mean /metrics scrape time and the resident memory. Run: ``python
-exporters/acgs-sim/benchmarks/bench_sim_cpu.py`` (or ``nox -s bench -- bench_sim_cpu``).
+mean /metrics scrape time and the resident memory. ``--replicas N`` measures a fleet (N
+instances of each service, every one scraped). Run: ``python
+exporters/acgs-sim/benchmarks/bench_sim_cpu.py [--replicas 20]`` (or ``nox -s bench --
+bench_sim_cpu``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from acgs_metrics import SERVICE_NAMES
 from acgs_testkit.sim import SimProcess, free_base_port, parse_metrics
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -55,8 +56,8 @@ def rss_mb(pid: int) -> float:
 
 def requests_total(client: httpx.Client, sim: SimProcess) -> float:
     total = 0.0
-    for service in SERVICE_NAMES:
-        samples = parse_metrics(client.get(f"{sim.url(service)}/metrics").text)
+    for target in sim.targets():
+        samples = parse_metrics(client.get(f"http://{target}/metrics").text)
         total += sum(
             s.value
             for s in samples
@@ -66,9 +67,21 @@ def requests_total(client: httpx.Client, sim: SimProcess) -> float:
 
 
 def measure(
-    scenario: str, traffic_scale: float, scrape: bool, window: float, progress: Progress
+    scenario: str,
+    traffic_scale: float,
+    scrape: bool,
+    window: float,
+    progress: Progress,
+    replicas: int = 1,
 ) -> Result:
-    sim = SimProcess(free_base_port(), "--traffic-scale", str(traffic_scale), "--seed", "1")
+    sim = SimProcess(
+        free_base_port(replicas),
+        "--traffic-scale",
+        str(traffic_scale),
+        "--seed",
+        "1",
+        replicas=replicas,
+    )
     try:
         sim.start()
         assert sim.process is not None
@@ -82,9 +95,9 @@ def measure(
             task = progress.add_task(scenario, total=window)
             while (elapsed := time.monotonic() - started) < window:
                 if scrape and time.monotonic() >= next_scrape:
-                    for service in SERVICE_NAMES:
+                    for target in sim.targets():
                         begun = time.perf_counter()
-                        client.get(f"{sim.url(service)}/metrics")
+                        client.get(f"http://{target}/metrics")
                         scrape_times.append(time.perf_counter() - begun)
                     next_scrape += SCRAPE_EVERY_S
                 progress.update(task, completed=elapsed)
@@ -108,15 +121,18 @@ def measure(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--window", type=float, default=20.0, help="seconds per scenario")
+    parser.add_argument("--replicas", type=int, default=1, help="instances of each service")
     args = parser.parse_args()
     console = Console()
+    n = args.replicas
     with Progress(console=console, transient=True) as progress:
         results = [
-            measure("no traffic", 0.0, False, args.window, progress),
-            measure("default traffic", 1.0, False, args.window, progress),
-            measure("traffic + scrapes every 5 s", 1.0, True, args.window, progress),
+            measure("no traffic", 0.0, False, args.window, progress, n),
+            measure("default traffic", 1.0, False, args.window, progress, n),
+            measure("traffic + scrapes every 5 s", 1.0, True, args.window, progress, n),
         ]
-    table = Table(title=f"acgs-sim, all seven services ({args.window:g} s per scenario)")
+    fleet = "all seven services" if n == 1 else f"{n} instances of each of the seven services"
+    table = Table(title=f"acgs-sim, {fleet} ({args.window:g} s per scenario)")
     for column in ("scenario", "CPU (% of one core)", "API requests/s", "scrape ms", "RSS MB"):
         table.add_column(column, justify="left" if column == "scenario" else "right")
     for r in results:

@@ -106,6 +106,8 @@ class SimProcess:
         self.process = subprocess.Popen(
             self.args, stdout=self._stdout, stderr=self._stderr, text=True, env=self.env
         )
+        # A fleet answers more /health checks, each waited for in turn on a busy machine.
+        timeout += 2.0 * (self.replicas - 1)
         try:
             with client or httpx.Client(timeout=2.0) as probe:
                 self._wait_until_healthy(probe, timeout)
