@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from acgs_deploy.client import port_url, query, url_endpoint
+from acgs_deploy.health import check_targets, expected_targets
 from acgs_deploy.instances import prometheus_instances, victoriametrics_instance, vmalert_instance
 from acgs_deploy.render import all_targets, local_topology
 from acgs_deploy.settings import StackSettings
@@ -68,6 +69,10 @@ def _listing(settings: StackSettings, port: int, size: int) -> Callable[[], set[
     return listed
 
 
+def _healthy(client: httpx.Client, expected: dict[str, set[str]]) -> Callable[[], bool]:
+    return lambda: check_targets(client, expected).status == "ok"
+
+
 def test_each_shard_scrapes_its_part_and_the_parts_cover_every_target_once(
     sharded: StackSettings,
 ) -> None:
@@ -91,6 +96,11 @@ def test_each_shard_scrapes_its_part_and_the_parts_cover_every_target_once(
         parts.append(replicas[0])
     assert not parts[0] & parts[1]
     assert parts[0] | parts[1] == set(expected)
+    # `invoke health` expects of each server its shard's targets, all up.
+    for server in prometheus_instances(sharded):
+        with _client(sharded, server.port) as client:
+            healthy = _healthy(client, expected_targets(sharded, server.shard))
+            wait_for(healthy, 90, f"{server.name}'s targets to be healthy", every_s=2)
 
 
 def test_victoriametrics_holds_each_targets_series_once(sharded: StackSettings) -> None:

@@ -190,3 +190,14 @@ def test_vmalert_reads_the_global_rules_and_notifies_every_alertmanager(tmp_path
     assert ruler.spec.env["ACGS_VMALERT_datasource_basicAuth_password"] == (
         secrets.prometheus_password
     )
+
+
+def test_health_expects_of_each_shard_its_own_targets(tmp_path: Path) -> None:
+    from acgs_deploy.health import expected_targets
+
+    settings = sharded_settings(tmp_path)
+    parts = [expected_targets(settings, shard) for shard in range(2)]
+    flat = [{t for found in part.values() for t in found} for part in parts]
+    assert not flat[0] & flat[1]
+    assert flat[0] | flat[1] == set(all_targets(local_topology(settings, demo=False)))
+    assert all(found for part in parts for found in part.values())  # no job left empty
