@@ -11,8 +11,10 @@ Scenarios, each measured from /proc over a window (default 20 s, ``--window S``)
   scraped every 5 s (the sim's own CPU; HAProxy, Redis and PostgreSQL are not counted).
 
 Prints CPU as a percentage of one core, the API request rate the middleware counted, the
-mean /metrics scrape time and the resident memory. Run: ``python
-exporters/acgs-sim/benchmarks/bench_sim_cpu.py`` (or ``nox -s bench -- bench_sim_cpu``).
+mean /metrics scrape time and the resident memory. ``--replicas N`` measures a fleet (N
+instances of each service, every one scraped). Run: ``python
+exporters/acgs-sim/benchmarks/bench_sim_cpu.py [--replicas 20]`` (or ``nox -s bench --
+bench_sim_cpu``).
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from acgs_metrics import SERVICE_NAMES
 from acgs_testkit.infra import haproxy, postgres_server, redis_server, sim_env, sim_infra_args
 from acgs_testkit.sim import SimProcess, free_base_port, parse_metrics
 
@@ -63,8 +64,8 @@ def rss_mb(pid: int) -> float:
 
 def requests_total(client: httpx.Client, sim: SimProcess) -> float:
     total = 0.0
-    for service in SERVICE_NAMES:
-        samples = parse_metrics(client.get(f"{sim.url(service)}/metrics").text)
+    for target in sim.targets():
+        samples = parse_metrics(client.get(f"http://{target}/metrics").text)
         total += sum(
             s.value
             for s in samples
@@ -75,9 +76,10 @@ def requests_total(client: httpx.Client, sim: SimProcess) -> float:
 
 
 @contextmanager
-def simulator(traffic_scale: float, infrastructure: bool) -> Iterator[SimProcess]:
-    """The sim, with a real HAProxy, Redis and PostgreSQL when ``infrastructure``."""
-    base = free_base_port()
+def simulator(traffic_scale: float, infrastructure: bool, replicas: int) -> Iterator[SimProcess]:
+    """The sim (`replicas` instances of each service), with a real HAProxy, Redis and
+    PostgreSQL when ``infrastructure``."""
+    base = free_base_port(replicas)
     args = ["--traffic-scale", str(traffic_scale), "--seed", "1"]
     with ExitStack() as cleanup:
         env: dict[str, str] = {}
@@ -88,7 +90,7 @@ def simulator(traffic_scale: float, infrastructure: bool) -> Iterator[SimProcess
             front = cleanup.enter_context(haproxy(state / "haproxy", base))
             args += sim_infra_args(redis, pg, front)
             env = sim_env(redis, pg)
-        sim = SimProcess(base, *args, env=env)
+        sim = SimProcess(base, *args, env=env, replicas=replicas)
         try:
             sim.start(timeout=60)
             yield sim
@@ -103,9 +105,10 @@ def measure(
     scrape: bool,
     window: float,
     progress: Progress,
+    replicas: int = 1,
     infrastructure: bool = False,
 ) -> Result:
-    with simulator(traffic_scale, infrastructure) as sim:
+    with simulator(traffic_scale, infrastructure, replicas) as sim:
         assert sim.process is not None
         pid = sim.process.pid
         with httpx.Client(timeout=10) as client:
@@ -117,9 +120,9 @@ def measure(
             task = progress.add_task(scenario, total=window)
             while (elapsed := time.monotonic() - started) < window:
                 if scrape and time.monotonic() >= next_scrape:
-                    for service in SERVICE_NAMES:
+                    for target in sim.targets():
                         begun = time.perf_counter()
-                        client.get(f"{sim.url(service)}/metrics")
+                        client.get(f"http://{target}/metrics")
                         scrape_times.append(time.perf_counter() - begun)
                     next_scrape += SCRAPE_EVERY_S
                 progress.update(task, completed=elapsed)
@@ -140,23 +143,32 @@ def measure(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--window", type=float, default=20.0, help="seconds per scenario")
+    parser.add_argument("--replicas", type=int, default=1, help="instances of each service")
     args = parser.parse_args()
     console = Console()
+    n = args.replicas
     with Progress(console=console, transient=True) as progress:
         results = [
-            measure("no traffic", 0.0, False, args.window, progress),
-            measure("default traffic", 1.0, False, args.window, progress),
-            measure("traffic + scrapes every 5 s", 1.0, True, args.window, progress),
-            measure(
-                "via HAProxy, Redis, PostgreSQL + scrapes",
-                1.0,
-                True,
-                args.window,
-                progress,
-                infrastructure=True,
+            measure("no traffic", 0.0, False, args.window, progress, n),
+            measure("default traffic", 1.0, False, args.window, progress, n),
+            measure("traffic + scrapes every 5 s", 1.0, True, args.window, progress, n),
+            *(
+                [
+                    measure(
+                        "via HAProxy, Redis, PostgreSQL + scrapes",
+                        1.0,
+                        True,
+                        args.window,
+                        progress,
+                        infrastructure=True,
+                    )
+                ]
+                if n == 1  # the test HAProxy fronts one instance of each service
+                else []
             ),
         ]
-    table = Table(title=f"acgs-sim, all seven services ({args.window:g} s per scenario)")
+    fleet = "all seven services" if n == 1 else f"{n} instances of each of the seven services"
+    table = Table(title=f"acgs-sim, {fleet} ({args.window:g} s per scenario)")
     for column in ("scenario", "CPU (% of one core)", "API requests/s", "scrape ms", "RSS MB"):
         table.add_column(column, justify="left" if column == "scenario" else "right")
     for r in results:

@@ -59,6 +59,24 @@ def test_two_components_on_one_port(tmp_path: Path, rules_dir: Path) -> None:
     assert _nothing_started(settings)
 
 
+def test_a_sim_fleet_over_a_stack_port(tmp_path: Path, rules_dir: Path) -> None:
+    # 20 instances from 29000 take 29000..29139; Prometheus on 29090 is inside.
+    settings = StackSettings.load(
+        tmp_path / "state",
+        rules_dir=rules_dir,
+        sim_base_port=29000,
+        sim_replicas=20,
+        prometheus_port=29090,
+    )
+    with pytest.raises(DeployError) as raised:
+        deploy(settings)
+    message = str(raised.value)
+    assert "29090: prometheus, acgs-ec-12" in message
+    assert "the ACGS services take ports 29000..29139" in message
+    assert "move sim_base_port or lower sim_replicas" in message
+    assert _nothing_started(settings)
+
+
 def test_not_enough_disk(tmp_path: Path, rules_dir: Path) -> None:
     settings = StackSettings.load(tmp_path / "state", rules_dir=rules_dir, min_free_disk_mb=1 << 40)
     with pytest.raises(DeployError, match="MiB free under"):

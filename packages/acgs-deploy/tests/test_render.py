@@ -49,6 +49,26 @@ def test_rendered_configs_pass_promtool_and_amtool(
         assert stat.S_IMODE(path.stat().st_mode) == expected, path
 
 
+def test_every_sim_instance_is_a_target(tmp_path: Path, prepared: Prepared) -> None:
+    settings = StackSettings.load(
+        tmp_path / "state", rules_dir=tmp_path / "none", sim_base_port=18000, sim_replicas=20
+    )
+    staged = _render(settings, prepared, demo=False)
+    configstore.validate(staged)
+    prometheus = yaml.safe_load((staged / "prometheus.yml").read_text())
+    jobs = {j["job_name"]: j for j in prometheus["scrape_configs"]}
+    targets = {
+        name: [t for static in job["static_configs"] for t in static["targets"]]
+        for name, job in jobs.items()
+        if name.startswith("acgs-")
+    }
+    assert sum(map(len, targets.values())) == 140
+    # Instance r of gs (index 4): 18000 + r*7 + 4.
+    assert targets["acgs-gs"][:3] == ["127.0.0.1:18004", "127.0.0.1:18011", "127.0.0.1:18018"]
+    assert targets["acgs-ec"][-1] == "127.0.0.1:18139"
+    assert jobs["acgs-gs"]["static_configs"][0]["labels"] == {"service": "gs"}
+
+
 def test_optional_exporters_only_when_enabled(tmp_path: Path, prepared: Prepared) -> None:
     settings = StackSettings.load(
         tmp_path / "state", rules_dir=tmp_path / "none", redis_exporter_target="127.0.0.1:9121"

@@ -75,6 +75,17 @@ def test_wildcard_listen_connects_on_loopback(tmp_path: Path) -> None:
     assert ports["acgs-ec"] == 18006
 
 
+def test_sim_replicas_take_seven_ports_each_and_must_fit(tmp_path: Path) -> None:
+    ports = StackSettings.load(tmp_path, sim_base_port=18000, sim_replicas=3).ports()
+    assert ports["acgs-auth-1"] == 18007
+    assert ports["acgs-ec-2"] == 18020
+    assert len([name for name in ports if name.startswith("acgs-")]) == 21
+    with pytest.raises(SettingsError, match="sim_base_port and sim_replicas: 20 instances"):
+        StackSettings.load(tmp_path, sim_base_port=65500, sim_replicas=20)
+    with pytest.raises(SettingsError, match="sim_replicas"):
+        StackSettings.load(tmp_path, sim_replicas=0)
+
+
 def test_example_stack_file_loads(tmp_path: Path) -> None:
     """configs/stack.example.yml documents real settings: uncommented, it loads."""
     text = (REPO_ROOT / "configs" / "stack.example.yml").read_text()

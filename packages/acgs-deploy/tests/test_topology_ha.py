@@ -47,7 +47,7 @@ def test_the_default_ha_ports_stay_off_the_guides_and_each_other(tmp_path: Path)
     names = [i.name for i in instances(settings)]
     assert names[:4] == ["prometheus", "prometheus-1", "prometheus-2", "prometheus-3"]
     assert "alertmanager-2" in names
-    assert names[-2:] == ["victoriametrics", "query"]
+    assert names[-3:] == ["victoriametrics", "vmalert", "query"]  # vmalert: sharded
 
 
 def test_topology_single_plans_what_it_always_ran(tmp_path: Path) -> None:

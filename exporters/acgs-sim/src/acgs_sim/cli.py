@@ -31,13 +31,18 @@ from acgs_sim.behaviour import behaviour_for
 from acgs_sim.faults import FAULT_DEFAULTS, FaultName
 from acgs_sim.infra import add_infra_options, backends_from_args, via_from_args
 from acgs_sim.service import CONTROL_PATH
-from acgs_sim.simulator import DEFAULT_BASE_PORT, TICK_S, SimError, Simulator
+from acgs_sim.simulator import DEFAULT_BASE_PORT, TICK_S, SimError, Simulator, service_port
 
 __all__ = ["main"]
 
 BASIC_AUTH_ENV = "ACGS_SIM_BASIC_AUTH"
 
 log = logging.getLogger("acgs_sim")
+
+REPLICAS_HELP = (
+    "instances of each service; instance r of service i listens on base port + r*7 + i "
+    "and takes 1/N of the service's traffic (%(default)s)"
+)
 
 
 class UsageError(Exception):
@@ -75,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
             "  acgs-sim --base-port 18000 --services gs,pgc\n"
             "  acgs-sim --redis 127.0.0.1:6379 --postgres 127.0.0.1:5432 "
             "--via http://127.0.0.1:8080\n"
+            "  acgs-sim --base-port 18000 --replicas 20       # 140 instances on 18000..18139\n"
             "  acgs-sim fault --port 8004 slow_synthesis --value 12 --duration 120\n"
             "  acgs-sim fault --port 8004 --clear\n\n"
             f"Basic auth: --basic-auth-file FILE (one line user:password, mode 0600) or the "
@@ -93,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=",".join(SERVICE_NAMES),
         help="comma-separated services to run (default: all seven)",
     )
+    parser.add_argument("--replicas", type=int, default=1, help=REPLICAS_HELP)
     parser.add_argument("--tls-cert", type=Path, help="serve HTTPS with this certificate (PEM)")
     parser.add_argument("--tls-key", type=Path, help="private key of --tls-cert (PEM)")
     parser.add_argument(
@@ -186,6 +193,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
         raise UsageError("--tls-cert and --tls-key go together; give both or neither")
     if args.tls_client_ca is not None and args.tls_cert is None:
         raise UsageError("--tls-client-ca needs --tls-cert and --tls-key")
+    if args.replicas < 1:
+        raise UsageError(f"--replicas must be 1 or more, got {args.replicas}")
     if not (math.isfinite(args.tick) and args.tick > 0):
         raise UsageError(f"--tick must be a number above 0, got {args.tick:g}")
     if not (math.isfinite(args.traffic_scale) and args.traffic_scale >= 0):
@@ -209,6 +218,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         seed=args.seed,
         backends=backends,
         via=via,
+        replicas=args.replicas,
     )
     stop = threading.Event()
 
@@ -219,13 +229,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     signal.signal(signal.SIGINT, on_signal)
     simulator.start()
     try:
-        table = Table(title="acgs-sim", show_edge=False)
-        for column in ("service", "url", "metrics", "faults it takes"):
-            table.add_column(column)
-        for service in simulator.services:
-            url = simulator.servers[service.name].url
-            table.add_row(service.name, url, f"{url}/metrics", ", ".join(service.supported_faults))
-        console.print(table)
+        console.print(_listing(simulator))
         for line in _infra_lines(args):
             console.print(f"acgs-sim: {line}", highlight=False)
         console.print("acgs-sim: ready (Ctrl-C or SIGTERM stops it)", highlight=False)
@@ -247,6 +251,23 @@ def _infra_lines(args: argparse.Namespace) -> list[str]:
     if args.via:
         lines.append(f"traffic via {args.via}/<service>")
     return lines
+
+
+def _listing(simulator: Simulator) -> Table:
+    """One row per service; in a fleet, its instances' ports instead of the metrics URL."""
+    table = Table(title="acgs-sim", show_edge=False)
+    fleet = simulator.replicas > 1
+    for column in ("service", "url", "instances" if fleet else "metrics", "faults it takes"):
+        table.add_column(column)
+    for service in simulator.services[: len(simulator.services) // simulator.replicas]:
+        url = simulator.url(service.name)
+        third = f"{url}/metrics"
+        if fleet:
+            first = service_port(service.name, simulator.base_port)
+            last = service_port(service.name, simulator.base_port, simulator.replicas - 1)
+            third = f"{simulator.replicas}: ports {first}..{last} step {len(SERVICE_NAMES)}"
+        table.add_row(service.name, url, third, ", ".join(service.supported_faults))
+    return table
 
 
 # --- fault ---------------------------------------------------------------------------

@@ -6,7 +6,11 @@
     sim.stop()
 
 Service ``i`` of the guide's list (auth 0, ac 1, integrity 2, fv 3, gs 4, pgc 5, ec 6)
-listens on ``base_port + i``, whichever services are chosen.
+listens on ``base_port + i``, whichever services are chosen. With ``replicas=N`` each service
+runs N instances (a fleet): instance ``r`` on ``base_port + r * 7 + i``
+(:func:`acgs_metrics.services.instance_port`), each with its own registry and faults; the
+background traffic of a service is shared among its instances, so the fleet serves the same
+load as one instance would.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from collections.abc import Sequence
 
 from acgs_metrics import SERVICE_NAMES
 from acgs_metrics.exposition import BasicAuth, ServerHandle, TLSConfig, serve_wsgi
+from acgs_metrics.services import instance_port
 from acgs_sim.backends import Backends
 from acgs_sim.service import SimService
 from acgs_sim.traffic import TrafficGenerator, Via
@@ -33,8 +38,8 @@ class SimError(RuntimeError):
     """The simulator cannot start; the message says why and what to do."""
 
 
-def service_port(service: str, base_port: int) -> int:
-    return base_port + SERVICE_NAMES.index(service)
+def service_port(service: str, base_port: int, replica: int = 0) -> int:
+    return instance_port(service, base_port, replica)
 
 
 class Simulator:
@@ -51,6 +56,7 @@ class Simulator:
         seed: int | None = None,
         backends: Backends | None = None,
         via: Via | None = None,
+        replicas: int = 1,
     ) -> None:
         unknown = [name for name in services if name not in SERVICE_NAMES]
         if unknown:
@@ -59,31 +65,46 @@ class Simulator:
             )
         if not services:
             raise SimError(f"no services chosen; choose from {', '.join(SERVICE_NAMES)}")
-        if not base_port > 0 or base_port + len(SERVICE_NAMES) - 1 > 65535:
-            raise SimError(f"base port {base_port} is out of range (1..{65535 - 6})")
+        if replicas < 1:
+            raise SimError(f"replicas must be 1 or more, got {replicas}")
+        width = replicas * len(SERVICE_NAMES)
+        if not base_port > 0 or base_port + width - 1 > 65535:
+            raise SimError(
+                f"base port {base_port} is out of range: {replicas} replica(s) of the seven "
+                f"services take {width} ports from it, so it must lie in 1..{65536 - width}"
+            )
         self.host = host
         self.base_port = base_port
         self.tls = tls
         self.basic_auth = basic_auth
         self.tick_s = tick_s
         self.backends = backends or Backends()
-        # Guide order, so logs and listings read the same whatever order was asked for.
+        self.replicas = replicas
+        # Guide order, so logs and listings read the same whatever order was asked for;
+        # instance 0 of every service first, then instance 1, ...
         ordered = [name for name in SERVICE_NAMES if name in services]
         self.services = [
             SimService(name, seed=None if seed is None else seed + index, backends=self.backends)
-            for index, name in enumerate(ordered)
+            for index, name in enumerate(ordered * replicas)
         ]
-        self.traffic = TrafficGenerator(self.services, scale=traffic_scale, seed=seed, via=via)
-        self.servers: dict[str, ServerHandle] = {}
+        self.ports = [
+            service_port(name, base_port, replica)
+            for replica in range(replicas)
+            for name in ordered
+        ]
+        # Each instance gets its share of its service's traffic.
+        self.traffic = TrafficGenerator(
+            self.services, scale=traffic_scale / replicas, seed=seed, via=via
+        )
+        self.servers: dict[int, ServerHandle] = {}
         self._stop = threading.Event()
         self._ticker = threading.Thread(target=self._tick_loop, name="acgs-sim-tick", daemon=True)
 
     def start(self) -> None:
         """Bind every service's port (all or none), then start ticking and traffic."""
         try:
-            for service in self.services:
-                port = service_port(service.name, self.base_port)
-                self.servers[service.name] = serve_wsgi(
+            for service, port in zip(self.services, self.ports, strict=True):
+                self.servers[port] = serve_wsgi(
                     service, self.host, port, tls=self.tls, basic_auth=self.basic_auth
                 )
         except (OSError, ValueError) as error:
@@ -96,8 +117,9 @@ class Simulator:
         self._ticker.start()
         self.traffic.start()
 
-    def urls(self) -> dict[str, str]:
-        return {name: server.url for name, server in self.servers.items()}
+    def url(self, service: str, replica: int = 0) -> str:
+        """Where instance ``replica`` of ``service`` is served (after :meth:`start`)."""
+        return self.servers[service_port(service, self.base_port, replica)].url
 
     def stop(self) -> None:
         """Stop traffic and ticks, release held requests, close every port."""

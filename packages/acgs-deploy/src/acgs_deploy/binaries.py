@@ -40,8 +40,9 @@ BINARIES: tuple[Binary, ...] = (
     Binary("prometheus-redis-exporter", "prometheus-redis-exporter", optional=True),
     Binary("postgres", "postgresql", optional=True, where="/usr/lib/postgresql/*/bin/postgres"),
     Binary("prometheus-postgres-exporter", "prometheus-postgres-exporter", optional=True),
-    # Topology ha's long-term store (and vmalert, for sharded rules).
+    # Topology ha's long-term store, and the global ruler when prometheus_shards > 1.
     Binary("victoria-metrics", "victoria-metrics", optional=True),
+    Binary("vmalert", "victoria-metrics", optional=True),
     # Tests and `nox -s refresh_exporter_metrics`: the compose target's HAProxy exporter.
     Binary("prometheus-haproxy-exporter", "prometheus-haproxy-exporter", optional=True),
 )

@@ -1,6 +1,6 @@
-"""The command lines of Prometheus, Alertmanager, node_exporter and VictoriaMetrics, built in
-one place for every caller (the local backend, and the throwaway servers of tests and
-benchmarks).
+"""The command lines of Prometheus, Alertmanager, node_exporter, VictoriaMetrics and vmalert,
+built in one place for every caller (the local backend, and the throwaway servers of tests
+and benchmarks).
 
 Prometheus always runs with the admin API (TSDB snapshots, for backups) and the lifecycle API
 (``POST /-/reload``): keep it behind the web config's TLS and basic auth, or on loopback.
@@ -9,7 +9,7 @@ Flag order is stable: the local backend restarts a server whose recorded command
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,12 +23,14 @@ __all__ = [
     "node_exporter_command",
     "prometheus_command",
     "victoriametrics_command",
+    "vmalert_command",
 ]
 
 PROMETHEUS = "prometheus"
 ALERTMANAGER = "prometheus-alertmanager"  # the Debian packages' names for the binaries
 NODE_EXPORTER = "prometheus-node-exporter"
 VICTORIAMETRICS = "victoria-metrics"
+VMALERT = "vmalert"
 
 
 def prometheus_command(
@@ -125,6 +127,48 @@ def victoriametrics_command(
         "-envflag.enable",
         f"-envflag.prefix={env_prefix}",
         *extra,
+    ]
+
+
+def vmalert_command(
+    *,
+    rules: Path,
+    listen: str,
+    url: str,
+    store: str,
+    notifiers: Sequence[str],
+    ca_file: Path,
+    cert_file: Path,
+    key_file: Path,
+    evaluation_interval: str,
+    external_labels: Mapping[str, str],
+    env_prefix: str,
+) -> list[str]:
+    """argv of vmalert (reached at `url`, the link its alerts carry) evaluating the rule
+    files in `rules` against the long-term store at
+    `store` (``https://host:port``), writing its recordings back there and sending its alerts
+    to every Alertmanager in `notifiers` (URLs); behind TLS itself.
+
+    The credentials (for the store, the Alertmanagers and its own ``-httpAuth``) are never in
+    argv: it reads them from ``<env_prefix><flag with _ for .>`` variables."""
+    return [
+        VMALERT,
+        f"-rule={rules}/*.yml",
+        f"-httpListenAddr={listen}",
+        f"-external.url={url}",
+        "-tls",
+        f"-tlsCertFile={cert_file}",
+        f"-tlsKeyFile={key_file}",
+        f"-datasource.url={store}",
+        f"-datasource.tlsCAFile={ca_file}",
+        f"-remoteWrite.url={store}",
+        f"-remoteWrite.tlsCAFile={ca_file}",
+        *(f"-notifier.url={url}" for url in notifiers),
+        *(f"-notifier.tlsCAFile={ca_file}" for _ in notifiers),
+        f"-evaluationInterval={evaluation_interval}",
+        *(f"-external.label={name}={value}" for name, value in sorted(external_labels.items())),
+        "-envflag.enable",
+        f"-envflag.prefix={env_prefix}",
     ]
 
 

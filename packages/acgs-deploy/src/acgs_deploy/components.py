@@ -22,6 +22,7 @@ from acgs_deploy.commandlines import (
     node_exporter_command,
     prometheus_command,
     victoriametrics_command,
+    vmalert_command,
 )
 from acgs_deploy.component import Component, plain_checks, server_checks
 from acgs_deploy.infra import PARTS as INFRA_PARTS
@@ -33,12 +34,14 @@ from acgs_deploy.instances import (
     prometheus_instances,
     query_instance,
     victoriametrics_instance,
+    vmalert_instance,
 )
 from acgs_deploy.process import ProcessSpec
 from acgs_deploy.render import grafana_environment
+from acgs_deploy.rulefiles import GLOBAL_RULES_DIR
 from acgs_deploy.secrets import Secrets
 from acgs_deploy.settings import StackSettings
-from acgs_metrics.services import SERVICES
+from acgs_metrics.services import SERVICE_NAMES, instance_port
 from acgs_promql.durations import parse_duration
 
 __all__ = [
@@ -48,7 +51,9 @@ __all__ = [
     "components",
     "datasource_url",
     "dedup_interval",
+    "victoriametrics_env",
     "victoriametrics_retention",
+    "vmalert_env",
 ]
 
 GRAFANA_HINT = (
@@ -84,6 +89,7 @@ def components(
             *infra_components(settings, secrets, [p for p in parts if p not in STORES]),
         ]
     store = victoriametrics_instance(settings)
+    ruler = vmalert_instance(settings)
     query = query_instance(settings)
     return [
         *demo_parts,
@@ -91,6 +97,7 @@ def components(
         *(_alertmanager(settings, peer) for peer in alertmanager_instances(settings)),
         *([_victoriametrics(settings, store, secrets)] if store else []),
         *(_prometheus(settings, server) for server in prometheus_instances(settings)),
+        *([_vmalert(settings, ruler, store, secrets)] if ruler and store else []),
         *([_query(settings, query)] if query else []),
         _grafana(settings, secrets),
     ]
@@ -133,8 +140,14 @@ def _sim(settings: StackSettings, infra: Sequence[str], secrets: Secrets | None)
     """acgs-sim; with the infrastructure it uses Redis and PostgreSQL (credentials in its
     environment, never argv) and sends its traffic through HAProxy."""
     sim = _sim_command()
-    ports = [settings.sim_base_port + index for index in range(len(SERVICES))]
+    ports = [
+        instance_port(name, settings.sim_base_port, replica)
+        for replica in range(settings.sim_replicas)
+        for name in SERVICE_NAMES
+    ]
     argv = [f"--host={settings.sim_host}", f"--base-port={settings.sim_base_port}"]
+    if settings.sim_replicas > 1:
+        argv.append(f"--replicas={settings.sim_replicas}")
     connect = settings.connect_host
     env: dict[str, str] = {}
     if "redis" in infra:
@@ -285,18 +298,7 @@ def _victoriametrics(
         key_file=layout.server_key,
         env_prefix=VM_ENV_PREFIX,
     )
-    env = None
-    if secrets is not None:
-        # 1.79 serves /debug/pprof and /flags without basic auth unless given an auth key:
-        # a random one nobody is told closes them.
-        closed = secrets_module.token_urlsafe(24)
-        env = {
-            **os.environ,
-            f"{VM_ENV_PREFIX}httpAuth_username": secrets.prometheus_username,
-            f"{VM_ENV_PREFIX}httpAuth_password": secrets.prometheus_password,
-            f"{VM_ENV_PREFIX}pprofAuthKey": closed,
-            f"{VM_ENV_PREFIX}flagsAuthKey": closed,
-        }
+    env = None if secrets is None else {**os.environ, **victoriametrics_env(secrets)}
     return _server(
         settings,
         store.name,
@@ -307,6 +309,72 @@ def _victoriametrics(
         role=store.description,
         restarts_on_new_certificates=True,
     )
+
+
+# Environment variables vmalert reads its secret flags from (-envflag.prefix).
+VMALERT_ENV_PREFIX = "ACGS_VMALERT_"
+
+
+def _vmalert(
+    settings: StackSettings, ruler: Instance, store: Instance, secrets: Secrets | None
+) -> Component:
+    """The global ruler: the rule groups marked global (rules/global/), on VictoriaMetrics."""
+    layout = settings.layout
+    peers = alertmanager_instances(settings)
+    argv = vmalert_command(
+        rules=layout.config_dir / "rules" / GLOBAL_RULES_DIR,
+        listen=_listen(settings, ruler.port),
+        url=port_url(settings, ruler.port),
+        store=port_url(settings, store.port),
+        notifiers=[port_url(settings, peer.port) for peer in peers],
+        ca_file=layout.ca_cert,
+        cert_file=layout.server_cert,
+        key_file=layout.server_key,
+        evaluation_interval=settings.evaluation_interval,
+        external_labels=settings.external_labels,
+        env_prefix=VMALERT_ENV_PREFIX,
+    )
+    env = None if secrets is None else {**os.environ, **vmalert_env(secrets, len(peers))}
+    return _server(
+        settings,
+        ruler.name,
+        ProcessSpec(ruler.name, argv, env=env),
+        ruler.port,
+        "/api/v1/rules",
+        port_key=ruler.port_key,
+        reload_path="/-/reload",
+        role=ruler.description,
+        config_files=[f"rules/{GLOBAL_RULES_DIR}/"],
+        restarts_on_new_certificates=True,
+    )
+
+
+def victoriametrics_env(secrets: Secrets) -> dict[str, str]:
+    """VictoriaMetrics' secret flags, as the variables it reads (``-envflag``)."""
+    # 1.79 serves /debug/pprof and /flags without basic auth unless given an auth key:
+    # a random one nobody is told closes them.
+    closed = secrets_module.token_urlsafe(24)
+    return {
+        f"{VM_ENV_PREFIX}httpAuth_username": secrets.prometheus_username,
+        f"{VM_ENV_PREFIX}httpAuth_password": secrets.prometheus_password,
+        f"{VM_ENV_PREFIX}pprofAuthKey": closed,
+        f"{VM_ENV_PREFIX}flagsAuthKey": closed,
+    }
+
+
+def vmalert_env(secrets: Secrets, notifiers: int) -> dict[str, str]:
+    """vmalert's credentials (for the store, its `notifiers` Alertmanagers and its own
+    ``-httpAuth``), as the variables it reads (``-envflag``)."""
+    user, password = secrets.prometheus_username, secrets.prometheus_password
+    env: dict[str, str] = {}
+    for flag in ("datasource", "remoteWrite", "httpAuth"):
+        prefix = f"{VMALERT_ENV_PREFIX}{flag}_" + ("" if flag == "httpAuth" else "basicAuth_")
+        env |= {f"{prefix}username": user, f"{prefix}password": password}
+    # One value per -notifier.url (an array flag: comma-separated; the generated password is
+    # URL-safe base64, never a comma).
+    env[f"{VMALERT_ENV_PREFIX}notifier_basicAuth_username"] = ",".join([user] * notifiers)
+    env[f"{VMALERT_ENV_PREFIX}notifier_basicAuth_password"] = ",".join([password] * notifiers)
+    return env
 
 
 def victoriametrics_retention(retention: str) -> str:

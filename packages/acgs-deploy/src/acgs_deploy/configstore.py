@@ -88,6 +88,9 @@ def validate(config_dir: Path, rule_sources: Path | None = None) -> None:
         Check(f"haproxy -c -f {path.name}", haproxy.check_argv(Path(path.name)))
         for path in sorted(config_dir.glob("haproxy*.cfg"))
     ]
+    if (config_dir / "rules" / "global").is_dir():  # sharded: vmalert's rule files
+        rules = "-rule=rules/global/*.yml"
+        checks.append(Check("vmalert -dryRun", ["vmalert", "-dryRun", "-loggerLevel=ERROR", rules]))
     with ThreadPoolExecutor(max_workers=min(len(checks), 4)) as pool:
         results = list(pool.map(lambda check: _run(check, config_dir), checks))
     if (config_dir / "query.cfg").is_file():

@@ -77,13 +77,15 @@ def check_ready(name: str, client: httpx.Client) -> HealthCheck:
     return HealthCheck(f"{name} ready", "ok", "healthy and ready (TLS, auth)", {"codes": codes})
 
 
-def expected_targets(settings: StackSettings) -> dict[str, set[str]]:
-    """The jobs and target addresses (host:port) the settings say the local stack scrapes."""
+def expected_targets(settings: StackSettings, shard: int = 0) -> dict[str, set[str]]:
+    """The jobs and target addresses (host:port) the settings say the local stack scrapes;
+    sharded (prometheus_shards > 1), those of `shard` only (its jobs with targets)."""
     from acgs_deploy.render import local_topology
+    from acgs_deploy.sharding import shard_of
 
     backend = LocalBackend(settings)
     topology = local_topology(settings, demo=backend.demo, infra=backend.infra_parts())
-    expected = {f"acgs-{service}": {target} for service, target in topology.acgs_targets}
+    expected = {f"acgs-{service}": set(targets) for service, targets in topology.acgs_targets}
     expected["prometheus"] = set(topology.prometheus)
     expected["alertmanager"] = set(topology.alertmanager)
     expected["node_exporter"] = {topology.node_exporter}
@@ -91,6 +93,13 @@ def expected_targets(settings: StackSettings) -> dict[str, set[str]]:
         expected["victoriametrics"] = {topology.victoriametrics}
     for job, target in [*topology.optional_exporters, *topology.infra_jobs]:
         expected[job] = {target}
+    shards = settings.topology_plan.prometheus_shards
+    if shards > 1:
+        kept = {
+            job: {t for t in found if shard_of(t, shards) == shard}
+            for job, found in expected.items()
+        }
+        expected = {job: found for job, found in kept.items() if found}
     return expected
 
 
@@ -282,8 +291,8 @@ def ha_checks(settings: StackSettings) -> list[HealthCheck]:
     """Topology ha: every further replica's targets, the cluster as each peer sees it, the
     replicas' remote_write lag, and a query through the query endpoint."""
     checks = []
-    expected = expected_targets(settings)
     for server in prometheus_instances(settings)[1:]:
+        expected = expected_targets(settings, server.shard)
         with url_endpoint(settings, port_url(settings, server.port)).client() as client:
             for what, check in (
                 ("targets", partial(check_targets, client, expected)),

@@ -7,8 +7,10 @@ Topology single: one ``prometheus`` and one ``alertmanager`` (and ``victoriametr
 ``prometheus``, ``prometheus-1`` ... (shards x replicas; each with a ``replica`` external
 label), Alertmanager peers ``alertmanager``, ``alertmanager-1`` ... gossiping on their cluster
 ports, ``victoriametrics`` (the long-term store) and ``query`` (HAProxy, the one query
-endpoint). The first Prometheus and Alertmanager keep the single topology's names, ports and
-data directories, so a stack grows from single to ha without losing its data.
+endpoint); with ``prometheus_shards > 1`` each server also has a ``shard`` label, and
+``vmalert`` evaluates the global rule groups against VictoriaMetrics. The first Prometheus
+and Alertmanager keep the single topology's names, ports and data directories, so a stack
+grows from single to ha without losing its data.
 """
 
 from __future__ import annotations
@@ -28,11 +30,14 @@ __all__ = [
     "prometheus_instances",
     "query_instance",
     "victoriametrics_instance",
+    "vmalert_instance",
 ]
 
-Role = Literal["prometheus", "alertmanager", "victoriametrics", "query"]
+Role = Literal["prometheus", "alertmanager", "victoriametrics", "query", "vmalert"]
 # The external label that tells the replicas of one shard apart; the long-term store drops it.
 REPLICA_LABEL = "replica"
+# The external label of a shard's servers (prometheus_shards > 1), kept in the long-term store.
+SHARD_LABEL = "shard"
 
 
 @dataclass(frozen=True)
@@ -65,9 +70,12 @@ class Instance:
             return f"prometheus{shard} replica {self.replica}"
         if self.role == "alertmanager" and self.cluster_port is not None:
             return f"alertmanager peer {self.index}"
-        return {"victoriametrics": "long-term store", "query": "query endpoint"}.get(
-            self.role, self.role
-        )
+        roles = {
+            "victoriametrics": "long-term store",
+            "query": "query endpoint",
+            "vmalert": "global ruler",
+        }
+        return roles.get(self.role, self.role)
 
 
 def _numbered(role: str, index: int) -> str:
@@ -89,12 +97,19 @@ def prometheus_instances(settings: StackSettings) -> list[Instance]:
                 if index == 0
                 else settings.prometheus_replica_base_port + index - 1,
                 port_key="prometheus_port" if index == 0 else "prometheus_replica_base_port",
-                labels={REPLICA_LABEL: str(replica)} if ha else {},
+                labels=_labels(ha, plan.prometheus_shards, shard, replica),
                 replica=replica,
                 shard=shard,
             )
         )
     return found
+
+
+def _labels(ha: bool, shards: int, shard: int, replica: int) -> dict[str, str]:
+    """A Prometheus server's own external labels: its replica (ha), and shard when sharded."""
+    if not ha:
+        return {}
+    return {REPLICA_LABEL: str(replica), **({SHARD_LABEL: str(shard)} if shards > 1 else {})}
 
 
 def alertmanager_instances(settings: StackSettings) -> list[Instance]:
@@ -132,9 +147,20 @@ def query_instance(settings: StackSettings) -> Instance | None:
     return Instance("query", "query", 0, settings.query_port, "query_port")
 
 
+def vmalert_instance(settings: StackSettings) -> Instance | None:
+    """The global ruler: only when sharded (with one shard every rule runs on Prometheus)."""
+    if settings.topology != "ha" or settings.topology_plan.prometheus_shards < 2:
+        return None
+    return Instance("vmalert", "vmalert", 0, settings.vmalert_port, "vmalert_port")
+
+
 def instances(settings: StackSettings) -> list[Instance]:
-    """Every server of the topology, the long-term store and query endpoint last."""
-    extra = [victoriametrics_instance(settings), query_instance(settings)]
+    """Every server of the topology, the long-term store, global ruler and query endpoint last."""
+    extra = [
+        victoriametrics_instance(settings),
+        vmalert_instance(settings),
+        query_instance(settings),
+    ]
     return [
         *prometheus_instances(settings),
         *alertmanager_instances(settings),

@@ -101,7 +101,14 @@ def check_distinct_ports(settings: StackSettings) -> None:
     clashes = {port: names for port, names in by_port.items() if len(names) > 1}
     if clashes:
         text = "; ".join(f"{port}: {', '.join(names)}" for port, names in sorted(clashes.items()))
-        raise DeployError(f"two components share a port ({text}): give each its own port")
+        fleet = ""
+        if any(name.startswith("acgs-") for names in clashes.values() for name in names):
+            last = settings.sim_base_port + 7 * settings.sim_replicas - 1
+            fleet = (
+                f" (the ACGS services take ports {settings.sim_base_port}..{last}, seven per "
+                "instance from sim_base_port: move sim_base_port or lower sim_replicas)"
+            )
+        raise DeployError(f"two components share a port ({text}): give each its own port{fleet}")
 
 
 @dataclass(frozen=True)

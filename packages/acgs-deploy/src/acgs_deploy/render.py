@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import yaml
 
 import acgs_dashboards
-from acgs_deploy import haproxy
+from acgs_deploy import haproxy, sharding
 from acgs_deploy.infra import JOBS
 from acgs_deploy.instances import (
     alertmanager_instances,
@@ -27,10 +28,11 @@ from acgs_deploy.instances import (
     query_instance,
     victoriametrics_instance,
 )
-from acgs_deploy.rulefiles import rule_files
+from acgs_deploy.rulefiles import GLOBAL_RULES_DIR, rule_files
 from acgs_deploy.secrets import GRAFANA_ADMIN_USER, Secrets
 from acgs_deploy.settings import REPO_ROOT, StackSettings
-from acgs_metrics.services import SERVICES
+from acgs_metrics.services import SERVICE_NAMES, instance_port
+from acgs_rules.scope import GLOBAL, SHARD, ScopeError, split_by_scope
 
 __all__ = [
     "CONFIGS_DIR",
@@ -67,7 +69,7 @@ class Topology:
     prometheus: Sequence[str]  # every Prometheus server (replicas, shards)
     alertmanager: Sequence[str]  # every Alertmanager peer: each Prometheus sends to all
     node_exporter: str
-    acgs_targets: Sequence[tuple[str, str]]
+    acgs_targets: Sequence[tuple[str, Sequence[str]]]  # (service, every instance's address)
     optional_exporters: Sequence[tuple[str, str]]
     webhook_url: str | None
     ca_cert: str
@@ -87,10 +89,28 @@ class Topology:
     # The client certificate of the Alertmanager peers' gossip (mutual TLS), when there is one.
     peer_cert: str | None = None
     peer_key: str | None = None
+    # The query endpoint (topology ha): where HAProxy listens and its certificate bundle.
+    query_listen: str | None = None
+    query_pem: str | None = None
+    query_resolver: str | None = None  # DNS server for its backends' names (compose)
 
 
 def hostport(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _fleet(settings: StackSettings, host: str) -> list[tuple[str, list[str]]]:
+    """Every instance of every ACGS service (``sim_replicas`` of each), by service."""
+    return [
+        (
+            name,
+            [
+                hostport(host, instance_port(name, settings.sim_base_port, replica))
+                for replica in range(settings.sim_replicas)
+            ],
+        )
+        for name in SERVICE_NAMES
+    ]
 
 
 def local_topology(settings: StackSettings, *, demo: bool, infra: Collection[str] = ()) -> Topology:
@@ -107,14 +127,12 @@ def local_topology(settings: StackSettings, *, demo: bool, infra: Collection[str
     store = victoriametrics_instance(settings)
     victoriametrics = hostport(host, store.port) if store else None
     peer = layout.peer_cert.is_file() and settings.topology == "ha"
+    query = query_instance(settings)
     return Topology(
         prometheus=[hostport(host, i.port) for i in prometheus_instances(settings)],
         alertmanager=[hostport(host, i.port) for i in alertmanager_instances(settings)],
         node_exporter=hostport(host, settings.node_exporter_port),
-        acgs_targets=[
-            (spec.name, hostport(settings.sim_host, settings.sim_base_port + index))
-            for index, spec in enumerate(SERVICES)
-        ],
+        acgs_targets=_fleet(settings, settings.sim_host),
         optional_exporters=[(job, target) for job, target in optional if target],
         webhook_url=f"http://{hostport('127.0.0.1', settings.webhook_port)}/alerts"
         if demo
@@ -133,6 +151,8 @@ def local_topology(settings: StackSettings, *, demo: bool, infra: Collection[str
         remote_write_url=f"https://{victoriametrics}/api/v1/write" if victoriametrics else None,
         peer_cert=str(layout.peer_cert) if peer else None,
         peer_key=str(layout.peer_key) if peer else None,
+        query_listen=hostport(settings.host, query.port) if query else None,
+        query_pem=str(layout.certs_dir / haproxy.PEM_NAME) if query else None,
     )
 
 
@@ -147,6 +167,16 @@ def infra_jobs(settings: StackSettings, running: Collection[str]) -> list[tuple[
 
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+# The compose target: where the certificates are mounted, and each image's own port.
+CONTAINER_CERTS = "/etc/acgs-certs"
+CONTAINER_PORTS = {
+    "prometheus": 9090,
+    "alertmanager": 9093,
+    "alertmanager_cluster": 9094,
+    "victoriametrics": 8428,
+    "vmalert": 8880,
+    "query": 9190,
+}
 
 
 def compose_topology(settings: StackSettings) -> Topology:
@@ -160,19 +190,33 @@ def compose_topology(settings: StackSettings) -> Topology:
         ("redis", "redis-exporter:9121", settings.redis_address),
         ("postgres", "postgres-exporter:9187", settings.postgres_address),
     ]
+    # Topology ha: one container per server, reached by its name (the server certificate
+    # names every one, see acgs_deploy.tls.server_names) on the image's own port.
+    store = victoriametrics_instance(settings)
+    ha = settings.topology == "ha"
     return Topology(
-        prometheus=["prometheus:9090"],
-        alertmanager=["alertmanager:9093"],
-        node_exporter="node-exporter:9100",
-        acgs_targets=[
-            (spec.name, hostport(sim_host, settings.sim_base_port + index))
-            for index, spec in enumerate(SERVICES)
+        prometheus=[
+            f"{i.name}:{CONTAINER_PORTS['prometheus']}" for i in prometheus_instances(settings)
         ],
+        alertmanager=[
+            f"{i.name}:{CONTAINER_PORTS['alertmanager']}" for i in alertmanager_instances(settings)
+        ],
+        victoriametrics=f"victoriametrics:{CONTAINER_PORTS['victoriametrics']}" if store else None,
+        remote_write_url=f"https://victoriametrics:{CONTAINER_PORTS['victoriametrics']}/api/v1/write"
+        if store
+        else None,
+        peer_cert=f"{CONTAINER_CERTS}/{settings.layout.peer_cert.name}" if ha else None,
+        peer_key=f"{CONTAINER_CERTS}/{settings.layout.peer_key.name}" if ha else None,
+        query_listen=f"0.0.0.0:{CONTAINER_PORTS['query']}" if ha else None,
+        query_pem=f"{CONTAINER_CERTS}/{haproxy.PEM_NAME}" if ha else None,
+        query_resolver="127.0.0.11:53" if ha else None,  # Docker's embedded DNS
+        node_exporter="node-exporter:9100",
+        acgs_targets=_fleet(settings, sim_host),
         optional_exporters=[(job, target) for job, target, enabled in optional if enabled],
         webhook_url=None,
-        ca_cert="/etc/acgs-certs/ca.crt",
-        server_cert="/etc/acgs-certs/server.crt",
-        server_key="/etc/acgs-certs/server.key",
+        ca_cert=f"{CONTAINER_CERTS}/ca.crt",
+        server_cert=f"{CONTAINER_CERTS}/server.crt",
+        server_key=f"{CONTAINER_CERTS}/server.key",
         grafana_listen="0.0.0.0",  # noqa: S104 (inside the container; published per settings)
         # The compose file publishes grafana_port on the host to this port in the container.
         grafana_port=GRAFANA_CONTAINER_PORT,
@@ -242,13 +286,20 @@ def render(
         _write(out_dir / target, render_template(template, **context))
         for target, template in outputs.items()
     ]
-    # One file per Prometheus server: the same scrape and rule configuration, its own labels.
+    # One file per Prometheus server: the same scrape and rule configuration, its own labels
+    # (and, sharded, its own part of the targets).
+    shards = settings.topology_plan.prometheus_shards
+    if shards > 1:
+        sharding.split(all_targets(topology), shards)  # refuses a shard with no target
     for instance in prometheus_instances(settings):
         labels = {**settings.external_labels, **instance.labels}
-        text = render_template("prometheus.yml.j2", **context, external_labels=labels)
+        relabel = shard_relabel(instance.shard, shards) if shards > 1 else None
+        text = render_template(
+            "prometheus.yml.j2", **context, external_labels=labels, shard_relabel=relabel
+        )
         written.append(_write(out_dir / instance.config_file, text))
     written += render_ha(settings, secrets, topology, out_dir, context)
-    written += _copy_rules(settings.rules_dir, out_dir / "rules")
+    written += _copy_rules(settings.rules_dir, out_dir / "rules", sharded=shards > 1)
     written += _build_dashboards(
         out_dir / "grafana", topology.grafana_dashboards, live_dir / "grafana"
     )
@@ -278,15 +329,15 @@ def render_ha(
     """Topology ha's own files: the gossip TLS of the Alertmanager peers and the query
     endpoint's HAProxy configuration (none with topology single)."""
     query = query_instance(settings)
-    if settings.topology != "ha" or query is None:
+    listen, pem = topology.query_listen, topology.query_pem
+    if settings.topology != "ha" or query is None or listen is None or pem is None:
         return []
     cluster = render_template("alertmanager-cluster.yml.j2", **context)
     users = {secrets.prometheus_username: secrets.prometheus_password_hash}
-    pem = settings.layout.certs_dir / haproxy.PEM_NAME
     query_context = {
         "global": haproxy.global_section(),
         "userlist": haproxy.userlist(QUERY_USERS, users),
-        "bind": haproxy.tls_bind(hostport(settings.host, query.port), pem),
+        "bind": haproxy.tls_bind(listen, Path(pem)),
         "auth_rule": haproxy.AUTH_RULE.format(QUERY_USERS),
         "authorization": haproxy.basic_auth_header(
             secrets.prometheus_username, secrets.prometheus_password
@@ -351,14 +402,51 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
-def _copy_rules(rules_dir: Path, target: Path) -> list[Path]:
-    """The rule files (``*.yml`` and ``*.yaml``); the preflight made sure there are some."""
+def all_targets(topology: Topology) -> list[str]:
+    """Every address the Prometheus configuration scrapes (what the shards split)."""
+    fleet = [target for _, targets in topology.acgs_targets for target in targets]
+    own = [target for _, targets in _self_jobs(topology) for target in targets]
+    return [*fleet, *own, *(target for _, target in topology.optional_exporters)]
+
+
+def shard_relabel(shard: int, shards: int) -> list[dict[str, Any]]:
+    """The relabelling that keeps shard `shard`'s part of a job's targets (hashmod)."""
+    return [
+        {
+            "source_labels": ["__address__"],
+            "modulus": shards,
+            "target_label": "__tmp_hash",
+            "action": "hashmod",
+        },
+        {"source_labels": ["__tmp_hash"], "regex": str(shard), "action": "keep"},
+    ]
+
+
+def _copy_rules(rules_dir: Path, target: Path, *, sharded: bool = False) -> list[Path]:
+    """The rule files (``*.yml`` and ``*.yaml``); the preflight made sure there are some.
+
+    Sharded, each file is split by group scope (``# acgs: scope=global``, see
+    :mod:`acgs_rules.scope`): its shard groups into ``target``, its global groups into
+    ``target/global`` for vmalert.
+    """
     target.mkdir(parents=True, exist_ok=True)
     copied = []
     for source in rule_files(rules_dir):
-        destination = target / source.name
-        shutil.copyfile(source, destination)
-        copied.append(destination)
+        if not sharded:
+            destination = target / source.name
+            shutil.copyfile(source, destination)
+            copied.append(destination)
+            continue
+        try:
+            parts = split_by_scope(source.read_text(encoding="utf-8"))
+        except ScopeError as error:
+            raise RenderError(f"{source}:{error.line}: {error}") from None
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+            raise RenderError(f"{source}: cannot read the rule file: {error}") from None
+        for scope, where in ((SHARD, target), (GLOBAL, target / GLOBAL_RULES_DIR)):
+            if parts[scope]:
+                text = yaml.safe_dump({"groups": parts[scope]}, sort_keys=False)
+                copied.append(_write(where / source.name, text))
     return copied
 
 

@@ -10,9 +10,12 @@ from pathlib import Path
 
 import yaml
 
-__all__ = ["RULE_FILE_PATTERNS", "count_rules", "rule_files"]
+__all__ = ["GLOBAL_RULES_DIR", "RULE_FILE_PATTERNS", "count_rules", "rule_files"]
 
 RULE_FILE_PATTERNS = ("*.yml", "*.yaml")
+# Sharded (prometheus_shards > 1), the global rule groups go here, below the rendered
+# rules/, for vmalert; the shards' Prometheus load only rules/*.yml.
+GLOBAL_RULES_DIR = "global"
 
 
 def rule_files(directory: Path) -> list[Path]:
@@ -24,12 +27,13 @@ def rule_files(directory: Path) -> list[Path]:
 
 
 def count_rules(directory: Path) -> int:
-    """How many rules (alerts and recordings) the rule files in `directory` hold.
+    """How many rules (alerts and recordings) the rule files in `directory` hold, with those
+    of its `GLOBAL_RULES_DIR` (a sharded stack's vmalert rules).
 
     Called on files promtool has accepted; a file that is not a rule file counts 0.
     """
     total = 0
-    for path in rule_files(directory):
+    for path in [*rule_files(directory), *rule_files(directory / GLOBAL_RULES_DIR)]:
         try:
             document = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError, UnicodeDecodeError):

@@ -135,9 +135,12 @@ class StackSettings(BaseSettings):
     alertmanager_port: int = Field(default=9093, ge=1, le=65535)
     node_exporter_port: int = Field(default=9100, ge=1, le=65535)
     grafana_port: int = Field(default=3000, ge=1, le=65535)
-    # The seven ACGS services listen on sim_base_port + index (auth 0 ... ec 6).
+    # The seven ACGS services listen on sim_base_port + index (auth 0 ... ec 6). With
+    # sim_replicas N, instance r of service i listens on sim_base_port + r*7 + i: the fleet
+    # takes 7*N consecutive ports, and the scrape config lists every instance.
     sim_host: str = "127.0.0.1"
     sim_base_port: int = Field(default=8000, ge=1, le=65535 - 6)
+    sim_replicas: int = Field(default=1, ge=1, le=1000)
     # The demo webhook receiver that records alerts (demo mode only).
     webhook_port: int = Field(default=9097, ge=1, le=65535)
     # Topology ha only (docs/topology.md): the first Prometheus and Alertmanager keep the ports
@@ -152,6 +155,8 @@ class StackSettings(BaseSettings):
     victoriametrics_port: int = Field(default=8428, ge=1, le=65535)
     # The one query endpoint (HAProxy): VictoriaMetrics, else the Prometheus replicas.
     query_port: int = Field(default=9190, ge=1, le=65535)
+    # vmalert, the global ruler (prometheus_shards > 1 only): its UI, API and /metrics.
+    vmalert_port: int = Field(default=8880, ge=1, le=65535)
 
     retention: str = Field(default="15d", pattern=r"^[0-9]+(ms|s|m|h|d|w|y)$")
     scrape_interval: str = Field(default="15s", pattern=r"^[0-9]+(ms|s|m|h)$")
@@ -291,6 +296,28 @@ class StackSettings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _shards_need_the_store(self) -> StackSettings:
+        plan = self.topology_plan
+        if plan.prometheus_shards > 1 and plan.long_term_storage != "victoriametrics":
+            raise ValueError(
+                f"prometheus_shards {plan.prometheus_shards} needs long_term_storage: "
+                "victoriametrics (the rules over the whole fleet run on vmalert against it): "
+                "set it, or prometheus_shards: 1"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _sim_ports_fit(self) -> StackSettings:
+        last = self.sim_base_port + 7 * self.sim_replicas - 1
+        if last > 65535:
+            raise ValueError(
+                f"sim_base_port and sim_replicas: {self.sim_replicas} instances of the seven "
+                f"services from port {self.sim_base_port} would end at {last}, past 65535: "
+                "lower sim_base_port or sim_replicas"
+            )
+        return self
+
     @property
     def topology_plan(self) -> TopologyPlan:
         """How many of each server run, whatever the topology."""
@@ -376,10 +403,13 @@ class StackSettings(BaseSettings):
             "postgres": self.postgres_port,
             "postgres_exporter": self.postgres_exporter_port,
         }
-        from acgs_metrics.services import SERVICES
+        from acgs_metrics.services import SERVICE_NAMES, instance_port
 
-        for index, spec in enumerate(SERVICES):
-            ports[f"acgs-{spec.name}"] = self.sim_base_port + index
+        # Instance 0 of each service is acgs-<service>, instance r acgs-<service>-<r>.
+        for replica in range(self.sim_replicas):
+            for name in SERVICE_NAMES:
+                key = f"acgs-{name}" + (f"-{replica}" if replica else "")
+                ports[key] = instance_port(name, self.sim_base_port, replica)
         return ports
 
 

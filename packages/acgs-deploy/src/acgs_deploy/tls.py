@@ -70,8 +70,11 @@ def certificate_expiry(path: Path) -> dt.datetime:
 
 def server_names(settings: StackSettings) -> tuple[list[str], list[str]]:
     """(DNS names, IP addresses) the server certificate must cover."""
-    # The compose services reach each other by service name.
-    dns = {"localhost", socket.gethostname(), *COMPOSE_SERVICE_NAMES}
+    # The compose services reach each other by service name (topology ha: one per server).
+    from acgs_deploy.instances import instances
+
+    servers = {i.name for i in instances(settings)} if settings.topology == "ha" else set()
+    dns = {"localhost", socket.gethostname(), *COMPOSE_SERVICE_NAMES, *servers}
     ips = {"127.0.0.1", "::1"}
     for host in (settings.host, settings.connect_host):
         try:

@@ -1,10 +1,16 @@
-"""The seven ACGS governance services of the production guide and their default ports."""
+"""The seven ACGS governance services of the production guide and their default ports.
+
+When several instances of each service run (a fleet, ``acgs-sim --replicas N``), instance
+``r`` of service ``i`` listens on ``base_port + r * 7 + i``: instance 0 keeps the guide's
+ports (8000..8006), instance 1 takes the next seven (8007..8013), and so on. The whole fleet
+takes ``7 * N`` consecutive ports from ``base_port`` (:func:`instance_port`).
+"""
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["SERVICES", "SERVICE_NAMES", "ServiceSpec", "service"]
+__all__ = ["SERVICES", "SERVICE_NAMES", "ServiceSpec", "instance_port", "service"]
 
 
 class ServiceSpec(NamedTuple):
@@ -32,3 +38,9 @@ def service(name: str) -> ServiceSpec:
         if spec.name == name:
             return spec
     raise KeyError(f"unknown ACGS service {name!r}; known: {', '.join(SERVICE_NAMES)}")
+
+
+def instance_port(name: str, base_port: int = BASE_PORT, replica: int = 0) -> int:
+    """The port of instance ``replica`` (0-based) of service ``name`` in a fleet from
+    ``base_port``: ``base_port + replica * 7 + index`` (see the module docstring)."""
+    return base_port + replica * len(SERVICES) + SERVICE_NAMES.index(service(name).name)

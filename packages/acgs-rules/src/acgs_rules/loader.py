@@ -6,6 +6,8 @@ Every problem in the input becomes a :class:`Finding` (check ``yaml/syntax`` or
 Silencing: a comment ``# acgs-rules disable=CHECK[,CHECK...]`` directly above a rule (or on
 any line of it) silences those checks for that rule; ``# acgs-rules file-disable=CHECK`` anywhere
 silences them for the whole file. ``all`` silences every check.
+
+Scope: ``# acgs: scope=global`` above a group's ``- name:`` (see :mod:`acgs_rules.scope`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from acgs_promql.durations import parse_duration
 from acgs_promql.findings import Finding, Severity
 from acgs_promql.limits import DEFAULT_MAX_FILE_SIZE, gc_paused, too_large
 from acgs_rules.model import AlertTest, Group, Rule, RuleFile, TestFile
+from acgs_rules.scope import ScopeError, group_scope
 
 YAML_SUFFIXES = (".yml", ".yaml")
 SETTINGS_NAMES = (
@@ -406,6 +409,13 @@ def _read_groups(
             reader.problem(group_node, "group has no 'name'")
         group = Group(name or "", rule_file.path, group_node.start_mark.line + 1)
         group.fields = {k: reader.key_of(v).start_mark.line + 1 for k, v in fields.items()}
+        try:
+            mark = group_scope(lines, group.line)
+            group.scope, group.scope_line = mark.scope, mark.line
+        except ScopeError as error:
+            reader.out.append(
+                Finding(reader.path, error.line, "rule/schema", Severity.ERROR, str(error))
+            )
         if "interval" in fields:
             group.interval = reader.duration(fields["interval"], f"group {name!r} interval")
         rules = fields.get("rules")

@@ -46,6 +46,8 @@ class Group:
     interval: float | None = None  # seconds; None: the global evaluation interval
     rules: list[Rule] = field(default_factory=list)
     fields: dict[str, Any] = field(default_factory=dict)
+    scope: str = "shard"  # or "global": where it runs when sharded (acgs_rules.scope)
+    scope_line: int = 0  # the line of its `# acgs: scope=...` marker; 0 without one
 
 
 @dataclass

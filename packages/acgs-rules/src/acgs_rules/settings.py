@@ -26,6 +26,8 @@ top level (the older ``acgs-rules.yml`` form). Any of these (durations as ``15s`
     disabled_checks: []
     severity_overrides: {}            # check name -> error|warning
     max_file_size: 5MiB               # larger input files are refused (yaml/syntax error)
+    sharded: null                     # the rules run on sharded Prometheus (group/scope);
+                                      # null: when any linted group has a scope marker
 
 Paths in the file are relative to the file itself.
 """
@@ -105,6 +107,7 @@ class LintSettings(BaseModel):
     disabled_checks: tuple[str, ...] = ()
     severity_overrides: dict[str, Severity] = {}
     max_file_size: Bytes = DEFAULT_MAX_FILE_SIZE
+    sharded: bool | None = None
 
     @field_validator("scrape_intervals", "job_scrape_intervals", "extra_metrics")
     @classmethod

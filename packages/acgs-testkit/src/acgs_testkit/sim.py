@@ -26,6 +26,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from acgs_metrics import SERVICE_NAMES
+from acgs_metrics.services import instance_port
 from acgs_testkit.ports import free_port_block
 from acgs_testkit.waiting import ServerExited, poll, stop_process
 
@@ -34,9 +35,9 @@ __all__ = ["ACGS_SIM", "Sample", "SimProcess", "free_base_port", "parse_metrics"
 ACGS_SIM = Path(sys.executable).with_name("acgs-sim")
 
 
-def free_base_port() -> int:
-    """A base port whose seven service ports are all free right now."""
-    return free_port_block(len(SERVICE_NAMES))
+def free_base_port(replicas: int = 1) -> int:
+    """A base port whose ``7 * replicas`` service ports are all free right now."""
+    return free_port_block(len(SERVICE_NAMES) * replicas)
 
 
 @dataclass
@@ -64,9 +65,11 @@ class SimProcess:
         services: Sequence[str] = SERVICE_NAMES,
         scheme: str = "http",
         env: dict[str, str] | None = None,
+        replicas: int = 1,
     ) -> None:
         self.base_port = base_port
         self.services = list(services)
+        self.replicas = replicas
         self.scheme = scheme
         self.args = [
             str(ACGS_SIM),
@@ -74,6 +77,7 @@ class SimProcess:
             str(base_port),
             "--services",
             ",".join(services),
+            f"--replicas={replicas}",
             *args,
         ]
         self.env = {**os.environ, **(env or {})}
@@ -81,11 +85,19 @@ class SimProcess:
         self._stdout: IO[str] | None = None
         self._stderr: IO[str] | None = None
 
-    def port(self, service: str) -> int:
-        return self.base_port + SERVICE_NAMES.index(service)
+    def port(self, service: str, replica: int = 0) -> int:
+        return instance_port(service, self.base_port, replica)
 
-    def url(self, service: str) -> str:
-        return f"{self.scheme}://127.0.0.1:{self.port(service)}"
+    def url(self, service: str, replica: int = 0) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.port(service, replica)}"
+
+    def targets(self) -> list[str]:
+        """``127.0.0.1:PORT`` of every instance of every service it runs."""
+        return [
+            f"127.0.0.1:{self.port(service, replica)}"
+            for replica in range(self.replicas)
+            for service in self.services
+        ]
 
     def start(self, client: httpx.Client | None = None, timeout: float = 20.0) -> None:
         # Files, not pipes: a long run must never block on a full pipe nobody reads.
@@ -94,6 +106,8 @@ class SimProcess:
         self.process = subprocess.Popen(
             self.args, stdout=self._stdout, stderr=self._stderr, text=True, env=self.env
         )
+        # A fleet answers more /health checks, each waited for in turn on a busy machine.
+        timeout += 2.0 * (self.replicas - 1)
         try:
             with client or httpx.Client(timeout=2.0) as probe:
                 self._wait_until_healthy(probe, timeout)
@@ -104,16 +118,16 @@ class SimProcess:
     def _wait_until_healthy(self, client: httpx.Client, timeout: float) -> None:
         process = self.process
         assert process is not None
-        waiting = set(self.services)
+        waiting = {(s, r) for s in self.services for r in range(self.replicas)}
 
         def healthy() -> bool:
             if process.poll() is not None:
                 out, err = self.output()
                 raise ServerExited(f"acgs-sim exited {process.returncode}: {err}{out}")
-            for service in sorted(waiting):
+            for service, replica in sorted(waiting):
                 try:
-                    if client.get(f"{self.url(service)}/health").status_code == 200:
-                        waiting.discard(service)
+                    if client.get(f"{self.url(service, replica)}/health").status_code == 200:
+                        waiting.discard((service, replica))
                 except httpx.TransportError:
                     pass
             return not waiting

@@ -133,7 +133,8 @@ def deployed_stack(root: Path, *, demo: bool = True, **settings: Any) -> Iterato
     stack_file = root / "stack.yml"
     # The demo infrastructure (HAProxy, Redis, PostgreSQL) only when asked for (infra=True).
     infra = bool(settings.pop("infra", False))
-    fields = {**free_stack_ports(), "rules_dir": str(rules), "infra": infra}
+    ports = free_stack_ports(sim_replicas=settings.get("sim_replicas", 1))
+    fields = {**ports, "rules_dir": str(rules), "infra": infra}
     stack_file.write_text(yaml.safe_dump(fields))
     loaded = StackSettings.load(root / "state", stack_file=stack_file, **settings)
     try:

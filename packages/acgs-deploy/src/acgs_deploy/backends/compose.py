@@ -22,13 +22,34 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
-from acgs_deploy import configstore, preflight
+from acgs_deploy import configstore, haproxy, preflight
 from acgs_deploy.backends.base import DeployOptions, Rendered, Report, secrets_and_certificates
+from acgs_deploy.client import port_url
+from acgs_deploy.commandlines import victoriametrics_command, vmalert_command
+from acgs_deploy.components import (
+    VM_ENV_PREFIX,
+    VMALERT_ENV_PREFIX,
+    dedup_interval,
+    victoriametrics_env,
+    victoriametrics_retention,
+    vmalert_env,
+)
 from acgs_deploy.errors import DeployError
+from acgs_deploy.instances import (
+    alertmanager_instances,
+    instances,
+    prometheus_instances,
+    query_instance,
+    victoriametrics_instance,
+    vmalert_instance,
+)
 from acgs_deploy.render import (
+    CONTAINER_CERTS,
+    CONTAINER_PORTS,
     GRAFANA_CONTAINER_PORT,
     LOOPBACK_HOSTS,
     compose_topology,
@@ -36,6 +57,7 @@ from acgs_deploy.render import (
     render,
     render_template,
 )
+from acgs_deploy.rulefiles import GLOBAL_RULES_DIR
 from acgs_deploy.secrets import Secrets, write_private
 from acgs_deploy.settings import StackSettings
 from acgs_deploy.tls import CertificateInfo, describe_sans, uncovered
@@ -55,12 +77,17 @@ IMAGES = {
     "redis_exporter": "oliver006/redis_exporter:v1.74.0",
     "postgres_exporter": "quay.io/prometheuscommunity/postgres-exporter:v0.17.1",
     "haproxy_exporter": "quay.io/prometheus/haproxy-exporter:v0.15.0",
+    # Topology ha: the releases Debian ships here, which the configs are checked with.
+    "victoriametrics": "victoriametrics/victoria-metrics:v1.79.5",
+    "vmalert": "victoriametrics/vmalert:v1.79.5",
+    "haproxy": "haproxy:2.6",
 }
 # What validating the compose directory runs on this host.
 VALIDATORS = ("promtool", "amtool", "docker-compose")
 # The service names the servers reach each other by, inside the compose network.
 SERVICE_NAMES = ("prometheus", "alertmanager", "node-exporter")
-DATA_DIRS = ("prometheus", "alertmanager", "grafana")
+# The secrets of the long-term store and vmalert (topology ha), beside the compose file.
+SECRET_ENV_FILES = ("victoriametrics.env", "vmalert.env")
 DEMO_REFUSED = (
     "--demo is not supported with --target compose: the demo services (acgs-sim) and the "
     "webhook receiver run as local processes, which the containers cannot reach on "
@@ -122,9 +149,11 @@ class ComposeBackend:
                     if (target / name).exists():
                         shutil.rmtree(target / name)
                     os.replace(staged / name, target / name)
-                for data in DATA_DIRS:
+                for data in data_dirs(self.settings):
                     (target / "data" / data).mkdir(parents=True, exist_ok=True)
-                os.replace(staged / GRAFANA_ENV_FILE, target / GRAFANA_ENV_FILE)
+                for env_file in (GRAFANA_ENV_FILE, *SECRET_ENV_FILES):
+                    if (staged / env_file).exists():
+                        os.replace(staged / env_file, target / env_file)
                 os.replace(staged / COMPOSE_FILE, self.compose_file)
         finally:
             rendered.discard()
@@ -155,20 +184,29 @@ class ComposeBackend:
         topology = compose_topology(settings)
         render(settings, secrets, topology, staged / "config", live)
         # The checks open the certificate files, so check a copy that names the host's paths.
+        layout = settings.layout
+        ha = settings.topology == "ha"
         checkable = dataclasses.replace(
             topology,
             ca_cert=str(certs.ca_cert),
             server_cert=str(certs.server_cert),
             server_key=str(certs.server_key),
+            peer_cert=str(layout.peer_cert) if ha else None,
+            peer_key=str(layout.peer_key) if ha else None,
+            query_pem=str(layout.certs_dir / haproxy.PEM_NAME) if ha else None,
         )
         render(settings, secrets, checkable, scratch / "check", staged / "config")
         (staged / "certs").mkdir()
-        for source in (certs.ca_cert, certs.server_cert, certs.server_key):
+        for source in (certs.ca_cert, certs.server_cert, certs.server_key, *ha_certs(settings)):
             shutil.copy2(source, staged / "certs" / source.name)
-        (staged / "certs" / certs.server_key.name).chmod(0o600)
-        for data in DATA_DIRS:
+        for key in (staged / "certs").glob("*"):
+            if key.suffix in (".key", ".pem"):
+                key.chmod(0o600)
+        for data in data_dirs(settings):
             (staged / "data" / data).mkdir(parents=True)
         ca_pem = certs.ca_cert.read_text()
+        servers = ha_services(settings, secrets, staged)
+        datasource = "https://query:9190" if servers["query"] else "https://prometheus:9090"
         compose_text = render_template(
             "docker-compose.monitoring.yml.j2",
             settings=settings,
@@ -177,11 +215,14 @@ class ComposeBackend:
             gid=os.getgid(),
             publish=settings.host,
             grafana_container_port=GRAFANA_CONTAINER_PORT,
+            grafana_datasource=datasource,
+            container_ports=CONTAINER_PORTS,
             ca_pem=ca_pem,
+            **servers,
         )
         (staged / COMPOSE_FILE).write_text(compose_text)
         # Grafana's datasource provisioning expands these; only the two it needs.
-        grafana_env = grafana_environment(secrets, "https://prometheus:9090", ca_pem)
+        grafana_env = grafana_environment(secrets, datasource, ca_pem)
         wanted = ("PROMETHEUS_USERNAME", "PROMETHEUS_PASSWORD")
         write_private(staged / GRAFANA_ENV_FILE, "".join(f"{k}={grafana_env[k]}\n" for k in wanted))
 
@@ -189,7 +230,7 @@ class ComposeBackend:
         notes = [f"rendered and validated {self.compose_file}"]
         settings = self.settings
         if settings.sim_host in LOOPBACK_HOSTS:
-            last = settings.sim_base_port + len(SERVICES) - 1
+            last = settings.sim_base_port + len(SERVICES) * settings.sim_replicas - 1
             notes.append(
                 "note: the ACGS services are scraped at host.docker.internal (this host seen "
                 f"from the containers), ports {settings.sim_base_port}-{last}; "
@@ -236,6 +277,85 @@ class ComposeBackend:
                 f"{error.strerror or error}{where}. Choose a writable --state-dir or fix its "
                 "permissions."
             ) from None
+
+
+def data_dirs(settings: StackSettings) -> list[str]:
+    """The data directories under ``data/``: one per server that keeps state."""
+    keeping = ("prometheus", "alertmanager", "victoriametrics")
+    return [i.name for i in instances(settings) if i.role in keeping] + ["grafana"]
+
+
+def ha_certs(settings: StackSettings) -> list[Path]:
+    """Topology ha's further certificate files: the gossip client pair, HAProxy's bundle."""
+    if settings.topology != "ha":
+        return []
+    layout = settings.layout
+    return [layout.peer_cert, layout.peer_key, haproxy.ensure_pem_bundle(layout)]
+
+
+def ha_services(settings: StackSettings, secrets: Secrets, staged: Path) -> dict[str, Any]:
+    """The template's servers: every Prometheus and Alertmanager (topology ha: replicas,
+    shards, cluster peers), and VictoriaMetrics, vmalert and the query endpoint when they run,
+    with their command lines as the containers see them. The secrets of VictoriaMetrics and
+    vmalert go to 0600 env files beside the compose file, never into it."""
+    peers = alertmanager_instances(settings)
+    ha = settings.topology == "ha"
+    services: dict[str, Any] = {
+        "prometheus_servers": [
+            {"name": i.name, "config_file": i.config_file, "port": i.port}
+            for i in prometheus_instances(settings)
+        ],
+        "alertmanager_peers": [
+            {
+                "name": peer.name,
+                "port": peer.port,
+                "peers": [p.name for p in peers if p.name != peer.name] if ha else None,
+            }
+            for peer in peers
+        ],
+        "store": None,
+        "ruler": None,
+        "query": None,
+    }
+    certs = Path(CONTAINER_CERTS)
+    store = victoriametrics_instance(settings)
+    if store is not None:
+        argv = victoriametrics_command(
+            data=Path("/storage"),
+            listen=f":{CONTAINER_PORTS['victoriametrics']}",
+            retention=victoriametrics_retention(settings.retention),
+            dedup_interval=dedup_interval(settings),
+            cert_file=certs / "server.crt",
+            key_file=certs / "server.key",
+            env_prefix=VM_ENV_PREFIX,
+        )
+        services["store"] = {"port": store.port, "command": argv[1:]}
+        _env_file(staged / "victoriametrics.env", victoriametrics_env(secrets))
+    ruler = vmalert_instance(settings)
+    if ruler is not None and store is not None:
+        argv = vmalert_command(
+            rules=Path("/etc/acgs/rules") / GLOBAL_RULES_DIR,
+            listen=f":{CONTAINER_PORTS['vmalert']}",
+            url=port_url(settings, ruler.port),
+            store=f"https://victoriametrics:{CONTAINER_PORTS['victoriametrics']}",
+            notifiers=[f"https://{p.name}:{CONTAINER_PORTS['alertmanager']}" for p in peers],
+            ca_file=certs / "ca.crt",
+            cert_file=certs / "server.crt",
+            key_file=certs / "server.key",
+            evaluation_interval=settings.evaluation_interval,
+            external_labels=settings.external_labels,
+            env_prefix=VMALERT_ENV_PREFIX,
+        )
+        services["ruler"] = {"port": ruler.port, "command": argv[1:]}
+        _env_file(staged / "vmalert.env", vmalert_env(secrets, len(peers)))
+    query = query_instance(settings)
+    if query is not None:
+        services["query"] = {"port": query.port, "config_file": query.config_file}
+    return services
+
+
+def _env_file(path: Path, values: dict[str, str]) -> None:
+    write_private(path, "".join(f"{key}={value}\n" for key, value in values.items()))
 
 
 def _validate_compose(path: Path) -> None:

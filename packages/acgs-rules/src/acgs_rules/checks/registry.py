@@ -17,6 +17,7 @@ from acgs_rules.checks import (
     required,
     routing,
     runbook,
+    scope,
     template,
     test_coverage,
 )
@@ -34,6 +35,7 @@ CHECKS: tuple[Check, ...] = (
     template.CHECK,
     for_duration.CHECK,
     group_interval.CHECK,
+    scope.CHECK,
     routing.CHECK,
     test_coverage.CHECK,
     runbook.CHECK,
