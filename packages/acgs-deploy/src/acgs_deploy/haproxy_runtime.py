@@ -15,7 +15,7 @@ from typing import Literal
 
 from acgs_deploy.errors import DeployError
 
-__all__ = ["ServerStat", "run", "server_stats", "set_state"]
+__all__ = ["ServerStat", "admin_socket", "run", "server_stats", "set_state"]
 
 TIMEOUT_S = 5.0
 State = Literal["ready", "drain", "maint"]
@@ -34,6 +34,11 @@ class ServerStat:
     @property
     def up(self) -> bool:
         return self.status == "UP"
+
+
+def admin_socket(run_dir: Path, name: str) -> Path:
+    """Where the HAProxy called `name` opens its admin socket (its configuration says so)."""
+    return run_dir / f"{name}.sock"
 
 
 def run(admin_socket: Path, command: str) -> str:

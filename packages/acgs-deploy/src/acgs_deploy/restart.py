@@ -18,11 +18,16 @@ report says so and how long each was down.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
 
+import psutil
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -33,7 +38,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from acgs_deploy import configstore, preflight
+from acgs_deploy import configstore, haproxy_runtime, preflight
 from acgs_deploy.backends.base import ComponentState, Report
 from acgs_deploy.backends.local import REQUIRED_BINARIES, LocalBackend, log_tail
 from acgs_deploy.client import APIError, Endpoint, alertmanager_status
@@ -46,6 +51,9 @@ from acgs_deploy.wait import wait_healthy
 
 __all__ = ["RollingRestart", "Step", "plan_restart", "roll", "rolling_restart"]
 
+# The query endpoint (HAProxy) and the flag of its master-worker mode (reloads in place).
+QUERY = "query"
+MASTER_WORKER = "-W"
 # Prometheus may take a while to close its head block cleanly: SIGKILL only after this.
 STOP_TIMEOUT_S = 60.0
 SINGLE_TOPOLOGY_NOTE = (
@@ -65,6 +73,10 @@ class Step:
     component: Component
     settled: Settled
     alone: bool  # no peer of its role serves while it restarts: an outage of it
+    # The query endpoint's admin socket, when this server is one of its backends: drained
+    # there before it stops, and up there again before the next step.
+    front: Path | None = None
+    in_place: bool = False  # the query endpoint itself (HAProxy master-worker): reloaded
 
 
 @dataclass(frozen=True)
@@ -134,11 +146,7 @@ def plan_restart(backend: LocalBackend, *, force: bool) -> RollingRestart:
     running = [c for c in installed if c.name not in stopped]
     if not running:
         raise DeployError(f"nothing of the stack runs in {settings.state_dir}: run `invoke deploy`")
-    roles = [_role(c.name) for c in running]
-    steps = [
-        Step(c, _settle_check(settings, secrets, c, running), roles.count(_role(c.name)) < 2)
-        for c in running
-    ]
+    steps = _steps(settings, secrets, running)
     left = [
         ComponentState(c.name, c.url, "stopped", action="left stopped (--force)")
         for c in installed
@@ -152,6 +160,44 @@ def plan_restart(backend: LocalBackend, *, force: bool) -> RollingRestart:
     return RollingRestart(steps, left)
 
 
+def _steps(settings: StackSettings, secrets: Secrets, running: Sequence[Component]) -> list[Step]:
+    """The roll, in start order. With a query endpoint running, its admin socket must answer
+    now: it says which servers are behind it."""
+    roles = [_role(c.name) for c in running]
+    query = next((c for c in running if c.name == QUERY), None)
+    front = haproxy_runtime.admin_socket(settings.layout.run_dir, QUERY) if query else None
+    steps = []
+    for component in running:
+        settled = [_settle_check(settings, secrets, component, running)]
+        behind = front is not None and _front_server(front, component) is not None
+        if behind:
+            assert front is not None
+            settled.append(_up_at_front(front, component))
+        in_place = component is query and MASTER_WORKER in (
+            component.spec.argv if component.spec else ()
+        )
+        alone = roles.count(_role(component.name)) < 2 and not in_place
+        steps.append(Step(component, _all_of(settled), alone, front if behind else None, in_place))
+    return steps
+
+
+def _all_of(checks: Sequence[Settled]) -> Settled:
+    return lambda: next((awaited for check in checks if (awaited := check()) is not None), None)
+
+
+def _up_at_front(front: Path, component: Component) -> Settled:
+    """Settled when the query endpoint's health checks mark the server up again."""
+
+    def awaited() -> str | None:
+        server = _front_server(front, component)
+        if server is not None and server.up:
+            return None
+        status = "not listed" if server is None else server.status
+        return f"query endpoint sees it {status}"
+
+    return awaited
+
+
 def _require_deployed(settings: StackSettings) -> None:
     if not settings.layout.config_dir.is_dir() or not settings.layout.env_file.is_file():
         raise DeployError(f"no stack is deployed in {settings.state_dir}: run `invoke deploy`")
@@ -162,8 +208,7 @@ def roll(
 ) -> list[ComponentState]:
     """Restart each step's component, waiting for health and settling before the next; a
     component that does not come back ends the roll (DeployError)."""
-    settings, manager = backend.settings, backend.manager
-    timeout_s = settings.startup_timeout_s
+    timeout_s = backend.settings.startup_timeout_s
     done: list[ComponentState] = []
     columns = (
         SpinnerColumn(),
@@ -176,29 +221,105 @@ def roll(
         task = progress.add_task("rolling restart", total=len(steps))
         for number, step in enumerate(steps, 1):
             component = step.component
-            assert component.spec is not None
 
             def show(what: str, name: str = component.name, number: int = number) -> None:
                 progress.update(task, description=f"[{number}/{len(steps)}] {name}: {what}")
 
-            show("stopping")
-            stopped_at = time.monotonic()
-            manager.stop(component.name, timeout=STOP_TIMEOUT_S)
-            show("starting")
-            pid = manager.start(component.spec)
-            show("waiting for health")
-            failed = wait_healthy([component], manager, timeout_s)
-            down_s = time.monotonic() - stopped_at
-            if failed:
-                _refuse(backend, component, failed[component.name], done, steps[number:])
+            try:
+                pid, action = _restart_one(backend, step, show)
+            except _NotBack as error:
+                _refuse(backend, component, str(error), done, steps[number:])
             awaited = _wait_settled(step.settled, timeout_s, show)
             if awaited is not None:
                 _refuse(backend, component, f"did not settle: {awaited}", done, steps[number:])
-            action = f"restarted (down {down_s:.1f} s)"
             done.append(ComponentState(component.name, component.url, "healthy", pid, action))
             progress.advance(task)
         progress.update(task, description="rolling restart: done")
     return done
+
+
+class _NotBack(Exception):
+    """A restarted component did not come back; the message says how it failed."""
+
+
+def _restart_one(
+    backend: LocalBackend, step: Step, show: Callable[[str], None]
+) -> tuple[int | None, str]:
+    """Restart one component: drained from the query endpoint first when it is behind it,
+    reloaded in place when it is the query endpoint. Its pid and what was done."""
+    manager, component = backend.manager, step.component
+    assert component.spec is not None
+    timeout_s = backend.settings.startup_timeout_s
+    if step.in_place:
+        show("reloading in place (new workers, the listening sockets kept)")
+        return _reload_in_place(backend, component, timeout_s), "restarted in place (no outage)"
+    drained = None
+    if step.front is not None:
+        show("draining: put in maintenance at the query endpoint")
+        drained = _drain(step.front, component, timeout_s)
+    try:
+        show("stopping")
+        stopped_at = time.monotonic()
+        manager.stop(component.name, timeout=STOP_TIMEOUT_S)
+        show("starting")
+        pid = manager.start(component.spec)
+        show("waiting for health")
+        failed = wait_healthy([component], manager, timeout_s)
+        down_s = time.monotonic() - stopped_at
+    finally:
+        if drained is not None:
+            haproxy_runtime.set_state(drained[0], drained[1], "ready")
+    if failed:
+        raise _NotBack(failed[component.name])
+    return pid, f"restarted (down {down_s:.1f} s)"
+
+
+def _drain(
+    front: Path, component: Component, timeout_s: float
+) -> tuple[Path, haproxy_runtime.ServerStat]:
+    """Put `component` in maintenance at the query endpoint and wait until its open queries
+    have finished; the server, to put back in service after the restart."""
+    server = _front_server(front, component)
+    if server is None:
+        raise DeployError(f"the query endpoint does not list {component.name}: run `invoke deploy`")
+    haproxy_runtime.set_state(front, server, "maint")
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        now = _front_server(front, component)
+        if now is None or now.sessions == 0:
+            break
+        time.sleep(0.1)
+    return front, server
+
+
+def _front_server(front: Path, component: Component) -> haproxy_runtime.ServerStat | None:
+    """The query endpoint's server that is `component` (by its port: one per server here)."""
+    port = str(component.ports[0])
+    return next(
+        (s for s in haproxy_runtime.server_stats(front) if s.address.rpartition(":")[2] == port),
+        None,
+    )
+
+
+def _reload_in_place(backend: LocalBackend, component: Component, timeout_s: float) -> int:
+    """HAProxy in master-worker mode: SIGUSR2 makes the master execute itself again and start
+    new workers on the listening sockets it holds, while the old workers finish their
+    requests: no connection is refused. Done when a new worker serves and the old are gone."""
+    manager = backend.manager
+    master = manager.running(component.name)
+    if master is None:
+        raise _NotBack("exited")
+    old = {child.pid for child in psutil.Process(master).children()}
+    os.kill(master, signal.SIGUSR2)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if manager.running(component.name) is None:
+            raise _NotBack("exited")
+        workers = {child.pid for child in psutil.Process(master).children()}
+        if workers - old and component.probe():
+            return master
+        time.sleep(0.1)
+    raise _NotBack(f"no new worker replaced the old ones within {timeout_s:.0f} s")
 
 
 def _wait_settled(settled: Settled, timeout_s: float, show: Callable[[str], None]) -> str | None:
@@ -218,7 +339,7 @@ def _refuse(
     why: str,
     done: Sequence[ComponentState],
     untouched: Sequence[Step],
-) -> None:
+) -> NoReturn:
     log = backend.manager.log_file(component.name)
     restarted = ", ".join(s.name for s in done) or "none"
     left = ", ".join(s.component.name for s in untouched) or "none"
