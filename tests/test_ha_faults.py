@@ -1,0 +1,279 @@
+"""The ha topology under faults, on real processes (``nox -s ha``; about 15 minutes).
+
+One demo stack deployed by the local backend with ``topology: ha``: 2 Prometheus replicas,
+3 Alertmanager peers, VictoriaMetrics fed by remote_write, HAProxy as the query endpoint,
+acgs-sim and the webhook receiver, with short intervals (scrapes and rules every second).
+The tests run in file order on it:
+
+- exactly once: a fault gives one notification per alert group at the webhook, not one per
+  Prometheus x Alertmanager;
+- ``kill -9`` of one Prometheus and one Alertmanager, then a fault: still delivered, once,
+  within the detection target; `invoke deploy` repairs both and the cluster has 3 peers again;
+- a rolling restart of every component under query load through the query endpoint, with a
+  fault injected: query success >= 99.9 %, the alert delivered once;
+- VictoriaMetrics stopped for 5 minutes, then started: no gap for those minutes in its data
+  (remote_write catches up from the WAL), and the query endpoint answered meanwhile.
+
+The figures are printed at the end of the module (and quoted in docs/topology.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from acgs_deploy.backends.local import LocalBackend
+from acgs_deploy.client import (
+    APIError,
+    alertmanager_status,
+    clear_faults,
+    inject_fault,
+    query,
+    stack_client,
+    url_endpoint,
+)
+from acgs_deploy.components import components
+from acgs_deploy.health import check_targets, expected_targets
+from acgs_deploy.perf.detection import TARGET_S
+from acgs_deploy.restart import rolling_restart
+from acgs_deploy.settings import StackSettings
+from acgs_deploy.webhook import read_notifications
+from acgs_testkit.chaos import kill_9, repair
+from acgs_testkit.load import NO_ANSWER, query_load
+from acgs_testkit.stack import deployed_stack
+from acgs_testkit.waiting import poll, wait_for
+
+pytestmark = pytest.mark.ha
+
+HA: dict[str, Any] = {
+    "topology": "ha",
+    "scrape_interval": "1s",
+    "acgs_scrape_interval": "1s",
+    "evaluation_interval": "1s",
+    "alertmanager_maintenance_interval": "2s",
+}
+ALERT = "ACGSComplianceScoreLow"  # for: 10s, critical (group_wait 5s)
+FAULT = "compliance_drop"
+AC, GS, PGC = 1, 4, 5  # acgs-sim's services with compliance scores, by index
+PEERS = 3
+# A duplicate would come from a peer further down the cluster's order: Alertmanager's
+# peer_timeout is 15 s per position, so the third peer sends, if at all, 30 s after the first.
+DUPLICATE_WINDOW_S = 45
+DELIVERY_TIMEOUT_S = 120
+OUTAGE_S = 300  # VictoriaMetrics stopped this long
+NOTICED_S = 5
+SUCCESS_TARGET = 0.999
+LOAD_QUERY = "sum by (job) (rate(scrape_samples_scraped[1m]))"
+
+
+@dataclass
+class Ha:
+    settings: StackSettings
+    figures: dict[str, str] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="module")
+def ha(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Iterator[Ha]:
+    with deployed_stack(tmp_path_factory.mktemp("ha-stack"), **HA) as settings:
+        state = Ha(settings)
+        wait_for(lambda: _all_targets_up(settings), 90, "every target up", every_s=1)
+        wait_for(lambda: _peers_listed(settings) == [PEERS] * PEERS, 60, "3 peers", every_s=1)
+        yield state
+        _print_figures(pytestconfig, state)
+
+
+def _print_figures(config: pytest.Config, state: Ha) -> None:
+    lines = ["", "ha figures:", *(f"  {k}: {v}" for k, v in state.figures.items())]
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        print("\n".join(lines))
+
+
+def _all_targets_up(settings: StackSettings) -> bool:
+    try:
+        with stack_client(settings, "prometheus") as client:
+            return check_targets(client, expected_targets(settings)).status == "ok"
+    except APIError:
+        return False
+
+
+def _alertmanagers(settings: StackSettings) -> list[str]:
+    """The URL of every Alertmanager peer the settings give."""
+    return [
+        c.url for c in components(settings, demo=True) if c.name.split("-")[0] == "alertmanager"
+    ]
+
+
+def _peers_listed(settings: StackSettings) -> list[int]:
+    """How many peers each Alertmanager lists in its cluster status (-1: no answer)."""
+    counts = []
+    for url in _alertmanagers(settings):
+        try:
+            with url_endpoint(settings, url).client(5) as client:
+                counts.append(len(alertmanager_status(client)["cluster"].get("peers") or []))
+        except APIError:
+            counts.append(-1)
+    return counts
+
+
+def _notifications(settings: StackSettings, service: str) -> list[dict[str, Any]]:
+    """The firing notifications of ALERT's group for `service` received so far."""
+    wanted = {"alertname": ALERT, "service": service}
+    found = []
+    for record in read_notifications(settings.layout.webhook_log):
+        payload = record["payload"]
+        if (
+            isinstance(payload, dict)
+            and payload.get("groupLabels") == wanted
+            and payload.get("status") == "firing"
+        ):
+            found.append(payload)
+    return found
+
+
+def _delivered_once(ha: Ha, index: int, service: str, name: str) -> float:
+    """Inject FAULT into `service` and wait for its notification; assert no second one
+    comes in DUPLICATE_WINDOW_S. Seconds from the injection to the delivery."""
+    settings = ha.settings
+    assert _notifications(settings, service) == []
+    injected = time.monotonic()
+    inject_fault(settings, index, FAULT)
+    try:
+        wait_for(
+            lambda: _notifications(settings, service),
+            DELIVERY_TIMEOUT_S,
+            f"{ALERT} for {service} at the webhook",
+            every_s=0.2,
+        )
+        delivered_s = time.monotonic() - injected
+        seen = poll(
+            lambda: _notifications(settings, service), lambda n: len(n) > 1, DUPLICATE_WINDOW_S
+        )
+    finally:
+        clear_faults(settings, index)
+    ha.figures[f"{name}: notifications for the group"] = str(len(seen))
+    ha.figures[f"{name}: fault to webhook s"] = f"{delivered_s:.1f}"
+    assert len(seen) == 1, [n["alerts"] for n in seen]
+    alerts = seen[0]["alerts"]
+    # The replicas' copies are one alert: their `replica` label never reaches Alertmanager.
+    assert all("replica" not in alert["labels"] for alert in alerts), alerts
+    assert len({str(sorted(a["labels"].items())) for a in alerts}) == len(alerts)
+    return delivered_s
+
+
+def test_a_fault_gives_one_notification_per_group_not_six(ha: Ha) -> None:
+    _delivered_once(ha, AC, "ac", "2 Prometheus x 3 Alertmanagers")
+
+
+def test_kill_9_of_a_prometheus_and_an_alertmanager_still_delivers_once_then_deploy_repairs(
+    ha: Ha,
+) -> None:
+    settings = ha.settings
+    kill_9(settings, "prometheus")
+    kill_9(settings, "alertmanager")
+    delivered_s = _delivered_once(ha, GS, "gs", "after kill -9")
+    assert delivered_s < TARGET_S
+    report, deploy_s = repair(settings)
+    assert report.actions["prometheus"] == "started"
+    assert report.actions["alertmanager"] == "started"
+    others = {n: a for n, a in report.actions.items() if n not in ("prometheus", "alertmanager")}
+    assert set(others.values()) <= {"unchanged", "skipped"}, others
+    wait_for(lambda: _peers_listed(settings) == [PEERS] * PEERS, 60, "3 peers again", every_s=1)
+    wait_for(lambda: _all_targets_up(settings), 60, "every target up again", every_s=1)
+    ha.figures["after kill -9: deploy s"] = f"{deploy_s:.1f}"
+    ha.figures["after kill -9: peers listed"] = str(_peers_listed(settings))
+
+
+def test_rolling_restart_under_query_load_keeps_queries_and_alerts(ha: Ha) -> None:
+    settings = ha.settings
+    pids = LocalBackend(settings).running()
+    results: dict[str, float] = {}
+
+    def fault_meanwhile() -> None:
+        # Injected once acgs-sim (restarted first, with the webhook) is back: a restart
+        # clears its faults. The alert then fires while the servers restart.
+        wait_for(
+            lambda: (
+                LocalBackend(settings).running().get("acgs-sim", pids["acgs-sim"])
+                != pids["acgs-sim"]
+            ),
+            120,
+            "acgs-sim restarted",
+        )
+        time.sleep(2)
+        results["delivered_s"] = _delivered_once(ha, PGC, "pgc", "rolling restart")
+
+    with query_load(lambda: stack_client(settings, "query"), LOAD_QUERY, step="5") as statuses:
+        faulting = threading.Thread(target=fault_meanwhile)
+        faulting.start()
+        started = time.monotonic()
+        report = rolling_restart(LocalBackend(settings))
+        roll_s = time.monotonic() - started
+        faulting.join()
+    answered = statuses.count(200)
+    success = answered / len(statuses)
+    ha.figures["rolling restart: s"] = f"{roll_s:.1f}"
+    ha.figures["rolling restart: query success"] = (
+        f"{success:.4%} ({answered} of {len(statuses)}; "
+        f"no answer {statuses.count(NO_ANSWER)}, other {len(statuses) - answered})"
+    )
+    after = LocalBackend(settings).running()
+    restarted = [s.name for s in report.components if s.action.startswith("restarted")]
+    assert set(restarted) == set(pids), report.components
+    moved = [name for name in pids if name != "query"]
+    assert all(after[name] != pids[name] for name in moved), (pids, after)
+    assert success >= SUCCESS_TARGET, ha.figures["rolling restart: query success"]
+    assert "delivered_s" in results
+
+
+def _gaps(settings: StackSettings, start: float, end: float) -> list[tuple[float, float]]:
+    """Gaps longer than 3 scrape intervals in VictoriaMetrics' raw samples of the query
+    endpoint's own target between `start` and `end`, per series."""
+    window = int(end - start) + 1
+    with url_endpoint(settings, _victoriametrics_url(settings)).client(30) as client:
+        series = query(client, f'up{{job="node_exporter"}}[{window}s]', at=end)
+    gaps = []
+    for item in series:
+        stamps = sorted(float(t) for t, _ in item["values"])
+        stamps = [start, *(t for t in stamps if start <= t <= end), end]
+        gaps += [(a, b) for a, b in itertools.pairwise(stamps) if b - a > 3]
+    return gaps if series else [(start, end)]
+
+
+def _victoriametrics_url(settings: StackSettings) -> str:
+    return next(c.url for c in components(settings, demo=True) if c.name == "victoriametrics")
+
+
+def test_victoriametrics_down_5_minutes_loses_nothing_and_queries_are_served(ha: Ha) -> None:
+    settings = ha.settings
+    backend = LocalBackend(settings)
+    with query_load(lambda: stack_client(settings, "query"), LOAD_QUERY, step="5") as statuses:
+        stopped_at = time.time()
+        backend.stop(["victoriametrics"])
+        # HAProxy's checks (every second, down after 2 failures) see it gone within seconds.
+        time.sleep(NOTICED_S)
+        noticed = len(statuses)
+        time.sleep(OUTAGE_S - NOTICED_S)
+        during = statuses[noticed:]
+        first = statuses[:noticed]
+        failed = backend.start(["victoriametrics"])
+        started_at = time.time()
+    assert failed == {}
+    start, end = stopped_at - 30, started_at + 30
+    time.sleep(35)  # `end` in the past, and remote_write has had time to send it
+    gaps = poll(lambda: _gaps(settings, start, end), lambda g: g == [], 120, every_s=5)
+    answered = during.count(200)
+    ha.figures["VictoriaMetrics down 5 min: queries answered meanwhile"] = (
+        f"{answered} of {len(during)} ({answered / max(1, len(during)):.3%}); in the first "
+        f"{NOTICED_S} s {first.count(200)} of {len(first)}"
+    )
+    ha.figures["VictoriaMetrics down 5 min: gaps in its data"] = str(gaps)
+    assert gaps == []
+    assert answered / len(during) >= SUCCESS_TARGET
