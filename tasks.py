@@ -52,6 +52,8 @@ def test(c: Context, sessions: str = "") -> None:
 @task(
     help={
         "target": "local (background processes, the default) or compose",
+        "topology": "single or ha (replicas, Alertmanager cluster, long-term store; kept "
+        "for later commands; default: the stack file's, else the last deploy's, else single)",
         "demo": "also run acgs-sim and the webhook receiver that records alerts",
         "no_demo": "stop the demo parts (default: as the last deploy of this state dir)",
         "allow_fewer_rules": FEWER_RULES_HELP,
@@ -62,6 +64,7 @@ def test(c: Context, sessions: str = "") -> None:
 def deploy(
     c: Context,
     target: str = "local",
+    topology: str | None = None,
     demo: bool = False,
     no_demo: bool = False,
     allow_fewer_rules: bool = False,
@@ -72,6 +75,7 @@ def deploy(
     done(
         commands.deploy(
             target=target,
+            topology=topology,
             demo=demo,
             no_demo=no_demo,
             allow_fewer_rules=allow_fewer_rules,
@@ -81,10 +85,19 @@ def deploy(
     )
 
 
-@task(help={"state_dir": STATE_DIR_HELP, "stack_file": STACK_FILE_HELP})
-def status(c: Context, state_dir: str | None = None, stack_file: str | None = None) -> None:
-    """Each component's URL and state; exits 4 when one is not healthy."""
-    done(commands.status(state_dir=state_dir, stack_file=stack_file))
+@task(
+    help={
+        "format": "text (a table, the default) or json",
+        "state_dir": STATE_DIR_HELP,
+        "stack_file": STACK_FILE_HELP,
+    }
+)
+def status(
+    c: Context, format: str = "text", state_dir: str | None = None, stack_file: str | None = None
+) -> None:
+    """Each component (every replica and peer): role, URL and state; exits 4 when one is not
+    healthy."""
+    done(commands.status(output_format=format, state_dir=state_dir, stack_file=stack_file))
 
 
 @task(

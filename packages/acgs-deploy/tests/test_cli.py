@@ -26,12 +26,17 @@ def called(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
 def test_acgs_deploy_options_go_before_or_after_the_subcommand(called: dict[str, Any]) -> None:
     assert cli.main(["--state-dir", "/a", "status"]) == 3
-    assert called["status"] == {"state_dir": Path("/a"), "stack_file": None}
+    assert called["status"] == {
+        "state_dir": Path("/a"),
+        "stack_file": None,
+        "output_format": "text",
+    }
     assert cli.main(["deploy", "--no-demo", "--target", "compose", "--state-dir", "/b"]) == 3
     assert called["deploy"] == {
         "state_dir": Path("/b"),
         "stack_file": None,
         "target": "compose",
+        "topology": None,
         "demo": False,
         "no_demo": True,
         "allow_fewer_rules": False,

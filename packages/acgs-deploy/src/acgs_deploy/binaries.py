@@ -30,6 +30,9 @@ BINARIES: tuple[Binary, ...] = (
     Binary("prometheus-node-exporter", "prometheus-node-exporter"),
     # Validates the compose target's file without a Docker engine.
     Binary("docker-compose", "docker-compose"),
+    # Topology ha: the long-term store and the query endpoint.
+    Binary("victoria-metrics", "victoria-metrics"),
+    Binary("haproxy", "haproxy"),
 )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from acgs_deploy import backends, commands
+from acgs_deploy import backends, commands, flags
 
 __all__ = ["backup_main", "main"]
 
@@ -36,6 +36,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     subcommands = parser.add_subparsers(required=True, metavar="command")
     deploy = _subcommand(subcommands, "deploy", commands.deploy, "bring the stack up")
     deploy.add_argument("--target", choices=list(backends.BACKENDS), default="local")
+    deploy.add_argument(
+        "--topology",
+        choices=list(flags.TOPOLOGIES),
+        default=None,
+        help="single or ha (default: the settings', else the last deploy's)",
+    )
     # Neither flag: the demo mode of the last deploy of this state directory.
     demo = deploy.add_mutually_exclusive_group()
     demo.add_argument(
@@ -44,7 +50,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also run acgs-sim and the webhook receiver (kept on later deploys)",
     )
     demo.add_argument("--no-demo", action="store_true", help="stop acgs-sim and the webhook")
-    _subcommand(subcommands, "status", commands.status, "each component's URL and state")
+    status = _subcommand(subcommands, "status", commands.status, "each component's state")
+    status.add_argument(
+        "--format", dest="output_format", choices=list(flags.FORMATS), default="text"
+    )
     reload = _subcommand(
         subcommands, "reload", commands.reload, "validate and hot-reload the configs"
     )

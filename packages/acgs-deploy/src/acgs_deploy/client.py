@@ -46,6 +46,7 @@ __all__ = [
     "grafana_dashboard",
     "grafana_health",
     "inject_fault",
+    "port_url",
     "prometheus_version",
     "query",
     "query_range",
@@ -57,11 +58,21 @@ __all__ = [
     "sim_url",
     "stack_client",
     "take_snapshot",
+    "url_endpoint",
     "wait_ready",
 ]
 
-ComponentName = Literal["prometheus", "alertmanager", "node_exporter", "grafana"]
-COMPONENTS: tuple[ComponentName, ...] = ("prometheus", "alertmanager", "node_exporter", "grafana")
+ComponentName = Literal[
+    "prometheus", "alertmanager", "node_exporter", "grafana", "victoriametrics", "query"
+]
+COMPONENTS: tuple[ComponentName, ...] = (
+    "prometheus",
+    "alertmanager",
+    "node_exporter",
+    "grafana",
+    "victoriametrics",
+    "query",
+)
 # One evaluation step of the counting queries: 2 h holds a bounded number of samples per series,
 # far below Prometheus's query.max-samples for any sane series count.
 COUNT_WINDOW_MS = 2 * 3600 * 1000
@@ -148,10 +159,17 @@ def base_url(settings: StackSettings, component: ComponentName) -> str:
         "alertmanager": settings.alertmanager_port,
         "node_exporter": settings.node_exporter_port,
         "grafana": settings.grafana_port,
+        "victoriametrics": settings.victoriametrics_port,
+        "query": settings.query_port,
     }
     if component not in ports:
         raise ValueError(f"unknown component {component!r}; known: {', '.join(COMPONENTS)}")
-    return f"https://{_hostport(settings.connect_host, ports[component])}"
+    return port_url(settings, ports[component])
+
+
+def port_url(settings: StackSettings, port: int) -> str:
+    """The URL of the stack's server on `port` (each replica and peer has its own)."""
+    return f"https://{_hostport(settings.connect_host, port)}"
 
 
 def endpoint(
@@ -174,6 +192,18 @@ def endpoint(
         else:
             username, password = loaded.prometheus_username, loaded.prometheus_password
     return Endpoint(base_url(settings, component), settings.layout.ca_cert, username, password)
+
+
+def url_endpoint(
+    settings: StackSettings, url: str, *, secrets: Secrets | None = None, auth: bool = True
+) -> Endpoint:
+    """A server of the stack at `url` (a Prometheus replica, an Alertmanager peer, the
+    long-term store, the query endpoint) with the stack's CA and the Prometheus user."""
+    username = password = None
+    if auth:
+        loaded = secrets or Secrets.load(settings.state_dir)
+        username, password = loaded.prometheus_username, loaded.prometheus_password
+    return Endpoint(url, settings.layout.ca_cert, username, password)
 
 
 def stack_client(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from acgs_deploy import backends, flags
+from acgs_deploy import backends, flags, mode
 from acgs_deploy.alerts_report import print_fatigue, stack_alert_fatigue
 from acgs_deploy.backends.base import DeployOptions
 from acgs_deploy.backends.local import LocalBackend
@@ -35,7 +35,7 @@ from acgs_deploy.health import healthy, print_health, stack_health
 from acgs_deploy.perf.run import PerfPlan, run_overhead, run_perf
 from acgs_deploy.restart import rolling_restart
 from acgs_deploy.settings import StackSettings
-from acgs_deploy.statetable import print_states
+from acgs_deploy.statetable import print_states, print_states_json
 from acgs_deploy.tls import certificate_expiry
 
 __all__ = [
@@ -58,9 +58,25 @@ PathArg = Path | str | None
 
 
 def _settings(
-    state_dir: PathArg, stack_file: PathArg, settings: StackSettings | None
+    state_dir: PathArg,
+    stack_file: PathArg,
+    settings: StackSettings | None,
+    topology: str | None = None,
 ) -> StackSettings:
-    return settings or StackSettings.load(state_dir, stack_file=stack_file)
+    """The settings; the topology is `topology` (deploy's flag), else the stack file's or
+    ACGS_TOPOLOGY, else the last deploy's, so status, health and reload see what runs."""
+    if settings is not None:
+        if topology is not None and topology != settings.topology:
+            raise UsageError(
+                f"--topology {topology} but the settings given say {settings.topology}: give one"
+            )
+        return settings
+    loaded = StackSettings.load(state_dir, stack_file=stack_file, topology=topology)
+    last = mode.last_topology(loaded)
+    chosen = topology is not None or "topology" in loaded.model_fields_set
+    if not chosen and last is not None and last != loaded.topology:
+        loaded = StackSettings.load(state_dir, stack_file=stack_file, topology=last)
+    return loaded
 
 
 @command
@@ -77,6 +93,7 @@ def install_deps(*, quiet: bool = False) -> int:
 def deploy(
     *,
     target: str = "local",
+    topology: str | None = None,
     demo: bool = False,
     no_demo: bool = False,
     allow_fewer_rules: bool = False,
@@ -87,10 +104,11 @@ def deploy(
 ) -> int:
     """Bring the stack up on `target` (or repair/reload it); 3 when compose was rendered and
     validated but not started. Neither --demo nor --no-demo: as the last deploy did.
+    `topology` (single or ha) beats the settings' and is kept for later commands.
     Fewer rules than loaded now only with `allow_fewer_rules`."""
     make = backends.factory(target)
     options = DeployOptions(demo=flags.demo(demo, no_demo), allow_fewer_rules=allow_fewer_rules)
-    settings = _settings(state_dir, stack_file, settings)
+    settings = _settings(state_dir, stack_file, settings, flags.topology(topology))
     console = console or Console()
     report = backends.deploy(make(settings, options, Console(stderr=True)))
     if report.components:
@@ -103,21 +121,28 @@ def deploy(
 @command
 def status(
     *,
+    output_format: str = "text",
     state_dir: PathArg = None,
     stack_file: PathArg = None,
     settings: StackSettings | None = None,
     console: Console | None = None,
 ) -> int:
-    """Each component's URL and state (healthy, unhealthy, stopped, not installed); 4 when
-    one that is installed is not healthy."""
+    """Each component (every replica and peer) with its role, URL and state (healthy,
+    unhealthy, stopped, not installed), as a table or JSON; 4 when one that is installed is
+    not healthy."""
+    output_format = flags.output_format(output_format)
     settings = _settings(state_dir, stack_file, settings)
     console = console or Console()
     reports = [backend.status() for backend in backends.every(settings)]
     states = [state for report in reports for state in report.components]
-    print_states(console, states, title=f"ACGS stack in {settings.state_dir}")
-    _where_to_look(console, settings)
-    _print_notes(console, [note for report in reports for note in report.notes])
+    notes = [note for report in reports for note in report.notes]
     unwell = any(state.state not in ("healthy", "not installed") for state in states)
+    if output_format == "json":
+        print_states_json(console, states, settings.topology, notes)
+    else:
+        print_states(console, states, title=f"ACGS stack in {settings.state_dir}")
+        _where_to_look(console, settings)
+        _print_notes(console, notes)
     return EXIT_UNHEALTHY if unwell else EXIT_OK
 
 

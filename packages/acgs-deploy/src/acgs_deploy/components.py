@@ -5,20 +5,33 @@ them; restore stops and starts the stateful ones around a swap.
 
 from __future__ import annotations
 
+import math
 import os
+import secrets as secrets_module
 import shutil
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-from acgs_deploy.client import ComponentName, base_url, stack_client
+from acgs_deploy import haproxy
+from acgs_deploy.client import ComponentName, base_url, port_url, stack_client, url_endpoint
 from acgs_deploy.commandlines import (
+    Cluster,
     alertmanager_command,
     node_exporter_command,
     prometheus_command,
+    victoriametrics_command,
+)
+from acgs_deploy.instances import (
+    Instance,
+    alertmanager_instances,
+    prometheus_instances,
+    query_instance,
+    victoriametrics_instance,
 )
 from acgs_deploy.preflight import Listener
 from acgs_deploy.process import ProcessSpec
@@ -26,8 +39,16 @@ from acgs_deploy.render import grafana_environment
 from acgs_deploy.secrets import Secrets
 from acgs_deploy.settings import StackSettings
 from acgs_metrics.services import SERVICES
+from acgs_promql.durations import parse_duration
 
-__all__ = ["DEMO_PARTS", "GRAFANA_HINT", "Component", "components"]
+__all__ = [
+    "DEMO_PARTS",
+    "GRAFANA_HINT",
+    "Component",
+    "components",
+    "dedup_interval",
+    "victoriametrics_retention",
+]
 
 GRAFANA_HINT = (
     "Grafana is not packaged by Debian. Install the `grafana` package from "
@@ -52,13 +73,29 @@ class Component:
     port_key: str
     reload_path: str | None = None  # POST here (through TLS and auth) to reload
     not_installed: str = ""
+    role: str = ""  # what it is in the topology ("prometheus replica 1"), for status
+    # The stack-file key of each port when they differ (an Alertmanager peer's gossip port).
+    port_keys: Sequence[str] = ()
+    # The files (and directories, ending in "/") of the configuration it reads: when one
+    # changed it is reloaded (`reload_path`), or else restarted.
+    config_files: Sequence[str] = ()
+    restarts_on_new_certificates: bool = False  # it reads them only at start
 
     def listeners(self, pid: int | None) -> list[Listener]:
         """Where it listens, for the preflight; `pid` is its running process, if any."""
+        keys = self.port_keys or [self.port_key] * len(self.ports)
         return [
-            Listener(self.name, self.host_key, self.host, self.port_key, port, pid)
-            for port in self.ports
+            Listener(self.name, self.host_key, self.host, key, port, pid)
+            for port, key in zip(self.ports, keys, strict=True)
         ]
+
+    def config_changed(self, changed: Collection[str]) -> bool:
+        """Whether a file it reads is among `changed` (paths in the config directory)."""
+        return any(
+            name == wanted or (wanted.endswith("/") and name.startswith(wanted))
+            for name in changed
+            for wanted in self.config_files
+        )
 
 
 def components(
@@ -70,17 +107,24 @@ def components(
     environment); status and down pass none.
     """
     demo_parts = [_webhook(settings), _sim(settings)] if demo else []
+    store = victoriametrics_instance(settings)
+    query = query_instance(settings)
     return [
         *demo_parts,
         _node_exporter(settings),
-        _alertmanager(settings),
-        _prometheus(settings),
+        *(_alertmanager(settings, peer) for peer in alertmanager_instances(settings)),
+        *([_victoriametrics(settings, store, secrets)] if store else []),
+        *(_prometheus(settings, server) for server in prometheus_instances(settings)),
+        *([_query(settings, query)] if query else []),
         _grafana(settings, secrets),
     ]
 
 
 def _listen(settings: StackSettings, port: int) -> str:
-    host = settings.host
+    return _hostport(settings.host, port)
+
+
+def _hostport(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
@@ -129,29 +173,29 @@ def _sim(settings: StackSettings) -> Component:
 
 def _server(
     settings: StackSettings,
-    name: ComponentName,
+    name: str,
     spec: ProcessSpec | None,
     port: int,
     probe_path: str,
     *,
-    reloads: bool = False,
-    not_installed: str = "",
+    port_key: str | None = None,
+    **fields: Any,
 ) -> Component:
-    """A server of the stack: on `settings.host`, healthy when `probe_path` answers 200
-    through TLS and basic auth; `reloads` on ``POST /-/reload``."""
-    probe, answers = _server_checks(settings, name, probe_path)
+    """A server of the stack on `settings.host` and `port`, healthy when `probe_path` answers
+    200 through TLS and basic auth; `fields` are the Component's other fields."""
+    url = port_url(settings, port)
+    probe, answers = _server_checks(settings, name, url, probe_path)
     return Component(
         name=name,
-        url=base_url(settings, name),
+        url=url,
         host=settings.host,
         spec=spec,
-        ports=[port],
+        ports=fields.pop("ports", [port]),
         probe=probe,
         answers=answers,
         host_key="host",
-        port_key=f"{name}_port",
-        reload_path="/-/reload" if reloads else None,
-        not_installed=not_installed,
+        port_key=port_key or f"{name}_port",
+        **fields,
     )
 
 
@@ -164,34 +208,139 @@ def _node_exporter(settings: StackSettings) -> Component:
     return _server(settings, "node_exporter", spec, settings.node_exporter_port, "/")
 
 
-def _alertmanager(settings: StackSettings) -> Component:
+def _alertmanager(settings: StackSettings, peer: Instance) -> Component:
     live = settings.layout.config_dir
+    cluster = None
+    ports, keys = [peer.port], [peer.port_key]
+    if peer.cluster_port is not None:
+        # Gossip stays on loopback (connect_host) whatever `host` is: peers on one machine.
+        others = alertmanager_instances(settings)
+        cluster = Cluster(
+            listen=_hostport(settings.connect_host, peer.cluster_port),
+            peers=[
+                _hostport(settings.connect_host, other.cluster_port)
+                for other in others
+                if other.cluster_port is not None and other.name != peer.name
+            ],
+            tls_config=live / "alertmanager-cluster.yml",
+        )
+        ports, keys = [*ports, peer.cluster_port], [*keys, "alertmanager_cluster_base_port"]
     argv = alertmanager_command(
-        config=live / "alertmanager.yml",
-        data=settings.layout.alertmanager_data,
-        listen=_listen(settings, settings.alertmanager_port),
+        config=live / peer.config_file,
+        data=settings.layout.data_dir / peer.name,
+        listen=_listen(settings, peer.port),
         web_config=live / "web.yml",
         maintenance_interval=settings.alertmanager_maintenance_interval,
-        extra=[f"--web.external-url={base_url(settings, 'alertmanager')}/"],
+        cluster=cluster,
+        extra=[f"--web.external-url={port_url(settings, peer.port)}/"],
     )
-    spec = ProcessSpec("alertmanager", argv)
     return _server(
-        settings, "alertmanager", spec, settings.alertmanager_port, "/-/ready", reloads=True
+        settings,
+        peer.name,
+        ProcessSpec(peer.name, argv),
+        peer.port,
+        "/-/ready",
+        port_key=peer.port_key,
+        ports=ports,
+        port_keys=keys,
+        reload_path="/-/reload",
+        role=peer.description,
+        config_files=[peer.config_file],
     )
 
 
-def _prometheus(settings: StackSettings) -> Component:
+def _prometheus(settings: StackSettings, server: Instance) -> Component:
     live = settings.layout.config_dir
     argv = prometheus_command(
-        config=live / "prometheus.yml",
-        data=settings.layout.prometheus_data,
-        listen=_listen(settings, settings.prometheus_port),
+        config=live / server.config_file,
+        data=settings.layout.data_dir / server.name,
+        listen=_listen(settings, server.port),
         web_config=live / "web.yml",
         retention=settings.retention,
-        extra=[f"--web.external-url={base_url(settings, 'prometheus')}/"],
+        extra=[f"--web.external-url={port_url(settings, server.port)}/"],
     )
-    spec = ProcessSpec("prometheus", argv)
-    return _server(settings, "prometheus", spec, settings.prometheus_port, "/-/ready", reloads=True)
+    return _server(
+        settings,
+        server.name,
+        ProcessSpec(server.name, argv),
+        server.port,
+        "/-/ready",
+        port_key=server.port_key,
+        reload_path="/-/reload",
+        role=server.description,
+        config_files=[server.config_file, "rules/"],
+    )
+
+
+# Environment variables VictoriaMetrics reads its secret flags from (-envflag.prefix).
+VM_ENV_PREFIX = "ACGS_VM_"
+
+
+def _victoriametrics(
+    settings: StackSettings, store: Instance, secrets: Secrets | None
+) -> Component:
+    layout = settings.layout
+    argv = victoriametrics_command(
+        data=layout.data_dir / store.name,
+        listen=_listen(settings, store.port),
+        retention=victoriametrics_retention(settings.retention),
+        dedup_interval=dedup_interval(settings),
+        cert_file=layout.server_cert,
+        key_file=layout.server_key,
+        env_prefix=VM_ENV_PREFIX,
+    )
+    env = None
+    if secrets is not None:
+        # 1.79 serves /debug/pprof and /flags without basic auth unless given an auth key:
+        # a random one nobody is told closes them.
+        closed = secrets_module.token_urlsafe(24)
+        env = {
+            **os.environ,
+            f"{VM_ENV_PREFIX}httpAuth_username": secrets.prometheus_username,
+            f"{VM_ENV_PREFIX}httpAuth_password": secrets.prometheus_password,
+            f"{VM_ENV_PREFIX}pprofAuthKey": closed,
+            f"{VM_ENV_PREFIX}flagsAuthKey": closed,
+        }
+    return _server(
+        settings,
+        store.name,
+        ProcessSpec(store.name, argv, env=env),
+        store.port,
+        # Needs basic auth (its /health does not): healthy means the credentials work too.
+        "/api/v1/status/buildinfo",
+        role=store.description,
+        restarts_on_new_certificates=True,
+    )
+
+
+def victoriametrics_retention(retention: str) -> str:
+    """Prometheus' retention in VictoriaMetrics' syntax (whole days, else hours; a bare number
+    would be months there)."""
+    seconds = parse_duration(retention)
+    if seconds % 86400 == 0:
+        return f"{int(seconds // 86400)}d"
+    return f"{math.ceil(seconds / 3600)}h"
+
+
+def dedup_interval(settings: StackSettings) -> str:
+    """-dedup.minScrapeInterval: the shortest scrape interval of the configuration, so the
+    replicas' copies of every series collapse to one and no job is thinned below its own
+    interval (a longer one would drop samples of the faster ACGS jobs)."""
+    return min(settings.scrape_interval, settings.acgs_scrape_interval, key=parse_duration)
+
+
+def _query(settings: StackSettings, query: Instance) -> Component:
+    config = settings.layout.config_dir / query.config_file
+    return _server(
+        settings,
+        query.name,
+        haproxy.process_spec(query.name, config),
+        query.port,
+        "/api/v1/query?query=vector(1)",
+        role=query.description,
+        config_files=[query.config_file],
+        restarts_on_new_certificates=True,
+    )
 
 
 def _grafana(settings: StackSettings, secrets: Secrets | None) -> Component:
@@ -205,7 +354,14 @@ def _grafana(settings: StackSettings, secrets: Secrets | None) -> Component:
         ]
         spec = ProcessSpec("grafana", argv, env=_grafana_env(settings, secrets))
     return _server(
-        settings, "grafana", spec, settings.grafana_port, "/api/health", not_installed=GRAFANA_HINT
+        settings,
+        "grafana",
+        spec,
+        settings.grafana_port,
+        "/api/health",
+        not_installed=GRAFANA_HINT,
+        config_files=["grafana/"],
+        restarts_on_new_certificates=True,
     )
 
 
@@ -227,8 +383,10 @@ def _grafana_home(binary: str) -> str:
 def _grafana_env(settings: StackSettings, secrets: Secrets | None) -> dict[str, str] | None:
     if secrets is None:
         return None
+    # Topology ha: dashboards query through the one query endpoint.
+    source: ComponentName = "query" if query_instance(settings) else "prometheus"
     extra = grafana_environment(
-        secrets, base_url(settings, "prometheus"), settings.layout.ca_cert.read_text()
+        secrets, base_url(settings, source), settings.layout.ca_cert.read_text()
     )
     return {**os.environ, **extra}
 
@@ -274,9 +432,12 @@ def _checks(
 
 
 def _server_checks(
-    settings: StackSettings, server: ComponentName, path: str
+    settings: StackSettings, name: str, url: str, path: str
 ) -> tuple[Callable[[], bool], Callable[[], bool]]:
-    return _checks(lambda timeout: stack_client(settings, server, timeout=timeout), [path])
+    # Grafana: its admin account; every other server: the Prometheus user.
+    if name == "grafana":
+        return _checks(lambda timeout: stack_client(settings, "grafana", timeout=timeout), [path])
+    return _checks(lambda timeout: url_endpoint(settings, url).client(timeout), [path])
 
 
 def _plain_checks(urls: Iterable[str]) -> tuple[Callable[[], bool], Callable[[], bool]]:

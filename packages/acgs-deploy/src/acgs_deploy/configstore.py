@@ -17,13 +17,13 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from acgs_deploy import haproxy
 from acgs_deploy.layout import StateLayout
 
 __all__ = [
@@ -43,6 +43,8 @@ TEMPLATES = {
     "web.yml": "configs/web.yml.j2",
     "alertmanager.yml": "configs/alertmanager.yml.j2",
     "grafana/grafana.ini": "configs/grafana/grafana.ini.j2",
+    "alertmanager-cluster.yml": "configs/alertmanager-cluster.yml.j2",
+    "query.cfg": "configs/haproxy-query.cfg.j2",
 }
 
 
@@ -69,13 +71,20 @@ def validate(config_dir: Path, rule_sources: Path | None = None) -> None:
 
     ``rule_sources`` is the directory the rule files were copied from, named in messages.
     """
+    # Topology ha: one prometheus-<n>.yml per further Prometheus server.
+    prometheus_files = sorted(p.name for p in config_dir.glob("prometheus*.yml"))
     checks = [
-        Check("promtool check config", ["promtool", "check", "config", "prometheus.yml"]),
+        *(
+            Check("promtool check config", ["promtool", "check", "config", name])
+            for name in prometheus_files
+        ),
         Check("promtool check web-config", ["promtool", "check", "web-config", "web.yml"]),
         Check("amtool check-config", ["amtool", "check-config", "alertmanager.yml"]),
     ]
-    with ThreadPoolExecutor(max_workers=len(checks)) as pool:
+    with ThreadPoolExecutor(max_workers=min(len(checks), 4)) as pool:
         results = list(pool.map(lambda check: _run(check, config_dir), checks))
+    if (config_dir / "query.cfg").is_file():
+        results.append(haproxy.check_config(config_dir / "query.cfg"))
     problems = [problem for problem in results if problem]
     problems += _check_grafana(config_dir)
     if problems:
@@ -126,6 +135,11 @@ def _as_user_paths(text: str, config_dir: Path, rule_sources: Path | None) -> st
         text = re.sub(r"(?<![\w/.-])rules/", f"{rule_sources}/", text)
     for rendered, template in TEMPLATES.items():
         text = text.replace(f"{config_dir}/{rendered}", f"{rendered} (from {template})")
+    text = re.sub(
+        rf"{re.escape(str(config_dir))}/(prometheus-[0-9]+\.yml)",
+        r"\1 (from configs/prometheus.yml.j2)",
+        text,
+    )
     return text.replace(f"{config_dir}/", "")
 
 
@@ -199,12 +213,3 @@ def _prune(layout: StateLayout, keep: set[Path | None]) -> None:
     for leftover in layout.config_versions_dir.glob(".staging-*"):
         if leftover.stat().st_mtime < time.time() - 3600:
             shutil.rmtree(leftover, ignore_errors=True)
-
-
-def components_to_reload(changed: set[str]) -> Mapping[str, bool]:
-    """Which running components must pick up a change (web.yml is re-read per request)."""
-    return {
-        "prometheus": any(n == "prometheus.yml" or n.startswith("rules/") for n in changed),
-        "alertmanager": "alertmanager.yml" in changed,
-        "grafana": any(n.startswith("grafana/") for n in changed),
-    }

@@ -8,7 +8,16 @@ import math
 
 from acgs_deploy.errors import UsageError
 
-__all__ = ["FORMATS", "LOWEST", "demo", "number", "output_format", "whole"]
+__all__ = [
+    "FORMATS",
+    "LOWEST",
+    "TOPOLOGIES",
+    "demo",
+    "number",
+    "output_format",
+    "topology",
+    "whole",
+]
 
 # Flag -> (its lowest value, whether that value itself is allowed); absent: no bound here.
 LOWEST: dict[str, tuple[float, bool]] = {
@@ -22,6 +31,7 @@ LOWEST: dict[str, tuple[float, bool]] = {
     "--hours": (0, False),
 }
 FORMATS = ("text", "json")
+TOPOLOGIES = ("single", "ha")
 
 
 def whole(flag: str, value: object) -> int:
@@ -60,3 +70,10 @@ def demo(demo: bool, no_demo: bool) -> bool | None:
     if demo and no_demo:
         raise UsageError("--demo and --no-demo exclude each other: give one")
     return True if demo else (False if no_demo else None)
+
+
+def topology(value: str | None) -> str | None:
+    """--topology: single or ha; None when not given (the settings', else the last deploy's)."""
+    if value is not None and value not in TOPOLOGIES:
+        raise UsageError(f"--topology must be {' or '.join(TOPOLOGIES)}, got {value!r}")
+    return value

@@ -78,9 +78,11 @@ def expected_targets(settings: StackSettings) -> dict[str, set[str]]:
 
     topology = local_topology(settings, demo=False)
     expected = {f"acgs-{service}": {target} for service, target in topology.acgs_targets}
-    expected["prometheus"] = {topology.prometheus}
-    expected["alertmanager"] = {topology.alertmanager}
+    expected["prometheus"] = set(topology.prometheus)
+    expected["alertmanager"] = set(topology.alertmanager)
     expected["node_exporter"] = {topology.node_exporter}
+    if topology.victoriametrics:
+        expected["victoriametrics"] = {topology.victoriametrics}
     for job, target in topology.optional_exporters:
         expected[job] = {target}
     return expected

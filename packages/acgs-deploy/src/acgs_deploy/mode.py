@@ -10,9 +10,10 @@ from typing import Any
 
 from acgs_deploy.settings import SECRET_FIELDS, StackSettings
 
-__all__ = ["MODE_FILE", "last_demo", "last_settings", "remember"]
+__all__ = ["MODE_FILE", "last_demo", "last_settings", "last_topology", "remember"]
 
 MODE_FILE = "deploy.json"
+HA_COUNT_KEYS = ("prometheus_replicas", "alertmanager_replicas", "prometheus_shards")
 
 
 def _read(settings: StackSettings) -> dict[str, Any]:
@@ -28,11 +29,21 @@ def last_demo(settings: StackSettings) -> bool:
     return bool(_read(settings).get("demo", False))
 
 
+def last_topology(settings: StackSettings) -> str | None:
+    """The topology of the last deploy (``--topology`` is kept like --demo); None: none."""
+    saved = _read(settings).get("settings")
+    topology = saved.get("topology") if isinstance(saved, dict) else None
+    return topology if topology in ("single", "ha") else None
+
+
 def last_settings(settings: StackSettings) -> StackSettings | None:
     """The settings of the last deploy of this state directory; None when not known."""
     saved = _read(settings).get("settings")
     if not isinstance(saved, dict):
         return None
+    if saved.get("topology", "single") == "single":
+        # Recorded with their defaults, but refused with topology single if given.
+        saved = {k: v for k, v in saved.items() if k not in HA_COUNT_KEYS}
     try:
         return StackSettings(**{**saved, "state_dir": settings.state_dir})
     except ValueError:

@@ -30,6 +30,7 @@ __all__ = [
     "check_rules_dir",
     "check_state_dir",
     "require_binaries",
+    "require_topology_binaries",
     "unwritable",
 ]
 
@@ -39,6 +40,24 @@ def require_binaries(names: Iterable[str]) -> None:
     packages are installed. Raises `MissingBinaries` with the command to run otherwise."""
     wanted = set(names)
     binaries.ensure_binaries([b for b in binaries.BINARIES if b.name in wanted])
+
+
+def require_topology_binaries(settings: StackSettings) -> None:
+    """The long-term store and the query endpoint the topology runs are installed (as root,
+    installed now); the refusal names the stack-file key that asks for them."""
+    needs = []
+    if settings.topology_plan.long_term_storage == "victoriametrics":
+        needs.append(("long_term_storage: victoriametrics", "victoria-metrics", "none"))
+    if settings.topology == "ha":
+        needs.append(("topology: ha (its query endpoint)", "haproxy", "single"))
+    for key, name, instead in needs:
+        try:
+            require_binaries([name])
+        except binaries.MissingBinaries as error:
+            raise binaries.MissingBinaries(
+                f"{key} needs {name}, which is not installed ({error}); "
+                f"or set {key.split(':')[0]}: {instead}"
+            ) from None
 
 
 def check_state_dir(settings: StackSettings) -> None:

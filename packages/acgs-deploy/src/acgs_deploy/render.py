@@ -19,6 +19,13 @@ from typing import Any
 import jinja2
 
 import acgs_dashboards
+from acgs_deploy import haproxy
+from acgs_deploy.instances import (
+    alertmanager_instances,
+    prometheus_instances,
+    query_instance,
+    victoriametrics_instance,
+)
 from acgs_deploy.rulefiles import rule_files
 from acgs_deploy.secrets import Secrets
 from acgs_deploy.settings import REPO_ROOT, StackSettings
@@ -51,8 +58,8 @@ class RenderError(RuntimeError):
 class Topology:
     """Addresses (host:port) and paths as the servers of one target see them."""
 
-    prometheus: str
-    alertmanager: str
+    prometheus: Sequence[str]  # every Prometheus server (replicas, shards)
+    alertmanager: Sequence[str]  # every Alertmanager peer: each Prometheus sends to all
     node_exporter: str
     acgs_targets: Sequence[tuple[str, str]]
     optional_exporters: Sequence[tuple[str, str]]
@@ -66,6 +73,12 @@ class Topology:
     grafana_logs: str
     grafana_provisioning: str
     grafana_dashboards: str
+    # The long-term store (topology ha): scraped there, written to at remote_write_url.
+    victoriametrics: str | None = None
+    remote_write_url: str | None = None
+    # The client certificate of the Alertmanager peers' gossip (mutual TLS), when there is one.
+    peer_cert: str | None = None
+    peer_key: str | None = None
 
 
 def _hostport(host: str, port: int) -> str:
@@ -81,9 +94,12 @@ def local_topology(settings: StackSettings, *, demo: bool) -> Topology:
         ("postgres", settings.postgres_exporter_target),
     ]
     live = layout.config_dir
+    store = victoriametrics_instance(settings)
+    victoriametrics = _hostport(host, store.port) if store else None
+    peer = layout.peer_cert.is_file() and settings.topology == "ha"
     return Topology(
-        prometheus=_hostport(host, settings.prometheus_port),
-        alertmanager=_hostport(host, settings.alertmanager_port),
+        prometheus=[_hostport(host, i.port) for i in prometheus_instances(settings)],
+        alertmanager=[_hostport(host, i.port) for i in alertmanager_instances(settings)],
         node_exporter=_hostport(host, settings.node_exporter_port),
         acgs_targets=[
             (spec.name, _hostport(settings.sim_host, settings.sim_base_port + index))
@@ -102,6 +118,10 @@ def local_topology(settings: StackSettings, *, demo: bool) -> Topology:
         grafana_logs=str(layout.logs_dir / "grafana"),
         grafana_provisioning=str(live / "grafana" / "provisioning"),
         grafana_dashboards=str(live / "grafana" / "dashboards"),
+        victoriametrics=victoriametrics,
+        remote_write_url=f"https://{victoriametrics}/api/v1/write" if victoriametrics else None,
+        peer_cert=str(layout.peer_cert) if peer else None,
+        peer_key=str(layout.peer_key) if peer else None,
     )
 
 
@@ -120,8 +140,8 @@ def compose_topology(settings: StackSettings) -> Topology:
         ("postgres", "postgres-exporter:9187", settings.postgres_address),
     ]
     return Topology(
-        prometheus="prometheus:9090",
-        alertmanager="alertmanager:9093",
+        prometheus=["prometheus:9090"],
+        alertmanager=["alertmanager:9093"],
         node_exporter="node-exporter:9100",
         acgs_targets=[
             (spec.name, _hostport(sim_host, settings.sim_base_port + index))
@@ -198,6 +218,7 @@ def render(
         "receivers": receivers,
         "auth": {"username": secrets.prometheus_username, "password": secrets.prometheus_password},
         "tls": {"ca_file": topology.ca_cert},
+        "self_jobs": _self_jobs(topology),
         "web": _web_context(
             secrets.prometheus_username,
             secrets.prometheus_password_hash,
@@ -206,7 +227,6 @@ def render(
         ),
     }
     outputs = {
-        "prometheus.yml": "prometheus.yml.j2",
         "web.yml": "web.yml.j2",
         "alertmanager.yml": "alertmanager.yml.j2",
         "grafana/grafana.ini": "grafana/grafana.ini.j2",
@@ -215,12 +235,61 @@ def render(
         _write(out_dir / target, render_template(template, **context))
         for target, template in outputs.items()
     ]
+    # One file per Prometheus server: the same scrape and rule configuration, its own labels.
+    for instance in prometheus_instances(settings):
+        labels = {**settings.external_labels, **instance.labels}
+        text = render_template("prometheus.yml.j2", **context, external_labels=labels)
+        written.append(_write(out_dir / instance.config_file, text))
+    written += render_ha(settings, secrets, topology, out_dir, context)
     written += _copy_rules(settings.rules_dir, out_dir / "rules")
     written += _build_dashboards(
         out_dir / "grafana", topology.grafana_dashboards, live_dir / "grafana"
     )
     _make_private(out_dir)
     return written
+
+
+def _self_jobs(topology: Topology) -> list[tuple[str, Sequence[str]]]:
+    """The monitoring stack's own scrape jobs and their targets (every replica and peer)."""
+    jobs = [
+        ("prometheus", topology.prometheus),
+        ("alertmanager", topology.alertmanager),
+        ("node_exporter", [topology.node_exporter]),
+    ]
+    if topology.victoriametrics:
+        jobs.append(("victoriametrics", [topology.victoriametrics]))
+    return jobs
+
+
+def render_ha(
+    settings: StackSettings,
+    secrets: Secrets,
+    topology: Topology,
+    out_dir: Path,
+    context: dict[str, Any],
+) -> list[Path]:
+    """Topology ha's own files: the gossip TLS of the Alertmanager peers and the query
+    endpoint's HAProxy configuration (none with topology single)."""
+    query = query_instance(settings)
+    if settings.topology != "ha" or query is None:
+        return []
+    cluster = render_template("alertmanager-cluster.yml.j2", **context)
+    query_context = {
+        "listen": _hostport(settings.host, query.port),
+        "pem": str(settings.layout.server_pem),
+        "userlist": haproxy.userlist(secrets.prometheus_username, secrets.prometheus_password_hash),
+        "userlist_name": haproxy.USERLIST,
+        "authorization": haproxy.authorization(
+            secrets.prometheus_username, secrets.prometheus_password
+        ),
+        # HAProxy matches a DNS name of the certificate: the local CA's always has localhost.
+        "verify_host": "localhost",
+    }
+    config = render_template("haproxy-query.cfg.j2", **context, query=query_context)
+    return [
+        _write(out_dir / "alertmanager-cluster.yml", cluster),
+        _write(out_dir / query.config_file, config),
+    ]
 
 
 def web_config(username: str, password_hash: str, cert_file: str, key_file: str) -> str:

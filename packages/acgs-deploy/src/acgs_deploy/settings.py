@@ -56,6 +56,9 @@ HOST_LABEL = re.compile(r"(?!-)[a-zA-Z0-9-]{1,63}(?<!-)")
 # Go's time.Duration, which Prometheus and Alertmanager parse durations into, ends here.
 LONGEST_DURATION_S = (2**63 - 1) / 1e9
 
+# VictoriaMetrics refuses a -retentionPeriod under a day.
+VM_MIN_RETENTION_S = 86400.0
+
 # Settings whose values never appear in messages.
 SECRET_FIELDS = frozenset({"smtp_password", "slack_webhook_url", "pagerduty_routing_key"})
 
@@ -137,6 +140,18 @@ class StackSettings(BaseSettings):
     sim_base_port: int = Field(default=8000, ge=1, le=65535 - 6)
     # The demo webhook receiver that records alerts (demo mode only).
     webhook_port: int = Field(default=9097, ge=1, le=65535)
+    # Topology ha only (docs/topology.md): the first Prometheus and Alertmanager keep the ports
+    # above; Prometheus server k (k >= 1, shards x replicas in all) listens on
+    # prometheus_replica_base_port + k - 1, Alertmanager peer k on
+    # alertmanager_replica_base_port + k - 1, and peer k (k >= 0) gossips on
+    # alertmanager_cluster_base_port + k. Outside the guide's ports (3000, 8000-8006, 8080,
+    # 9090-9101, 9121, 9187) and VictoriaMetrics' 8428.
+    prometheus_replica_base_port: int = Field(default=9200, ge=1, le=65535)
+    alertmanager_replica_base_port: int = Field(default=9300, ge=1, le=65535)
+    alertmanager_cluster_base_port: int = Field(default=9400, ge=1, le=65535)
+    victoriametrics_port: int = Field(default=8428, ge=1, le=65535)
+    # The one query endpoint (HAProxy): VictoriaMetrics, else the Prometheus replicas.
+    query_port: int = Field(default=9190, ge=1, le=65535)
 
     retention: str = Field(default="15d", pattern=r"^[0-9]+(ms|s|m|h|d|w|y)$")
     scrape_interval: str = Field(default="15s", pattern=r"^[0-9]+(ms|s|m|h)$")
@@ -249,6 +264,12 @@ class StackSettings(BaseSettings):
                     f"{', '.join(given)} apply only to topology ha: set topology: ha "
                     "(or ACGS_TOPOLOGY=ha, --topology ha), or remove them"
                 )
+        store = self.topology_plan.long_term_storage
+        if store == "victoriametrics" and parse_duration(self.retention) < VM_MIN_RETENTION_S:
+            raise ValueError(
+                f"retention {self.retention} is shorter than VictoriaMetrics keeps data "
+                "(1d at least): give retention of 1d or more, or set long_term_storage: none"
+            )
         return self
 
     @property
@@ -315,10 +336,16 @@ class StackSettings(BaseSettings):
             _stack_file.reset(token)
 
     def ports(self) -> dict[str, int]:
-        """Every port the local stack listens on, by what listens there."""
-        ports = {
-            "prometheus": self.prometheus_port,
-            "alertmanager": self.alertmanager_port,
+        """Every port the local stack listens on, by what listens there (with topology ha
+        every replica, peer and gossip port too)."""
+        from acgs_deploy.instances import instances
+
+        ports = {}
+        for instance in instances(self):
+            ports[instance.name] = instance.port
+            if instance.cluster_port is not None:
+                ports[f"{instance.name} (cluster)"] = instance.cluster_port
+        ports |= {
             "node_exporter": self.node_exporter_port,
             "grafana": self.grafana_port,
             "webhook": self.webhook_port,

@@ -2,7 +2,8 @@
 
 The local CA (10 years) signs a server certificate (1 year) with SANs for localhost,
 127.0.0.1, ::1, the host name and the listen address. Later deploys keep both and renew the
-server certificate only when it nears expiry or lacks a name. Keys are 0600.
+server certificate only when it nears expiry or lacks a name. Topology ha adds a client
+certificate for the Alertmanager peers' mutual TLS on their gossip port. Keys are 0600.
 A user-supplied certificate, key and CA are checked (the key matches, the CA signed it) and
 copied into ``<state>/certs`` under the same names, so clients always trust ``certs/ca.crt``.
 """
@@ -98,6 +99,11 @@ def ensure_certificates(settings: StackSettings) -> CertificateInfo:
     if changed or _needs_new_server_cert(layout, ca_cert, dns, ips):
         _make_server_cert(layout, ca_cert, ca_key, dns, ips)
         changed = True
+    if settings.topology == "ha" and (changed or _needs_new_peer_cert(layout, ca_cert)):
+        # The Alertmanager peers' client certificate for mutual TLS on the gossip port.
+        key, cert = issue_certificate(ca_cert, ca_key, common_name="acgs-peer", client=True)
+        write_key(layout.peer_key, key)
+        write_certificate(layout.peer_cert, cert)
     return CertificateInfo(
         ca_cert=layout.ca_cert,
         server_cert=layout.server_cert,
@@ -234,6 +240,13 @@ def _needs_new_server_cert(
     have_dns = set(sans.get_values_for_type(x509.DNSName))
     have_ips = {str(ip) for ip in sans.get_values_for_type(x509.IPAddress)}
     return not (set(dns) <= have_dns and set(ips) <= have_ips)
+
+
+def _needs_new_peer_cert(layout: StateLayout, ca_cert: x509.Certificate) -> bool:
+    if not (layout.peer_cert.is_file() and layout.peer_key.is_file()):
+        return True
+    cert = _load_cert(layout.peer_cert)
+    return cert.not_valid_after_utc - _now() < RENEW_BEFORE or cert.issuer != ca_cert.subject
 
 
 def _adopt_user_certificates(settings: StackSettings, layout: StateLayout) -> CertificateInfo:

@@ -35,6 +35,8 @@ STACK_PORT_FIELDS = (
     "node_exporter_port",
     "grafana_port",
     "webhook_port",
+    "victoriametrics_port",
+    "query_port",
 )
 
 
@@ -77,13 +79,23 @@ def free_port_block(size: int) -> int:
     raise RuntimeError(f"no {size} consecutive free ports found between 20000 and 32767")
 
 
-def free_stack_ports() -> dict[str, int]:
+def free_stack_ports(prometheus_servers: int = 4, alertmanager_peers: int = 3) -> dict[str, int]:
     """Port settings (StackSettings fields) for a whole stack on ports free right now: one
-    block, the seven services from ``sim_base_port``, then each component's port."""
-    base = free_port_block(len(SERVICES) + len(STACK_PORT_FIELDS))
+    block, the seven services from ``sim_base_port``, then each component's port, then room
+    for topology ha's further Prometheus servers, Alertmanager peers and their gossip ports."""
+    blocks = {
+        "prometheus_replica_base_port": prometheus_servers - 1,
+        "alertmanager_replica_base_port": alertmanager_peers - 1,
+        "alertmanager_cluster_base_port": alertmanager_peers,
+    }
+    base = free_port_block(len(SERVICES) + len(STACK_PORT_FIELDS) + sum(blocks.values()))
     ports = {"sim_base_port": base}
     for offset, field in enumerate(STACK_PORT_FIELDS, start=len(SERVICES)):
         ports[field] = base + offset
+    next_free = base + len(SERVICES) + len(STACK_PORT_FIELDS)
+    for field, size in blocks.items():
+        ports[field] = next_free
+        next_free += size
     return ports
 
 

@@ -66,6 +66,7 @@ class ComponentState:
     pid: int | None = None
     action: str = ""
     hint: str = ""
+    role: str = ""  # its part in the topology ("prometheus replica 1", "alertmanager peer 2")
 
 
 @dataclass

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import NoReturn
 import httpx
 from rich.console import Console
 
-from acgs_deploy import configstore, mode, preflight
+from acgs_deploy import configstore, haproxy, mode, preflight
 from acgs_deploy.backends.base import (
     ComponentState,
     DeployOptions,
@@ -30,9 +31,10 @@ from acgs_deploy.backends.base import (
     secrets_and_certificates,
     validate_or_discard,
 )
-from acgs_deploy.client import ComponentName, stack_client
+from acgs_deploy.client import url_endpoint
 from acgs_deploy.components import DEMO_PARTS, Component, components
 from acgs_deploy.errors import DeployError, writing
+from acgs_deploy.instances import query_instance
 from acgs_deploy.lock import exclusive
 from acgs_deploy.process import ProcessManager
 from acgs_deploy.render import local_topology, render
@@ -57,6 +59,10 @@ class Before:
     settings: StackSettings | None  # the last deploy's settings, when recorded
     demo: bool  # and its demo mode
 
+
+# The servers a topology adds (replicas, peers, the store, the query endpoint), as named in
+# the run directory: those a smaller topology no longer wants are stopped by a deploy.
+TOPOLOGY_SERVER = re.compile(r"(prometheus|alertmanager)-[0-9]+|victoriametrics|query")
 
 REQUIRED_BINARIES = (
     "prometheus",
@@ -96,6 +102,7 @@ class LocalBackend:
         addresses and ports (a port held by the component's own running process is free)."""
         settings = self.settings
         preflight.require_binaries(REQUIRED_BINARIES)
+        preflight.require_topology_binaries(settings)
         preflight.check_state_dir(settings)
         preflight.check_rules_dir(settings)
         preflight.check_distinct_ports(settings)
@@ -140,7 +147,11 @@ class LocalBackend:
             else:
                 state = "healthy" if component.probe() else "unhealthy"
             hint = component.not_installed if component.spec is None else ""
-            states.append(ComponentState(component.name, component.url, state, pid, hint=hint))
+            states.append(
+                ComponentState(
+                    component.name, component.url, state, pid, hint=hint, role=component.role
+                )
+            )
         return Report(components=states)
 
     def down(self) -> Report:
@@ -176,13 +187,12 @@ class LocalBackend:
                 )
             previous = configstore.live_version(self.settings.layout)
             changed = self.configure()
-            reloads = configstore.components_to_reload(changed)
             running = [
                 c
                 for c in components(self.settings, demo=self.demo, secrets=self._secrets())
                 if self.manager.running(c.name) is not None
             ]
-            reloading = [c for c in running if c.reload_path and reloads.get(c.name)]
+            reloading = [c for c in running if c.reload_path and c.config_changed(changed)]
             self._reload_all(reloading, previous)
             reloaded = {c.name for c in reloading}
             report = Report(config_changed=changed)
@@ -190,12 +200,14 @@ class LocalBackend:
                 action = "unchanged"
                 if component.name in reloaded:
                     action = "reloaded"
-                elif component.name == "grafana" and reloads["grafana"] and component.spec:
+                elif component.config_changed(changed) and component.spec:
                     self.manager.stop(component.name)
                     self.manager.start(component.spec)
                     action = "restarted"
                 report.components.append(
-                    ComponentState(component.name, component.url, "running", action=action)
+                    ComponentState(
+                        component.name, component.url, "running", action=action, role=component.role
+                    )
                 )
             return report
 
@@ -245,8 +257,12 @@ class LocalBackend:
     def _render_config(self) -> Rendered:
         settings = self.settings
         secrets, certs = secrets_and_certificates(settings)
-        staged = configstore.staging_dir(settings.layout)
-        rendered = Rendered(staging=staged, config=staged, certs_changed=certs.changed)
+        layout = settings.layout
+        bundled = False
+        if query_instance(settings) is not None:
+            bundled = haproxy.pem_bundle(layout.server_cert, layout.server_key, layout.server_pem)
+        staged = configstore.staging_dir(layout)
+        rendered = Rendered(staging=staged, config=staged, certs_changed=certs.changed or bundled)
         # A new version takes about what the live one does.
         needed = configstore.size(settings.layout.config_dir) or None
         try:
@@ -270,7 +286,8 @@ class LocalBackend:
         are stopped when this one is not a demo. `replaced`: stopped as unresponsive."""
         manager = self.manager
         names = {c.name for c in wanted}
-        for leftover in DEMO_PARTS:
+        # Demo parts left from a demo deploy, servers left from a larger topology.
+        for leftover in [*DEMO_PARTS, *filter(TOPOLOGY_SERVER.fullmatch, manager.recorded())]:
             if leftover not in names:
                 manager.stop(leftover)
         outdated = {
@@ -282,10 +299,9 @@ class LocalBackend:
         }
         for name in outdated:
             manager.stop(name)
-        reloads = configstore.components_to_reload(changed)
         states = []
         for component in wanted:
-            state = ComponentState(component.name, component.url, "")
+            state = ComponentState(component.name, component.url, "", role=component.role)
             states.append(state)
             pid = manager.running(component.name)
             if component.spec is None:
@@ -297,11 +313,14 @@ class LocalBackend:
                 state.action = "restarted" if again else "started"
                 if component.name in replaced:
                     state.hint = "answered nothing (frozen or hung): killed and started again"
-            elif component.name == "grafana" and (reloads["grafana"] or certs_changed):
+            elif component.reload_path and component.config_changed(changed):
+                state.pid, state.action = pid, "reload"
+            elif component.config_changed(changed) or (
+                certs_changed and component.restarts_on_new_certificates
+            ):
+                # Reads its files only at start (Grafana, HAProxy, VictoriaMetrics' certs).
                 manager.stop(component.name)
                 state.pid, state.action = manager.start(component.spec), "restarted"
-            elif component.reload_path and reloads.get(component.name):
-                state.pid, state.action = pid, "reload"
             else:
                 state.pid, state.action = pid, "unchanged"
         return states
@@ -418,9 +437,8 @@ class LocalBackend:
 
     def _reload(self, component: Component) -> None:
         assert component.reload_path is not None
-        server: ComponentName = "prometheus" if component.name == "prometheus" else "alertmanager"
         try:
-            with stack_client(self.settings, server, timeout=30.0) as client:
+            with url_endpoint(self.settings, component.url).client(30.0) as client:
                 response = client.post(component.reload_path)
         except httpx.HTTPError as error:
             raise DeployError(f"{component.name}: reload request failed: {error}") from None
