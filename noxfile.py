@@ -65,7 +65,7 @@ def tests(session: nox.Session) -> None:
         "pytest",
         *parallel(2),
         "-m",
-        "not stack and not chaos",
+        "not stack and not chaos and not ha",
         *relative(TEST_DIRS),
         *session.posargs,
     )
@@ -77,7 +77,9 @@ def stack(session: nox.Session) -> None:
     sync(session)
     # One worker per long file (perf ~4 min alone, backup, stack and its safety checks): each
     # worker's own stack mostly waits (for scrapes, alerts, Alertmanager's intervals).
-    session.run("pytest", *parallel(3), "-m", "stack and not chaos", "tests", *session.posargs)
+    session.run(
+        "pytest", *parallel(3), "-m", "stack and not chaos and not ha", "tests", *session.posargs
+    )
 
 
 def run_marked(session: nox.Session, marker: str, *paths: str) -> None:
@@ -96,6 +98,14 @@ def chaos(session: nox.Session) -> None:
     """Faults under load on the whole local stack (kill -9, restarts): minutes, so not a default."""
     sync(session)
     run_marked(session, "chaos", "tests")
+
+
+@nox.session(tags=[LONG])
+def ha(session: nox.Session) -> None:
+    """The ha topology on real processes: exactly-once alerts, kill -9, rolling restart under
+    load, VictoriaMetrics down 5 minutes (a quarter of an hour), so not a default."""
+    sync(session)
+    run_marked(session, "ha", "tests")
 
 
 @nox.session

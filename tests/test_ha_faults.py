@@ -251,6 +251,7 @@ def _victoriametrics_url(settings: StackSettings) -> str:
     return next(c.url for c in components(settings, demo=True) if c.name == "victoriametrics")
 
 
+@pytest.mark.timeout(1200)
 def test_victoriametrics_down_5_minutes_loses_nothing_and_queries_are_served(ha: Ha) -> None:
     settings = ha.settings
     backend = LocalBackend(settings)

@@ -133,8 +133,10 @@ def victoriametrics_command(
 
 def haproxy_command(*, config: Path) -> list[str]:
     """argv of an HAProxy in the foreground (``-db``: no daemon, the process manager
-    watches it) on `config`."""
-    return [HAPROXY, "-f", str(config), "-db"]
+    watches it) on `config`, in master-worker mode (``-W``): SIGUSR2 makes the master execute
+    itself again with new workers on the listening sockets it keeps, so a restart refuses no
+    connection (`acgs_deploy.restart`)."""
+    return [HAPROXY, "-W", "-f", str(config), "-db"]
 
 
 def node_exporter_command(

@@ -19,7 +19,7 @@ from typing import Any
 import jinja2
 
 import acgs_dashboards
-from acgs_deploy import haproxy
+from acgs_deploy import haproxy, haproxy_runtime
 from acgs_deploy.instances import (
     alertmanager_instances,
     prometheus_instances,
@@ -284,6 +284,8 @@ def render_ha(
         ),
         # HAProxy matches a DNS name of the certificate: the local CA's always has localhost.
         "verify_host": "localhost",
+        # Its runtime API, for the rolling restart (drain a server, see it up again).
+        "admin_socket": str(haproxy_runtime.admin_socket(settings.layout.run_dir, query.name)),
     }
     config = render_template("haproxy-query.cfg.j2", **context, query=query_context)
     return [

@@ -176,7 +176,8 @@ def _steps(settings: StackSettings, secrets: Secrets, running: Sequence[Componen
         in_place = component is query and MASTER_WORKER in (
             component.spec.argv if component.spec else ()
         )
-        alone = roles.count(_role(component.name)) < 2 and not in_place
+        # Behind the query endpoint, queries go to the other servers meanwhile.
+        alone = roles.count(_role(component.name)) < 2 and not in_place and not behind
         steps.append(Step(component, _all_of(settled), alone, front if behind else None, in_place))
     return steps
 
@@ -304,19 +305,24 @@ def _front_server(front: Path, component: Component) -> haproxy_runtime.ServerSt
 def _reload_in_place(backend: LocalBackend, component: Component, timeout_s: float) -> int:
     """HAProxy in master-worker mode: SIGUSR2 makes the master execute itself again and start
     new workers on the listening sockets it holds, while the old workers finish their
-    requests: no connection is refused. Done when a new worker serves and the old are gone."""
+    requests: no connection is refused. Done when a new worker serves and the master shows
+    its own command line again (it adds ``-sf``/``-x`` while it re-executes)."""
     manager = backend.manager
     master = manager.running(component.name)
     if master is None:
         raise _NotBack("exited")
-    old = {child.pid for child in psutil.Process(master).children()}
+    process = psutil.Process(master)
+    old = {child.pid for child in process.children()}
     os.kill(master, signal.SIGUSR2)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if manager.running(component.name) is None:
-            raise _NotBack("exited")
-        workers = {child.pid for child in psutil.Process(master).children()}
-        if workers - old and component.probe():
+        try:
+            if process.status() == psutil.STATUS_ZOMBIE:
+                raise _NotBack("exited")
+            workers = {child.pid for child in process.children()}
+        except psutil.NoSuchProcess:
+            raise _NotBack("exited") from None
+        if workers - old and manager.running(component.name) == master and component.probe():
             return master
         time.sleep(0.1)
     raise _NotBack(f"no new worker replaced the old ones within {timeout_s:.0f} s")
