@@ -19,7 +19,6 @@ report says so and how long each was down.
 from __future__ import annotations
 
 import os
-import re
 import signal
 import time
 from collections.abc import Callable, Sequence
@@ -44,6 +43,7 @@ from acgs_deploy.backends.local import REQUIRED_BINARIES, LocalBackend, log_tail
 from acgs_deploy.client import APIError, Endpoint, alertmanager_status
 from acgs_deploy.components import PROBE_TIMEOUT_S, Component, components
 from acgs_deploy.errors import DeployError
+from acgs_deploy.instances import numbered_role
 from acgs_deploy.lock import exclusive
 from acgs_deploy.secrets import Secrets
 from acgs_deploy.settings import StackSettings
@@ -163,7 +163,7 @@ def plan_restart(backend: LocalBackend, *, force: bool) -> RollingRestart:
 def _steps(settings: StackSettings, secrets: Secrets, running: Sequence[Component]) -> list[Step]:
     """The roll, in start order. With a query endpoint running, its admin socket must answer
     now: it says which servers are behind it."""
-    roles = [_role(c.name) for c in running]
+    roles = [numbered_role(c.name) for c in running]
     query = next((c for c in running if c.name == QUERY), None)
     front = haproxy_runtime.admin_socket(settings.layout.run_dir, QUERY) if query else None
     steps = []
@@ -177,7 +177,7 @@ def _steps(settings: StackSettings, secrets: Secrets, running: Sequence[Componen
             component.spec.argv if component.spec else ()
         )
         # Behind the query endpoint, queries go to the other servers meanwhile.
-        alone = roles.count(_role(component.name)) < 2 and not in_place and not behind
+        alone = roles.count(numbered_role(component.name)) < 2 and not in_place and not behind
         steps.append(Step(component, _all_of(settled), alone, front if behind else None, in_place))
     return steps
 
@@ -360,17 +360,12 @@ def _was_alone(plan: RollingRestart, name: str) -> bool:
     return any(step.alone for step in plan.steps if step.component.name == name)
 
 
-def _role(name: str) -> str:
-    """What a component is, without its replica number: peers share a role."""
-    return re.sub(r"-\d+$", "", name)
-
-
 def _settle_check(
     settings: StackSettings, secrets: Secrets, component: Component, running: Sequence[Component]
 ) -> Settled:
     """How to tell the cluster of `component` has settled after its restart."""
-    peers = [c for c in running if _role(c.name) == "alertmanager"]
-    if _role(component.name) == "alertmanager" and len(peers) > 1:
+    peers = [c for c in running if numbered_role(c.name) == "alertmanager"]
+    if numbered_role(component.name) == "alertmanager" and len(peers) > 1:
         return _alertmanager_cluster(settings, secrets, peers)
     return lambda: None
 
