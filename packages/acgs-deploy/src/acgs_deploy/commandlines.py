@@ -1,5 +1,5 @@
-"""The command lines of Prometheus, Alertmanager, node_exporter, VictoriaMetrics and HAProxy,
-built in one place for every caller (the local backend, and the throwaway servers of tests and
+"""The command lines of Prometheus, Alertmanager, node_exporter and VictoriaMetrics, built in
+one place for every caller (the local backend, and the throwaway servers of tests and
 benchmarks).
 
 Prometheus always runs with the admin API (TSDB snapshots, for backups) and the lifecycle API
@@ -15,13 +15,11 @@ from pathlib import Path
 
 __all__ = [
     "ALERTMANAGER",
-    "HAPROXY",
     "NODE_EXPORTER",
     "PROMETHEUS",
     "VICTORIAMETRICS",
     "Cluster",
     "alertmanager_command",
-    "haproxy_command",
     "node_exporter_command",
     "prometheus_command",
     "victoriametrics_command",
@@ -31,7 +29,6 @@ PROMETHEUS = "prometheus"
 ALERTMANAGER = "prometheus-alertmanager"  # the Debian packages' names for the binaries
 NODE_EXPORTER = "prometheus-node-exporter"
 VICTORIAMETRICS = "victoria-metrics"
-HAPROXY = "haproxy"
 
 
 def prometheus_command(
@@ -129,14 +126,6 @@ def victoriametrics_command(
         f"-envflag.prefix={env_prefix}",
         *extra,
     ]
-
-
-def haproxy_command(*, config: Path) -> list[str]:
-    """argv of an HAProxy in the foreground (``-db``: no daemon, the process manager
-    watches it) on `config`, in master-worker mode (``-W``): SIGUSR2 makes the master execute
-    itself again with new workers on the listening sockets it keeps, so a restart refuses no
-    connection (`acgs_deploy.restart`)."""
-    return [HAPROXY, "-W", "-f", str(config), "-db"]
 
 
 def node_exporter_command(

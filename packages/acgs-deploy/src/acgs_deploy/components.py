@@ -334,7 +334,7 @@ def _query(settings: StackSettings, query: Instance) -> Component:
     return _server(
         settings,
         query.name,
-        haproxy.process_spec(query.name, config),
+        haproxy.haproxy_spec(query.name, config),
         query.port,
         "/api/v1/query?query=vector(1)",
         role=query.description,

@@ -84,7 +84,10 @@ def validate(config_dir: Path, rule_sources: Path | None = None) -> None:
     with ThreadPoolExecutor(max_workers=min(len(checks), 4)) as pool:
         results = list(pool.map(lambda check: _run(check, config_dir), checks))
     if (config_dir / "query.cfg").is_file():
-        results.append(haproxy.check_config(config_dir / "query.cfg"))
+        try:
+            haproxy.check_config(config_dir / "query.cfg")
+        except haproxy.HAProxyConfigError as error:
+            results.append(str(error))
     problems = [problem for problem in results if problem]
     problems += _check_grafana(config_dir)
     if problems:

@@ -46,11 +46,6 @@ class StateLayout:
         return self.certs_dir / "peer.key"
 
     @property
-    def server_pem(self) -> Path:
-        """The server certificate and key in one file, as HAProxy reads them (topology ha)."""
-        return self.certs_dir / "server.pem"
-
-    @property
     def config_dir(self) -> Path:
         """The live configuration: a symlink swapped atomically to a validated version."""
         return self.root / "config"

@@ -46,6 +46,8 @@ __all__ = [
 
 CONFIGS_DIR = REPO_ROOT / "configs"
 FINGERPRINT_FILE = ".dashboards-fingerprint"
+# The query endpoint's userlist: the stack's one user, by its bcrypt hash.
+QUERY_USERS = "acgs_users"
 # Grafana's port inside its container (the image's default); the host port is grafana_port.
 GRAFANA_CONTAINER_PORT = 3000
 
@@ -274,18 +276,21 @@ def render_ha(
     if settings.topology != "ha" or query is None:
         return []
     cluster = render_template("alertmanager-cluster.yml.j2", **context)
+    users = {secrets.prometheus_username: secrets.prometheus_password_hash}
+    pem = settings.layout.certs_dir / haproxy.PEM_NAME
     query_context = {
-        "listen": _hostport(settings.host, query.port),
-        "pem": str(settings.layout.server_pem),
-        "userlist": haproxy.userlist(secrets.prometheus_username, secrets.prometheus_password_hash),
-        "userlist_name": haproxy.USERLIST,
-        "authorization": haproxy.authorization(
+        # With its runtime API: the rolling restart drains a server here first.
+        "global": haproxy.global_section(
+            admin_socket=haproxy_runtime.admin_socket(settings.layout.run_dir, query.name)
+        ),
+        "userlist": haproxy.userlist(QUERY_USERS, users),
+        "bind": haproxy.tls_bind(_hostport(settings.host, query.port), pem),
+        "auth_rule": haproxy.AUTH_RULE.format(QUERY_USERS),
+        "authorization": haproxy.basic_auth_header(
             secrets.prometheus_username, secrets.prometheus_password
         ),
         # HAProxy matches a DNS name of the certificate: the local CA's always has localhost.
         "verify_host": "localhost",
-        # Its runtime API, for the rolling restart (drain a server, see it up again).
-        "admin_socket": str(haproxy_runtime.admin_socket(settings.layout.run_dir, query.name)),
     }
     config = render_template("haproxy-query.cfg.j2", **context, query=query_context)
     return [

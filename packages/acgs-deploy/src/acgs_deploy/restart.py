@@ -18,8 +18,6 @@ report says so and how long each was down.
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,7 +35,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from acgs_deploy import configstore, haproxy_runtime, preflight
+from acgs_deploy import configstore, haproxy, haproxy_runtime, preflight
 from acgs_deploy.backends.base import ComponentState, Report
 from acgs_deploy.backends.local import REQUIRED_BINARIES, LocalBackend, log_tail
 from acgs_deploy.client import APIError, Endpoint, alertmanager_status
@@ -313,7 +311,7 @@ def _reload_in_place(backend: LocalBackend, component: Component, timeout_s: flo
         raise _NotBack("exited")
     process = psutil.Process(master)
     old = {child.pid for child in process.children()}
-    os.kill(master, signal.SIGUSR2)
+    haproxy.reload(master)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:

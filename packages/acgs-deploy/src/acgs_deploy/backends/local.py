@@ -260,7 +260,8 @@ class LocalBackend:
         layout = settings.layout
         bundled = False
         if query_instance(settings) is not None:
-            bundled = haproxy.pem_bundle(layout.server_cert, layout.server_key, layout.server_pem)
+            pem = layout.certs_dir / haproxy.PEM_NAME
+            bundled = haproxy.pem_bundle(layout.server_cert, layout.server_key, pem)
         staged = configstore.staging_dir(layout)
         rendered = Rendered(staging=staged, config=staged, certs_changed=certs.changed or bundled)
         # A new version takes about what the live one does.
