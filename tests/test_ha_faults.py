@@ -12,7 +12,9 @@ The tests run in file order on it:
 - a rolling restart of every component under query load through the query endpoint, with a
   fault injected: query success >= 99.9 %, the alert delivered once;
 - VictoriaMetrics stopped for 5 minutes, then started: no gap for those minutes in its data
-  (remote_write catches up from the WAL), and the query endpoint answered meanwhile.
+  (remote_write catches up from the WAL), and the query endpoint answered meanwhile;
+- `invoke perf` sends its load through the query endpoint, reports the availability over the
+  run and sums every server's overhead, beside one of each (the single topology's servers).
 
 The figures are printed at the end of the module (and quoted in docs/topology.md).
 """
@@ -21,14 +23,18 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
+from acgs_deploy import commands
 from acgs_deploy.backends.local import LocalBackend
 from acgs_deploy.client import (
     APIError,
@@ -278,3 +284,35 @@ def test_victoriametrics_down_5_minutes_loses_nothing_and_queries_are_served(ha:
     ha.figures["VictoriaMetrics down 5 min: gaps in its data"] = str(gaps)
     assert gaps == []
     assert answered / len(during) >= SUCCESS_TARGET
+
+
+def test_perf_goes_through_the_query_endpoint_and_sums_every_server(ha: Ha, tmp_path: Path) -> None:
+    console = Console(record=True, width=240)
+    code = commands.perf(
+        users=100, duration=10.0, report=tmp_path, dashboard_runs=1, quiet_window=10.0,
+        detection_trials=1, settings=ha.settings, console=console,
+    )  # fmt: skip
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["query_endpoint"] == "query"
+    availability = report["load"]["availability"]
+    assert availability["endpoint"] == "query"
+    assert 0.95 < availability["whole_run"] <= 1
+    assert availability["worst_window"] <= availability["whole_run"]
+    measured = {p["name"] for p in report["overhead"]["processes"]}
+    assert measured == {
+        "prometheus", "prometheus-1", "alertmanager", "alertmanager-1", "alertmanager-2",
+        "victoriametrics", "query", "node_exporter",
+    }  # fmt: skip
+    single = report["overhead"]["single_topology"]
+    assert 0 < single["memory_share"] < report["overhead"]["memory_share"]
+    assert report["detection"]["timeouts"] == 0
+    text = console.export_text()
+    assert "beside: one of each, as the single topology" in text
+    ha.figures["perf (100 users, 10 s) query availability"] = (
+        f"{availability['whole_run']:.3%}, worst 10 s {availability['worst_window']:.3%}"
+    )
+    ha.figures["perf overhead ha vs one of each"] = (
+        f"CPU {report['overhead']['cpu_share']:.2%} vs {single['cpu_share']:.2%}, memory "
+        f"{report['overhead']['memory_share']:.2%} vs {single['memory_share']:.2%}"
+    )
+    assert code == (0 if report["passed"] else 1)
