@@ -182,12 +182,21 @@ def _explain_bind(listener: Listener, where: str, error: OSError) -> tuple[str, 
 
 
 def _listening_ports(pid: int) -> set[int]:
-    """The TCP ports process `pid` listens on; none when it cannot be asked."""
+    """The TCP ports process `pid` or one of its children listens on (HAProxy's master
+    leaves the listening to its workers); none when it cannot be asked."""
     try:
-        connections = psutil.Process(pid).net_connections(kind="inet")
+        process = psutil.Process(pid)
+        family = [process, *process.children(recursive=True)]
     except psutil.Error:
         return set()
-    return {c.laddr.port for c in connections if c.status == psutil.CONN_LISTEN}
+    ports = set()
+    for member in family:
+        try:
+            connections = member.net_connections(kind="inet")
+        except psutil.Error:
+            continue
+        ports |= {c.laddr.port for c in connections if c.status == psutil.CONN_LISTEN}
+    return ports
 
 
 def check_rules_dir(settings: StackSettings) -> None:
