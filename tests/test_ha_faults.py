@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from rich.console import Console
 
@@ -42,6 +43,7 @@ from acgs_deploy.client import (
     clear_faults,
     inject_fault,
     query,
+    sim_url,
     stack_client,
     url_endpoint,
 )
@@ -201,20 +203,25 @@ def test_rolling_restart_under_query_load_keeps_queries_and_alerts(ha: Ha) -> No
     settings = ha.settings
     pids = LocalBackend(settings).running()
     results: dict[str, float] = {}
+    errors: list[BaseException] = []
+
+    def sim_back() -> bool:
+        running = LocalBackend(settings).running().get("acgs-sim")
+        if running in (None, pids["acgs-sim"]):
+            return False
+        try:
+            return httpx.get(f"{sim_url(settings, PGC)}/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def fault_meanwhile() -> None:
-        # Injected once acgs-sim (restarted first, with the webhook) is back: a restart
+        # Injected once acgs-sim (restarted first, with the webhook) serves again: a restart
         # clears its faults. The alert then fires while the servers restart.
-        wait_for(
-            lambda: (
-                LocalBackend(settings).running().get("acgs-sim", pids["acgs-sim"])
-                != pids["acgs-sim"]
-            ),
-            120,
-            "acgs-sim restarted",
-        )
-        time.sleep(2)
-        results["delivered_s"] = _delivered_once(ha, PGC, "pgc", "rolling restart")
+        try:
+            wait_for(sim_back, 120, "acgs-sim restarted and serving")
+            results["delivered_s"] = _delivered_once(ha, PGC, "pgc", "rolling restart")
+        except BaseException as error:  # shown by the test, not lost in the thread
+            errors.append(error)
 
     with query_load(lambda: stack_client(settings, "query"), LOAD_QUERY, step="5") as statuses:
         faulting = threading.Thread(target=fault_meanwhile)
@@ -223,6 +230,8 @@ def test_rolling_restart_under_query_load_keeps_queries_and_alerts(ha: Ha) -> No
         report = rolling_restart(LocalBackend(settings))
         roll_s = time.monotonic() - started
         faulting.join()
+    if errors:
+        raise errors[0]
     answered = statuses.count(200)
     success = answered / len(statuses)
     ha.figures["rolling restart: s"] = f"{roll_s:.1f}"
