@@ -102,8 +102,8 @@ def chaos(session: nox.Session) -> None:
 
 @nox.session(tags=[LONG])
 def ha(session: nox.Session) -> None:
-    """The ha topology on real processes: exactly-once alerts, kill -9, rolling restart under
-    load, VictoriaMetrics down 5 minutes (a quarter of an hour), so not a default."""
+    """Topology ha on the whole local stack (replicas, Alertmanager cluster, VictoriaMetrics,
+    the query endpoint) and its faults: minutes, so not a default."""
     sync(session)
     run_marked(session, "ha", "tests")
 

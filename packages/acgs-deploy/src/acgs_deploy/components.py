@@ -46,6 +46,7 @@ __all__ = [
     "GRAFANA_HINT",
     "Component",
     "components",
+    "datasource_url",
     "dedup_interval",
     "victoriametrics_retention",
 ]
@@ -149,6 +150,7 @@ def _webhook(settings: StackSettings) -> Component:
         answers=answers,
         host_key="",
         port_key="webhook_port",
+        role="demo alert receiver",
     )
 
 
@@ -167,6 +169,7 @@ def _sim(settings: StackSettings) -> Component:
         answers=answers,
         host_key="sim_host",
         port_key="sim_base_port",
+        role="demo services",
         not_installed="acgs-sim is missing: run `uv sync --all-packages`",
     )
 
@@ -205,7 +208,9 @@ def _node_exporter(settings: StackSettings) -> Component:
         web_config=settings.layout.config_dir / "web.yml",
     )
     spec = ProcessSpec("node_exporter", argv)
-    return _server(settings, "node_exporter", spec, settings.node_exporter_port, "/")
+    return _server(
+        settings, "node_exporter", spec, settings.node_exporter_port, "/", role="exporter"
+    )
 
 
 def _alertmanager(settings: StackSettings, peer: Instance) -> Component:
@@ -360,6 +365,7 @@ def _grafana(settings: StackSettings, secrets: Secrets | None) -> Component:
         settings.grafana_port,
         "/api/health",
         not_installed=GRAFANA_HINT,
+        role="dashboards",
         config_files=["grafana/"],
         restarts_on_new_certificates=True,
     )
@@ -383,12 +389,17 @@ def _grafana_home(binary: str) -> str:
 def _grafana_env(settings: StackSettings, secrets: Secrets | None) -> dict[str, str] | None:
     if secrets is None:
         return None
-    # Topology ha: dashboards query through the one query endpoint.
-    source: ComponentName = "query" if query_instance(settings) else "prometheus"
     extra = grafana_environment(
-        secrets, base_url(settings, source), settings.layout.ca_cert.read_text()
+        secrets, datasource_url(settings), settings.layout.ca_cert.read_text()
     )
     return {**os.environ, **extra}
+
+
+def datasource_url(settings: StackSettings) -> str:
+    """Where Grafana's datasource queries: the query endpoint with topology ha (the store, else
+    a replica), else the one Prometheus."""
+    source: ComponentName = "query" if query_instance(settings) else "prometheus"
+    return base_url(settings, source)
 
 
 def _sim_command() -> list[str] | None:

@@ -10,6 +10,7 @@ certificates expire; TSDB disk use against retention; age of the last backup.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import shutil
@@ -17,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -31,11 +33,14 @@ from acgs_deploy.client import (
     alertmanager_status,
     alerts,
     api_get,
+    port_url,
     query,
     receivers,
     rule_groups,
     stack_client,
+    url_endpoint,
 )
+from acgs_deploy.instances import Instance, alertmanager_instances, prometheus_instances
 from acgs_deploy.settings import StackSettings
 from acgs_promql.durations import parse_duration
 
@@ -243,11 +248,12 @@ def stack_health(settings: StackSettings) -> list[HealthCheck]:
     """Every check against the stack that `settings` describes."""
     checks = []
     for state in LocalBackend(settings).status().components:
+        data = {"role": state.role or state.name, "url": state.url, "state": state.state}
         if state.state == "not installed":
-            checks.append(HealthCheck(state.name, "warn", f"not installed: {state.hint}"))
+            checks.append(HealthCheck(state.name, "warn", f"not installed: {state.hint}", data))
         else:
             status: Status = "ok" if state.state == "healthy" else "fail"
-            checks.append(HealthCheck(state.name, status, f"{state.state} at {state.url}"))
+            checks.append(HealthCheck(state.name, status, f"{state.state} at {state.url}", data))
     with stack_client(settings, "prometheus") as prom, stack_client(settings, "alertmanager") as am:
         checks += [
             _guard("prometheus ready", lambda: check_ready("prometheus", prom)),
@@ -258,12 +264,79 @@ def stack_health(settings: StackSettings) -> list[HealthCheck]:
             _guard("firing alerts", lambda: check_firing(am)),
             _guard("tsdb disk", lambda: check_tsdb(prom, settings.layout.prometheus_data)),
         ]
+    if settings.topology == "ha":
+        checks += ha_checks(settings)
     layout = settings.layout
     checks.append(
         _guard("certificates", lambda: check_certificates([layout.ca_cert, layout.server_cert]))
     )
     checks.append(check_backups(layout.backups_dir))
     return checks
+
+
+def ha_checks(settings: StackSettings) -> list[HealthCheck]:
+    """Topology ha: every further replica's targets, the cluster as each peer sees it, the
+    replicas' remote_write lag, and a query through the query endpoint."""
+    checks = []
+    expected = expected_targets(settings)
+    for server in prometheus_instances(settings)[1:]:
+        with url_endpoint(settings, port_url(settings, server.port)).client() as client:
+            for what, check in (
+                ("targets", partial(check_targets, client, expected)),
+                ("remote write", partial(check_lag, client)),
+            ):
+                name = f"{server.name} {what}"
+                checks.append(dataclasses.replace(_guard(name, check), name=name))
+    with stack_client(settings, "prometheus") as first:
+        lag = _guard("prometheus remote write", partial(check_lag, first))
+        checks.append(dataclasses.replace(lag, name="prometheus remote write"))
+    peers = alertmanager_instances(settings)
+    checks.append(_guard("alertmanager cluster", lambda: check_cluster(settings, peers)))
+    with stack_client(settings, "query") as endpoint:
+        checks.append(_guard("query endpoint", lambda: check_query(endpoint)))
+    return checks
+
+
+# remote_write further behind than this (seconds) is a warning: the store is down or slow.
+REMOTE_WRITE_LAG_WARN_S = 60.0
+
+
+def check_lag(prometheus: httpx.Client) -> HealthCheck:
+    """How far remote_write trails what the replica has (0 when it keeps up)."""
+    lag = query(
+        prometheus,
+        "max(prometheus_remote_storage_highest_timestamp_in_seconds)"
+        " - max(prometheus_remote_storage_queue_highest_sent_timestamp_seconds)",
+    )
+    if not lag:
+        return HealthCheck("remote write", "warn", "nothing sent yet")
+    seconds = float(lag[0]["value"][1])
+    data = {"lag_s": round(seconds, 1)}
+    status: Status = "warn" if seconds > REMOTE_WRITE_LAG_WARN_S else "ok"
+    return HealthCheck("remote write", status, f"{seconds:.0f}s behind", data)
+
+
+def check_cluster(settings: StackSettings, peers: Sequence[Instance]) -> HealthCheck:
+    """Every peer sees all the others and has settled (``/api/v2/status`` cluster)."""
+    seen = {}
+    for peer in peers:
+        with url_endpoint(settings, port_url(settings, peer.port)).client() as client:
+            cluster = alertmanager_status(client).get("cluster", {})
+        seen[peer.name] = (cluster.get("status"), len(cluster.get("peers") or []))
+    data = {name: {"status": state, "peers": count} for name, (state, count) in seen.items()}
+    short = [f"{name} {state} with {count}" for name, (state, count) in seen.items()
+             if state != "ready" or count != len(peers)]  # fmt: skip
+    if short:
+        return HealthCheck("alertmanager cluster", "fail", "; ".join(short), data)
+    return HealthCheck("alertmanager cluster", "ok", f"{len(peers)} peers, all ready", data)
+
+
+def check_query(endpoint: httpx.Client) -> HealthCheck:
+    """The query endpoint answers a query through TLS and auth, with data."""
+    found = query(endpoint, "count(up)")
+    if not found:
+        return HealthCheck("query endpoint", "fail", "answers, but with no data")
+    return HealthCheck("query endpoint", "ok", f"answers: {found[0]['value'][1]} targets")
 
 
 def healthy(checks: Sequence[HealthCheck]) -> bool:

@@ -182,21 +182,15 @@ def _explain_bind(listener: Listener, where: str, error: OSError) -> tuple[str, 
 
 
 def _listening_ports(pid: int) -> set[int]:
-    """The TCP ports process `pid` or one of its children listens on (HAProxy's master
-    leaves the listening to its workers); none when it cannot be asked."""
+    """The TCP ports process `pid` and its children listen on (an HAProxy master's workers
+    hold its sockets); none when it cannot be asked."""
     try:
         process = psutil.Process(pid)
         family = [process, *process.children(recursive=True)]
+        connections = [c for member in family for c in member.net_connections(kind="inet")]
     except psutil.Error:
         return set()
-    ports = set()
-    for member in family:
-        try:
-            connections = member.net_connections(kind="inet")
-        except psutil.Error:
-            continue
-        ports |= {c.laddr.port for c in connections if c.status == psutil.CONN_LISTEN}
-    return ports
+    return {c.laddr.port for c in connections if c.status == psutil.CONN_LISTEN}
 
 
 def check_rules_dir(settings: StackSettings) -> None:

@@ -7,7 +7,8 @@ and `down` stops it; a target that cannot see or stop its components says how in
 
 A new target (e.g. kubernetes, render-only) is a new module with a class that takes
 ``(settings, options, console)``, registered in `acgs_deploy.backends.BACKENDS`; a new deploy
-option (e.g. the topology) is a field of `DeployOptions` that the backends read.
+option is a field of `DeployOptions` that the backends read (the topology is a setting:
+StackSettings.topology, planned by acgs_deploy.instances).
 """
 
 from __future__ import annotations
