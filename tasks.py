@@ -51,12 +51,14 @@ def test(c: Context, sessions: str = "") -> None:
 
 @task(
     help={
-        "target": "local (background processes, the default) or compose",
+        "target": "local (background processes, the default), compose or kubernetes (render only)",
         "topology": "single or ha (replicas, Alertmanager cluster, long-term store; kept "
         "for later commands; default: the stack file's, else the last deploy's, else single)",
         "demo": "also run acgs-sim and the webhook receiver that records alerts",
         "no_demo": "stop the demo parts (default: as the last deploy of this state dir)",
         "allow_fewer_rules": FEWER_RULES_HELP,
+        "out": "kubernetes: the directory to render into (default <state dir>/kubernetes)",
+        "namespace": "kubernetes: the namespace of the rendered objects (default monitoring)",
         "state_dir": STATE_DIR_HELP,
         "stack_file": STACK_FILE_HELP,
     }
@@ -68,6 +70,8 @@ def deploy(
     demo: bool = False,
     no_demo: bool = False,
     allow_fewer_rules: bool = False,
+    out: str | None = None,
+    namespace: str | None = None,
     state_dir: str | None = None,
     stack_file: str | None = None,
 ) -> None:
@@ -79,6 +83,8 @@ def deploy(
             demo=demo,
             no_demo=no_demo,
             allow_fewer_rules=allow_fewer_rules,
+            out=out,
+            namespace=namespace,
             state_dir=state_dir,
             stack_file=stack_file,
         )
@@ -213,6 +219,32 @@ def perf(
             quiet_window=quiet_window,
             state_dir=state_dir,
             stack_file=stack_file,
+        )
+    )
+
+
+@task(
+    help={
+        "hours": "hours of history to write (e.g. 24; at most the retention)",
+        "end": "where the history ends, RFC 3339 or Unix seconds (default: where the data "
+        "begins; never later)",
+        "seed": "seed of the simulated traffic and incidents (default 1)",
+        "state_dir": STATE_DIR_HELP,
+        "stack_file": STACK_FILE_HELP,
+    }
+)
+def backfill(
+    c: Context,
+    hours: str,
+    end: str | None = None,
+    seed: str = "1",
+    state_dir: str | None = None,
+    stack_file: str | None = None,
+) -> None:
+    """Realistic history for everything the running stack scrapes, and its recorded series."""
+    done(
+        commands.backfill(
+            hours=hours, end=end, seed=seed, state_dir=state_dir, stack_file=stack_file
         )
     )
 

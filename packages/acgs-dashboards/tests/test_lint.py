@@ -383,15 +383,29 @@ def test_rule_files_that_do_not_load_are_findings(
     assert "promql/unknown-metric" in {f["check"] for f in findings}
 
 
-def test_default_rules_are_found_from_anywhere(
+def test_default_rules_are_not_searched_for_upwards(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Linting from outside the repository still knows the recorded acgs: names."""
+    """The default --rules is ./rules, or the settings' rules: a repository's parent (or
+    this checkout) no longer lends its recorded names."""
     recorded = "acgs:http_requests:rate1m"
     assert recorded in (REPO_ROOT / "rules" / "acgs-recording.yml").read_text()
-    path = tmp_path / "b.json"
+    work = tmp_path / "repo" / "sub"
+    work.mkdir(parents=True)
+    path = work / "b.json"
     path.write_text(json.dumps(board(panel(recorded, unit="reqps"))))
-    monkeypatch.chdir(tmp_path)
+    (tmp_path / "repo" / "rules").mkdir()
+    (tmp_path / "repo" / "rules" / "r.yml").write_text(
+        f"groups:\n- name: g\n  rules:\n  - record: {recorded}\n    expr: sum(up)\n"
+    )
+    monkeypatch.chdir(work)
+    assert main(["lint", str(path), "--format", "json"]) == 1
+    (unknown,) = json.loads(capsys.readouterr().out)["findings"]
+    assert unknown["check"] == "promql/unknown-metric"
+    monkeypatch.chdir(tmp_path / "repo")
+    assert main(["lint", str(path)]) == 0, capsys.readouterr().out
+    (work / "acgs-lint.yml").write_text("dashboards:\n  rules: [../rules]\n")
+    monkeypatch.chdir(work)
     assert main(["lint", str(path)]) == 0, capsys.readouterr().out
 
 
@@ -436,6 +450,7 @@ def test_every_check_is_documented() -> None:
         "promql/unknown-label",
         "promql/counter",
         "promql/histogram",
+        *("promql/series", "promql/label-value"),
     }
     assert sections - {"Grafana's dashboard-linter rules", "PromQL checks"} == (
         set(ALL_CHECK_NAMES) - shared

@@ -7,23 +7,32 @@ import pytest
 from acgs_deploy import backends, mode
 from acgs_deploy.backends.base import DeployOptions
 from acgs_deploy.backends.compose import ComposeBackend
+from acgs_deploy.backends.kubernetes import KubernetesBackend
 from acgs_deploy.backends.local import LocalBackend
 from acgs_deploy.errors import UsageError
 from acgs_deploy.settings import StackSettings
 
 
 def test_an_unknown_target_is_a_usage_error_naming_the_known_ones() -> None:
-    with pytest.raises(UsageError, match=r"unknown target 'kubernetes': use local or compose"):
-        backends.factory("kubernetes")
+    with pytest.raises(
+        UsageError, match=r"unknown target 'helm': use local, compose or kubernetes"
+    ):
+        backends.factory("helm")
     assert backends.factory("compose") is ComposeBackend
+    assert backends.factory("kubernetes") is KubernetesBackend
 
 
 def test_status_and_down_ask_every_target(settings: StackSettings) -> None:
-    assert [type(b) for b in backends.every(settings)] == [LocalBackend, ComposeBackend]
+    assert [type(b) for b in backends.every(settings)] == [
+        LocalBackend,
+        ComposeBackend,
+        KubernetesBackend,
+    ]
     # Nothing deployed: the local stack is stopped, compose has nothing to say.
     states = {s.name: s.state for s in LocalBackend(settings).status().components}
     assert states["prometheus"] == "stopped"
     assert ComposeBackend(settings).status().notes == []
+    assert KubernetesBackend(settings).status().notes == []
     assert LocalBackend(settings).down().components == []
 
 

@@ -40,6 +40,8 @@ def test_acgs_deploy_options_go_before_or_after_the_subcommand(called: dict[str,
         "demo": False,
         "no_demo": True,
         "allow_fewer_rules": False,
+        "out": None,
+        "namespace": None,
     }
     assert cli.main(["reload", "--allow-fewer-rules"]) == 3
     assert called["reload"] == {"state_dir": None, "stack_file": None, "allow_fewer_rules": True}

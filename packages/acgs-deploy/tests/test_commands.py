@@ -67,7 +67,7 @@ BAD_FLAGS: list[tuple[Command, dict[str, Any], int, str]] = [
         commands.deploy,
         {"target": "[k8s]"},
         2,
-        "deploy: error: unknown target '[k8s]': use local or compose",
+        "deploy: error: unknown target '[k8s]': use local, compose or kubernetes",
     ),
     (
         commands.deploy,

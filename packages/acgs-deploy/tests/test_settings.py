@@ -168,3 +168,9 @@ def test_replica_keys_without_topology_ha_name_the_fix(tmp_path: Path) -> None:
     message = str(caught.value)
     assert "alertmanager_replicas apply only to topology ha" in message
     assert "s3cret" not in message
+
+
+def test_a_full_dump_of_single_settings_loads_back(tmp_path: Path) -> None:
+    """deploy.json keeps every field; the topology counts at their defaults are no error."""
+    dumped = StackSettings.load(tmp_path).model_dump(mode="json")
+    assert StackSettings(**dumped).topology_plan.prometheus_count == 1

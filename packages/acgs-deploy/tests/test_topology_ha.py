@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from acgs_deploy import backends
+from acgs_deploy import backends, commands
 from acgs_deploy.backends.base import DeployOptions
 from acgs_deploy.backends.local import LocalBackend
 from acgs_deploy.binaries import MissingBinaries
@@ -22,6 +22,7 @@ from acgs_deploy.components import (
     victoriametrics_retention,
 )
 from acgs_deploy.errors import DeployError
+from acgs_deploy.exitcodes import EXIT_USAGE
 from acgs_deploy.instances import instances
 from acgs_deploy.secrets import Secrets
 from acgs_deploy.settings import SettingsError, StackSettings
@@ -164,3 +165,9 @@ def test_an_alertmanager_peer_gossips_with_every_other_over_tls(tmp_path: Path) 
     alone = alertmanager_command(config=tmp_path / "a.yml", data=tmp_path, listen="x:1")
     assert "--cluster.listen-address=" in alone
     assert not [flag for flag in alone if flag.startswith("--cluster.peer")]
+
+
+def test_the_compose_target_refuses_topology_ha_for_now(tmp_path: Path) -> None:
+    code = commands.deploy(target="compose", topology="ha", state_dir=tmp_path / "state")
+    assert code == EXIT_USAGE
+    assert not (tmp_path / "state" / "compose").exists()

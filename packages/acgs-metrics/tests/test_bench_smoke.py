@@ -21,6 +21,9 @@ def test_bench_quick_run_reports_every_row(tmp_path: Path) -> None:
         "counter child inc()",
         "labels() cache hit vs Counter.labels()",
         "render() vs generate_latest()",
+        "OpenMetrics render()",
+        "multiprocess render()",
+        "multiprocess OpenMetrics",
         "1,000 label sets (tracemalloc)",
         "set_compliance_score vs cached child",
         "record_action_cost vs cached child",
@@ -35,3 +38,12 @@ def test_bench_quick_run_reports_every_row(tmp_path: Path) -> None:
     sizes = {row["name"]: row for row in rows}["bytes (text format)"]
     # Same series on both sides: the bodies differ only in _created timestamps' digits.
     assert abs(sizes["ratio_min"] - 1) < 0.01
+
+
+def test_bench_scrape_quick_run_reports_both_services() -> None:
+    printed = run_benchmark(
+        REPO_ROOT / "packages/acgs-metrics/benchmarks/bench_scrape.py", "--quick"
+    )
+    assert "acgs_metrics" in printed
+    assert "prometheus_client" in printed
+    assert "ratio" in printed

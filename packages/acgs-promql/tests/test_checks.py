@@ -13,6 +13,7 @@ from acgs_promql.checks.registry import BY_NAME, CHECKS
 from acgs_promql.expression import Expression, Role
 from acgs_promql.findings import Severity
 from acgs_promql.index import MetricIndex, RecordedSeries
+from acgs_promql.live.view import LiveMetric, LiveView
 from acgs_promql.tree import VectorSelector
 
 E, W = Severity.ERROR, Severity.WARNING
@@ -37,11 +38,25 @@ def _spacing(selector: VectorSelector) -> float:
     return 30.0 if selector.name == "acgs:latency:rate5m" else 15.0
 
 
+# What a live Prometheus answered (the live tests fetch the same from a real server).
+LIVE = LiveView(
+    "http://prom:9090",
+    3600.0,
+    {},
+    {
+        "demo_flag": LiveMetric("demo_flag", 2, {"instance": frozenset({"a", "b"})}),
+        "gone": LiveMetric("gone", 0, {}),
+        "node_load1": LiveMetric("node_load1", 0, {}),
+        "acgs:latency:rate5m": LiveMetric("acgs:latency:rate5m", 0, {}),
+    },
+    {},
+)
 OPTIONS = CheckOptions(
     extra_metrics=("myapp_.*",),
     declare_hint="declare it",
     placeholder="var_",
     sample_interval=_spacing,
+    live=LIVE,
 )
 
 CASES = [
@@ -103,6 +118,18 @@ CASES = [
     ("promql/range-window", ALERT, "rate(up[20s])", [E], "at least [30s]"),
     ("promql/range-window", ALERT, "max_over_time(acgs:latency:rate5m[50s])", [W], "[1m]"),
     ("promql/range-window", ALERT, "rate(up[30s])", [], ""),
+    # promql/series: what the live Prometheus has; absence planned for; recorded here.
+    ("promql/series", ALERT, "gone > 1", [E], "'gone' has no series in http://prom:9090"),
+    ("promql/series", ALERT, "node_load1 > 4", [W], "exporter list node_exporter knows"),
+    ("promql/series", ALERT, "absent(gone) or demo_flag", [], ""),
+    ("promql/series", ALERT, "acgs:latency:rate5m > 1", [], ""),
+    ("promql/series", PANEL, "var_metric + demo_flag + never_asked", [], ""),
+    # promql/label-value: values seen there.
+    ("promql/label-value", ALERT, 'demo_flag{instance="c"}', [W], "values seen: 'a', 'b'"),
+    ("promql/label-value", ALERT, 'demo_flag{zone=~"eu.*"}', [W], "labels seen: instance"),
+    ("promql/label-value", ALERT, 'demo_flag{instance=~"a|z", job!="x", zone=""}', [], ""),
+    ("promql/label-value", PANEL, 'demo_flag{instance="var_i"}', [], ""),
+    ("promql/label-value", ALERT, 'gone{instance="c"}', [], ""),
 ]
 
 

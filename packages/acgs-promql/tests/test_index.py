@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from acgs_promql.expression import Expression, Role
 from acgs_promql.findings import Severity
 from acgs_promql.index import MetricIndex, RecordedSeries, known_lists, read_recorded_series
+from acgs_promql.sources.base import MetricFamily, MetricSource, Source
 from acgs_promql.tree import VectorSelector
 
 
@@ -145,3 +148,78 @@ def test_unreadable_rule_files_are_findings_with_lines(tmp_path: Path) -> None:
     assert "invalid YAML" in found["broken.yml"].message
     assert "no such file" in found["missing.yml"].message
     assert read.series == ()
+
+
+@dataclass(frozen=True)
+class Families:
+    """A source that knows a fixed list (the live linter's Prometheus implements the same)."""
+
+    kind: Source
+    found: tuple[MetricFamily, ...]
+
+    def families(self, wanted: Collection[str]) -> Iterable[MetricFamily]:
+        return self.found
+
+
+def test_sources_rank_in_order_and_conventions_only_guess() -> None:
+    code = Families(Source.CODE, (MetricFamily("shop_depth", "gauge", frozenset({"q"}), "m.py:3"),))
+    live = Families(
+        Source.LIVE,
+        (
+            MetricFamily("shop_depth", "counter", None, "http://p"),
+            MetricFamily("shop_seen_total", "counter", None, "http://p"),
+            MetricFamily("node_cpu_seconds_total", "gauge", None, "http://p"),
+        ),
+    )
+    assert isinstance(live, MetricSource)
+    index = MetricIndex(sources=[live, code])  # given out of order: ranked by kind
+    depth = index.get("shop_depth")
+    assert depth is not None
+    assert (depth.type, depth.origin, depth.labels) == (
+        "gauge",
+        "service code m.py:3",
+        frozenset({"q"}),
+    )
+    seen = index.get("shop_seen_total")
+    assert seen is not None
+    assert seen.origin == "live Prometheus http://p"
+    exporter = index.get("node_cpu_seconds_total")  # the exporter list ranks first
+    assert exporter is not None
+    assert (exporter.type, exporter.origin) == ("counter", "exporter list node_exporter")
+    # Conventions: a type for the checks, never a known metric.
+    assert index.get("shop_other_total") is None
+    guessed = index.typed("shop_other_total")
+    assert guessed is not None
+    assert (guessed.type, guessed.guessed) == ("counter", True)
+    assert index.is_counter("shop_other_total") is True
+    assert index.typed("shop_other") is None
+    assert index.typed("job:x:rate5m") is None  # recorded names hold what their rule computes
+
+
+def test_a_foreign_definition_of_a_catalog_name_is_not_the_catalogs() -> None:
+    same = MetricFamily("acgs_active_sessions", "gauge", frozenset({"service"}), "a.py:1")
+    other = MetricFamily("acgs_active_sessions", "gauge", frozenset({"tenant"}), "b.py:1")
+    kept = MetricIndex(sources=[Families(Source.CODE, (same,))]).get("acgs_active_sessions")
+    replaced = MetricIndex(sources=[Families(Source.CODE, (other,))]).get("acgs_active_sessions")
+    assert kept is not None
+    assert kept.source is Source.CATALOG
+    assert replaced is not None
+    assert (replaced.source, replaced.labels) == (Source.CODE, frozenset({"tenant"}))
+
+
+def test_code_histograms_are_classic_and_counters_have_created() -> None:
+    source = Families(
+        Source.CODE,
+        (
+            MetricFamily("shop_latency_seconds", "histogram", frozenset({"step"}), "m.py:1"),
+            MetricFamily("shop_orders_total", "counter", frozenset(), "m.py:2"),
+            MetricFamily("shop_build", "info", None, "m.py:3"),
+        ),
+    )
+    index = MetricIndex(sources=[source])
+    bucket = index.get("shop_latency_seconds_bucket")
+    assert bucket is not None
+    assert bucket.labels == frozenset({"step", "le"})
+    assert index.get("shop_latency_seconds") is None  # no series under a classic family
+    assert index.get("shop_orders_created") is not None
+    assert index.get("shop_build_info") is not None

@@ -177,6 +177,27 @@ def test_directories_are_walked_and_other_configs_skipped(tmp_path: Path) -> Non
     assert loaded.findings == []
 
 
+def test_walks_read_only_rule_files_and_manifests(tmp_path: Path) -> None:
+    """Issue 15: docker-compose and other YAML in a walked tree were linted as rule files."""
+    (tmp_path / "docker-compose.yml").write_text("services:\n  web: {image: nginx}\n")
+    (tmp_path / "values.yaml").write_text("- just\n- a list\n")
+    (tmp_path / "chart.yaml").write_text("name: {{ .Values.name }}\n  bad: [\n")
+    (tmp_path / "broken-rules.yml").write_text("groups:\n- name: g\n  rules: [\n")
+    (tmp_path / "ok.yml").write_text("groups: []\n")
+    loaded = load([tmp_path])
+    assert [Path(f.path).name for f in loaded.rule_files] == ["ok.yml"]
+    assert sorted(Path(p).name for p in loaded.skipped) == [
+        "chart.yaml",
+        "docker-compose.yml",
+        "values.yaml",
+    ]
+    # A file that means to be rules still gets its YAML error.
+    ((name, check),) = {(Path(f.path).name, f.check) for f in loaded.findings}
+    assert (name, check) == ("broken-rules.yml", "yaml/syntax")
+    # Named on the command line, the same compose file is judged as a rule file would be.
+    assert load([tmp_path / "docker-compose.yml"]).findings
+
+
 def test_walking_skips_kubernetes_objects_and_prometheus_configs(tmp_path: Path) -> None:
     (tmp_path / "kustomization.yaml").write_text(
         "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"

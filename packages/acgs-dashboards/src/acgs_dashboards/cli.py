@@ -13,6 +13,8 @@ import os
 import ssl
 import sys
 from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -22,11 +24,27 @@ from rich.table import Table
 from acgs_dashboards.build import BuildError, build_all
 from acgs_dashboards.lint import LintOptions, LintUsageError, lint_paths
 from acgs_dashboards.lint.base import DEFAULT_DATASOURCE_UIDS
+from acgs_dashboards.lint.settings import DashboardSettings, read_settings
 from acgs_dashboards.queryload import QueryLoadError
+from acgs_promql.changes import ChangesError, changed_lines, only_changed
+from acgs_promql.checks.registry import BY_NAME
+from acgs_promql.findings import Finding
 from acgs_promql.index import read_recorded_series
 from acgs_promql.limits import DEFAULT_MAX_FILE_SIZE, format_size, size_argument
-from acgs_promql.printers import exit_code, print_text, write_json
-from acgs_promql.repository import find_repo_root
+from acgs_promql.live.arguments import add_ci_arguments, add_live_arguments
+from acgs_promql.live.client import LiveError, connect
+from acgs_promql.live.source import LiveSource
+from acgs_promql.printers import (
+    CheckDoc,
+    exit_code,
+    print_text,
+    write_github,
+    write_json,
+    write_sarif,
+)
+from acgs_promql.settings import DEFAULT_SETTINGS_FILE, SettingsFileError, default_settings_file
+from acgs_promql.sources.base import MetricSource
+from acgs_promql.sources.code import SOURCE_LOAD, read_code
 
 USAGE_ERROR = 2
 
@@ -88,7 +106,8 @@ def _add_lint(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "PromQL comment in the query.",
     )
     lint.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or directories")
-    lint.add_argument("--format", choices=("text", "json"), default="text")
+    add_ci_arguments(lint)
+    add_live_arguments(lint)
     lint.add_argument(
         "--datasource-uid",
         action="append",
@@ -103,8 +122,25 @@ def _add_lint(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         type=Path,
         metavar="PATH",
         help="rule files or directories whose recording rules define metrics (repeatable; "
-        "default: rules/ of the git repository holding the current directory, else of the "
-        "checkout this package runs from); a file that does not load is an error finding",
+        "default: 'rules' in the dashboards section of the settings, else ./rules when it "
+        "exists; nothing is searched for upwards); a file that does not load is an error "
+        "finding",
+    )
+    lint.add_argument(
+        "--settings",
+        type=Path,
+        metavar="FILE",
+        help="settings file shared with acgs-rules (shared fields plus a 'dashboards:' "
+        f"section; default: {DEFAULT_SETTINGS_FILE} in the current directory, if any)",
+    )
+    lint.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="DIR",
+        help="Python service code whose prometheus_client / acgs_metrics definitions give "
+        "metric types and labels (repeatable; adds to 'source' in the settings)",
     )
     lint.add_argument(
         "--disable",
@@ -116,9 +152,9 @@ def _add_lint(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     lint.add_argument(
         "--scrape-interval",
         type=_seconds,
-        default=15.0,
         metavar="SECONDS",
-        help="global scrape interval, for the rate-window check (default 15)",
+        help="global scrape interval, for the rate-window check (default: scrape_interval "
+        "in the settings, else 15)",
     )
     lint.add_argument(
         "--target-label",
@@ -131,11 +167,10 @@ def _add_lint(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     lint.add_argument(
         "--max-file-size",
         type=size_argument,
-        default=DEFAULT_MAX_FILE_SIZE,
         metavar="SIZE",
-        help=f"refuse dashboard and rule files larger than this (e.g. 20MiB; default "
-        f"{format_size(DEFAULT_MAX_FILE_SIZE)}); a refused file is an error finding, the "
-        "others are linted",
+        help=f"refuse dashboard, rule and source files larger than this (e.g. 20MiB; default: "
+        f"max_file_size in the settings, else {format_size(DEFAULT_MAX_FILE_SIZE)}); a "
+        "refused file is an error finding, the others are linted",
     )
 
 
@@ -215,44 +250,102 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
-def _default_rules() -> list[Path]:
-    """``rules/`` of the repository holding the current directory, else of the checkout this
-    package runs from (so linting from elsewhere still knows our recorded names)."""
-    for start in (Path.cwd(), Path(__file__)):
-        root = find_repo_root(start)
-        if (root / "rules").is_dir() and (root / "dashboards").is_dir():
-            return [root / "rules"]
-    return []
+def _settings(args: argparse.Namespace, check_names: Sequence[str]) -> DashboardSettings:
+    """The settings file's fields, then the flags (lists add up, single values replace)."""
+    settings_file = args.settings or default_settings_file()
+    found = read_settings(settings_file, check_names) if settings_file else {}
+    for name, flags in (
+        ("disabled_checks", args.disable),
+        ("target_labels", args.target_label),
+        ("datasource_uids", args.datasource_uid),
+        ("sources", [str(p) for p in args.source]),
+    ):
+        found[name] = [*found.get(name, []), *flags]
+    if args.rules is not None:
+        found["rules"] = [str(p) for p in args.rules]
+    elif "rules" not in found and Path("rules").is_dir():
+        found["rules"] = ["rules"]
+    if args.scrape_interval is not None:
+        found["scrape_interval_s"] = args.scrape_interval
+    if args.max_file_size is not None:
+        found["max_file_size"] = args.max_file_size
+    return found
 
 
 def _lint(args: argparse.Namespace) -> int:
     from acgs_dashboards.lint.checks import ALL_CHECK_NAMES
 
+    def fail(message: str) -> int:
+        print(f"acgs-dashboards lint: {message}", file=sys.stderr)
+        return USAGE_ERROR
+
     unknown = [name for name in args.disable if name not in ALL_CHECK_NAMES]
     if unknown:
-        print(
-            f"acgs-dashboards lint: unknown check(s) {', '.join(unknown)}; see "
-            "'acgs-dashboards checks'",
-            file=sys.stderr,
-        )
-        return USAGE_ERROR
-    rules = read_recorded_series(
-        args.rules if args.rules is not None else _default_rules(), args.max_file_size
-    )
+        return fail(f"unknown check(s) {', '.join(unknown)}; see 'acgs-dashboards checks'")
+    try:
+        found = _settings(args, ALL_CHECK_NAMES)
+    except SettingsFileError as error:
+        return fail(str(error))
+    max_size = found.get("max_file_size", DEFAULT_MAX_FILE_SIZE)
+    rules = read_recorded_series([Path(p) for p in found.get("rules", [])], max_size)
+    extra = list(rules.findings)
+    sources: tuple[MetricSource, ...] = ()
+    if found["sources"]:
+        code = read_code([Path(p) for p in found["sources"]], max_size)
+        extra.extend(code.findings)
+        sources = (code,)
     options = LintOptions(
-        datasource_uids=DEFAULT_DATASOURCE_UIDS | set(args.datasource_uid),
-        scrape_interval_s=args.scrape_interval,
+        datasource_uids=DEFAULT_DATASOURCE_UIDS | set(found["datasource_uids"]),
+        scrape_interval_s=found.get("scrape_interval_s", 15.0),
         recorded=rules.series,
-        target_labels=frozenset({"job", "instance", *args.target_label}),
-        disabled_checks=frozenset(args.disable),
-        max_file_size=args.max_file_size,
+        target_labels=frozenset({"job", "instance", *found["target_labels"]}),
+        disabled_checks=frozenset(found["disabled_checks"]),
+        severity_overrides=found.get("severity_overrides", {}),
+        extra_metrics=tuple(found.get("extra_metrics", [])),
+        sources=sources,
+        max_file_size=max_size,
     )
-    report = lint_paths(args.paths, options, extra_findings=rules.findings)
-    if args.format == "json":
-        write_json(report.findings, {"dashboards": report.dashboards}, sys.stdout)
+    try:
+        changes = changed_lines(args.changed_from, args.paths[0]) if args.changed_from else None
+        with ExitStack() as stack:
+            if args.prometheus:
+                client = stack.enter_context(
+                    connect(args.prometheus, args.ca_file, concurrency=args.live_concurrency)
+                )
+                live = LiveSource(
+                    client, lookback_s=args.lookback, concurrency=args.live_concurrency
+                )
+                options = replace(options, sources=(*options.sources, live))
+            report = lint_paths(args.paths, options, extra_findings=extra)
+    except (LiveError, ChangesError) as error:
+        return fail(str(error))
+    findings = report.findings
+    if changes is not None:
+        findings = only_changed(findings, changes)
+    _write(findings, report.dashboards, args.format)
+    return exit_code(findings)
+
+
+def _write(findings: list[Finding], dashboards: int, form: str) -> None:
+    from acgs_dashboards.lint.checks import CHECKS
+
+    if form == "github":
+        write_github(findings, sys.stdout)
+    elif form == "sarif":
+        docs = {c.name: CheckDoc(c.summary, _doc_page(c.name)) for c in CHECKS}
+        write_sarif(findings, "acgs-dashboards", docs, sys.stdout)
+    elif form == "json":
+        write_json(findings, {"dashboards": dashboards}, sys.stdout)
     else:
-        print_text(report.findings, f"{report.dashboards} dashboard(s)", Console())
-    return exit_code(report.findings)
+        print_text(findings, f"{dashboards} dashboard(s)", Console())
+
+
+def _doc_page(check: str) -> str:
+    """The PromQL checks' own pages; the dashboard checks' sections of docs/checks.md."""
+    shared = BY_NAME.get(check)
+    if shared is not None:
+        return f"packages/acgs-promql/{shared.doc_page}"
+    return f"packages/acgs-dashboards/docs/checks.md#{check.replace('/', '')}"
 
 
 def _checks() -> int:
@@ -263,6 +356,7 @@ def _checks() -> int:
     table.add_column("catches")
     table.add_row("dashboard/load", "missing paths, files that are not JSON or not a dashboard")
     table.add_row("rules/load", "rule files (--rules) that do not load")
+    table.add_row(SOURCE_LOAD, "service code (--source) that cannot be read")
     for check in CHECKS:
         table.add_row(check.name, check.summary)
     Console().print(table)

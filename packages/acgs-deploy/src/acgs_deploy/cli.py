@@ -50,6 +50,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also run acgs-sim and the webhook receiver (kept on later deploys)",
     )
     demo.add_argument("--no-demo", action="store_true", help="stop acgs-sim and the webhook")
+    deploy.add_argument(
+        "--out", help="kubernetes: the directory to render into (default <state dir>/kubernetes)"
+    )
+    deploy.add_argument(
+        "--namespace", help="kubernetes: the objects' namespace (default monitoring)"
+    )
     status = _subcommand(subcommands, "status", commands.status, "each component's state")
     status.add_argument(
         "--format", dest="output_format", choices=list(flags.FORMATS), default="text"

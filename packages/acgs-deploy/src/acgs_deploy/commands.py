@@ -19,6 +19,7 @@ from acgs_deploy import backends, flags, mode
 from acgs_deploy.alerts_report import print_fatigue, stack_alert_fatigue
 from acgs_deploy.backends.base import DeployOptions
 from acgs_deploy.backends.local import LocalBackend
+from acgs_deploy.backfill import print_report, run_backfill
 from acgs_deploy.backup.retention import check_rules
 from acgs_deploy.backup.run import run_backup, run_restore, run_verify
 from acgs_deploy.binaries import ensure_binaries
@@ -40,6 +41,7 @@ from acgs_deploy.tls import certificate_expiry
 
 __all__ = [
     "alerts_report",
+    "backfill",
     "backup",
     "deploy",
     "down",
@@ -97,6 +99,8 @@ def deploy(
     demo: bool = False,
     no_demo: bool = False,
     allow_fewer_rules: bool = False,
+    out: PathArg = None,
+    namespace: str | None = None,
     state_dir: PathArg = None,
     stack_file: PathArg = None,
     settings: StackSettings | None = None,
@@ -105,10 +109,21 @@ def deploy(
     """Bring the stack up on `target` (or repair/reload it); 3 when compose was rendered and
     validated but not started. Neither --demo nor --no-demo: as the last deploy did.
     `topology` (single or ha) beats the settings' and is kept for later commands.
-    Fewer rules than loaded now only with `allow_fewer_rules`."""
+    Fewer rules than loaded now only with `allow_fewer_rules`. `out` and `namespace`: the
+    kubernetes target's output directory and namespace."""
     make = backends.factory(target)
-    options = DeployOptions(demo=flags.demo(demo, no_demo), allow_fewer_rules=allow_fewer_rules)
+    if target != "kubernetes" and (out is not None or namespace is not None):
+        raise UsageError("--out and --namespace apply to --target kubernetes only")
+    options = DeployOptions(
+        demo=flags.demo(demo, no_demo),
+        allow_fewer_rules=allow_fewer_rules,
+        out=Path(out) if out is not None else None,
+        namespace=namespace,
+    )
     settings = _settings(state_dir, stack_file, settings, flags.topology(topology))
+    if target == "compose" and settings.topology == "ha":
+        # Its compose rendering is not written yet: refused rather than half rendered.
+        raise UsageError("topology ha runs on the local target only for now: use --target local")
     console = console or Console()
     report = backends.deploy(make(settings, options, Console(stderr=True)))
     if report.components:
@@ -281,6 +296,28 @@ def perf(
     report_dir = Path(report) if report is not None else None
     passed = run_perf(settings, plan, report_dir, console or Console())
     return EXIT_OK if passed else EXIT_FAILED
+
+
+@command
+def backfill(
+    *,
+    hours: float | str,
+    end: str | None = None,
+    seed: int | str = 1,
+    state_dir: PathArg = None,
+    stack_file: PathArg = None,
+    settings: StackSettings | None = None,
+    console: Console | None = None,
+) -> int:
+    """Write `hours` of realistic history for everything the running stack scrapes, ending
+    where its data begins (or at `end`), and its recorded series; Prometheus keeps running."""
+    span = flags.number("--hours", hours)
+    until = flags.timestamp("--end", end) if end is not None else None
+    chosen = flags.whole("--seed", seed)
+    settings = _settings(state_dir, stack_file, settings)
+    console = console or Console()
+    print_report(run_backfill(settings, span, end=until, seed=chosen, console=console), console)
+    return EXIT_OK
 
 
 @command

@@ -73,14 +73,23 @@ class Component:
     host_key: str
     port_key: str
     reload_path: str | None = None  # POST here (through TLS and auth) to reload
+    # Reloaded by SIGUSR2 to its process (an HAProxy master: new workers take the sockets over,
+    # the old ones finish their requests), not over HTTP.
+    reload_signal: bool = False
     not_installed: str = ""
     role: str = ""  # what it is in the topology ("prometheus replica 1"), for status
     # The stack-file key of each port when they differ (an Alertmanager peer's gossip port).
     port_keys: Sequence[str] = ()
     # The files (and directories, ending in "/") of the configuration it reads: when one
-    # changed it is reloaded (`reload_path`), or else restarted.
+    # changed it is reloaded (`reload_path`, `reload_signal`), or else restarted.
     config_files: Sequence[str] = ()
-    restarts_on_new_certificates: bool = False  # it reads them only at start
+    # It reads the certificates only when it starts (or reloads, with `reload_signal`).
+    restarts_on_new_certificates: bool = False
+
+    @property
+    def reloads(self) -> bool:
+        """Whether it can take a new configuration without a restart."""
+        return self.reload_path is not None or self.reload_signal
 
     def listeners(self, pid: int | None) -> list[Listener]:
         """Where it listens, for the preflight; `pid` is its running process, if any."""
@@ -344,6 +353,7 @@ def _query(settings: StackSettings, query: Instance) -> Component:
         "/api/v1/query?query=vector(1)",
         role=query.description,
         config_files=[query.config_file],
+        reload_signal=True,
         restarts_on_new_certificates=True,
     )
 

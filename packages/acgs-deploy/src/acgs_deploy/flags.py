@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 
 from acgs_deploy.errors import UsageError
 
@@ -15,6 +16,7 @@ __all__ = [
     "demo",
     "number",
     "output_format",
+    "timestamp",
     "topology",
     "whole",
 ]
@@ -29,6 +31,7 @@ LOWEST: dict[str, tuple[float, bool]] = {
     "--dashboard-runs": (1, True),
     "--window": (0, False),
     "--hours": (0, False),
+    "--seed": (0, True),
 }
 FORMATS = ("text", "json")
 TOPOLOGIES = ("single", "ha")
@@ -57,6 +60,23 @@ def _checked(flag: str, value: object, kind: type[int] | type[float]) -> float:
     if not math.isfinite(converted) or (converted < lowest if inclusive else converted <= lowest):
         raise UsageError(f"{flag} must be {what}{bound}, got {value!r}")
     return converted
+
+
+def timestamp(flag: str, value: str) -> float:
+    """A time given as RFC 3339 (2026-12-01T00:00:00Z) or Unix seconds."""
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"{flag} {value!r}: give a time as RFC 3339 (2026-12-01T00:00:00Z) or Unix seconds"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
 
 
 def output_format(value: str) -> str:

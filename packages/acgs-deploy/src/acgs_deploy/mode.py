@@ -13,7 +13,6 @@ from acgs_deploy.settings import SECRET_FIELDS, StackSettings
 __all__ = ["MODE_FILE", "last_demo", "last_settings", "last_topology", "remember"]
 
 MODE_FILE = "deploy.json"
-HA_COUNT_KEYS = ("prometheus_replicas", "alertmanager_replicas", "prometheus_shards")
 
 
 def _read(settings: StackSettings) -> dict[str, Any]:
@@ -41,9 +40,6 @@ def last_settings(settings: StackSettings) -> StackSettings | None:
     saved = _read(settings).get("settings")
     if not isinstance(saved, dict):
         return None
-    if saved.get("topology", "single") == "single":
-        # Recorded with their defaults, but refused with topology single if given.
-        saved = {k: v for k, v in saved.items() if k not in HA_COUNT_KEYS}
     try:
         return StackSettings(**{**saved, "state_dir": settings.state_dir})
     except ValueError:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ __all__ = [
     "compose_topology",
     "grafana_environment",
     "local_topology",
+    "receivers_context",
     "render",
     "web_config",
 ]
@@ -198,26 +199,11 @@ def render(
     Files are 0600 (several hold passwords) in 0700 directories.
     """
     live_dir = settings.layout.config_dir if live_dir is None else live_dir
-    receivers = {
-        "email_to": secrets.receiver("alert_email_to"),
-        "smtp_smarthost": secrets.receiver("smtp_smarthost"),
-        "smtp_from": secrets.receiver("smtp_from"),
-        "smtp_username": secrets.receiver("smtp_username"),
-        "smtp_password": secrets.receiver("smtp_password"),
-        "slack_webhook_url": secrets.receiver("slack_webhook_url"),
-        "slack_channel": secrets.receiver("slack_channel"),
-        "pagerduty_routing_key": secrets.receiver("pagerduty_routing_key"),
-    }
-    if receivers["email_to"] and not (receivers["smtp_smarthost"] and receivers["smtp_from"]):
-        raise RenderError(
-            "alert_email_to is set but smtp_smarthost or smtp_from is not: set both "
-            "(ACGS_SMTP_SMARTHOST, ACGS_SMTP_FROM) or unset ACGS_ALERT_EMAIL_TO"
-        )
     context: dict[str, Any] = {
         "settings": settings,
         "secrets": secrets,
         "topology": topology,
-        "receivers": receivers,
+        "receivers": receivers_context(secrets.receiver),
         "auth": {"username": secrets.prometheus_username, "password": secrets.prometheus_password},
         "tls": {"ca_file": topology.ca_cert},
         "self_jobs": _self_jobs(topology),
@@ -297,6 +283,31 @@ def render_ha(
         _write(out_dir / "alertmanager-cluster.yml", cluster),
         _write(out_dir / query.config_file, config),
     ]
+
+
+# The receiver names configs/alertmanager.yml.j2 uses, and the setting each comes from.
+RECEIVER_FIELDS = {
+    "email_to": "alert_email_to",
+    "smtp_smarthost": "smtp_smarthost",
+    "smtp_from": "smtp_from",
+    "smtp_username": "smtp_username",
+    "smtp_password": "smtp_password",
+    "slack_webhook_url": "slack_webhook_url",
+    "slack_channel": "slack_channel",
+    "pagerduty_routing_key": "pagerduty_routing_key",
+}
+
+
+def receivers_context(value: Callable[[str], str | None]) -> dict[str, str | None]:
+    """The ``receivers`` of configs/alertmanager.yml.j2: each from `value(setting name)`
+    (monitoring.env for the local targets; references to a Secret for kubernetes)."""
+    receivers = {name: value(setting) for name, setting in RECEIVER_FIELDS.items()}
+    if receivers["email_to"] and not (receivers["smtp_smarthost"] and receivers["smtp_from"]):
+        raise RenderError(
+            "alert_email_to is set but smtp_smarthost or smtp_from is not: set both "
+            "(ACGS_SMTP_SMARTHOST, ACGS_SMTP_FROM) or unset ACGS_ALERT_EMAIL_TO"
+        )
+    return receivers
 
 
 def web_config(username: str, password_hash: str, cert_file: str, key_file: str) -> str:

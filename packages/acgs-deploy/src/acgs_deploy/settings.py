@@ -255,10 +255,15 @@ class StackSettings(BaseSettings):
     @model_validator(mode="after")
     def _topology_keys(self) -> StackSettings:
         if self.topology == "single":
-            given = sorted(
-                self.model_fields_set
-                & {"prometheus_replicas", "alertmanager_replicas", "prometheus_shards"}
-            )
+            # Keys set to other than their default: a full dump of single settings (the last
+            # deploy's, in deploy.json) holds the defaults and must load back.
+            counts = ("prometheus_replicas", "alertmanager_replicas", "prometheus_shards")
+            given = [
+                key
+                for key in counts
+                if key in self.model_fields_set
+                and getattr(self, key) != type(self).model_fields[key].default
+            ]
             if given:
                 raise ValueError(
                     f"{', '.join(given)} apply only to topology ha: set topology: ha "

@@ -37,12 +37,13 @@ from urllib.parse import parse_qs
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from prometheus_client import REGISTRY, CollectorRegistry
-from prometheus_client.exposition import choose_encoder, gzip_accepted
+from prometheus_client.exposition import gzip_accepted
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 
 from acgs_metrics.multiprocess import check_multiprocess_dir, scrape_registry
+from acgs_metrics.rendering import choose_renderer
 from acgs_metrics.schema import encodable
 
 if TYPE_CHECKING:
@@ -81,17 +82,19 @@ CONNECTION_TIMEOUT_S = 30.0
 def render(registry: Collector = REGISTRY, accept: str | None = None) -> tuple[bytes, str]:
     """The registry's samples in the format ``accept`` asks for: (body, content type).
 
+    The bytes are prometheus_client's, rendered faster (:mod:`acgs_metrics.rendering`).
+
     A sample with a label value that is not UTF-8 (an unpaired surrogate) cannot be encoded
     and takes the whole page with it. The guard of :mod:`acgs_metrics.instruments` never
     writes one, but a metric made with prometheus_client directly can, and so can a
     multiprocess file written without the guard: then, and only then, the page is rendered
     again without those samples, and the first drop of each metric is logged.
     """
-    encoder, content_type = choose_encoder(accept or "")
+    renderer, content_type = choose_renderer(accept or "")
     try:
-        return encoder(registry), content_type
+        return renderer(registry), content_type
     except UnicodeEncodeError:
-        return encoder(_Utf8Only(registry)), content_type
+        return renderer(_Utf8Only(registry)), content_type
 
 
 class _Utf8Only:

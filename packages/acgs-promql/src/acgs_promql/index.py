@@ -1,12 +1,17 @@
 """What is known about each metric name, and which source knows it.
 
-Sources, first one wins: the ACGS catalog (:mod:`acgs_metrics`; a histogram is its
-``_bucket``/``_sum``/``_count`` series, a counter or histogram also has ``_created``), the
-packaged exporter lists (``data/known_metrics/<exporter>.txt``, one ``family type`` line
-each, written by ``scripts/scrape_known_metrics.py``), and the series recording rules write
-(:class:`RecordedSeries`: name, expression, static labels). A recorded series' labels follow
-its recording expression (:meth:`MetricIndex.selector_labels`) and its sources are the
-scraped metrics under it (:meth:`MetricIndex.base_metrics`).
+Sources, first one wins (:class:`~acgs_promql.sources.base.Source` has the order): the ACGS
+catalog (:mod:`acgs_metrics`; a histogram is its ``_bucket``/``_sum``/``_count`` series, a
+counter or histogram also has ``_created``), the series recording rules write
+(:class:`RecordedSeries`: name, expression, static labels), the packaged exporter lists
+(``data/known_metrics/<exporter>.txt``, one ``family type`` line each, written by scripts
+from the real exporters), then any :class:`~acgs_promql.sources.base.MetricSource` given
+(metric definitions in service code, a live Prometheus), and last the naming conventions,
+which only guess a type (:meth:`MetricIndex.typed`). A metric that service code or a live
+Prometheus defines differently from the catalog is theirs: the catalog's schema is not
+applied to it. A recorded series' labels follow its recording expression
+(:meth:`MetricIndex.selector_labels`) and its sources are the scraped metrics under it
+(:meth:`MetricIndex.base_metrics`).
 
 The index is authoritative for the ``acgs_`` (catalog) and ``acgs:`` (recording rules)
 namespaces; exporter lists may miss a version's or a collector's metrics.
@@ -19,7 +24,7 @@ linter): a file that cannot be read or is not YAML is a ``rules/load`` finding.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -33,6 +38,8 @@ from acgs_promql.expression import Expression, Role
 from acgs_promql.findings import Finding, Severity
 from acgs_promql.labels import LabelSet, merge_label_sets, output_labels
 from acgs_promql.limits import DEFAULT_MAX_FILE_SIZE, too_large
+from acgs_promql.sources.base import ORDER, MetricFamily, MetricSource, Source
+from acgs_promql.sources.conventions import guess
 from acgs_promql.tree import VectorSelector
 
 __all__ = [
@@ -49,7 +56,7 @@ __all__ = [
     "read_recorded_series",
 ]
 
-RECORDED = "recording rule"  # MetricInfo.source of a recorded series
+RECORDED = Source.RECORDED  # MetricInfo.source of a recorded series
 RULES_LOAD = "rules/load"  # check name of a rule file read_recorded_series could not read
 # Namespaces whose every name the index knows: an unknown one is a mistake.
 AUTHORITATIVE_PREFIXES = {"acgs_": "the ACGS catalog", "acgs:": "the recording rules"}
@@ -64,21 +71,33 @@ EXPORTER_PREFIXES = {
     "pg_": "the postgres exporter",
 }
 MAX_RECORDING_DEPTH = 10  # recorded series read from recorded series, at most
+# Types whose series carry _created in prometheus_client (and so in the catalog).
+_WITH_CREATED = frozenset({"counter", "histogram", "summary"})
+_SUGGESTION_CUTOFF = 0.85
 
 
 @dataclass(frozen=True)
 class MetricInfo:
     name: str
     type: str  # counter, gauge, histogram, summary, untyped, unknown
-    source: str  # "catalog", an exporter list name, or RECORDED
+    source: Source
     labels: frozenset[str] | None = None  # None: not known
     spec: MetricSpec | None = None
     family: str | None = None  # the family for _bucket/_sum/_count series
+    where: str = ""  # the exporter list, file:line or URL the source found it at
+    native_histogram: bool = False  # a histogram family read by its plain name
 
     @property
-    def native_histogram(self) -> bool:
-        """A histogram family outside the catalog: its plain name reads a native histogram."""
-        return self.type == "histogram" and self.spec is None
+    def origin(self) -> str:
+        """Which source said so, for messages: ``service code app/metrics.py:12``."""
+        if self.source is Source.CATALOG:
+            return self.source.value
+        return f"{self.source.value} {self.where}".rstrip()
+
+    @property
+    def guessed(self) -> bool:
+        """Only the name's suffix says so: checks relying on it report a warning at most."""
+        return self.source is Source.CONVENTION
 
 
 @dataclass(frozen=True, eq=False)
@@ -113,59 +132,118 @@ def _namespace(name: str) -> str:
     return name[:cut]
 
 
-class MetricIndex:
-    """Looks up any series name: catalog first, then exporter lists, then recording rules."""
+def _series(family: MetricFamily, source: Source, spec: MetricSpec | None) -> Iterator[MetricInfo]:
+    """The series names a family exposes, each with what its samples behave like."""
+    name, kind, labels, where = family.name, family.type, family.labels, family.where
 
-    def __init__(self, catalog: Catalog = CATALOG, recorded: Iterable[RecordedSeries] = ()) -> None:
+    def info(series: str, sample_type: str, extra: str | None = None) -> MetricInfo:
+        with_extra = labels | {extra} if labels is not None and extra else labels
+        return MetricInfo(series, sample_type, source, with_extra, spec, name, where)
+
+    if kind in ("histogram", "summary"):
+        yield info(name + "_sum", "counter")
+        yield info(name + "_count", "counter")
+    if kind == "histogram":
+        yield info(name + "_bucket", "counter", "le")
+        if family.native_histogram:
+            yield MetricInfo(name, kind, source, labels, spec, name, where, native_histogram=True)
+    elif kind == "summary" and source is not Source.CODE:  # prometheus_client: no quantiles
+        yield MetricInfo(name, kind, source, labels and labels | {"quantile"}, spec, None, where)
+    elif kind == "info":
+        yield info(name if name.endswith("_info") else name + "_info", "gauge")
+    elif kind not in ("histogram", "summary"):
+        yield MetricInfo(
+            name, "gauge" if kind == "stateset" else kind, source, labels, spec, None, where
+        )
+    if kind in _WITH_CREATED and source in (Source.CATALOG, Source.CODE):
+        yield info(name.removesuffix("_total") + "_created", "gauge")
+
+
+def _catalog_families(catalog: Catalog) -> Iterator[tuple[MetricFamily, MetricSpec]]:
+    for spec in catalog:
+        yield MetricFamily(spec.name, spec.type.value, frozenset(spec.label_names)), spec
+
+
+def _exporter_families() -> Iterator[MetricFamily]:
+    for exporter, families in known_lists().items():
+        for name, kind in families.items():
+            yield MetricFamily(name, kind, None, exporter, native_histogram=kind == "histogram")
+
+
+def _not_the_catalogs(spec: MetricSpec, family: MetricFamily, source: Source) -> bool:
+    """Service code or a live Prometheus defines this catalog name otherwise: another type,
+    or (code, which names every label) other labels."""
+    if family.type != spec.type.value:
+        return True
+    return (
+        source is Source.CODE
+        and family.labels is not None
+        and (family.labels != frozenset(spec.label_names))
+    )
+
+
+class MetricIndex:
+    """Looks up any series name: catalog, recorded series, exporter lists, then ``sources``
+    (each asked once, with the names in ``wanted``) in :class:`Source` order."""
+
+    def __init__(
+        self,
+        catalog: Catalog = CATALOG,
+        recorded: Iterable[RecordedSeries] = (),
+        sources: Sequence[MetricSource] = (),
+        wanted: Collection[str] = (),
+    ) -> None:
+        ranked = sorted(sources, key=lambda source: ORDER.index(source.kind))
+        self.asked = frozenset(source.kind for source in ranked)  # the sources beyond the lists
+        found = [(source.kind, list(source.families(wanted))) for source in ranked]
+        foreign = {
+            f.name: (f, kind)
+            for kind, families in reversed(found)
+            if kind in (Source.CODE, Source.LIVE)
+            for f in families
+        }
         self.infos: dict[str, MetricInfo] = {}
-        for source, families in known_lists().items():
-            for family, kind in families.items():
-                self._add_family(family, kind, source, None, None)
-        for spec in catalog:
-            labels = frozenset(spec.label_names)
-            self._add_family(spec.name, spec.type.value, "catalog", labels, spec)
+        for family, spec in _catalog_families(catalog):
+            other = foreign.get(family.name)
+            if other is None or not _not_the_catalogs(spec, *other):
+                self._add(_series(family, Source.CATALOG, spec))
         self._recorders: dict[str, list[RecordedSeries]] = {}
         for series in recorded:
             self._recorders.setdefault(series.name, []).append(series)
             self.infos.setdefault(series.name, MetricInfo(series.name, "unknown", RECORDED))
+        for exporter_family in _exporter_families():
+            self._add(_series(exporter_family, Source.EXPORTER, None))
+        for kind, families in found:
+            for family in families:
+                self._add(_series(family, kind, None))
         self._labels: dict[str, LabelSet | None] = {}
         self._bases: dict[str, frozenset[str]] = {}
         self._suggestions: dict[str, str | None] = {}
-        self._by_namespace: dict[str, list[str]] | None = None
+        self._by_namespace: dict[str, dict[int, list[str]]] | None = None
 
-    def _add_family(
-        self,
-        family: str,
-        kind: str,
-        source: str,
-        labels: frozenset[str] | None,
-        spec: MetricSpec | None,
-    ) -> None:
-        self.infos[family] = MetricInfo(family, kind, source, labels, spec, family)
-        if kind in ("histogram", "summary"):
-            for suffix in ("_sum", "_count"):
-                self.infos[family + suffix] = MetricInfo(
-                    family + suffix, "counter", source, labels, spec, family
-                )
-        if kind == "histogram":
-            bucket_labels = labels | {"le"} if labels is not None else None
-            self.infos[family + "_bucket"] = MetricInfo(
-                family + "_bucket", "counter", source, bucket_labels, spec, family
-            )
-            if spec is not None:  # classic histograms have no plain series
-                del self.infos[family]
-        if kind == "summary" and labels is not None:
-            self.infos[family] = MetricInfo(family, "gauge", source, labels | {"quantile"}, spec)
-        if kind in ("counter", "histogram") and spec is not None:
-            created = family.removesuffix("_total") + "_created"
-            self.infos[created] = MetricInfo(created, "gauge", source, labels, spec, family)
+    def _add(self, infos: Iterable[MetricInfo]) -> None:
+        for info in infos:
+            self.infos.setdefault(info.name, info)
 
     def get(self, name: str) -> MetricInfo | None:
+        """What a source knows of ``name`` (None: no source knows it)."""
         return self.infos.get(name)
 
-    def is_counter(self, name: str) -> bool | None:
-        """True/False when the type is known; None when it is not."""
+    def typed(self, name: str) -> MetricInfo | None:
+        """Like :meth:`get`, else a type guessed from the name's suffix (source
+        :attr:`Source.CONVENTION`); None when not even the name says anything."""
         info = self.infos.get(name)
+        if info is not None:
+            return info
+        guessed = guess(name)
+        if guessed is None:
+            return None
+        where = f"(the {guessed.suffix} suffix)"
+        return MetricInfo(name, guessed.type, Source.CONVENTION, None, None, guessed.family, where)
+
+    def is_counter(self, name: str) -> bool | None:
+        """True/False when the type is known or guessed; None when it is not."""
+        info = self.typed(name)
         if info is None or info.type in ("unknown", "untyped"):
             return None
         return info.type == "counter"
@@ -211,14 +289,28 @@ class MetricIndex:
         return self._bases[name]
 
     def suggestion(self, name: str) -> str | None:
-        """A known name close to ``name`` (a typo's fix), from its own namespace only."""
+        """A known name close to ``name`` (a typo's fix), from its own namespace only, and
+        only among names of a length that could reach the cutoff (difflib's ratio is
+        ``2 * matches / (len(a) + len(b))``): one bucket lookup instead of a scan."""
         if name not in self._suggestions:
             if self._by_namespace is None:
                 self._by_namespace = {}
                 for known in self.infos:
-                    self._by_namespace.setdefault(_namespace(known), []).append(known)
-            candidates = self._by_namespace.get(_namespace(name), [])
-            close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.85)
+                    lengths = self._by_namespace.setdefault(_namespace(known), {})
+                    lengths.setdefault(len(known), []).append(known)
+            lengths = self._by_namespace.get(_namespace(name), {})
+            size = len(name)
+            low, high = (
+                size * _SUGGESTION_CUTOFF / (2 - _SUGGESTION_CUTOFF),
+                size * (2 - _SUGGESTION_CUTOFF) / _SUGGESTION_CUTOFF,
+            )
+            candidates = [
+                known
+                for length, names in lengths.items()
+                if low <= length <= high
+                for known in names
+            ]
+            close = difflib.get_close_matches(name, candidates, n=1, cutoff=_SUGGESTION_CUTOFF)
             self._suggestions[name] = close[0] if close else None
         return self._suggestions[name]
 

@@ -8,8 +8,8 @@ labels), so recorded series' labels and sources come from one place.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from acgs_promql.analysis import Analysis
@@ -19,11 +19,19 @@ from acgs_promql.findings import Finding, Severity
 from acgs_promql.index import MAX_RECORDING_DEPTH, MetricIndex, RecordedSeries
 from acgs_promql.labels import LabelSet, output_labels
 from acgs_promql.lexer import PromQLError
+from acgs_promql.live.backtest import AlertBacktest
+from acgs_promql.live.view import LiveView
+from acgs_promql.settings import DECLARE_HINT
+from acgs_promql.sources.base import MetricSource
 from acgs_promql.tree import Expr, VectorSelector
 from acgs_rules.alertmanager import AlertmanagerConfig
 from acgs_rules.loader import Loaded, all_rules
 from acgs_rules.model import Rule
 from acgs_rules.settings import LintSettings
+
+DEFAULT_INTERVALS_SAID = (
+    "the default interval: pass --prometheus-config or --prometheus for your real ones"
+)
 
 
 @dataclass
@@ -32,6 +40,13 @@ class LintContext:
     settings: LintSettings
     alertmanager: AlertmanagerConfig | None = None
     repo_root: Path = field(default_factory=Path.cwd)
+    # More sources of metric types and labels: service code, a live Prometheus.
+    sources: Sequence[MetricSource] = ()
+    # Where the scrape/evaluation intervals come from ("": the ACGS defaults).
+    intervals_origin: str = ""
+    live: LiveView | None = None  # --prometheus: set by use_live before the checks run
+    backtests: dict[tuple[str, int], AlertBacktest] = field(default_factory=dict)
+    backtest_max_fires: int = 5  # alert/backtest warns above this many fires
     index: MetricIndex = field(init=False)
     options: CheckOptions = field(init=False)  # for the PromQL checks
     _expressions: dict[int, Expression] = field(init=False, default_factory=dict)
@@ -50,14 +65,29 @@ class LintContext:
             if not rule.is_alert:
                 self._recorders.setdefault(rule.name, []).append(rule)
                 recorded.append(RecordedSeries(rule.name, self.expression(rule), rule.labels))
-        self.index = MetricIndex(recorded=recorded)
+        self.index = MetricIndex(recorded=recorded, sources=self.sources, wanted=self.read_names())
         self.options = CheckOptions(
             target_labels=frozenset(self.settings.target_labels),
             extra_metrics=self.settings.extra_metrics,
-            declare_hint="list it (a regex) in extra_metrics in the settings",
+            declare_hint=DECLARE_HINT,
             min_prometheus_version=self.settings.min_prometheus_version,
             sample_interval=self.sample_spacing,
+            interval_origin=self.interval_origin,
         )
+
+    def use_live(self, live: LiveView) -> None:
+        """Let the checks see the live Prometheus (series, label values, scrape intervals)."""
+        self.live = live
+        self.options = replace(self.options, live=live)
+
+    def read_names(self) -> frozenset[str]:
+        """Every metric name the rules read (what a live source needs to look up)."""
+        names: set[str] = set()
+        for rule in self.rules():
+            analysis = self.analysis(rule)
+            if analysis is not None:
+                names |= analysis.metric_names
+        return frozenset(names)
 
     def rules(self) -> Iterator[Rule]:
         return all_rules(self.loaded.rule_files)
@@ -186,7 +216,23 @@ class LintContext:
             return job
         if selector.name is None:
             return self.settings.scrape_interval
-        return self.settings.scrape_interval_for(selector.name)
+        live = self.live.scrape_interval(selector.name) if self.live is not None else None
+        return live if live is not None else self.settings.scrape_interval_for(selector.name)
+
+    def interval_origin(self, selector: VectorSelector) -> str:
+        """Where :meth:`sample_spacing` found a selector's interval, said in findings."""
+        if selector.name is not None and self.recording_rules(selector.name):
+            return "its recording group's interval"
+        live = self.live
+        name = selector.name
+        if (
+            name is not None
+            and live is not None
+            and self._job_interval(selector) is None
+            and live.scrape_interval(name) is not None
+        ):
+            return f"its targets' scrape interval in {live.url}"
+        return f"from {self.intervals_origin}" if self.intervals_origin else DEFAULT_INTERVALS_SAID
 
     def file_finding(
         self, path: str, line: int, check: str, message: str, severity: Severity = Severity.ERROR

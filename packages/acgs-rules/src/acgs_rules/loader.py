@@ -24,7 +24,13 @@ from acgs_promql.limits import DEFAULT_MAX_FILE_SIZE, gc_paused, too_large
 from acgs_rules.model import AlertTest, Group, Rule, RuleFile, TestFile
 
 YAML_SUFFIXES = (".yml", ".yaml")
-SETTINGS_NAMES = ("acgs-rules.yml", "acgs-rules.yaml", ".acgs-rules.yml")
+SETTINGS_NAMES = (
+    "acgs-lint.yml",
+    "acgs-lint.yaml",
+    "acgs-rules.yml",
+    "acgs-rules.yaml",
+    ".acgs-rules.yml",
+)
 _DISABLE = re.compile(r"#\s*acgs-rules\s+(file-)?disable\s*=\s*([\w/,\s-]+)")
 GROUP_FIELDS = {"name", "interval", "rules", "limit", "query_offset", "labels"}
 RULE_FIELDS = {"record", "alert", "expr", "for", "keep_firing_for", "labels", "annotations"}
@@ -40,12 +46,33 @@ class Loaded:
     rule_files: list[RuleFile] = field(default_factory=list)
     test_files: list[TestFile] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    # Files found in a directory walk that are not rule files, manifests or test files.
+    skipped: list[str] = field(default_factory=list)
 
 
 # Top-level keys of a Prometheus server config (it has `rule_files` too, like a test file).
 _PROMETHEUS_CONFIG_KEYS = frozenset(
     {"global", "scrape_configs", "alerting", "remote_write", "remote_read", "storage"}
 )
+
+
+def _lintable(top: dict[str, yaml.Node]) -> bool:
+    """A rule file (top-level ``groups``), a PrometheusRule manifest or a promtool test file."""
+    if "groups" in top or "tests" in top:
+        return True
+    kind = getattr(top.get("kind"), "value", None)
+    return kind == "PrometheusRule" or ("rule_files" in top and _foreign(top) is None)
+
+
+def _keys(document: yaml.Node) -> dict[str, yaml.Node]:
+    """A document's top-level string keys, without judging them (none: not a mapping)."""
+    if not isinstance(document, yaml.MappingNode):
+        return {}
+    return {k.value: v for k, v in document.value if isinstance(k, yaml.ScalarNode)}
+
+
+# A walked file that is not YAML is reported only if it looks like it meant to be rules.
+_LOOKS_LIKE_RULES = re.compile(r"^(groups:|kind:\s*PrometheusRule)", re.MULTILINE)
 
 
 def _foreign(top: dict[str, yaml.Node]) -> str | None:
@@ -201,13 +228,19 @@ def _disabled_ranges(text: str) -> tuple[frozenset[str], list[tuple[int, frozens
     return frozenset(file_wide), per_line
 
 
-def _documents(path: Path, loaded: Loaded) -> tuple[str, list[yaml.Node]] | None:
-    """The file's text and YAML documents; None (and a ``yaml/syntax`` finding) if unreadable."""
+def _documents(
+    path: Path, loaded: Loaded, walked: bool = False
+) -> tuple[str, list[yaml.Node]] | None:
+    """The file's text and YAML documents; None (and a ``yaml/syntax`` finding) if unreadable.
+    A walked file that cannot be read and does not look like rules is skipped instead."""
     name = str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        loaded.findings.append(Finding(name, 0, "yaml/syntax", Severity.ERROR, str(error)))
+        if walked:
+            loaded.skipped.append(name)
+        else:
+            loaded.findings.append(Finding(name, 0, "yaml/syntax", Severity.ERROR, str(error)))
         return None
     try:
         return text, [d for d in yaml.compose_all(text, Loader=_LOADER) if d is not None]
@@ -218,14 +251,19 @@ def _documents(path: Path, loaded: Loaded) -> tuple[str, list[yaml.Node]] | None
         message = f"invalid YAML: {problem}"
     except RecursionError:
         line, message = 0, "invalid YAML: nested too deeply"
+    if walked and not _LOOKS_LIKE_RULES.search(text):
+        loaded.skipped.append(name)  # a Helm template, some other tool's YAML
+        return None
     loaded.findings.append(Finding(name, line, "yaml/syntax", Severity.ERROR, message))
     return None
 
 
 def load_file(path: Path, loaded: Loaded, *, walked: bool = False) -> None:
     """Read one file; documents that are other configs are skipped (a warning when the file
-    was named explicitly and holds nothing to lint)."""
-    read = _documents(path, loaded)
+    was named explicitly and holds nothing to lint). In a directory walk only rule files,
+    PrometheusRule manifests and test files are read: the rest is listed in
+    ``loaded.skipped``."""
+    read = _documents(path, loaded, walked)
     if read is None:
         return
     text, documents = read
@@ -236,6 +274,9 @@ def load_file(path: Path, loaded: Loaded, *, walked: bool = False) -> None:
     skipped: list[str] = []
     used = 0
     for document in documents:
+        if walked and not _lintable(_keys(document)):
+            skipped.append("not a rule file")
+            continue
         top = (
             reader.mapping(document, "the document")
             if isinstance(document, yaml.MappingNode)
@@ -261,6 +302,8 @@ def load_file(path: Path, loaded: Loaded, *, walked: bool = False) -> None:
         rule_file = _read_rule_document(document, top, reader, silencing, lines)
         if rule_file is not None:
             loaded.rule_files.append(rule_file)
+    if skipped and not used and walked:
+        loaded.skipped.append(name)
     if skipped and not used and not walked:
         loaded.findings.append(
             Finding(
@@ -464,13 +507,18 @@ def _expr_first_line(node: yaml.Node) -> int:
     return line
 
 
+def _scalar(value: Any) -> str:
+    """A scalar's text; not the text of a nested value (an alias bomb is 9**9 items long)."""
+    return str(value) if isinstance(value, str | int | float | bool) else "<not a scalar>"
+
+
 def _read_test_file(path: Path, top: dict[str, yaml.Node], reader: _Reader) -> TestFile | None:
     data = {k: _plain(v) for k, v in top.items()}
     rule_files = data.get("rule_files") or []
-    if not isinstance(rule_files, list):
-        reader.problem(top.get("rule_files"), "test file: 'rule_files' must be a list")
+    if not isinstance(rule_files, list) or not all(isinstance(f, str) for f in rule_files):
+        reader.problem(top.get("rule_files"), "test file: 'rule_files' must be a list of paths")
         return None
-    test = TestFile(path, [str(f) for f in rule_files])
+    test = TestFile(path, rule_files)
     tests = top.get("tests")
     if not isinstance(tests, yaml.SequenceNode):
         reader.problem(tests, "test file: 'tests' must be a list")
@@ -503,14 +551,14 @@ def _read_test_file(path: Path, top: dict[str, yaml.Node], reader: _Reader) -> T
                 )
                 continue
             labels = [
-                {str(k): str(v) for k, v in (e.get("exp_labels") or {}).items()}
+                {_scalar(k): _scalar(v) for k, v in (e.get("exp_labels") or {}).items()}
                 for e in expected
                 if isinstance(e, dict)
             ]
             test.alert_tests.append(
                 AlertTest(
                     plain["alertname"],
-                    str(plain.get("eval_time", "")),
+                    _scalar(plain.get("eval_time", "")),
                     bool(expected),
                     labels,
                     entry.start_mark.line + 1,

@@ -1,6 +1,8 @@
 """Linter settings in one place, with defaults that match the ACGS stack.
 
-A settings file is YAML with any of these fields (durations as ``15s``, ``1m``)::
+The file is the one both linters read (``acgs-lint.yml``, see :mod:`acgs_promql.settings`):
+the shared fields at the top plus the ``rules:`` section; these fields may also stand at the
+top level (the older ``acgs-rules.yml`` form). Any of these (durations as ``15s``, ``1m``)::
 
     required_labels: [severity]
     required_annotations: [summary, description, runbook_url]
@@ -16,6 +18,7 @@ A settings file is YAML with any of these fields (durations as ``15s``, ``1m``):
     detection_targets: {critical: 30s, warning: 10m, info: 1h}
     target_labels: [job, instance]    # labels every scraped series carries
     extra_metrics: ["myapp_.*"]       # more metric names to accept (regexes)
+    source: [service/]                # Python service code defining metrics (--source)
     min_prometheus_version: "2.42"    # oldest Prometheus the rules must run on
     alertmanager_config: path/to/alertmanager.yml
     runbook_base_url: https://github.com/acgs/acgs-monitoring/blob/main/
@@ -34,7 +37,6 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -48,6 +50,7 @@ from pydantic import (
 from acgs_promql.durations import parse_duration
 from acgs_promql.findings import Severity
 from acgs_promql.limits import DEFAULT_MAX_FILE_SIZE, parse_size
+from acgs_promql.settings import SettingsFileError, read_section
 
 
 def _seconds(value: Any) -> Any:
@@ -94,6 +97,7 @@ class LintSettings(BaseModel):
     detection_targets: dict[str, Seconds] = {"critical": 30.0, "warning": 600.0, "info": 3600.0}
     target_labels: tuple[str, ...] = ("job", "instance")
     extra_metrics: tuple[str, ...] = ()  # regexes of metric names to accept as known
+    source: tuple[Path, ...] = ()  # service code whose metric definitions the index reads
     min_prometheus_version: str = "2.42"
     alertmanager_config: Path | None = None
     runbook_base_url: str = "https://github.com/acgs/acgs-monitoring/blob/main/"
@@ -146,14 +150,9 @@ class LintSettings(BaseModel):
         """The settings in a YAML file; with ``check_names``, names of checks in
         ``disabled_checks`` and ``severity_overrides`` must be among them."""
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as error:
-            raise SettingsError(f"{path}: cannot read settings: {error}") from None
-        if not isinstance(data, dict):
-            raise SettingsError(f"{path}: settings must be a mapping of field: value")
-        for key in ("alertmanager_config", "repo_root"):
-            if isinstance(data.get(key), str):
-                data[key] = str((path.parent / data[key]).resolve())
+            data = read_section(path, "rules", own_top_level=True)
+        except SettingsFileError as error:
+            raise SettingsError(str(error)) from None
         try:
             return cls.model_validate(data, context={"check_names": check_names})
         except ValidationError as error:

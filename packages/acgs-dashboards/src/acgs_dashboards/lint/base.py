@@ -10,7 +10,7 @@ into :class:`~acgs_promql.findings.Finding` objects, as the rule linter's (file,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from acgs_dashboards.model import Dashboard, Panel, Target, Variable
@@ -18,6 +18,7 @@ from acgs_promql.checks.base import CheckOptions
 from acgs_promql.findings import Severity
 from acgs_promql.index import MetricIndex, RecordedSeries
 from acgs_promql.limits import DEFAULT_MAX_FILE_SIZE
+from acgs_promql.sources.base import MetricSource
 
 __all__ = ["DEFAULT_DATASOURCE_UIDS", "Check", "Context", "Issue", "LintOptions"]
 
@@ -37,6 +38,12 @@ class LintOptions:
     target_labels: frozenset[str] = frozenset({"job", "instance"})
     # Checks not to run (``--disable CHECK``), as in the rule linter.
     disabled_checks: frozenset[str] = frozenset()
+    # Check name -> the severity its findings get (``severity_overrides`` in the settings).
+    severity_overrides: Mapping[str, Severity] = field(default_factory=dict)
+    # Regexes of metric names to accept as known (``extra_metrics``), as the rule linter.
+    extra_metrics: tuple[str, ...] = ()
+    # More sources of metric types and labels: service code (``--source``), a live Prometheus.
+    sources: tuple[MetricSource, ...] = ()
     # Larger files are refused unread (``--max-file-size``): a dashboard file's parsed form
     # takes 10-20 times its size in memory.
     max_file_size: int = DEFAULT_MAX_FILE_SIZE

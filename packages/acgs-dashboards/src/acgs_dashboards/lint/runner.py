@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from acgs_dashboards.lint.base import Check, Context, Issue, LintOptions
-from acgs_dashboards.lint.queries import PLACEHOLDER
+from acgs_dashboards.lint.queries import PLACEHOLDER, dashboard_queries
 from acgs_dashboards.model import (
     Dashboard,
     DashboardLoadError,
@@ -18,6 +18,8 @@ from acgs_promql.checks.base import CheckOptions
 from acgs_promql.findings import Finding, Severity
 from acgs_promql.index import MetricIndex
 from acgs_promql.limits import too_large
+from acgs_promql.live.source import LiveSource
+from acgs_promql.settings import DECLARE_HINT
 
 __all__ = [
     "LOAD_CHECK",
@@ -155,15 +157,43 @@ def lint_dashboards(
     options = options or LintOptions()
     promql = CheckOptions(
         target_labels=options.target_labels,
-        declare_hint="silence it in the panel: acgs-dashboards disable=promql/unknown-metric",
+        extra_metrics=options.extra_metrics,
+        declare_hint=DECLARE_HINT,
         placeholder=PLACEHOLDER,
     )
-    ctx = Context(options, MetricIndex(recorded=options.recorded), promql)
+    live = next((s for s in options.sources if isinstance(s, LiveSource)), None)
+    if live is None:
+        ctx = Context(
+            options, MetricIndex(recorded=options.recorded, sources=options.sources), promql
+        )
+    else:
+        # A live source looks up only the names the queries read: read them first (the
+        # queries are parsed once, kept in the context's cache).
+        plain = Context(options, MetricIndex(recorded=options.recorded), promql)
+        wanted = _read_names(dashboards, plain)
+        index = MetricIndex(recorded=options.recorded, sources=options.sources, wanted=wanted)
+        ctx = Context(options, index, replace(promql, live=live.view), cache=plain.cache)
     findings: list[Finding] = []
     for check in checks if checks is not None else CHECKS:
         if check.name not in options.disabled_checks:
             findings.extend(_run(check, dashboards, ctx))
+    findings = [_overridden(f, options) for f in findings]
     return sorted(set(findings), key=lambda f: (f.path, f.line, f.check, f.message))
+
+
+def _read_names(dashboards: Sequence[Dashboard], ctx: Context) -> frozenset[str]:
+    names: set[str] = set()
+    for dashboard in dashboards:
+        for query in dashboard_queries(dashboard, ctx):
+            analysis = query.expression.analysis
+            if analysis is not None:
+                names |= {n for n in analysis.metric_names if PLACEHOLDER not in n}
+    return frozenset(names)
+
+
+def _overridden(finding: Finding, options: LintOptions) -> Finding:
+    severity = options.severity_overrides.get(finding.check)
+    return finding if severity is None else replace(finding, severity=severity)
 
 
 def lint_paths(

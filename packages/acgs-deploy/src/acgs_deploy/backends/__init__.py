@@ -12,6 +12,7 @@ from rich.console import Console
 
 from acgs_deploy.backends.base import Backend, DeployOptions, Report, validate_or_discard
 from acgs_deploy.backends.compose import ComposeBackend
+from acgs_deploy.backends.kubernetes import KubernetesBackend
 from acgs_deploy.backends.local import LocalBackend
 from acgs_deploy.errors import UsageError, writing
 from acgs_deploy.lock import exclusive
@@ -24,13 +25,15 @@ BackendFactory = Callable[[StackSettings, DeployOptions | None, Console | None],
 BACKENDS: dict[str, BackendFactory] = {
     "local": LocalBackend,
     "compose": ComposeBackend,
+    "kubernetes": KubernetesBackend,
 }
 
 
 def factory(target: str) -> BackendFactory:
     """How to make the backend of `target`; an unknown target is a UsageError."""
     if target not in BACKENDS:
-        raise UsageError(f"unknown target {target!r}: use {' or '.join(BACKENDS)}")
+        *others, last = BACKENDS
+        raise UsageError(f"unknown target {target!r}: use {', '.join(others)} or {last}")
     return BACKENDS[target]
 
 

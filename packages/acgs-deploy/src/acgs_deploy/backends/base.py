@@ -41,6 +41,9 @@ class DeployOptions:
     demo: bool | None = None
     # Load fewer rules than the live configuration holds (``--allow-fewer-rules``).
     allow_fewer_rules: bool = False
+    # Render-only targets (kubernetes): where to write (``--out``), and the namespace.
+    out: Path | None = None
+    namespace: str | None = None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import re
+import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,12 @@ __all__ = ["REQUIRED_BINARIES", "LocalBackend", "log_tail"]
 # gets UNRESPONSIVE_STOP_S to stop on SIGTERM before SIGKILL: replaced well within a minute.
 UNRESPONSIVE_TRIES = 3
 UNRESPONSIVE_STOP_S = 5.0
+# Seconds a reload request may take: Prometheus answers once its old remote_write queue has
+# flushed, and a queue whose store is gone (moved, stopped) gives up only after its one-minute
+# flush deadline.
+RELOAD_REQUEST_S = 90.0
+# Seconds a component reloaded by signal gets to answer its probe again.
+RELOAD_TIMEOUT_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -192,7 +199,7 @@ class LocalBackend:
                 for c in components(self.settings, demo=self.demo, secrets=self._secrets())
                 if self.manager.running(c.name) is not None
             ]
-            reloading = [c for c in running if c.reload_path and c.config_changed(changed)]
+            reloading = [c for c in running if c.reloads and c.config_changed(changed)]
             self._reload_all(reloading, previous)
             reloaded = {c.name for c in reloading}
             report = Report(config_changed=changed)
@@ -314,7 +321,9 @@ class LocalBackend:
                 state.action = "restarted" if again else "started"
                 if component.name in replaced:
                     state.hint = "answered nothing (frozen or hung): killed and started again"
-            elif component.reload_path and component.config_changed(changed):
+            elif component.reloads and (
+                component.config_changed(changed) or (certs_changed and component.reload_signal)
+            ):
                 state.pid, state.action = pid, "reload"
             elif component.config_changed(changed) or (
                 certs_changed and component.restarts_on_new_certificates
@@ -437,9 +446,12 @@ class LocalBackend:
             done.append(component)
 
     def _reload(self, component: Component) -> None:
+        if component.reload_signal:
+            self._reload_by_signal(component)
+            return
         assert component.reload_path is not None
         try:
-            with url_endpoint(self.settings, component.url).client(30.0) as client:
+            with url_endpoint(self.settings, component.url).client(RELOAD_REQUEST_S) as client:
                 response = client.post(component.reload_path)
         except httpx.HTTPError as error:
             raise DeployError(f"{component.name}: reload request failed: {error}") from None
@@ -448,6 +460,21 @@ class LocalBackend:
                 f"{component.name} refused the reload ({response.status_code}): "
                 f"{response.text.strip()}; see {self.manager.log_file(component.name)}"
             )
+
+    def _reload_by_signal(self, component: Component) -> None:
+        """SIGUSR2 to an HAProxy master (its file passed ``haproxy -c``), then its probe."""
+        pid = self.manager.running(component.name)
+        if pid is None:
+            raise DeployError(f"{component.name} is not running: nothing to reload")
+        haproxy.reload(pid)
+        deadline = time.monotonic() + RELOAD_TIMEOUT_S
+        while not component.probe():
+            if time.monotonic() > deadline or self.manager.running(component.name) is None:
+                raise DeployError(
+                    f"{component.name} did not answer after its reload; see "
+                    f"{self.manager.log_file(component.name)}"
+                )
+            time.sleep(0.1)
 
 
 def log_tail(path: Path, lines: int = 8) -> str:

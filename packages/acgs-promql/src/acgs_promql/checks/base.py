@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 from acgs_promql.expression import Expression, Role
 from acgs_promql.findings import Severity
-from acgs_promql.index import MetricIndex
+from acgs_promql.index import MetricIndex, MetricInfo
+from acgs_promql.live.view import LiveView
 from acgs_promql.tree import Expr, VectorSelector
 from acgs_promql.walker import Visit, Walk
 
-__all__ = ["Check", "CheckOptions", "Problem", "Subject", "rate_window"]
+__all__ = ["Check", "CheckOptions", "Problem", "Subject", "rate_window", "sourced"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,10 @@ class CheckOptions:
     # Worst-case time between two samples of the series a selector reads (None: unknown,
     # and promql/range-window says nothing).
     sample_interval: Callable[[VectorSelector], float] | None = None
+    # Where that interval came from, said in the finding ("" or None: not said).
+    interval_origin: Callable[[VectorSelector], str] | None = None
+    # What a live Prometheus holds (``--prometheus``); None: the live checks say nothing.
+    live: LiveView | None = None
 
     def from_variable(self, text: str | None) -> bool:
         """True when a name or value came from a variable the caller could not know."""
@@ -116,3 +121,12 @@ class Check:
 def rate_window(role: Role) -> str:
     """The window to suggest in ``rate(x[...])``: Grafana's own for dashboard queries."""
     return "..." if role.in_rule else "$__rate_interval"
+
+
+def sourced(problem: Problem, info: MetricInfo | None) -> Problem:
+    """``problem``, saying which source the metric's type or labels came from; when only the
+    name's suffix said so (a guess), at most a warning."""
+    if info is None:
+        return problem
+    severity = Severity.WARNING if info.guessed else problem.severity
+    return replace(problem, message=f"{problem.message} [{info.origin}]", severity=severity)

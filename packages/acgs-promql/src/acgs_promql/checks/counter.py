@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from acgs_promql.checks.base import Check, Problem, Subject, rate_window
+from acgs_promql.checks.base import Check, Problem, Subject, rate_window, sourced
 from acgs_promql.expression import Role
 from acgs_promql.findings import Severity
 from acgs_promql.language import (
@@ -99,26 +99,32 @@ def _raw(visit: Visit, subject: Subject, name: str) -> Iterator[Problem]:
 
 def _selector(visit: Visit, selector: VectorSelector, subject: Subject) -> Iterator[Problem]:
     name = selector.name
-    info = subject.index.get(name) if name is not None else None
-    if name is None or (info is not None and info.native_histogram):
+    info = subject.index.typed(name) if name is not None else None
+    if name is None or info is None or info.native_histogram:
         return
     function = visit.function
     is_counter = subject.index.is_counter(name)
     if function in COUNTER_FUNCTIONS and is_counter is False:
-        kind = info.type if info else "not a counter"
-        yield Problem(
-            f"{function}() on {name}, a {kind}: {function} assumes a counter and treats every "
-            "drop as a reset; use deriv() or delta() for gauges, or the gauge as it is",
-            position=selector.pos,
+        yield sourced(
+            Problem(
+                f"{function}() on {name}, a {info.type}: {function} assumes a counter and "
+                "treats every drop as a reset; use deriv() or delta() for gauges, or the gauge "
+                "as it is",
+                position=selector.pos,
+            ),
+            info,
         )
     elif function in GAUGE_FUNCTIONS and is_counter is True:
-        yield Problem(
-            f"{function}() on counter {name} ignores counter resets; use rate() or increase()",
-            Severity.WARNING,
-            selector.pos,
+        yield sourced(
+            Problem(
+                f"{function}() on counter {name} ignores counter resets; use rate() or increase()",
+                Severity.WARNING,
+                selector.pos,
+            ),
+            info,
         )
     elif function is None and is_counter is True and not _rated(visit):
-        yield from _raw(visit, subject, name)
+        yield from (sourced(problem, info) for problem in _raw(visit, subject, name))
 
 
 def _rate_of_sum(visit: Visit, call: Call, subject: Subject) -> Iterator[Problem]:
@@ -134,12 +140,13 @@ def _rate_of_sum(visit: Visit, call: Call, subject: Subject) -> Iterator[Problem
             if not isinstance(selector, VectorSelector) or selector.name is None:
                 continue
             if use.function is None and subject.index.is_counter(selector.name):
-                yield Problem(
+                problem = Problem(
                     f"{call.func}() over a sum of counters ({selector.name}): when one series "
                     f"resets the sum drops and {call.func} sees a huge reset; take the "
                     f"{call.func} first, then sum: sum({call.func}({selector.name}[...]))",
                     position=call.pos,
                 )
+                yield sourced(problem, subject.index.typed(selector.name))
                 return
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from enum import Enum
 
-from acgs_promql.checks.base import Check, Problem, Subject, rate_window
+from acgs_promql.checks.base import Check, Problem, Subject, rate_window, sourced
 from acgs_promql.findings import Severity
 from acgs_promql.index import RECORDED, MetricIndex
 from acgs_promql.labels import output_labels
@@ -31,7 +31,7 @@ def buckets(index: MetricIndex, name: str) -> Buckets:
     """What kind of histogram data the series ``name`` holds."""
     if "_bucket" in name:
         return Buckets.CLASSIC
-    info = index.get(name)
+    info = index.typed(name)
     if info is None:
         return Buckets.UNKNOWN
     if info.source == RECORDED:
@@ -82,22 +82,25 @@ def _judge(
     classic = any(kind is Buckets.CLASSIC for _, _, kind in selectors)
     for selector, name, kind in selectors:
         raw = _function_below(selector, call) is None
+        info = index.typed(name)
         if kind is Buckets.CLASSIC and raw and _raw_buckets(index, name):
-            yield Problem(
+            problem = Problem(
                 f"histogram_quantile over raw {name}: buckets count since the process "
-                f"started; use rate({name}[{rate_window(subject.role)}])",
+                f"started, so the quantile is of all time, not of now; use "
+                f"rate({name}[{rate_window(subject.role)}])",
                 Severity.WARNING,
                 call.node.pos,
             )
+            yield sourced(problem, info)
         elif kind is Buckets.NOT and not classic:
-            info = index.get(name)
             hint = ""
             if info and info.family and index.get(f"{info.family}_bucket"):
                 hint = f"; use {info.family}_bucket"
-            yield Problem(
+            problem = Problem(
                 f"histogram_quantile over {name}, which is not a _bucket series{hint}",
                 position=call.node.pos,
             )
+            yield sourced(problem, info)
 
 
 def on_node(visit: Visit, subject: Subject) -> Iterator[Problem]:

@@ -28,11 +28,13 @@ def on_node(visit: Visit, subject: Subject) -> Iterator[Problem]:
     interval = spacing(selector)
     if visit.window >= 2 * interval:
         return
+    origin = subject.options.interval_origin
+    said = origin(selector) if origin is not None else ""
     severity = Severity.ERROR if visit.function in TWO_SAMPLE_FUNCTIONS else Severity.WARNING
     yield Problem(
         f"range [{format_duration(visit.window)}] on {selector.name} is shorter than twice its "
-        f"scrape/evaluation interval ({format_duration(interval)}): use at least "
-        f"[{format_duration(2 * interval)}]",
+        f"scrape/evaluation interval ({format_duration(interval)}{f', {said}' if said else ''}): "
+        f"use at least [{format_duration(2 * interval)}]",
         severity,
         selector.pos,
     )

@@ -6,7 +6,9 @@ from acgs_promql.checks import (
     compat,
     counter,
     histogram,
+    label_value,
     range_window,
+    series,
     syntax,
     unknown_label,
     unknown_metric,
@@ -23,5 +25,7 @@ CHECKS: tuple[Check, ...] = (
     counter.CHECK,
     histogram.CHECK,
     range_window.CHECK,
+    series.CHECK,
+    label_value.CHECK,
 )
 BY_NAME = {check.name: check for check in CHECKS}

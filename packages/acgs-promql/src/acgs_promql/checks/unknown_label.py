@@ -1,13 +1,22 @@
 """promql/unknown-label: labels in matchers, ``by`` and ``without`` exist on the metrics
-whose labels are known (the catalog's), and equality matchers use a value the catalog
-allows. Names and values from unknowable dashboard variables are skipped."""
+whose labels are known (the catalog's, a live Prometheus' series, the label names service
+code declares), and equality matchers use a value the catalog allows. Names and values from
+unknowable dashboard variables are skipped.
+
+Service code names a metric's own labels only: a scrape config may add more (relabeling,
+service discovery), so a label missing there is a warning that says to list it in
+``target_labels``; the catalog and a live Prometheus know every label, so there it is an
+error."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from acgs_promql.checks.base import Check, Problem, Subject
+from acgs_promql.checks.base import Check, Problem, Subject, sourced
+from acgs_promql.findings import Severity
+from acgs_promql.index import MetricInfo
 from acgs_promql.language import LABEL_ADDERS
+from acgs_promql.sources.base import Source
 from acgs_promql.tree import AggregateExpr, BinaryExpr, Call, VectorSelector
 from acgs_promql.walker import Visit
 
@@ -20,6 +29,17 @@ def _labels(subject: Subject, name: str | None) -> frozenset[str] | None:
     return info.labels | subject.options.target_labels
 
 
+def _severity(info: MetricInfo) -> Severity:
+    """Error where the source knows every label; warning where relabeling may add some."""
+    return Severity.ERROR if info.source in (Source.CATALOG, Source.LIVE) else Severity.WARNING
+
+
+def _relabel_hint(info: MetricInfo) -> str:
+    if info.source in (Source.CATALOG, Source.LIVE):
+        return ""
+    return "; if your scrape config adds it, list it in target_labels"
+
+
 def _matchers(selector: VectorSelector, subject: Subject) -> Iterator[Problem]:
     allowed = _labels(subject, selector.name)
     info = subject.index.get(selector.name or "")
@@ -30,10 +50,15 @@ def _matchers(selector: VectorSelector, subject: Subject) -> Iterator[Problem]:
         if from_variable(matcher.name) or from_variable(matcher.value):
             continue
         if matcher.name not in allowed:
-            yield Problem(
-                f"{selector.name} has no label {matcher.name!r} (labels: "
-                f"{', '.join(sorted(allowed))}), so {matcher} never matches as meant",
-                position=selector.pos,
+            yield sourced(
+                Problem(
+                    f"{selector.name} has no label {matcher.name!r} (labels: "
+                    f"{', '.join(sorted(allowed))}), so {matcher} never matches as meant"
+                    f"{_relabel_hint(info)}",
+                    _severity(info),
+                    selector.pos,
+                ),
+                info,
             )
             continue
         spec = info.spec
@@ -75,14 +100,20 @@ def _grouping(visit: Visit, node: AggregateExpr, subject: Subject) -> Iterator[P
     if not names or any(labels is None for labels in known):
         return
     union = frozenset().union(*(labels for labels in known if labels is not None))
+    infos = [info for name in names if (info := subject.index.get(name or "")) is not None]
+    # The least certain source decides: a code-declared label set may miss relabeled ones.
+    weakest = max(infos, key=lambda i: _severity(i) is Severity.WARNING)
     clause = "without" if node.without else "by"
     for label in node.grouping:
         if label not in union and not subject.options.from_variable(label):
-            yield Problem(
-                f"{node.op} {clause} ({label}): none of {', '.join(sorted(set(map(str, names))))} "
-                f"has a label {label!r} (labels: {', '.join(sorted(union))})",
-                position=node.pos,
+            read = ", ".join(sorted(set(map(str, names))))
+            problem = Problem(
+                f"{node.op} {clause} ({label}): none of {read} has a label {label!r} "
+                f"(labels: {', '.join(sorted(union))}){_relabel_hint(weakest)}",
+                _severity(weakest),
+                node.pos,
             )
+            yield sourced(problem, weakest)
 
 
 def on_node(visit: Visit, subject: Subject) -> Iterator[Problem]:
@@ -94,7 +125,7 @@ def on_node(visit: Visit, subject: Subject) -> Iterator[Problem]:
 
 CHECK = Check(
     "promql/unknown-label",
-    "labels used on catalog metrics exist",
+    "labels used on metrics whose labels are known exist",
     (VectorSelector, AggregateExpr),
     on_node,
 )

@@ -13,10 +13,18 @@ from collections.abc import Iterator
 from acgs_promql.checks.base import Check, Problem, Subject
 from acgs_promql.findings import Severity
 from acgs_promql.index import AUTHORITATIVE_PREFIXES, EXPORTER_PREFIXES
+from acgs_promql.sources.base import Source
 from acgs_promql.tree import VectorSelector
 from acgs_promql.walker import Visit
 
 _UNKNOWN = "not in the ACGS catalog, not recorded by any rule, not a known exporter metric"
+_ALSO = {Source.CODE: "not defined in the service code", Source.LIVE: "not in the live Prometheus"}
+
+
+def _unknown(subject: Subject) -> str:
+    """Which sources were asked, for the message."""
+    also = [text for kind, text in _ALSO.items() if kind in subject.index.asked]
+    return ", ".join([_UNKNOWN, *also])
 
 
 def _first_use(visit: Visit, subject: Subject, name: str) -> bool:
@@ -40,7 +48,8 @@ def on_node(visit: Visit, subject: Subject) -> Iterator[Problem]:
     close = subject.index.suggestion(name)
     hint = f"; did you mean {close!r}?" if close else ""
     if name.startswith(tuple(AUTHORITATIVE_PREFIXES)):
-        yield Problem(f"unknown metric {name!r}: {_UNKNOWN}{hint}", Severity.ERROR, visit.node.pos)
+        message = f"unknown metric {name!r}: {_unknown(subject)}{hint}"
+        yield Problem(message, Severity.ERROR, visit.node.pos)
         return
     exporter = next((e for prefix, e in EXPORTER_PREFIXES.items() if name.startswith(prefix)), None)
     if exporter is not None:
@@ -53,7 +62,9 @@ def on_node(visit: Visit, subject: Subject) -> Iterator[Problem]:
         return
     declare = f"; if it is real, {options.declare_hint}" if options.declare_hint else ""
     yield Problem(
-        f"unknown metric {name!r}: {_UNKNOWN}{hint}{declare}", Severity.WARNING, visit.node.pos
+        f"unknown metric {name!r}: {_unknown(subject)}{hint}{declare}",
+        Severity.WARNING,
+        visit.node.pos,
     )
 
 

@@ -5,7 +5,9 @@ rule-level ones. Add a rule-level check: one module, one line."""
 from __future__ import annotations
 
 from acgs_promql.checks.registry import CHECKS as PROMQL_CHECKS
+from acgs_promql.sources.code import SOURCE_LOAD
 from acgs_rules.checks import (
+    backtest,
     comparison,
     detection_latency,
     duplicate,
@@ -36,8 +38,9 @@ CHECKS: tuple[Check, ...] = (
     test_coverage.CHECK,
     runbook.CHECK,
     detection_latency.CHECK,
+    backtest.CHECK,
 )
 
 # Checks that are not static modules but still have a name (and a doc page).
-OTHER_CHECK_NAMES = ("yaml/syntax", "rule/schema", "promtool/check")
+OTHER_CHECK_NAMES = ("yaml/syntax", "rule/schema", "promtool/check", SOURCE_LOAD)
 ALL_CHECK_NAMES = (*dict.fromkeys(c.name for c in CHECKS), *OTHER_CHECK_NAMES)

@@ -22,6 +22,7 @@ from acgs_dashboards.lint.checks import (
 from acgs_dashboards.lint.checks.promql import dashboard_check
 from acgs_promql.checks.registry import BY_NAME
 from acgs_promql.index import RULES_LOAD
+from acgs_promql.sources.code import SOURCE_LOAD
 
 CHECKS: tuple[Check, ...] = (
     schema.CHECK,
@@ -43,10 +44,12 @@ CHECKS: tuple[Check, ...] = (
             "promql/unknown-label",
             "promql/counter",
             "promql/histogram",
+            "promql/series",  # with --prometheus
+            "promql/label-value",  # with --prometheus
         )
     ),
     rate_interval.CHECK,
     units.CHECK,
 )
 # Reported by the runner, not by a check module: unreadable dashboards and rule files.
-ALL_CHECK_NAMES = ("dashboard/load", RULES_LOAD, *(check.name for check in CHECKS))
+ALL_CHECK_NAMES = ("dashboard/load", RULES_LOAD, SOURCE_LOAD, *(check.name for check in CHECKS))
