@@ -132,6 +132,25 @@ def reload(
     )
 
 
+@task(
+    help={
+        "rolling": "one component at a time, each healthy and settled before the next",
+        "force": "restart what runs even when a component is stopped or unhealthy",
+        "state_dir": STATE_DIR_HELP,
+        "stack_file": STACK_FILE_HELP,
+    }
+)
+def restart(
+    c: Context,
+    rolling: bool = False,
+    force: bool = False,
+    state_dir: str | None = None,
+    stack_file: str | None = None,
+) -> None:
+    """Restart every component in turn (--rolling); refused when one is already unwell."""
+    done(commands.restart(rolling=rolling, force=force, state_dir=state_dir, stack_file=stack_file))
+
+
 @task(help={"state_dir": STATE_DIR_HELP, "stack_file": STACK_FILE_HELP})
 def down(c: Context, state_dir: str | None = None, stack_file: str | None = None) -> None:
     """Stop the processes this state directory started, and nothing else."""

@@ -1,4 +1,4 @@
-"""Command lines: `acgs-deploy deploy|status|reload|down` (the console script) and
+"""Command lines: `acgs-deploy deploy|status|reload|restart|down` (the console script) and
 `python -m acgs_deploy.backup backup|verify|restore`. Each only parses its arguments and calls
 the function of `acgs_deploy.commands` that the subcommand names; the exit code is that
 function's (0 done, 1 failed, 2 usage, 3 done in part).
@@ -17,6 +17,7 @@ from acgs_deploy import backends, commands, flags
 __all__ = ["backup_main", "main"]
 
 FEWER_RULES_HELP = "load fewer rules than Prometheus has now (refused without it)"
+FORCE_HELP = "restart what runs even when a component is stopped or unhealthy"
 KEY_FILE_HELP = (
     "file holding the key, alone or as its BACKUP_ENCRYPTION_KEY='...' line "
     "(default: monitoring.env's)"
@@ -24,7 +25,7 @@ KEY_FILE_HELP = (
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`acgs-deploy`: deploy, status, reload and down."""
+    """`acgs-deploy`: deploy, status, reload, restart and down."""
     parser = _parser(
         "acgs-deploy",
         "Deploy and run the ACGS monitoring stack (Prometheus, Alertmanager, node_exporter, "
@@ -76,6 +77,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     for command in (deploy, reload):
         command.add_argument("--allow-fewer-rules", action="store_true", help=FEWER_RULES_HELP)
+    restart = _subcommand(
+        subcommands, "restart", commands.restart, "restart every component in turn (--rolling)"
+    )
+    restart.add_argument(
+        "--rolling", action="store_true", help="one at a time, each healthy before the next"
+    )
+    restart.add_argument("--force", action="store_true", help=FORCE_HELP)
     _subcommand(subcommands, "down", commands.down, "stop what this state directory started")
     return _run(parser, argv)
 

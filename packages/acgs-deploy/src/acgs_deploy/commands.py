@@ -34,6 +34,7 @@ from acgs_deploy.exitcodes import (
 )
 from acgs_deploy.health import healthy, print_health, stack_health
 from acgs_deploy.perf.run import PerfPlan, run_overhead, run_perf
+from acgs_deploy.restart import rolling_restart
 from acgs_deploy.settings import StackSettings
 from acgs_deploy.statetable import print_states, print_states_json
 from acgs_deploy.tls import certificate_expiry
@@ -49,6 +50,7 @@ __all__ = [
     "overhead",
     "perf",
     "reload",
+    "restart",
     "restore",
     "status",
     "verify_backup",
@@ -182,6 +184,32 @@ def reload(
     changed = ", ".join(sorted(report.config_changed)) or "nothing"
     console.print(f"configuration changed: {changed}", markup=False)
     print_states(console, report.components, title="reload")
+    return EXIT_OK
+
+
+@command
+def restart(
+    *,
+    rolling: bool = False,
+    force: bool = False,
+    state_dir: PathArg = None,
+    stack_file: PathArg = None,
+    settings: StackSettings | None = None,
+    console: Console | None = None,
+) -> int:
+    """Restart every component in turn (`rolling`, the only restart there is), each healthy
+    and settled before the next; refused, with nothing stopped, when a component is already
+    stopped or unhealthy, unless `force`."""
+    if not rolling:
+        raise UsageError(
+            "restart needs --rolling: one component at a time, each healthy before the next "
+            "(to stop everything: invoke down)"
+        )
+    settings = _settings(state_dir, stack_file, settings)
+    console = console or Console()
+    report = rolling_restart(LocalBackend(settings), force=force, console=Console(stderr=True))
+    print_states(console, report.components, title="rolling restart")
+    _print_notes(console, report.notes)
     return EXIT_OK
 
 

@@ -119,12 +119,15 @@ def basic_auth_header(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
 
 
-def global_section(*, maxconn: int = 2048) -> str:
+def global_section(*, maxconn: int = 2048, admin_socket: Path | None = None) -> str:
     """``global`` and ``defaults``: HTTP mode, notices (not per-request lines) to stderr,
-    which the process manager writes to the component's log, and the TLS policy."""
+    which the process manager writes to the component's log, and the TLS policy; with
+    `admin_socket`, the runtime API there (0600, admin level: `acgs_deploy.haproxy_runtime`)."""
+    runtime = f"  stats socket {admin_socket} mode 600 level admin\n" if admin_socket else ""
     return (
         "global\n"
         f"  maxconn {maxconn}\n"
+        f"{runtime}"
         "  log stderr format raw daemon notice\n"
         "  ssl-default-bind-options ssl-min-ver TLSv1.2\n"
         f"  ssl-default-bind-ciphers {CIPHERS}\n"

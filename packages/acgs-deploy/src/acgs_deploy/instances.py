@@ -27,6 +27,7 @@ __all__ = [
     "Role",
     "alertmanager_instances",
     "instances",
+    "numbered_role",
     "prometheus_instances",
     "query_instance",
     "victoriametrics_instance",
@@ -80,6 +81,13 @@ class Instance:
 
 def _numbered(role: str, index: int) -> str:
     return role if index == 0 else f"{role}-{index}"
+
+
+def numbered_role(name: str) -> str:
+    """A component's name without the number `_numbered` gave it: peers share it
+    ("alertmanager-2" -> "alertmanager"; "node_exporter" stays)."""
+    base, _, number = name.rpartition("-")
+    return base if base and number.isdigit() else name
 
 
 def prometheus_instances(settings: StackSettings) -> list[Instance]:

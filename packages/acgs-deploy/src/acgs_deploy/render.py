@@ -20,7 +20,7 @@ import jinja2
 import yaml
 
 import acgs_dashboards
-from acgs_deploy import haproxy, sharding
+from acgs_deploy import haproxy, haproxy_runtime, sharding
 from acgs_deploy.infra import JOBS
 from acgs_deploy.instances import (
     alertmanager_instances,
@@ -335,7 +335,10 @@ def render_ha(
     cluster = render_template("alertmanager-cluster.yml.j2", **context)
     users = {secrets.prometheus_username: secrets.prometheus_password_hash}
     query_context = {
-        "global": haproxy.global_section(),
+        # With its runtime API: the rolling restart drains a server here first.
+        "global": haproxy.global_section(
+            admin_socket=haproxy_runtime.admin_socket(settings.layout.run_dir, query.name)
+        ),
         "userlist": haproxy.userlist(QUERY_USERS, users),
         "bind": haproxy.tls_bind(listen, Path(pem)),
         "auth_rule": haproxy.AUTH_RULE.format(QUERY_USERS),

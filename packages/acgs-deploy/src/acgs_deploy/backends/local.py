@@ -47,7 +47,7 @@ from acgs_deploy.secrets import Secrets
 from acgs_deploy.settings import StackSettings
 from acgs_deploy.wait import wait_healthy
 
-__all__ = ["REQUIRED_BINARIES", "LocalBackend"]
+__all__ = ["REQUIRED_BINARIES", "LocalBackend", "log_tail"]
 
 # An unresponsive component: no answer to this many probes (PROBE_TIMEOUT_S each). Then it
 # gets UNRESPONSIVE_STOP_S to stop on SIGTERM before SIGKILL: replaced well within a minute.
@@ -429,7 +429,7 @@ class LocalBackend:
             self.plan.leave_out(
                 component.name,
                 f"{component.name}: {why[component.name]} at start; the rest of the stack is "
-                f"up. See {log}: {_log_tail(log, 1).strip()}",
+                f"up. See {log}: {log_tail(log, 1).strip()}",
             )
 
     def _before(self, wanted: Sequence[Component]) -> Before:
@@ -496,7 +496,7 @@ class LocalBackend:
     def _why(self, failed: dict[str, str]) -> str:
         log = self.manager.log_file
         return "\n".join(
-            f"  {name}: {why}; last log lines ({log(name)}):\n    {_log_tail(log(name))}"
+            f"  {name}: {why}; last log lines ({log(name)}):\n    {log_tail(log(name))}"
             for name, why in sorted(failed.items())
         )
 
@@ -552,7 +552,7 @@ class LocalBackend:
             time.sleep(0.1)
 
 
-def _log_tail(path: Path, lines: int = 8) -> str:
+def log_tail(path: Path, lines: int = 8) -> str:
     try:
         text = path.read_text(errors="replace").splitlines()
     except OSError:

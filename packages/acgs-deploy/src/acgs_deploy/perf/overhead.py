@@ -9,7 +9,7 @@ total RAM, averaged over the samples.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
 import psutil
@@ -41,6 +41,11 @@ class Overhead:
     @property
     def memory_share(self) -> float:
         return sum(p.rss_bytes for p in self.processes) / self.memory_total_bytes
+
+    def only(self, names: Collection[str]) -> Overhead:
+        """The same measurement over these processes alone (e.g. one of each server)."""
+        kept = [p for p in self.processes if p.name in names]
+        return Overhead(self.window_s, self.cpu_count, self.memory_total_bytes, kept)
 
     @property
     def passed(self) -> bool:

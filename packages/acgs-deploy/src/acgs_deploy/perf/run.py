@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -28,6 +29,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from acgs_deploy.backends.local import LocalBackend
 from acgs_deploy.client import (
     APIError,
+    ComponentName,
     alertmanager_status,
     clear_faults,
     endpoint,
@@ -35,7 +37,9 @@ from acgs_deploy.client import (
     rule_groups,
     stack_client,
 )
+from acgs_deploy.components import DEMO_PARTS
 from acgs_deploy.errors import DeployError, UsageError
+from acgs_deploy.instances import numbered_role
 from acgs_deploy.perf import dashload, detection, overhead, scrape
 from acgs_deploy.perf.loadgen import LoadResult, run_load
 from acgs_deploy.perf.querymix import query_mix
@@ -47,7 +51,7 @@ from acgs_deploy.perf.report import (
     render_table,
     write_json,
 )
-from acgs_deploy.perf.stats import summarize
+from acgs_deploy.perf.stats import summarize, worst_window_success
 from acgs_deploy.settings import StackSettings
 from acgs_metrics.services import SERVICES
 from acgs_promql.durations import parse_duration
@@ -60,7 +64,11 @@ __all__ = ["SIM_NOT_RUNNING", "PerfPlan", "generator_check", "run_overhead", "ru
 QUERY_P95_TARGET_MS = 500.0
 SUCCESS_TARGET = 0.95
 SUCCESS_STRETCH = 0.999
-MONITORING_PROCESSES = ("prometheus", "alertmanager", "node_exporter", "grafana")
+# The servers of the single topology; with topology ha the first Prometheus and Alertmanager
+# keep these names, so they are also "one of each" beside the whole ha topology.
+SINGLE_TOPOLOGY = ("prometheus", "alertmanager", "node_exporter", "grafana")
+# The query availability's worst stretch is measured over slices this long.
+AVAILABILITY_WINDOW_S = 10.0
 # The fault the detection test injects, on which service, and the alert it must raise.
 DETECTION_FAULT = "compliance_drop"
 DETECTION_SERVICE_INDEX = 4  # gs
@@ -92,9 +100,15 @@ class _Results:
 
 
 def monitoring_pids(settings: StackSettings) -> dict[str, int]:
-    """The running monitoring processes (not the demo services they watch)."""
+    """The running monitoring processes (not the demo services they watch): with topology
+    ha every replica, peer, VictoriaMetrics and the query endpoint."""
     running = LocalBackend(settings).running()
-    return {n: p for n, p in running.items() if n in MONITORING_PROCESSES}
+    return {n: p for n, p in running.items() if n not in DEMO_PARTS}
+
+
+def query_front(settings: StackSettings) -> ComponentName:
+    """Where dashboards and users send queries: the query endpoint with topology ha."""
+    return "query" if settings.topology == "ha" else "prometheus"
 
 
 @contextmanager
@@ -246,24 +260,26 @@ def _measure_all(
     settings: StackSettings, plan: PerfPlan, results: _Results, console: Console
 ) -> LoadResult:
     """The phases of `run_perf`, in order."""
-    prometheus = endpoint(settings, "prometheus")
+    front = query_front(settings)
     dashboards = dashload.load_dashboards(settings.layout.config_dir / "grafana" / "dashboards")
     scrape_s = parse_duration(settings.scrape_interval)
+    results.details["query_endpoint"] = front
     with (
         stack_client(settings, "prometheus") as prom,
+        stack_client(settings, front) as queries,
         stack_client(settings, "alertmanager") as am,
         _progress(console) as progress,
     ):
-        loads = _dashboard_load(dashboards, prom, plan, scrape_s, results, progress)
+        loads = _dashboard_load(dashboards, queries, plan, scrape_s, results, progress)
         _quiet_window(settings, prom, plan, scrape_s, results, progress)
         mix = query_mix(dashboards, loads)
         task = progress.add_task(f"{plan.users} users", total=plan.duration_s, status="")
         load = run_load(
-            prometheus, mix, plan.users, plan.duration_s, plan.think_s,
+            endpoint(settings, front), mix, plan.users, plan.duration_s, plan.think_s,
             progress=lambda elapsed, done: progress.update(
                 task, completed=min(elapsed, plan.duration_s), status=f"{done} requests"),
         )  # fmt: skip
-        _query_latency(load, results)
+        _query_latency(load, results, front)
         results.details["load"]["mix"] = [asdict(q) for q in mix]
         _alert_detection(settings, prom, am, plan.detection_trials, results, progress)
     return load
@@ -309,8 +325,13 @@ def _quiet_window(
         progress=lambda share: progress.update(task, completed=share),
     )  # fmt: skip
     results.checks += _overhead_checks(usage)
-    results.details["overhead"] = asdict(usage) | {"cpu_share": usage.cpu_share,
-                                                  "memory_share": usage.memory_share}  # fmt: skip
+    one_of_each = usage.only(SINGLE_TOPOLOGY)
+    results.details["overhead"] = asdict(usage) | {
+        "cpu_share": usage.cpu_share,
+        "memory_share": usage.memory_share,
+        "single_topology": {"cpu_share": one_of_each.cpu_share,
+                            "memory_share": one_of_each.memory_share},
+    }  # fmt: skip
     # At least two scrapes of the slowest job, however short the window.
     scrape_window_s = max(usage.window_s, 2 * scrape_s)
     scrapes = scrape.scrape_latency(prom, scrape_window_s, end=time.time())
@@ -320,8 +341,9 @@ def _quiet_window(
     results.details["scrape"] = [asdict(s) for s in scrapes]
 
 
-def _query_latency(load: LoadResult, results: _Results) -> None:
+def _query_latency(load: LoadResult, results: _Results, front: ComponentName) -> None:
     summary = summarize(load.samples)
+    worst = worst_window_success(load.samples, AVAILABILITY_WINDOW_S)
     results.checks += [
         Check("query latency p95", "< 500 ms", f"{summary.p95_ms:.1f} ms",
               summary.p95_ms < QUERY_P95_TARGET_MS),
@@ -331,11 +353,19 @@ def _query_latency(load: LoadResult, results: _Results) -> None:
               None),
         Check("query latency p50 / p99", "-",
               f"{summary.p50_ms:.1f} / {summary.p99_ms:.1f} ms", None),
+        Check(f"query availability via {front}, worst {AVAILABILITY_WINDOW_S:.0f} s", "-",
+              f"{worst:.3%}", None),
         generator_check(load),
     ]  # fmt: skip
     results.details["load"] = {
         "requests": summary.count,
         "summary": asdict(summary) | {"success_rate": summary.success_rate},
+        "availability": {
+            "endpoint": front,
+            "whole_run": summary.success_rate,
+            "worst_window": worst,
+            "window_s": AVAILABILITY_WINDOW_S,
+        },
         "requests_per_s": load.requests_per_s,
         "generator_cpu_s": load.cpu_s,
         "generator_core_share": load.generator_core_share,
@@ -392,13 +422,23 @@ def _error_counts(samples: list[Any]) -> dict[str, int]:
 
 
 def _overhead_checks(usage: overhead.Overhead) -> list[Check]:
-    names = ", ".join(p.name for p in usage.processes)
-    return [
+    """Against the targets: every monitoring process summed. With more than the single
+    topology's servers running, one of each beside it, for comparison."""
+    roles = Counter(numbered_role(p.name) for p in usage.processes)
+    names = ", ".join(f"{n} x{roles[n]}" if roles[n] > 1 else n for n in roles)
+    checks = [
         Check(f"monitoring CPU ({names})", "< 1 % of machine", f"{usage.cpu_share:.2%}",
               usage.cpu_share < overhead.TARGET_CPU_SHARE),
         Check("monitoring memory", "< 2 % of machine", f"{usage.memory_share:.2%}",
               usage.memory_share < overhead.TARGET_MEMORY_SHARE),
     ]  # fmt: skip
+    one_of_each = usage.only(SINGLE_TOPOLOGY)
+    if len(one_of_each.processes) < len(usage.processes):
+        mine = ", ".join(p.name for p in one_of_each.processes)
+        checks.append(Check(f"  beside: one of each, as the single topology ({mine})", "-",
+                            f"{one_of_each.cpu_share:.2%} CPU, "
+                            f"{one_of_each.memory_share:.2%} memory", None))  # fmt: skip
+    return checks
 
 
 def run_overhead(

@@ -71,3 +71,12 @@ def summarize(samples: Sequence[Sample]) -> LatencySummary:
         max_ms=max(good),
         mean_ms=sum(good) / len(good),
     )
+
+
+def worst_window_success(samples: Sequence[Sample], window_s: float) -> float:
+    """The lowest success rate of any `window_s` slice of the run (by start time): how bad
+    the worst stretch of availability was, which a whole-run rate averages away."""
+    slices: dict[int, list[bool]] = {}
+    for sample in samples:
+        slices.setdefault(int(sample.started_s // window_s), []).append(sample.ok)
+    return min((sum(oks) / len(oks) for oks in slices.values()), default=0.0)
