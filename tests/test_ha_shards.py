@@ -32,7 +32,10 @@ pytestmark = [pytest.mark.ha, pytest.mark.timeout(1200)]
 
 SHARDS, REPLICAS, SIM_REPLICAS = 2, 2, 20
 SLO_ALERT = "ACGSErrorBudgetBurnFast"
-SHARD_GROUPS = {"acgs-services", "monitoring-stack", "node-resources"}
+# Per-target groups: the repository's own, and the demo infrastructure's.
+SHARD_GROUPS = {"acgs-services", "monitoring-stack", "node-resources"} | {
+    f"infrastructure-{part}" for part in ("haproxy", "redis", "postgresql", "exporters")
+}
 
 
 @pytest.fixture(scope="module")
