@@ -31,7 +31,11 @@ from acgs_promql.checks.registry import BY_NAME
 from acgs_promql.findings import Finding
 from acgs_promql.index import read_recorded_series
 from acgs_promql.limits import DEFAULT_MAX_FILE_SIZE, format_size, size_argument
-from acgs_promql.live.arguments import add_ci_arguments, add_live_arguments
+from acgs_promql.live.arguments import (
+    add_ci_arguments,
+    add_live_arguments,
+    add_source_argument,
+)
 from acgs_promql.live.client import LiveError, connect
 from acgs_promql.live.source import LiveSource
 from acgs_promql.printers import (
@@ -133,15 +137,7 @@ def _add_lint(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         help="settings file shared with acgs-rules (shared fields plus a 'dashboards:' "
         f"section; default: {DEFAULT_SETTINGS_FILE} in the current directory, if any)",
     )
-    lint.add_argument(
-        "--source",
-        action="append",
-        default=[],
-        type=Path,
-        metavar="DIR",
-        help="Python service code whose prometheus_client / acgs_metrics definitions give "
-        "metric types and labels (repeatable; adds to 'source' in the settings)",
-    )
+    add_source_argument(lint)
     lint.add_argument(
         "--disable",
         action="append",

@@ -21,6 +21,7 @@ from acgs_promql.limits import DEFAULT_MAX_FILE_SIZE, format_size, size_argument
 from acgs_promql.live.arguments import (
     add_ci_arguments,
     add_live_arguments,
+    add_source_argument,
     duration_argument,
     positive_int,
 )
@@ -70,15 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="settings file shared with acgs-dashboards (shared fields plus a 'rules:' "
         f"section; default: {DEFAULT_SETTINGS_FILE} in the current directory, if any)",
     )
-    lint_cmd.add_argument(
-        "--source",
-        action="append",
-        default=[],
-        type=Path,
-        metavar="DIR",
-        help="Python service code whose prometheus_client / acgs_metrics definitions give "
-        "metric types and labels (repeatable; adds to 'source' in the settings)",
-    )
+    add_source_argument(lint_cmd)
     lint_cmd.add_argument(
         "--alertmanager-config",
         type=Path,

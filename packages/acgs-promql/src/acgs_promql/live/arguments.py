@@ -1,9 +1,10 @@
-"""The command-line options both linters take for a live Prometheus and for CI, defined once.
+"""The command-line options both linters take for a live Prometheus, for CI and for metric
+sources in service code, defined once.
 
 ``add_live_arguments`` adds ``--prometheus URL``, ``--ca-file``, ``--live-concurrency`` and
 ``--lookback`` (credentials come from the environment, never from flags: see
 :mod:`acgs_promql.live.client`); ``add_ci_arguments`` adds ``--format`` and
-``--changed-from``.
+``--changed-from``; ``add_source_argument`` adds ``--source DIR``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ from acgs_promql.durations import parse_duration
 from acgs_promql.live.client import ENV_BEARER_TOKEN, ENV_PASSWORD, ENV_USERNAME
 from acgs_promql.printers import FORMATS
 
-__all__ = ["add_ci_arguments", "add_live_arguments", "duration_argument", "positive_int"]
+__all__ = [
+    "add_ci_arguments",
+    "add_live_arguments",
+    "add_source_argument",
+    "duration_argument",
+    "positive_int",
+]
 
 
 def positive_int(text: str) -> int:
@@ -76,3 +83,16 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> argparse._ArgumentGro
         help="a metric or label value seen in this window exists (default 1d)",
     )
     return live
+
+
+def add_source_argument(parser: argparse.ArgumentParser) -> None:
+    """``--source DIR`` (repeatable): service code read for metric types and labels."""
+    parser.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="DIR",
+        help="Python service code whose prometheus_client / acgs_metrics definitions give "
+        "metric types and labels (repeatable; adds to 'source' in the settings)",
+    )
