@@ -89,9 +89,7 @@ def earliest_data(client: httpx.Client, data_dirs: list[Path]) -> float:
     times = [int(head["minTime"])] if int(head["minTime"]) < EMPTY_HEAD_MS else []
     for data_dir in data_dirs:
         for meta in data_dir.glob("*/meta.json"):
-            found = re.search(r'"minTime":\s*(-?\d+)', meta.read_text(encoding="utf-8"))
-            if found:
-                times.append(int(found.group(1)))
+            times.append(int(json.loads(meta.read_text(encoding="utf-8"))["minTime"]))
     return min(times) / 1000 if times else time.time()
 
 
@@ -138,7 +136,7 @@ def _write_raw(
     console: Console,
 ) -> BackfillReport:
     began = time.monotonic()
-    models, _ = target_models(client, start, end, seed)
+    models = target_models(client, start, end, seed)
     writer = BlockWriter(models, staging, seed)
     cuts = windows(start, end)
     with _progress(console) as progress:

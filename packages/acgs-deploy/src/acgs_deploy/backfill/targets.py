@@ -34,10 +34,8 @@ SCRAPE_SERIES = frozenset(
 RATE_WINDOW = "10m"
 
 
-def target_models(
-    client: httpx.Client, start: float, end: float, seed: int
-) -> tuple[list[TargetModel], list[str]]:
-    """A model per active target, and the names of the services that get incidents."""
+def target_models(client: httpx.Client, start: float, end: float, seed: int) -> list[TargetModel]:
+    """A model per active target; the ACGS services share one plan of incidents."""
     targets = api_get(client, "/api/v1/targets", {"state": "active"})["activeTargets"]
     services = sorted({t["labels"]["service"] for t in targets if "service" in t["labels"]})
     incidents = plan_incidents(services, start, end, seed)
@@ -52,7 +50,7 @@ def target_models(
         else:
             series = live_series(client, labels)
             models.append(LiveModel(labels, interval_s, series, start, target_seed))
-    return models, services
+    return models
 
 
 def live_series(client: httpx.Client, target: dict[str, str]) -> list[LiveSeries]:
